@@ -1,0 +1,99 @@
+package ipt.schemas;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.ByteBuffer;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import org.apache.avro.Schema;
+import org.apache.avro.generic.GenericData;
+import org.apache.avro.generic.GenericRecord;
+import org.apache.avro.message.BinaryMessageEncoder;
+import org.apache.kafka.common.errors.SerializationException;
+import org.junit.jupiter.api.Test;
+
+class AvroSerdeTest {
+  private final AvroSerde<Document> documents = AvroSerde.of(Document.class);
+
+  private static Document document() {
+    return Document.newBuilder()
+        .setId("doc-1")
+        .setDomain("en")
+        .setText("Résumé of the session — 会议")
+        .setSource("test")
+        .setIngestTime(java.time.Instant.ofEpochMilli(1_700_000_000_000L))
+        .setMetadata(Map.of("lang", "en"))
+        .build();
+  }
+
+  @Test
+  void roundTripsEveryPayload() {
+    Document doc = document();
+    assertEquals(doc, documents.decode(documents.encode(doc)));
+
+    CheckpointPublished checkpoint =
+        CheckpointPublished.newBuilder()
+            .setLineage("replay")
+            .setVersion(3)
+            .setParentVersion(2L)
+            .setLocation("/data/replay/v000003")
+            .setSha256("ab".repeat(32))
+            .setStep(150)
+            .setTokensSeen(12345)
+            .setDocuments(17)
+            .setOffsets(List.of(new PartitionOffset("ipt.documents.curated", 0, 42L)))
+            .setTrainLoss(1.5)
+            .setCreatedAt(java.time.Instant.ofEpochMilli(1))
+            .build();
+    AvroSerde<CheckpointPublished> checkpoints = AvroSerde.of(CheckpointPublished.class);
+    assertEquals(checkpoint, checkpoints.decode(checkpoints.encode(checkpoint)));
+  }
+
+  @Test
+  void recordWrittenWithPreviousSchemaVersionStillDecodes() throws Exception {
+    Schema v1 = SchemaHistory.schemas().stream().filter(s -> s.getName().equals("Document")).findFirst().orElseThrow();
+    assertFalse(v1.getFields().stream().anyMatch(f -> f.name().equals("metadata")), "v1 has no metadata field");
+    GenericRecord old = new GenericData.Record(v1);
+    old.put("id", "old-1");
+    old.put("domain", "de");
+    old.put("text", "Guten Tag");
+    old.put("source", "v1-producer");
+    old.put("ingestTime", 1234L);
+    ByteBuffer buf = new BinaryMessageEncoder<GenericRecord>(GenericData.get(), v1).encode(old);
+    byte[] bytes = new byte[buf.remaining()];
+    buf.get(bytes);
+
+    assertTrue(AvroSerde.isSingleObject(bytes));
+    Document decoded = documents.decode(bytes);
+    assertEquals("old-1", decoded.getId());
+    assertEquals("Guten Tag", decoded.getText());
+    assertEquals(Map.of(), decoded.getMetadata(), "field added in v2 takes its default");
+  }
+
+  @Test
+  void unknownFingerprintTruncatedAndJunkAreClearErrors() {
+    byte[] good = documents.encode(document());
+    byte[] unknown = good.clone();
+    unknown[5] ^= 0x5A;
+    SerializationException e = assertThrows(SerializationException.class, () -> documents.decode(unknown));
+    assertTrue(e.getMessage().contains("unknown schema fingerprint"), e.getMessage());
+
+    byte[] truncated = Arrays.copyOf(good, good.length / 2);
+    assertThrows(SerializationException.class, () -> documents.decode(truncated));
+
+    byte[] junk = "{\"id\":1}".getBytes();
+    assertFalse(AvroSerde.isSingleObject(junk));
+    assertThrows(SerializationException.class, () -> documents.decode(junk));
+  }
+
+  @Test
+  void encodingStartsWithSingleObjectMarker() {
+    byte[] bytes = documents.encode(document());
+    assertArrayEquals(new byte[] {(byte) 0xC3, 0x01}, Arrays.copyOf(bytes, 2));
+  }
+}
