@@ -1,0 +1,164 @@
+package ipt.standalone;
+
+import ipt.evaluator.EvaluatorConfig;
+import ipt.ingest.CurationConfig;
+import ipt.ingest.DocumentPublisher;
+import ipt.schemas.Document;
+import ipt.schemas.EvaluationReport;
+import ipt.schemas.TaskResult;
+import ipt.trainer.TrainerConfig;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.stream.Collectors;
+
+/**
+ * `ipt demo`: a real broker, every service, and a stream of real text one domain after another.
+ * Two lineages train on the same stream, one with replay and one without, so the table and the
+ * report show what replay does to forgetting of the earlier domains.
+ */
+final class Demo {
+  /** How big the demo is; the defaults finish in a few minutes on two cores. */
+  record Options(Path workDir, int englishKb, int javaKb, int germanKb, int stepsPerRound, int batchSize, double replayFraction,
+      double regressionBudget) {}
+
+  private record Phase(String domain, String description, List<DemoCorpus.Text> texts) {}
+
+  private final Options options;
+  private final PrintStream out;
+
+  Demo(Options options, PrintStream out) {
+    this.options = options;
+    this.out = out;
+  }
+
+  int run() throws Exception {
+    long started = System.nanoTime();
+    Path work = options.workDir().toAbsolutePath();
+    prepareWorkDir(work);
+    List<Phase> phases = List.of(
+        new Phase("en", "English, European Parliament proceedings", DemoCorpus.europarl("en", options.englishKb() * 1024)),
+        new Phase("java", "Java source code, Apache Commons", DemoCorpus.java(options.javaKb() * 1024)),
+        new Phase("de", "German, European Parliament proceedings", DemoCorpus.europarl("de", options.germanKb() * 1024)));
+
+    List<TrainerConfig> trainers = List.of(
+        TrainerConfig.of("replay", work, options.replayFraction()).withRounds(options.stepsPerRound(), options.batchSize(), Duration.ofSeconds(2)),
+        TrainerConfig.of("no-replay", work, 0.0).withRounds(options.stepsPerRound(), options.batchSize(), Duration.ofSeconds(2)));
+    out.printf("ipt demo: %d phases, lineages %s, work dir %s%n", phases.size(),
+        trainers.stream().map(t -> t.lineage() + " (replay " + Math.round(t.replayFraction() * 100) + "%)").collect(Collectors.joining(", ")), work);
+
+    Table table = new Table(out);
+    List<LossReport.PhaseEnd> phaseEnds = new ArrayList<>();
+    List<EvaluationReport> reports;
+    try (EmbeddedKafka kafka = EmbeddedKafka.start(work.resolve("kafka"), EmbeddedKafka.freePort(), false);
+        LocalPipeline pipeline = new LocalPipeline(kafka.bootstrapServers(), work,
+            CurationConfig.defaults(), trainers, new EvaluatorConfig(options.regressionBudget(), EvaluatorConfig.defaults().heldOutTokensPerDomain()));
+        EvaluationLog evaluations = new EvaluationLog(pipeline.kafka(), table::print);
+        DocumentPublisher publisher = new DocumentPublisher(pipeline.kafka())) {
+      out.printf("broker %s; /metrics and /healthz: %s%n", kafka.bootstrapServers(), pipeline.statusPorts().entrySet().stream()
+          .sorted(Map.Entry.comparingByKey()).map(e -> e.getKey() + " :" + e.getValue()).collect(Collectors.joining(", ")));
+      for (int i = 0; i < phases.size(); i++) {
+        Phase phase = phases.get(i);
+        int chars = phase.texts().stream().mapToInt(t -> t.text().length()).sum();
+        out.printf("%nphase %d/%d: %s — %d documents, %d KB%n", i + 1, phases.size(), phase.description(), phase.texts().size(), chars / 1024);
+        List<CompletableFuture<?>> acks = new ArrayList<>();
+        for (DemoCorpus.Text t : phase.texts()) {
+          acks.add(publisher.publish(Document.newBuilder().setId(t.id()).setDomain(t.domain()).setText(t.text())
+              .setSource("demo:" + phase.domain()).setIngestTime(Instant.now()).setMetadata(Map.of()).build()));
+        }
+        CompletableFuture.allOf(acks.toArray(new CompletableFuture[0])).get();
+        table.header();
+        pipeline.awaitSettled(Duration.ofMinutes(20));
+        phaseEnds.add(new LossReport.PhaseEnd(phase.domain(), lastVersions(evaluations.reports())));
+      }
+      reports = evaluations.reports();
+    }
+
+    LossReport report = new LossReport(reports);
+    Path html = work.resolve("report.html");
+    report.write(html, phaseEnds);
+    printForgetting(report);
+    out.printf("%nreport: %s%ndone in %.0f s%n", html, (System.nanoTime() - started) / 1e9);
+    return 0;
+  }
+
+  private static Map<String, Long> lastVersions(List<EvaluationReport> reports) {
+    Map<String, Long> last = new HashMap<>();
+    reports.forEach(r -> last.merge(r.getLineage(), r.getCandidateVersion(), Math::max));
+    return last;
+  }
+
+  private void printForgetting(LossReport report) {
+    Map<String, Map<String, Double>> f = report.forgetting();
+    Map<String, Map<String, Double>> last = report.finalLoss();
+    out.printf("%nforgetting F = final − best held-out loss (nats/token), final loss in brackets%n");
+    out.printf("%-14s", "domain");
+    f.keySet().forEach(l -> out.printf("%22s", l));
+    out.println();
+    f.values().stream().flatMap(m -> m.keySet().stream()).distinct().sorted().forEach(task -> {
+      out.printf("%-14s", task);
+      f.forEach((lineage, values) -> out.printf(Locale.ROOT, "%22s",
+          values.containsKey(task) ? String.format(Locale.ROOT, "%+.3f (%.3f)", values.get(task), last.get(lineage).get(task)) : ""));
+      out.println();
+    });
+  }
+
+  /** One row per domain for every evaluation, as the reports arrive. */
+  static final class Table {
+    private final PrintStream out;
+
+    Table(PrintStream out) {
+      this.out = out;
+    }
+
+    synchronized void header() {
+      out.printf("%-10s %5s %6s  %-14s %9s %9s %8s  %s%n", "lineage", "round", "step", "task", "candidate", "champion", "change", "decision");
+    }
+
+    synchronized void print(EvaluationReport r) {
+      List<TaskResult> tasks = new ArrayList<>(r.getTasks());
+      tasks.sort(Comparator.comparing(TaskResult::getTask));
+      for (TaskResult t : tasks) {
+        out.printf(Locale.ROOT, "%-10s %5s %6d  %-14s %9.4f %9s %8s  %s%n", r.getLineage(), "v" + r.getCandidateVersion(), r.getCandidateStep(),
+            t.getTask(), t.getCandidate(), t.getChampion() == null ? "-" : String.format(Locale.ROOT, "%.4f", t.getChampion()),
+            t.getRelativeChange() == null ? "-" : String.format(Locale.ROOT, "%+.1f%%", t.getRelativeChange() * 100),
+            t == tasks.get(0) ? r.getDecision() + " (" + r.getDecidingRule() + ")" : "");
+      }
+      if (tasks.isEmpty()) out.printf("%-10s %5s  %s (%s)%n", r.getLineage(), "v" + r.getCandidateVersion(), r.getDecision(), r.getReason());
+    }
+  }
+
+  /** Starts from an empty work dir; only a directory an earlier demo made (it has the marker) is wiped. */
+  private static void prepareWorkDir(Path work) throws IOException {
+    Path marker = work.resolve(".ipt-demo");
+    if (Files.isDirectory(work)) {
+      boolean empty;
+      try (var entries = Files.list(work)) {
+        empty = entries.findAny().isEmpty();
+      }
+      if (!empty && !Files.exists(marker)) {
+        throw new IOException(work + " is not empty and was not made by ipt demo; choose another --work-dir");
+      }
+      deleteRecursively(work);
+    }
+    Files.createDirectories(work);
+    Files.createFile(marker);
+  }
+
+  private static void deleteRecursively(Path dir) throws IOException {
+    if (!Files.exists(dir)) return;
+    try (var paths = Files.walk(dir)) {
+      for (Path p : paths.sorted(Comparator.reverseOrder()).collect(Collectors.toList())) Files.delete(p);
+    }
+  }
+}

@@ -1,0 +1,169 @@
+package ipt.standalone;
+
+import ipt.schemas.Decision;
+import ipt.schemas.EvaluationReport;
+import ipt.schemas.TaskResult;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.TreeSet;
+
+/**
+ * Held-out loss of every domain over rounds, per lineage, as a self-contained HTML page (inline
+ * SVG, no scripts), plus the forgetting table: final loss minus the best loss the lineage reached.
+ */
+final class LossReport {
+  /** Where a phase of the stream ended: the last evaluated version of each lineage by then. */
+  record PhaseEnd(String phase, Map<String, Long> lastVersion) {}
+
+  private static final String[] COLOURS = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"};
+  private static final int W = 640, H = 320, LEFT = 56, RIGHT = 16, TOP = 24, BOTTOM = 40;
+
+  private final Map<String, List<EvaluationReport>> byLineage = new TreeMap<>();
+  private final List<String> domains;
+
+  LossReport(List<EvaluationReport> reports) {
+    TreeSet<String> seenDomains = new TreeSet<>();
+    for (EvaluationReport r : reports) {
+      byLineage.computeIfAbsent(r.getLineage(), l -> new ArrayList<>()).add(r);
+      r.getTasks().forEach(t -> seenDomains.add(t.getTask()));
+    }
+    byLineage.values().forEach(l -> l.sort((a, b) -> Long.compare(a.getCandidateVersion(), b.getCandidateVersion())));
+    domains = new ArrayList<>(seenDomains);
+  }
+
+  /** lineage → task → F = last candidate loss − lowest candidate loss seen. */
+  Map<String, Map<String, Double>> forgetting() {
+    Map<String, Map<String, Double>> out = new TreeMap<>();
+    byLineage.forEach((lineage, reports) -> {
+      Map<String, Double> best = new LinkedHashMap<>();
+      Map<String, Double> last = new LinkedHashMap<>();
+      for (EvaluationReport r : reports) {
+        for (TaskResult t : r.getTasks()) {
+          if (!Double.isFinite(t.getCandidate())) continue;
+          best.merge(t.getTask(), t.getCandidate(), Math::min);
+          last.put(t.getTask(), t.getCandidate());
+        }
+      }
+      Map<String, Double> f = new TreeMap<>();
+      last.forEach((task, loss) -> f.put(task, loss - best.get(task)));
+      out.put(lineage, f);
+    });
+    return out;
+  }
+
+  /** lineage → task → last candidate loss. */
+  Map<String, Map<String, Double>> finalLoss() {
+    Map<String, Map<String, Double>> out = new TreeMap<>();
+    byLineage.forEach((lineage, reports) -> {
+      Map<String, Double> last = new TreeMap<>();
+      reports.forEach(r -> r.getTasks().forEach(t -> last.put(t.getTask(), t.getCandidate())));
+      out.put(lineage, last);
+    });
+    return out;
+  }
+
+  void write(Path file, List<PhaseEnd> phases) throws IOException {
+    StringBuilder html = new StringBuilder();
+    html.append("<!doctype html><html><head><meta charset=\"utf-8\"><title>ipt demo: held-out loss over rounds</title>")
+        .append("<style>body{font-family:sans-serif;margin:24px;color:#222}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}th{background:#f3f3f3}</style>")
+        .append("</head><body><h1>Held-out loss per domain over rounds</h1>")
+        .append("<p>Each point is one checkpoint judged by the evaluator on held-out documents of every domain seen so far ")
+        .append("(mean nats per byte-token; lower is better). Filled points were promoted, hollow ones rejected by the gate. ")
+        .append("Dashed lines mark where a phase of the stream (one domain) ended.</p>");
+    for (var entry : byLineage.entrySet()) {
+      html.append("<h2>lineage <code>").append(entry.getKey()).append("</code></h2>");
+      html.append(chart(entry.getKey(), entry.getValue(), phases));
+    }
+    html.append("<h2>Forgetting</h2><p>F = final loss − lowest loss the lineage reached on the domain (nats/token; 0 means nothing forgotten).</p>");
+    html.append(table(forgetting(), "%+.3f"));
+    html.append("<h2>Final held-out loss</h2>");
+    html.append(table(finalLoss(), "%.3f"));
+    html.append("</body></html>\n");
+    Files.writeString(file, html, StandardCharsets.UTF_8);
+  }
+
+  private String table(Map<String, Map<String, Double>> values, String format) {
+    StringBuilder t = new StringBuilder("<table><tr><th>domain</th>");
+    values.keySet().forEach(l -> t.append("<th>").append(l).append("</th>"));
+    t.append("</tr>");
+    for (String d : domains) {
+      t.append("<tr><td>").append(d).append("</td>");
+      for (Map<String, Double> v : values.values()) {
+        Double x = v.get(d);
+        t.append("<td>").append(x == null ? "" : String.format(Locale.ROOT, format, x)).append("</td>");
+      }
+      t.append("</tr>");
+    }
+    return t.append("</table>").toString();
+  }
+
+  private String chart(String lineage, List<EvaluationReport> reports, List<PhaseEnd> phases) {
+    double lo = Double.MAX_VALUE, hi = -Double.MAX_VALUE;
+    long maxVersion = 1;
+    for (EvaluationReport r : reports) {
+      maxVersion = Math.max(maxVersion, r.getCandidateVersion());
+      for (TaskResult t : r.getTasks()) {
+        if (!Double.isFinite(t.getCandidate())) continue;
+        lo = Math.min(lo, t.getCandidate());
+        hi = Math.max(hi, t.getCandidate());
+      }
+    }
+    if (lo > hi) return "<p>no finite losses</p>";
+    double pad = Math.max(0.05, (hi - lo) * 0.05);
+    double yMin = lo - pad, yMax = hi + pad;
+    final long xMax = maxVersion;
+    StringBuilder svg = new StringBuilder();
+    svg.append(String.format(Locale.ROOT, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-size=\"11\">", W, H));
+    svg.append(String.format(Locale.ROOT, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"#999\"/>", LEFT, TOP, W - LEFT - RIGHT, H - TOP - BOTTOM));
+    for (int i = 0; i <= 4; i++) {
+      double v = yMin + (yMax - yMin) * i / 4;
+      double y = y(v, yMin, yMax);
+      svg.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%.2f</text>", LEFT - 4, y + 4, v));
+      svg.append(String.format(Locale.ROOT, "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#eee\"/>", LEFT, W - RIGHT, y, y));
+    }
+    svg.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">round (checkpoint version)</text>", (LEFT + W - RIGHT) / 2, H - 6));
+    for (PhaseEnd p : phases) {
+      Long v = p.lastVersion().get(lineage);
+      if (v == null) continue;
+      double x = x(v + 0.5, xMax);
+      svg.append(String.format(Locale.ROOT, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\" stroke=\"#888\" stroke-dasharray=\"4 3\"/>", x, x, TOP, H - BOTTOM));
+      svg.append(String.format(Locale.ROOT, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"end\">%s ends</text>", x - 3, TOP + 12, p.phase()));
+    }
+    for (int d = 0; d < domains.size(); d++) {
+      String task = domains.get(d);
+      String colour = COLOURS[d % COLOURS.length];
+      StringBuilder line = new StringBuilder();
+      StringBuilder points = new StringBuilder();
+      for (EvaluationReport r : reports) {
+        for (TaskResult t : r.getTasks()) {
+          if (!t.getTask().equals(task) || !Double.isFinite(t.getCandidate())) continue;
+          double x = x(r.getCandidateVersion(), xMax), y = y(t.getCandidate(), yMin, yMax);
+          line.append(String.format(Locale.ROOT, "%.1f,%.1f ", x, y));
+          boolean promoted = r.getDecision() == Decision.PROMOTE;
+          points.append(String.format(Locale.ROOT, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" stroke=\"%s\" fill=\"%s\"><title>v%d %s %.4f %s</title></circle>",
+              x, y, colour, promoted ? colour : "white", r.getCandidateVersion(), task, t.getCandidate(), r.getDecision()));
+        }
+      }
+      svg.append(String.format(Locale.ROOT, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" points=\"%s\"/>", colour, line));
+      svg.append(points);
+      svg.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"%d\" fill=\"%s\">%s</text>", W - RIGHT - 110, TOP + 28 + 14 * d, colour, task));
+    }
+    return svg.append("</svg>").toString();
+  }
+
+  private static double x(double version, long maxVersion) {
+    return LEFT + (W - LEFT - RIGHT) * (version - 0.5) / maxVersion;
+  }
+
+  private static double y(double v, double min, double max) {
+    return TOP + (H - TOP - BOTTOM) * (1 - (v - min) / (max - min));
+  }
+}

@@ -1,0 +1,59 @@
+package ipt.trainer;
+
+import io.prometheus.metrics.core.metrics.Counter;
+import io.prometheus.metrics.core.metrics.Gauge;
+import io.prometheus.metrics.core.metrics.Histogram;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+
+/** What a trainer exports to Prometheus, labelled by lineage. */
+final class TrainerMetrics {
+  private final Counter documents;
+  private final Counter tokens;
+  private final Counter steps;
+  private final Counter rounds;
+  private final Gauge loss;
+  private final Gauge learningRate;
+  private final Gauge replaySequences;
+  private final Gauge pendingTokens;
+  private final Gauge checkpointVersion;
+  private final Histogram stepSeconds;
+  private final Histogram roundSeconds;
+
+  TrainerMetrics(PrometheusRegistry registry) {
+    documents = Counter.builder().name("ipt_trainer_documents_consumed_total").help("Curated documents consumed as new data").labelNames("lineage", "domain").register(registry);
+    tokens = Counter.builder().name("ipt_trainer_new_tokens_trained_total").help("New tokens trained on").labelNames("lineage").register(registry);
+    steps = Counter.builder().name("ipt_trainer_steps_total").help("Optimizer steps").labelNames("lineage").register(registry);
+    rounds = Counter.builder().name("ipt_trainer_rounds_total").help("Training rounds by outcome (committed, diverged, failed)").labelNames("lineage", "outcome").register(registry);
+    loss = Gauge.builder().name("ipt_trainer_train_loss").help("Training loss of the last step, nats/token").labelNames("lineage").register(registry);
+    learningRate = Gauge.builder().name("ipt_trainer_learning_rate").help("Learning rate of the last step").labelNames("lineage").register(registry);
+    replaySequences = Gauge.builder().name("ipt_trainer_replay_sequences").help("Sequences in the replay store").labelNames("lineage").register(registry);
+    pendingTokens = Gauge.builder().name("ipt_trainer_pending_tokens").help("Consumed tokens waiting for the next round").labelNames("lineage").register(registry);
+    checkpointVersion = Gauge.builder().name("ipt_trainer_checkpoint_version").help("Version of the last committed checkpoint").labelNames("lineage").register(registry);
+    stepSeconds = Histogram.builder().name("ipt_trainer_step_seconds").help("Duration of one optimizer step").labelNames("lineage").classicOnly().register(registry);
+    roundSeconds = Histogram.builder().name("ipt_trainer_round_seconds").help("Duration of a round including checkpoint and commit").labelNames("lineage").classicOnly()
+        .classicUpperBounds(1, 5, 15, 30, 60, 120, 300, 600, 1800).register(registry);
+  }
+
+  void consumed(String lineage, String domain) {
+    documents.labelValues(lineage, domain).inc();
+  }
+
+  void step(String lineage, float stepLoss, float lr, double seconds, long newTokens) {
+    steps.labelValues(lineage).inc();
+    tokens.labelValues(lineage).inc(newTokens);
+    loss.labelValues(lineage).set(stepLoss);
+    learningRate.labelValues(lineage).set(lr);
+    stepSeconds.labelValues(lineage).observe(seconds);
+  }
+
+  void round(String lineage, String outcome, double seconds) {
+    rounds.labelValues(lineage, outcome).inc();
+    roundSeconds.labelValues(lineage).observe(seconds);
+  }
+
+  void state(String lineage, long replay, long pending, long version) {
+    replaySequences.labelValues(lineage).set(replay);
+    pendingTokens.labelValues(lineage).set(pending);
+    checkpointVersion.labelValues(lineage).set(version);
+  }
+}

@@ -1,0 +1,363 @@
+package ipt.trainer;
+
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import ipt.model.ByteTokenizer;
+import ipt.model.Checkpoint;
+import ipt.model.CheckpointException;
+import ipt.model.LanguageModel;
+import ipt.runtime.KafkaSettings;
+import ipt.runtime.StatusServer;
+import ipt.runtime.StatusServer.Health;
+import ipt.runtime.Topics;
+import ipt.schemas.AvroSerde;
+import ipt.schemas.CheckpointPublished;
+import ipt.schemas.Document;
+import ipt.schemas.PartitionOffset;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CountDownLatch;
+import java.util.stream.Collectors;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.ConsumerRecords;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.SerializationException;
+import org.apache.kafka.common.errors.WakeupException;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.rocksdb.RocksDBException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Consumes curated documents and trains one lineage in rounds. A round's checkpoint is published in
+ * the same Kafka transaction that commits the offsets of the documents it trained on, so every
+ * curated document is trained on as new data exactly once, across crashes: on start the trainer
+ * resumes from the last checkpoint whose transaction committed and rolls the replay store back to it.
+ */
+public final class TrainerService implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(TrainerService.class);
+  static final String TAIL_FILE = "packer-tail.bin";
+  static final String DOCUMENTS_FILE = "documents.txt";
+  private static final int MAX_ATTEMPTS = 3;
+
+  /** What the trainer has committed so far, for health and for whoever watches it. */
+  public record Status(long version, long step, long documentsCommitted, long pendingDocuments, long replaySequences) {}
+
+  private final Map<String, Object> kafka;
+  private final TrainerConfig config;
+  private final TrainerMetrics metrics;
+  private final AvroSerde<Document> documents = AvroSerde.of(Document.class);
+  private final AvroSerde<CheckpointPublished> checkpoints = AvroSerde.of(CheckpointPublished.class);
+  private final Thread thread;
+  private final CountDownLatch stopped = new CountDownLatch(1);
+  private volatile boolean running = true;
+  private volatile Health health = Health.ok("starting");
+  private volatile Status status = new Status(0, 0, 0, 0, 0);
+  private volatile KafkaConsumer<String, byte[]> consumer;
+
+  // Owned by the training thread.
+  private LanguageModel model;
+  private CheckpointPublished last;
+  private Packer packer;
+  private final Map<TopicPartition, OffsetAndMetadata> pendingOffsets = new HashMap<>();
+  private final List<String> pendingIds = new ArrayList<>();
+  private long documentsCommitted;
+  private long lastRecordAt = System.nanoTime();
+
+  private TrainerService(Map<String, Object> kafka, TrainerConfig config, PrometheusRegistry registry) {
+    this.kafka = kafka;
+    this.config = config;
+    this.metrics = new TrainerMetrics(registry);
+    this.thread = new Thread(this::run, "trainer-" + config.lineage());
+  }
+
+  public static TrainerService start(Map<String, Object> kafka, TrainerConfig config, PrometheusRegistry registry) {
+    TrainerService service = new TrainerService(kafka, config, registry);
+    service.thread.start();
+    return service;
+  }
+
+  public Health health() {
+    return health;
+  }
+
+  public Status status() {
+    return status;
+  }
+
+  public TrainerConfig config() {
+    return config;
+  }
+
+  private void run() {
+    try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(producerProps());
+        KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(consumerProps());
+        ReplayStore replay = new ReplayStore(config.replayDir())) {
+      this.consumer = consumer;
+      // Fences an older instance of this lineage and aborts its open transaction before we read.
+      producer.initTransactions();
+      recover(replay);
+      consumer.subscribe(List.of(Topics.CURATED));
+      health = Health.ok("training " + config.lineage());
+      while (running) {
+        ConsumerRecords<String, byte[]> records = consumer.poll(Duration.ofMillis(200));
+        int needed = config.stepsPerRound() * config.newPerBatch(replay.size() > 0);
+        boolean full = absorb(consumer, records, needed);
+        if (full) {
+          train(producer, consumer, replay, needed);
+        } else if (!pendingIds.isEmpty()
+            && packer.fullSequences() > 0
+            && System.nanoTime() - lastRecordAt >= config.idleFlush().toNanos()) {
+          train(producer, consumer, replay, packer.fullSequences());
+        }
+        publishStatus(replay);
+      }
+    } catch (WakeupException e) {
+      if (running) health = Health.failing("woken up unexpectedly");
+    } catch (Throwable t) {
+      log.error("trainer {} stopped", config.lineage(), t);
+      health = Health.failing(t.toString());
+    } finally {
+      if (model != null) model.close();
+      stopped.countDown();
+    }
+  }
+
+  /** Reads the lineage's last committed checkpoint and restores model, packer tail and replay store to it. */
+  private void recover(ReplayStore replay) throws Exception {
+    last = lastCommittedCheckpoint().orElse(null);
+    long version = last == null ? 0 : last.getVersion();
+    long dropped = replay.rollbackTo(version);
+    if (dropped > 0) log.warn("{}: dropped {} replay sequences of an uncommitted round", config.lineage(), dropped);
+    if (last == null) {
+      model = LanguageModel.create(config.model(), config.train());
+      packer = new Packer(config.sequenceLength());
+      log.info("{}: starting fresh, {} parameters", config.lineage(), model.parameterCount());
+    } else {
+      Checkpoint checkpoint = Checkpoint.open(Path.of(last.getLocation()));
+      model = LanguageModel.load(checkpoint, config.train());
+      packer = Packer.fromTail(config.sequenceLength(), checkpoint.file(TAIL_FILE));
+      log.info("{}: resumed from checkpoint v{} at step {}", config.lineage(), version, model.step());
+    }
+  }
+
+  /** The lineage's newest committed checkpoint; also counts the documents all its checkpoints committed. */
+  private Optional<CheckpointPublished> lastCommittedCheckpoint() {
+    Map<String, Object> props = new HashMap<>(kafka);
+    props.put("isolation.level", "read_committed");
+    props.put("enable.auto.commit", "false");
+    try (KafkaConsumer<String, byte[]> reader = new KafkaConsumer<>(props, new StringDeserializer(), new ByteArrayDeserializer())) {
+      List<TopicPartition> partitions =
+          reader.partitionsFor(Topics.CHECKPOINTS).stream().map(p -> new TopicPartition(p.topic(), p.partition())).collect(Collectors.toList());
+      reader.assign(partitions);
+      reader.seekToBeginning(partitions);
+      Map<TopicPartition, Long> end = reader.endOffsets(partitions);
+      CheckpointPublished latest = null;
+      long documentsSeen = 0;
+      while (partitions.stream().anyMatch(p -> reader.position(p) < end.get(p))) {
+        for (ConsumerRecord<String, byte[]> r : reader.poll(Duration.ofMillis(200))) {
+          if (!config.lineage().equals(r.key())) continue;
+          CheckpointPublished c = checkpoints.decode(r.value());
+          if (latest == null || c.getVersion() > latest.getVersion()) latest = c;
+          documentsSeen += c.getDocuments();
+        }
+      }
+      documentsCommitted = documentsSeen;
+      return Optional.ofNullable(latest);
+    }
+  }
+
+  /**
+   * Adds records to the packer until it holds {@code needed} full sequences; the records after that
+   * point are handed back to the consumer (seek) so they open the next round.
+   */
+  private boolean absorb(KafkaConsumer<String, byte[]> consumer, ConsumerRecords<String, byte[]> records, int needed) {
+    boolean full = packer.fullSequences() >= needed;
+    for (TopicPartition tp : records.partitions()) {
+      for (ConsumerRecord<String, byte[]> r : records.records(tp)) {
+        if (full) {
+          consumer.seek(tp, r.offset());
+          break;
+        }
+        lastRecordAt = System.nanoTime();
+        pendingOffsets.put(tp, new OffsetAndMetadata(r.offset() + 1));
+        if (r.value() == null) continue;
+        try {
+          Document doc = documents.decode(r.value());
+          packer.add(doc.getDomain(), ByteTokenizer.encode(doc.getText()));
+          pendingIds.add(doc.getId());
+          metrics.consumed(config.lineage(), doc.getDomain());
+        } catch (SerializationException e) {
+          // Curation only writes valid documents; anything else on the topic is skipped, not fatal.
+          log.warn("{}: skipping undecodable record {}-{}@{}: {}", config.lineage(), tp.topic(), tp.partition(), r.offset(), e.getMessage());
+        }
+        full = packer.fullSequences() >= needed;
+      }
+    }
+    return full;
+  }
+
+  private void train(KafkaProducer<String, byte[]> producer, KafkaConsumer<String, byte[]> consumer, ReplayStore replay, int sequences)
+      throws Exception {
+    long started = System.nanoTime();
+    long version = (last == null ? 0 : last.getVersion()) + 1;
+    long replayable = replay.size();
+    int newPerBatch = config.newPerBatch(replayable > 0);
+    List<Packer.Sequence> fresh = packer.take(sequences);
+    TrainingRound.Result result = null;
+    float lrScale = 1f;
+    for (int attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      result = TrainingRound.run(model, config, fresh, newPerBatch, replay, replayable, lrScale, metrics);
+      if (!result.diverged()) break;
+      metrics.round(config.lineage(), "diverged", (System.nanoTime() - started) / 1e9);
+      log.warn("{}: round v{} diverged ({}); restoring v{} and retrying at {}x learning rate",
+          config.lineage(), version, result.detail(), version - 1, lrScale / 2);
+      model.close();
+      model = restoreLast();
+      lrScale /= 2;
+    }
+    if (result.diverged()) throw new IllegalStateException("round v" + version + " diverged " + MAX_ATTEMPTS + " times: " + result.detail());
+
+    replay.append(version, fresh);
+    Path dir = config.checkpointRoot().resolve(String.format("v%06d", version));
+    Checkpoint checkpoint;
+    try {
+      checkpoint = writeCheckpoint(dir, version, fresh.size(), result.trainLoss());
+      CheckpointPublished event = event(checkpoint, version, result.trainLoss());
+      producer.beginTransaction();
+      producer.send(new ProducerRecord<>(Topics.CHECKPOINTS, config.lineage(), checkpoints.encode(event)));
+      producer.sendOffsetsToTransaction(Map.copyOf(pendingOffsets), consumer.groupMetadata());
+      producer.commitTransaction();
+      last = event;
+    } catch (KafkaException | IOException e) {
+      // The round did not commit: nothing of it may survive, and the consumer must re-read its documents.
+      replay.rollbackTo(version - 1);
+      deleteRecursively(dir);
+      throw e;
+    }
+    documentsCommitted += pendingIds.size();
+    log.info("{}: round v{} committed: {} steps, {} documents, {} new sequences, train loss {}",
+        config.lineage(), version, result.steps(), pendingIds.size(), fresh.size(), String.format("%.3f", result.trainLoss()));
+    pendingOffsets.clear();
+    pendingIds.clear();
+    metrics.round(config.lineage(), "committed", (System.nanoTime() - started) / 1e9);
+  }
+
+  private LanguageModel restoreLast() throws CheckpointException {
+    if (last == null) return LanguageModel.create(config.model(), config.train());
+    return LanguageModel.load(Checkpoint.open(Path.of(last.getLocation())), config.train());
+  }
+
+  private Checkpoint writeCheckpoint(Path dir, long version, int sequences, double trainLoss) throws IOException {
+    // A directory of this version can only be left over from a round whose transaction never committed.
+    deleteRecursively(dir);
+    Files.createDirectories(config.checkpointRoot());
+    long tokensSeen = (last == null ? 0 : last.getTokensSeen()) + (long) sequences * config.sequenceLength();
+    Map<String, Long> offsets = new LinkedHashMap<>();
+    pendingOffsets.forEach((tp, o) -> offsets.put(tp.topic() + "-" + tp.partition(), o.offset()));
+    Checkpoint.Manifest manifest = new Checkpoint.Manifest(1, config.lineage(), version, last == null ? null : last.getVersion(),
+        config.model(), model.step(), tokensSeen, offsets, trainLoss, System.currentTimeMillis(), Map.of());
+    Map<String, byte[]> extra = Map.of(
+        TAIL_FILE, packer.tailBytes(),
+        DOCUMENTS_FILE, (String.join("\n", pendingIds) + "\n").getBytes(StandardCharsets.UTF_8));
+    return Checkpoint.write(config.checkpointRoot(), dir.getFileName().toString(), manifest, model, extra);
+  }
+
+  private CheckpointPublished event(Checkpoint checkpoint, long version, double trainLoss) {
+    Checkpoint.Manifest m = checkpoint.manifest();
+    List<PartitionOffset> offsets = new ArrayList<>();
+    pendingOffsets.forEach((tp, o) -> offsets.add(new PartitionOffset(tp.topic(), tp.partition(), o.offset())));
+    return CheckpointPublished.newBuilder()
+        .setLineage(config.lineage())
+        .setVersion(version)
+        .setParentVersion(last == null ? null : last.getVersion())
+        .setLocation(checkpoint.dir().toAbsolutePath().toString())
+        .setSha256(checkpoint.sha256())
+        .setStep(m.step())
+        .setTokensSeen(m.tokensSeen())
+        .setDocuments(pendingIds.size())
+        .setOffsets(offsets)
+        .setTrainLoss(trainLoss)
+        .setCreatedAt(Instant.ofEpochMilli(m.createdAtMillis()))
+        .build();
+  }
+
+  private void publishStatus(ReplayStore replay) {
+    long version = last == null ? 0 : last.getVersion();
+    status = new Status(version, model.step(), documentsCommitted, pendingIds.size(), replay.size());
+    metrics.state(config.lineage(), replay.size(), packer.tokens(), version);
+  }
+
+  private Map<String, Object> producerProps() {
+    Map<String, Object> props = new HashMap<>(kafka);
+    props.put("key.serializer", StringSerializer.class);
+    props.put("value.serializer", ByteArraySerializer.class);
+    props.put("transactional.id", config.groupId());
+    props.put("enable.idempotence", "true");
+    props.put("acks", "all");
+    return props;
+  }
+
+  private Map<String, Object> consumerProps() {
+    Map<String, Object> props = new HashMap<>(kafka);
+    props.put("key.deserializer", StringDeserializer.class);
+    props.put("value.deserializer", ByteArrayDeserializer.class);
+    props.put("group.id", config.groupId());
+    props.put("isolation.level", "read_committed");
+    props.put("enable.auto.commit", "false");
+    props.put("auto.offset.reset", "earliest");
+    // A round does not poll; give it room before the group considers the trainer dead.
+    props.put("max.poll.interval.ms", String.valueOf(Duration.ofMinutes(30).toMillis()));
+    return props;
+  }
+
+  private static void deleteRecursively(Path dir) throws IOException {
+    if (!Files.exists(dir)) return;
+    try (var paths = Files.walk(dir)) {
+      for (Path p : paths.sorted(Comparator.reverseOrder()).collect(Collectors.toList())) Files.delete(p);
+    }
+  }
+
+  @Override
+  public void close() throws InterruptedException {
+    running = false;
+    KafkaConsumer<String, byte[]> c = consumer;
+    if (c != null) c.wakeup();
+    stopped.await();
+  }
+
+  /** Runs one trainer against the Kafka cluster named by KAFKA_BOOTSTRAP_SERVERS (see README). */
+  public static void main(String[] args) throws Exception {
+    Map<String, String> env = System.getenv();
+    PrometheusRegistry registry = new PrometheusRegistry();
+    TrainerService service = start(KafkaSettings.fromEnv(env), TrainerConfig.fromEnv(env), registry);
+    try (StatusServer status = StatusServer.start("0.0.0.0", Integer.parseInt(env.getOrDefault("IPT_STATUS_PORT", "8080")), registry, service::health)) {
+      Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+        try {
+          service.close();
+        } catch (InterruptedException ignored) {
+          Thread.currentThread().interrupt();
+        }
+      }));
+      service.stopped.await();
+    }
+  }
+}
