@@ -48,12 +48,13 @@ import org.slf4j.LoggerFactory;
 public final class EvaluatorService implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(EvaluatorService.class);
   static final String GROUP = "ipt-evaluator";
+  private static final Duration RETRY_BACKOFF = Duration.ofSeconds(5);
 
   private final Map<String, Object> kafka;
   private final EvaluatorConfig config;
   private final EvaluatorMetrics metrics;
   private final PromotionGate gate;
-  private final HeldOutSet heldOut;
+  private HeldOutSet heldOut;
   private final AvroSerde<Document> documents = AvroSerde.of(Document.class);
   private final AvroSerde<CheckpointPublished> checkpoints = AvroSerde.of(CheckpointPublished.class);
   private final AvroSerde<EvaluationReport> reports = AvroSerde.of(EvaluationReport.class);
@@ -74,7 +75,6 @@ public final class EvaluatorService implements AutoCloseable {
     this.config = config;
     this.metrics = new EvaluatorMetrics(registry);
     this.gate = new PromotionGate(config.regressionBudget());
-    this.heldOut = new HeldOutSet(config.heldOutTokensPerDomain());
     this.thread = new Thread(this::run, "evaluator");
   }
 
@@ -88,12 +88,39 @@ public final class EvaluatorService implements AutoCloseable {
     return health;
   }
 
+  /** Runs sessions until closed; a failed session is abandoned whole and the next one starts over from Kafka. */
   private void run() {
+    try {
+      while (running) {
+        try {
+          session();
+        } catch (WakeupException e) {
+          if (running) health = Health.failing("woken up unexpectedly");
+        } catch (Exception e) {
+          if (!running) break;
+          log.error("evaluator failed; starting over from the committed offsets", e);
+          health = Health.failing(e.toString());
+          Thread.sleep(RETRY_BACKOFF.toMillis());
+        } finally {
+          champions.values().forEach(c -> c.model().close());
+          champions.clear();
+        }
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } finally {
+      stopped.countDown();
+    }
+  }
+
+  private void session() throws Exception {
     try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(producerProps());
         KafkaConsumer<String, byte[]> heldOutReader = new KafkaConsumer<>(readerProps(), new StringDeserializer(), new ByteArrayDeserializer());
         KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(consumerProps(), new StringDeserializer(), new ByteArrayDeserializer())) {
       checkpointConsumer = consumer;
+      if (!running) return;
       producer.initTransactions();
+      heldOut = new HeldOutSet(config.heldOutTokensPerDomain());
       loadChampions();
       List<TopicPartition> heldOutPartitions = partitions(heldOutReader, Topics.HELDOUT);
       heldOutReader.assign(heldOutPartitions);
@@ -109,14 +136,6 @@ public final class EvaluatorService implements AutoCloseable {
           evaluate(producer, consumer, r);
         }
       }
-    } catch (WakeupException e) {
-      if (running) health = Health.failing("woken up unexpectedly");
-    } catch (Throwable t) {
-      log.error("evaluator stopped", t);
-      health = Health.failing(t.toString());
-    } finally {
-      champions.values().forEach(c -> c.model().close());
-      stopped.countDown();
     }
   }
 
@@ -139,17 +158,19 @@ public final class EvaluatorService implements AutoCloseable {
     try {
       Checkpoint checkpoint = Checkpoint.open(Path.of(candidate.getLocation()));
       if (!checkpoint.sha256().equals(candidate.getSha256())) {
-        throw new CheckpointException("manifest sha256 " + checkpoint.sha256() + " differs from the published " + candidate.getSha256());
+        verdict = new PromotionGate.Verdict(false, "integrity",
+            "manifest sha256 " + checkpoint.sha256() + " differs from the published " + candidate.getSha256());
+      } else {
+        model = LanguageModel.load(checkpoint, TrainConfig.defaults());
+        for (String domain : heldOut.domains()) {
+          List<int[]> sequences = heldOut.sequences(domain, model.config().contextLength() + 1);
+          double candidateLoss = model.loss(sequences);
+          Double championLoss = champion == null ? null : champion.model().loss(sequences);
+          measures.add(new PromotionGate.Measure("heldout/" + domain, candidateLoss, championLoss, sequences.size()));
+          metrics.measured(lineage, domain, candidateLoss, championLoss);
+        }
+        verdict = gate.decide(measures, champion != null);
       }
-      model = LanguageModel.load(checkpoint, TrainConfig.defaults());
-      for (String domain : heldOut.domains()) {
-        List<int[]> sequences = heldOut.sequences(domain, model.config().contextLength() + 1);
-        double candidateLoss = model.loss(sequences);
-        Double championLoss = champion == null ? null : champion.model().loss(sequences);
-        measures.add(new PromotionGate.Measure("heldout/" + domain, candidateLoss, championLoss, sequences.size()));
-        metrics.measured(lineage, domain, candidateLoss, championLoss);
-      }
-      verdict = gate.decide(measures, champion != null);
     } catch (CheckpointException e) {
       verdict = new PromotionGate.Verdict(false, "integrity", e.getMessage());
     }
@@ -297,7 +318,13 @@ public final class EvaluatorService implements AutoCloseable {
   public void close() throws InterruptedException {
     running = false;
     KafkaConsumer<String, byte[]> c = checkpointConsumer;
-    if (c != null) c.wakeup();
+    if (c != null) {
+      try {
+        c.wakeup();
+      } catch (IllegalStateException closedAlready) {
+        // Between sessions: the loop sees running == false.
+      }
+    }
     stopped.await();
   }
 

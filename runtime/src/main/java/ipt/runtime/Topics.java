@@ -36,7 +36,8 @@ public final class Topics {
         new Spec(RAW, documentPartitions, Map.of("retention.ms", WEEK, "compression.type", "lz4")),
         new Spec(CURATED, documentPartitions, Map.of("retention.ms", FOREVER, "compression.type", "lz4")),
         new Spec(HELDOUT, 1, Map.of("retention.ms", FOREVER, "compression.type", "lz4")),
-        new Spec(REJECTED, 1, Map.of("retention.ms", String.valueOf(30L * 24 * 3600 * 1000))),
+        // A rejection carries the original bytes plus why: room for a raw record at the size limit.
+        new Spec(REJECTED, 1, Map.of("retention.ms", String.valueOf(30L * 24 * 3600 * 1000), "max.message.bytes", String.valueOf(16 << 20))),
         new Spec(CHECKPOINTS, 1, Map.of("retention.ms", FOREVER)),
         new Spec(EVALUATIONS, 1, Map.of("retention.ms", FOREVER)),
         new Spec(PROMOTIONS, 1, Map.of("cleanup.policy", "compact", "min.compaction.lag.ms", "0")));

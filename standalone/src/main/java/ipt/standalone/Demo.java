@@ -62,7 +62,7 @@ final class Demo {
     List<EvaluationReport> reports;
     try (EmbeddedKafka kafka = EmbeddedKafka.start(work.resolve("kafka"), EmbeddedKafka.freePort(), false);
         LocalPipeline pipeline = new LocalPipeline(kafka.bootstrapServers(), work,
-            CurationConfig.defaults(), trainers, new EvaluatorConfig(options.regressionBudget(), EvaluatorConfig.defaults().heldOutTokensPerDomain()));
+            CurationConfig.defaults().withHeldoutFraction(0.1), trainers, new EvaluatorConfig(options.regressionBudget(), EvaluatorConfig.defaults().heldOutTokensPerDomain()));
         EvaluationLog evaluations = new EvaluationLog(pipeline.kafka(), table::print);
         DocumentPublisher publisher = new DocumentPublisher(pipeline.kafka())) {
       out.printf("broker %s; /metrics and /healthz: %s%n", kafka.bootstrapServers(), pipeline.statusPorts().entrySet().stream()

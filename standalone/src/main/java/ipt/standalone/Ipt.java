@@ -125,10 +125,17 @@ public final class Ipt implements Runnable {
     public Integer call() throws Exception {
       Map<String, Object> kafka = KafkaSettings.fromEnv(System.getenv());
       try (DocumentPublisher publisher = new DocumentPublisher(kafka)) {
-        LoadReport report = new FileLoader(publisher, domain).load(paths);
-        report.problems().forEach(p -> System.err.println(p.path() + ":" + p.line() + ": " + p.reason()));
-        System.out.println(report.published() + " documents published, " + report.problems().size() + " skipped");
-        return report.problems().isEmpty() ? 0 : 2;
+        FileLoader loader = new FileLoader(publisher, domain);
+        long published = 0;
+        int problems = 0;
+        for (Path path : paths) {
+          LoadReport report = loader.load(path);
+          report.problems().forEach(p -> System.err.println(p.path() + ":" + p.line() + ": " + p.reason() + ": " + p.detail()));
+          published += report.published();
+          problems += report.problems().size();
+        }
+        System.out.println(published + " documents published, " + problems + " skipped");
+        return problems == 0 ? 0 : 2;
       }
     }
   }

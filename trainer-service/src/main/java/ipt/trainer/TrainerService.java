@@ -34,7 +34,6 @@ import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.SerializationException;
 import org.apache.kafka.common.errors.WakeupException;
@@ -57,6 +56,7 @@ public final class TrainerService implements AutoCloseable {
   static final String TAIL_FILE = "packer-tail.bin";
   static final String DOCUMENTS_FILE = "documents.txt";
   private static final int MAX_ATTEMPTS = 3;
+  private static final Duration RETRY_BACKOFF = Duration.ofSeconds(5);
 
   /** What the trainer has committed so far, for health and for whoever watches it. */
   public record Status(long version, long step, long documentsCommitted, long pendingDocuments, long replaySequences) {}
@@ -107,11 +107,43 @@ public final class TrainerService implements AutoCloseable {
     return config;
   }
 
+  /**
+   * Runs sessions until closed. A session that fails (broker unreachable, fenced, a round that would
+   * not commit) is abandoned whole; the next one recovers from Kafka and disk, as a restarted process would.
+   */
   private void run() {
+    try {
+      while (running) {
+        try {
+          session();
+        } catch (WakeupException e) {
+          if (running) health = Health.failing("woken up unexpectedly");
+        } catch (Exception e) {
+          if (!running) break;
+          log.error("trainer {} failed; recovering from the last committed checkpoint", config.lineage(), e);
+          health = Health.failing(e.toString());
+          metrics.round(config.lineage(), "failed", 0);
+          Thread.sleep(RETRY_BACKOFF.toMillis());
+        } finally {
+          if (model != null) model.close();
+          model = null;
+        }
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } finally {
+      stopped.countDown();
+    }
+  }
+
+  private void session() throws Exception {
+    pendingOffsets.clear();
+    pendingIds.clear();
     try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(producerProps());
         KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(consumerProps());
         ReplayStore replay = new ReplayStore(config.replayDir())) {
       this.consumer = consumer;
+      if (!running) return;
       // Fences an older instance of this lineage and aborts its open transaction before we read.
       producer.initTransactions();
       recover(replay);
@@ -120,24 +152,14 @@ public final class TrainerService implements AutoCloseable {
       while (running) {
         ConsumerRecords<String, byte[]> records = consumer.poll(Duration.ofMillis(200));
         int needed = config.stepsPerRound() * config.newPerBatch(replay.size() > 0);
-        boolean full = absorb(consumer, records, needed);
-        if (full) {
+        if (absorb(consumer, records, needed)) {
           train(producer, consumer, replay, needed);
-        } else if (!pendingIds.isEmpty()
-            && packer.fullSequences() > 0
-            && System.nanoTime() - lastRecordAt >= config.idleFlush().toNanos()) {
+        } else if (!pendingIds.isEmpty() && System.nanoTime() - lastRecordAt >= config.idleFlush().toNanos()) {
+          // The stream went quiet: train what fills whole sequences; the rest rides in the tail.
           train(producer, consumer, replay, packer.fullSequences());
         }
         publishStatus(replay);
       }
-    } catch (WakeupException e) {
-      if (running) health = Health.failing("woken up unexpectedly");
-    } catch (Throwable t) {
-      log.error("trainer {} stopped", config.lineage(), t);
-      health = Health.failing(t.toString());
-    } finally {
-      if (model != null) model.close();
-      stopped.countDown();
     }
   }
 
@@ -236,26 +258,20 @@ public final class TrainerService implements AutoCloseable {
     }
     if (result.diverged()) throw new IllegalStateException("round v" + version + " diverged " + MAX_ATTEMPTS + " times: " + result.detail());
 
+    double trainLoss = result.steps() == 0 && last != null ? last.getTrainLoss() : result.trainLoss();
     replay.append(version, fresh);
-    Path dir = config.checkpointRoot().resolve(String.format("v%06d", version));
-    Checkpoint checkpoint;
-    try {
-      checkpoint = writeCheckpoint(dir, version, fresh.size(), result.trainLoss());
-      CheckpointPublished event = event(checkpoint, version, result.trainLoss());
-      producer.beginTransaction();
-      producer.send(new ProducerRecord<>(Topics.CHECKPOINTS, config.lineage(), checkpoints.encode(event)));
-      producer.sendOffsetsToTransaction(Map.copyOf(pendingOffsets), consumer.groupMetadata());
-      producer.commitTransaction();
-      last = event;
-    } catch (KafkaException | IOException e) {
-      // The round did not commit: nothing of it may survive, and the consumer must re-read its documents.
-      replay.rollbackTo(version - 1);
-      deleteRecursively(dir);
-      throw e;
-    }
+    // If anything from here on fails, the session ends; the next one learns from the checkpoints topic
+    // whether this transaction committed, and drops the replay entries and directory if it did not.
+    Checkpoint checkpoint = writeCheckpoint(version, fresh.size(), trainLoss);
+    CheckpointPublished event = event(checkpoint, version, trainLoss);
+    producer.beginTransaction();
+    producer.send(new ProducerRecord<>(Topics.CHECKPOINTS, config.lineage(), checkpoints.encode(event)));
+    producer.sendOffsetsToTransaction(Map.copyOf(pendingOffsets), consumer.groupMetadata());
+    producer.commitTransaction();
+    last = event;
     documentsCommitted += pendingIds.size();
     log.info("{}: round v{} committed: {} steps, {} documents, {} new sequences, train loss {}",
-        config.lineage(), version, result.steps(), pendingIds.size(), fresh.size(), String.format("%.3f", result.trainLoss()));
+        config.lineage(), version, result.steps(), pendingIds.size(), fresh.size(), String.format("%.3f", trainLoss));
     pendingOffsets.clear();
     pendingIds.clear();
     metrics.round(config.lineage(), "committed", (System.nanoTime() - started) / 1e9);
@@ -266,7 +282,8 @@ public final class TrainerService implements AutoCloseable {
     return LanguageModel.load(Checkpoint.open(Path.of(last.getLocation())), config.train());
   }
 
-  private Checkpoint writeCheckpoint(Path dir, long version, int sequences, double trainLoss) throws IOException {
+  private Checkpoint writeCheckpoint(long version, int sequences, double trainLoss) throws IOException {
+    Path dir = config.checkpointRoot().resolve(String.format("v%06d", version));
     // A directory of this version can only be left over from a round whose transaction never committed.
     deleteRecursively(dir);
     Files.createDirectories(config.checkpointRoot());
@@ -340,7 +357,13 @@ public final class TrainerService implements AutoCloseable {
   public void close() throws InterruptedException {
     running = false;
     KafkaConsumer<String, byte[]> c = consumer;
-    if (c != null) c.wakeup();
+    if (c != null) {
+      try {
+        c.wakeup();
+      } catch (IllegalStateException closedAlready) {
+        // Between sessions: the loop sees running == false.
+      }
+    }
     stopped.await();
   }
 

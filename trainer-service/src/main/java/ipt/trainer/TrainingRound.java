@@ -45,7 +45,7 @@ final class TrainingRound {
         tailSteps++;
       }
     }
-    return new Result(steps, tailLoss / tailSteps, false, "ok");
+    return new Result(steps, tailSteps == 0 ? Double.NaN : tailLoss / tailSteps, false, "ok");
   }
 
   /** The new sequences of this step, topped up from the replay store to the batch size. */

@@ -1,0 +1,69 @@
+package ipt.ingest;
+
+import io.prometheus.metrics.core.metrics.Counter;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Counters of the curation topology, registered in the registry the service exposes (not the default
+ * one: several services can share a JVM).
+ */
+public final class CurationMetrics {
+  /** Domains are producer-chosen: past this many distinct ones, new ones are counted as "other". */
+  static final int MAX_DOMAIN_LABELS = 100;
+  static final String OTHER_DOMAIN = "other";
+  /** The domain label of documents whose domain breaks the naming rule (they are rejected in validate). */
+  static final String INVALID_DOMAIN = "invalid";
+  /** The domain label of records not yet parsed. */
+  static final String UNPARSED = "unparsed";
+
+  private final Counter in;
+  private final Counter out;
+  private final Counter rejected;
+  private final Counter duplicates;
+  private final Counter published;
+  private final Set<String> domains = ConcurrentHashMap.newKeySet();
+
+  public CurationMetrics(PrometheusRegistry registry) {
+    in = Counter.builder().name("ipt_curation_stage_in_total").help("Documents entering a curation stage.")
+        .labelNames("stage", "domain").register(registry);
+    out = Counter.builder().name("ipt_curation_stage_out_total").help("Documents passing a curation stage.")
+        .labelNames("stage", "domain").register(registry);
+    rejected = Counter.builder().name("ipt_curation_rejected_total").help("Records sent to the rejected topic.")
+        .labelNames("stage", "reason").register(registry);
+    duplicates = Counter.builder().name("ipt_curation_duplicates_total").help("Documents whose normalised text was seen before.")
+        .labelNames("domain").register(registry);
+    published = Counter.builder().name("ipt_curation_published_total").help("Curated documents written, by output topic.")
+        .labelNames("topic", "domain").register(registry);
+  }
+
+  void stageIn(String stage, String domain) {
+    in.labelValues(stage, label(domain)).inc();
+  }
+
+  void stageOut(String stage, String domain) {
+    out.labelValues(stage, label(domain)).inc();
+  }
+
+  void rejected(Reason reason) {
+    rejected.labelValues(reason.stage(), reason.code()).inc();
+  }
+
+  void duplicate(String domain) {
+    duplicates.labelValues(label(domain)).inc();
+  }
+
+  void published(String topic, String domain) {
+    published.labelValues(topic, label(domain)).inc();
+  }
+
+  private String label(String domain) {
+    if (domain.equals(UNPARSED)) return domain;
+    if (!DocumentValidator.DOMAIN.matcher(domain).matches()) return INVALID_DOMAIN;
+    if (domains.contains(domain)) return domain;
+    if (domains.size() >= MAX_DOMAIN_LABELS) return OTHER_DOMAIN;
+    domains.add(domain);
+    return domain;
+  }
+}

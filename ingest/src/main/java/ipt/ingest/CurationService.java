@@ -1,0 +1,114 @@
+package ipt.ingest;
+
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import ipt.runtime.KafkaSettings;
+import ipt.runtime.StatusServer;
+import ipt.runtime.Topics;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.CountDownLatch;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.common.config.TopicConfig;
+import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.StreamsConfig;
+import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** Runs the curation topology against a Kafka cluster: the wiring around {@link CurationTopology}. */
+public final class CurationService implements AutoCloseable {
+  public static final String APPLICATION_ID = "ipt-curation";
+  /**
+   * A repartition record carries the document and its original bytes, so it can be twice the raw record:
+   * internal topics and the producer get room for that.
+   */
+  static final int MAX_INTERNAL_RECORD_BYTES = 16 * 1024 * 1024;
+
+  private static final Logger LOG = LoggerFactory.getLogger(CurationService.class);
+  private static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(30);
+
+  private final KafkaStreams streams;
+
+  private CurationService(KafkaStreams streams) {
+    this.streams = streams;
+  }
+
+  /**
+   * Starts the topology with exactly-once processing. {@code kafkaProps} are client settings
+   * (bootstrap servers, security, optionally {@code replication.factor} for the internal topics and an
+   * {@code application.id} other than {@value #APPLICATION_ID}).
+   */
+  public static CurationService start(
+      Map<String, Object> kafkaProps, CurationConfig config, Path stateDir, PrometheusRegistry registry) {
+    KafkaStreams streams = new KafkaStreams(CurationTopology.build(config, new CurationMetrics(registry)), streamsProps(kafkaProps, stateDir));
+    // A thread that dies on a transient fault (broker gone, fenced producer) comes back; bad input never gets here.
+    streams.setUncaughtExceptionHandler(e -> {
+      LOG.error("curation stream thread failed; replacing it", e);
+      return StreamThreadExceptionResponse.REPLACE_THREAD;
+    });
+    streams.setStateListener((now, before) -> LOG.info("curation streams {} -> {}", before, now));
+    streams.start();
+    return new CurationService(streams);
+  }
+
+  static Properties streamsProps(Map<String, Object> kafkaProps, Path stateDir) {
+    Properties props = new Properties();
+    props.putAll(kafkaProps);
+    props.putIfAbsent(StreamsConfig.APPLICATION_ID_CONFIG, APPLICATION_ID);
+    props.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
+    props.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toAbsolutePath().toString());
+    props.putIfAbsent(StreamsConfig.producerPrefix(ProducerConfig.COMPRESSION_TYPE_CONFIG), "lz4");
+    props.putIfAbsent(StreamsConfig.producerPrefix(ProducerConfig.MAX_REQUEST_SIZE_CONFIG), MAX_INTERNAL_RECORD_BYTES);
+    props.putIfAbsent(StreamsConfig.topicPrefix(TopicConfig.MAX_MESSAGE_BYTES_CONFIG), String.valueOf(MAX_INTERNAL_RECORD_BYTES));
+    return props;
+  }
+
+  /** Healthy while running or rebalancing (and while starting); failing once stopped or errored. */
+  public StatusServer.Health health() {
+    KafkaStreams.State state = streams.state();
+    return switch (state) {
+      case CREATED, REBALANCING, RUNNING -> StatusServer.Health.ok("curation " + state);
+      case PENDING_SHUTDOWN, NOT_RUNNING, PENDING_ERROR, ERROR -> StatusServer.Health.failing("curation " + state);
+    };
+  }
+
+  public KafkaStreams.State state() {
+    return streams.state();
+  }
+
+  @Override
+  public void close() {
+    streams.close(CLOSE_TIMEOUT);
+  }
+
+  /**
+   * Runs the service alone: Kafka settings from {@code KAFKA_*}, state in {@code IPT_STATE_DIR}, status on
+   * {@code IPT_STATUS_PORT} (8080); topics are created if missing ({@code IPT_DOCUMENT_PARTITIONS}, 3).
+   */
+  public static void main(String[] args) throws Exception {
+    Map<String, String> env = System.getenv();
+    Map<String, Object> kafka = KafkaSettings.fromEnv(env);
+    Path stateDir = Path.of(env.getOrDefault("IPT_STATE_DIR", Path.of(System.getProperty("java.io.tmpdir"), "ipt-curation").toString()));
+    int statusPort = Integer.parseInt(env.getOrDefault("IPT_STATUS_PORT", "8080"));
+    int partitions = Integer.parseInt(env.getOrDefault("IPT_DOCUMENT_PARTITIONS", "3"));
+    short replication = Short.parseShort(String.valueOf(kafka.getOrDefault(StreamsConfig.REPLICATION_FACTOR_CONFIG, "1")));
+    try (Admin admin = Admin.create(kafka)) {
+      Topics.ensure(admin, Topics.specs(partitions), replication);
+    }
+
+    PrometheusRegistry registry = new PrometheusRegistry();
+    CurationService service = start(kafka, CurationConfig.defaults(), stateDir, registry);
+    StatusServer status = StatusServer.start("0.0.0.0", statusPort, registry, service::health);
+    LOG.info("curation running; status on port {}", status.port());
+    CountDownLatch stopped = new CountDownLatch(1);
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      service.close();
+      status.close();
+      stopped.countDown();
+    }, "curation-shutdown"));
+    stopped.await();
+  }
+}

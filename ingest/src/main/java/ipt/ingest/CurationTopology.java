@@ -1,0 +1,99 @@
+package ipt.ingest;
+
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import ipt.runtime.Topics;
+import ipt.schemas.AvroSerde;
+import ipt.schemas.Document;
+import ipt.schemas.RejectedDocument;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.Map;
+import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.streams.StreamsBuilder;
+import org.apache.kafka.streams.Topology;
+import org.apache.kafka.streams.kstream.Branched;
+import org.apache.kafka.streams.kstream.Consumed;
+import org.apache.kafka.streams.kstream.KStream;
+import org.apache.kafka.streams.kstream.Named;
+import org.apache.kafka.streams.kstream.Produced;
+import org.apache.kafka.streams.kstream.Repartitioned;
+import org.apache.kafka.streams.state.Stores;
+
+/**
+ * The curation topology, as a pure function of its config so the same one is unit-tested and run:
+ * {@code ipt.documents.raw} → parse → validate → normalise → re-key by content hash → exact dedup →
+ * split by a hash of the id into {@code ipt.documents.curated} and {@code ipt.documents.heldout}.
+ * Every record dropped on the way goes to {@code ipt.documents.rejected} with its reason and original bytes.
+ */
+public final class CurationTopology {
+  /** Name of the one repartition topic: {@code <application.id>-dedup-by-content-repartition}. */
+  static final String DEDUP_REPARTITION = "dedup-by-content";
+
+  private static final AvroSerde<Document> DOCUMENTS = AvroSerde.of(Document.class);
+  private static final AvroSerde<RejectedDocument> REJECTIONS = AvroSerde.of(RejectedDocument.class);
+  private static final String REJECTED = "rejected";
+  private static final String ACCEPTED = "accepted";
+
+  private CurationTopology() {}
+
+  /** The topology with metrics kept in a registry of its own (for tests and tools that do not expose them). */
+  public static Topology build(CurationConfig config) {
+    return build(config, new CurationMetrics(new PrometheusRegistry()));
+  }
+
+  public static Topology build(CurationConfig config, CurationMetrics metrics) {
+    StreamsBuilder builder = new StreamsBuilder();
+    builder.addStateStore(
+        Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(config.dedupStoreName()), Serdes.String(), Serdes.String()));
+
+    Map<String, KStream<String, Staged>> parsed =
+        builder.stream(Topics.RAW, Consumed.with(Serdes.ByteArray(), Serdes.ByteArray()).withName("raw"))
+            .process(() -> new ParseStage(config, metrics), Named.as("parse"))
+            .split(Named.as("parse-"))
+            .branch((key, staged) -> staged instanceof Staged.Rejection, Branched.as(REJECTED))
+            .defaultBranch(Branched.as(ACCEPTED));
+
+    Map<String, KStream<String, Staged>> deduped =
+        parsed.get("parse-" + ACCEPTED)
+            .mapValues(staged -> (Staged.Candidate) staged, Named.as("candidates"))
+            .repartition(Repartitioned.with(Serdes.String(), CandidateSerde.serde()).withName(DEDUP_REPARTITION))
+            .process(() -> new DedupStage(config.dedupStoreName(), metrics), Named.as("dedup"), config.dedupStoreName())
+            .split(Named.as("dedup-"))
+            .branch((key, staged) -> staged instanceof Staged.Rejection, Branched.as(REJECTED))
+            .defaultBranch(Branched.as(ACCEPTED));
+
+    // Two sinks rather than a merge: a merge would fuse the stages before and after the repartition into one sub-topology.
+    reject(parsed.get("parse-" + REJECTED), "parse");
+    reject(deduped.get("dedup-" + REJECTED), "dedup");
+
+    deduped.get("dedup-" + ACCEPTED)
+        .mapValues(staged -> ((Staged.Candidate) staged).document(), Named.as("documents"))
+        .split(Named.as("split-"))
+        .branch((id, doc) -> isHeldOut(id, config.heldoutFraction()), Branched.withConsumer(heldout -> publish(heldout, Topics.HELDOUT, metrics), "heldout"))
+        .defaultBranch(Branched.withConsumer(curated -> publish(curated, Topics.CURATED, metrics), "curated"));
+    return builder.build();
+  }
+
+  private static void reject(KStream<String, Staged> rejections, String stage) {
+    rejections
+        .mapValues(staged -> REJECTIONS.encode(((Staged.Rejection) staged).record()), Named.as("encode-" + stage + "-rejection"))
+        .to(Topics.REJECTED, Produced.with(Serdes.String(), Serdes.ByteArray()).withName(stage + "-to-rejected"));
+  }
+
+  private static void publish(KStream<String, Document> documents, String topic, CurationMetrics metrics) {
+    documents
+        .peek((id, doc) -> metrics.published(topic, doc.getDomain()), Named.as("count-" + topic))
+        .mapValues(DOCUMENTS::encode, Named.as("encode-" + topic))
+        .to(topic, Produced.with(Serdes.String(), Serdes.ByteArray()).withName("to-" + topic));
+  }
+
+  /**
+   * The held-out split: the first 8 bytes of sha256(id) read as a fraction in [0, 1). Deterministic in the
+   * id alone, so a document is held out (never trained on) however often or wherever it is re-sent.
+   */
+  public static boolean isHeldOut(String documentId, double heldoutFraction) {
+    long bits = ByteBuffer.wrap(Sha256.digest(documentId)).order(ByteOrder.BIG_ENDIAN).getLong();
+    double fraction = (bits >>> 11) * 0x1.0p-53;
+    return fraction < heldoutFraction;
+  }
+}

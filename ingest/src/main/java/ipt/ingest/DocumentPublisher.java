@@ -1,0 +1,69 @@
+package ipt.ingest;
+
+import ipt.runtime.Topics;
+import ipt.schemas.AvroSerde;
+import ipt.schemas.Document;
+import java.nio.charset.StandardCharsets;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.Producer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+
+/**
+ * Publishes Avro documents to {@code ipt.documents.raw}, keyed by id, through an idempotent producer with
+ * {@code acks=all}: a completed future means the document is on every in-sync replica.
+ */
+public final class DocumentPublisher implements AutoCloseable {
+  private static final AvroSerde<Document> DOCUMENTS = AvroSerde.of(Document.class);
+
+  private final Producer<byte[], byte[]> producer;
+
+  public DocumentPublisher(Map<String, Object> kafkaProps) {
+    this(new KafkaProducer<>(producerProps(kafkaProps)));
+  }
+
+  /** Over a given producer (a {@code MockProducer} in tests); the publisher closes it. */
+  DocumentPublisher(Producer<byte[], byte[]> producer) {
+    this.producer = producer;
+  }
+
+  static Map<String, Object> producerProps(Map<String, Object> kafkaProps) {
+    Map<String, Object> props = new HashMap<>(kafkaProps);
+    props.put(ProducerConfig.ACKS_CONFIG, "all");
+    props.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
+    props.putIfAbsent(ProducerConfig.COMPRESSION_TYPE_CONFIG, "lz4");
+    props.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+    props.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+    return props;
+  }
+
+  /** Completes when the broker acknowledged the document, or exceptionally with why it was not. */
+  public CompletableFuture<RecordMetadata> publish(Document document) {
+    CompletableFuture<RecordMetadata> acked = new CompletableFuture<>();
+    try {
+      ProducerRecord<byte[], byte[]> record =
+          new ProducerRecord<>(Topics.RAW, document.getId().getBytes(StandardCharsets.UTF_8), DOCUMENTS.encode(document));
+      producer.send(record, (metadata, error) -> {
+        if (error != null) acked.completeExceptionally(error);
+        else acked.complete(metadata);
+      });
+    } catch (RuntimeException e) {
+      acked.completeExceptionally(e);
+    }
+    return acked;
+  }
+
+  public void flush() {
+    producer.flush();
+  }
+
+  @Override
+  public void close() {
+    producer.close();
+  }
+}

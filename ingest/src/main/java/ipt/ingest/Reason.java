@@ -1,0 +1,46 @@
+package ipt.ingest;
+
+/** Why a record was dropped: the code written to the DLQ and the curation stage that decided it. */
+enum Reason {
+  EMPTY_RECORD("empty-record", Stage.PARSE),
+  INVALID_UTF8("invalid-utf8", Stage.PARSE),
+  MALFORMED_JSON("malformed-json", Stage.PARSE),
+  NOT_AN_OBJECT("not-an-object", Stage.PARSE),
+  MISSING_FIELD("missing-field", Stage.PARSE),
+  WRONG_TYPE("wrong-type", Stage.PARSE),
+  UNKNOWN_SCHEMA("unknown-schema", Stage.PARSE),
+  BAD_AVRO("bad-avro", Stage.PARSE),
+  /** A bug, not bad input: still routed to the DLQ so one record can never stop the stream. */
+  UNEXPECTED_ERROR("unexpected-error", Stage.PARSE),
+  BAD_ID("bad-id", Stage.VALIDATE),
+  BAD_DOMAIN("bad-domain", Stage.VALIDATE),
+  EMPTY_TEXT("empty-text", Stage.VALIDATE),
+  TEXT_TOO_SHORT("text-too-short", Stage.VALIDATE),
+  TEXT_TOO_LONG("text-too-long", Stage.VALIDATE),
+  DUPLICATE("duplicate", Stage.DEDUP);
+
+  /** Curation stages, as named in metrics and in {@code RejectedDocument.stage}. */
+  static final class Stage {
+    static final String PARSE = "parse";
+    static final String VALIDATE = "validate";
+    static final String DEDUP = "dedup";
+
+    private Stage() {}
+  }
+
+  private final String code;
+  private final String stage;
+
+  Reason(String code, String stage) {
+    this.code = code;
+    this.stage = stage;
+  }
+
+  String code() {
+    return code;
+  }
+
+  String stage() {
+    return stage;
+  }
+}

@@ -1,0 +1,54 @@
+package ipt.ingest;
+
+import java.text.Normalizer;
+
+/**
+ * The canonical form of a document's text, so that the same text dedupes and trains the same however
+ * it was typed: Unicode NFC, LF line ends, no control characters but newline and tab, no trailing
+ * blanks on a line.
+ */
+final class TextNormaliser {
+  private TextNormaliser() {}
+
+  static String normalise(String text) {
+    StringBuilder out = new StringBuilder(text.length());
+    int lineStart = 0;
+    for (int i = 0; i < text.length(); i++) {
+      char c = text.charAt(i);
+      if (c == '\r') {
+        if (i + 1 < text.length() && text.charAt(i + 1) == '\n') i++;
+        c = '\n';
+      }
+      if (c == '\n') {
+        stripTrailingBlanks(out, lineStart);
+        out.append('\n');
+        lineStart = out.length();
+      } else if (c == '\t' || !Character.isISOControl(c)) {
+        out.append(c);
+      }
+    }
+    stripTrailingBlanks(out, lineStart);
+    // NFC last: removing a control character can bring a base letter and its combining mark together.
+    return Normalizer.normalize(out, Normalizer.Form.NFC);
+  }
+
+  private static void stripTrailingBlanks(StringBuilder out, int lineStart) {
+    int end = out.length();
+    while (end > lineStart && isBlank(out.charAt(end - 1))) end--;
+    out.setLength(end);
+  }
+
+  /** Horizontal white space, including no-break and other Unicode spaces. */
+  static boolean isBlank(char c) {
+    return c != '\n' && (Character.isWhitespace(c) || Character.isSpaceChar(c));
+  }
+
+  /** True when the text has nothing but white space. */
+  static boolean isEmpty(String text) {
+    for (int i = 0; i < text.length(); i++) {
+      char c = text.charAt(i);
+      if (c != '\n' && !isBlank(c)) return false;
+    }
+    return true;
+  }
+}
