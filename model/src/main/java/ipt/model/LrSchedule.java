@@ -7,19 +7,19 @@ package ipt.model;
  */
 public final class LrSchedule {
 
-    private LrSchedule() {}
+  private LrSchedule() {}
 
-    public static float at(int stepInRound, int roundSteps, TrainConfig c) {
-        if (stepInRound < 0 || roundSteps <= 0) {
-            throw new IllegalArgumentException("step " + stepInRound + " of a " + roundSteps + "-step round");
-        }
-        // Short rounds must still spend most of their steps decaying.
-        int warmup = Math.min(c.warmupSteps(), roundSteps / 4);
-        if (stepInRound < warmup) {
-            return c.maxLr() * (stepInRound + 1) / warmup;
-        }
-        double progress = Math.min(1.0, (double) (stepInRound - warmup) / Math.max(1, roundSteps - 1 - warmup));
-        double cosine = 0.5 * (1 + Math.cos(Math.PI * progress)); // 1 -> 0
-        return (float) (c.minLr() + cosine * (c.maxLr() - c.minLr()));
+  public static float at(int stepInRound, int roundSteps, TrainConfig c) {
+    if (stepInRound < 0 || roundSteps <= 0) {
+      throw new IllegalArgumentException("step " + stepInRound + " of a " + roundSteps + "-step round");
     }
+    // Short rounds must still spend most of their steps decaying.
+    int warmup = Math.min(c.warmupSteps(), roundSteps / 4);
+    if (stepInRound < warmup) {
+      return c.maxLr() * (stepInRound + 1) / warmup;
+    }
+    double progress = Math.min(1.0, (double) (stepInRound - warmup) / Math.max(1, roundSteps - 1 - warmup));
+    double cosine = 0.5 * (1 + Math.cos(Math.PI * progress)); // 1 -> 0
+    return (float) (c.minLr() + cosine * (c.maxLr() - c.minLr()));
+  }
 }

@@ -18,166 +18,166 @@ import java.util.Map;
 
 class LanguageModelTest {
 
-    private static final int BATCH = 4;
-    private static final TrainConfig TRAIN = TrainConfig.defaults();
+  private static final int BATCH = 4;
+  private static final TrainConfig TRAIN = TrainConfig.defaults();
 
-    @Test
-    void resumeFromCheckpointReproducesUninterruptedRun(@TempDir Path root) throws Exception {
-        GptConfig config = Corpus.tiny();
-        int k = 15;
-        float[] uninterrupted = new float[2 * k];
-        Checkpoint checkpoint = null;
-        byte[] finalParams;
-        try (LanguageModel a = LanguageModel.create(config, TRAIN)) {
-            for (int s = 0; s < 2 * k; s++) {
-                if (s == k) {
-                    checkpoint = Checkpoint.write(root, "ckpt-" + s, manifest(a, 1), a, Map.of());
-                }
-                uninterrupted[s] = a.trainStep(Corpus.batch(s, BATCH, config.contextLength()), LrSchedule.at(s, 2 * k, TRAIN));
-            }
-            finalParams = a.parameterBytes();
+  @Test
+  void resumeFromCheckpointReproducesUninterruptedRun(@TempDir Path root) throws Exception {
+    GptConfig config = Corpus.tiny();
+    int k = 15;
+    float[] uninterrupted = new float[2 * k];
+    Checkpoint checkpoint = null;
+    byte[] finalParams;
+    try (LanguageModel a = LanguageModel.create(config, TRAIN)) {
+      for (int s = 0; s < 2 * k; s++) {
+        if (s == k) {
+          checkpoint = Checkpoint.write(root, "ckpt-" + s, manifest(a, 1), a, Map.of());
         }
-        try (LanguageModel b = LanguageModel.load(Checkpoint.open(checkpoint.dir()), TRAIN)) {
-            assertEquals(k, b.step());
-            for (int s = k; s < 2 * k; s++) {
-                float resumed = b.trainStep(Corpus.batch(s, BATCH, config.contextLength()), LrSchedule.at(s, 2 * k, TRAIN));
-                assertEquals(uninterrupted[s], resumed, 1e-5f, "loss at step " + s);
-            }
-            assertEquals(2L * k, b.step());
-            assertArrayEquals(finalParams, b.parameterBytes(), "resumed weights are bit-identical");
-        }
+        uninterrupted[s] = a.trainStep(Corpus.batch(s, BATCH, config.contextLength()), LrSchedule.at(s, 2 * k, TRAIN));
+      }
+      finalParams = a.parameterBytes();
     }
+    try (LanguageModel b = LanguageModel.load(Checkpoint.open(checkpoint.dir()), TRAIN)) {
+      assertEquals(k, b.step());
+      for (int s = k; s < 2 * k; s++) {
+        float resumed = b.trainStep(Corpus.batch(s, BATCH, config.contextLength()), LrSchedule.at(s, 2 * k, TRAIN));
+        assertEquals(uninterrupted[s], resumed, 1e-5f, "loss at step " + s);
+      }
+      assertEquals(2L * k, b.step());
+      assertArrayEquals(finalParams, b.parameterBytes(), "resumed weights are bit-identical");
+    }
+  }
 
-    @Test
-    void trainingLowersTheLoss() {
-        GptConfig config = Corpus.tiny();
-        List<int[]> heldOut = List.of(Arrays.copyOfRange(Corpus.TOKENS, 0, 33), Arrays.copyOfRange(Corpus.TOKENS, 300, 333));
-        try (LanguageModel model = LanguageModel.create(config, TRAIN)) {
-            double before = model.loss(heldOut);
-            assertEquals(Math.log(config.vocabSize()), before, 0.3, "fresh model predicts near-uniformly");
-            float first = Float.NaN;
-            float last = Float.NaN;
-            for (int s = 0; s < 60; s++) {
-                last = model.trainStep(Corpus.batch(s, BATCH, config.contextLength()), 3e-3f);
-                first = s == 0 ? last : first;
-            }
-            double after = model.loss(heldOut);
-            assertTrue(last < first - 2.0, "train loss " + first + " -> " + last);
-            assertTrue(after < before - 2.0, "held-out loss " + before + " -> " + after);
-        }
+  @Test
+  void trainingLowersTheLoss() {
+    GptConfig config = Corpus.tiny();
+    List<int[]> heldOut = List.of(Arrays.copyOfRange(Corpus.TOKENS, 0, 33), Arrays.copyOfRange(Corpus.TOKENS, 300, 333));
+    try (LanguageModel model = LanguageModel.create(config, TRAIN)) {
+      double before = model.loss(heldOut);
+      assertEquals(Math.log(config.vocabSize()), before, 0.3, "fresh model predicts near-uniformly");
+      float first = Float.NaN;
+      float last = Float.NaN;
+      for (int s = 0; s < 60; s++) {
+        last = model.trainStep(Corpus.batch(s, BATCH, config.contextLength()), 3e-3f);
+        first = s == 0 ? last : first;
+      }
+      double after = model.loss(heldOut);
+      assertTrue(last < first - 2.0, "train loss " + first + " -> " + last);
+      assertTrue(after < before - 2.0, "held-out loss " + before + " -> " + after);
     }
+  }
 
-    @Test
-    void paddingIsMaskedInLoss() {
-        GptConfig config = Corpus.tiny();
-        try (LanguageModel model = LanguageModel.create(config, TRAIN)) {
-            for (int s = 0; s < 5; s++) {
-                model.trainStep(Corpus.batch(s, BATCH, config.contextLength()), 1e-3f);
-            }
-            int[] shortSequence = {'a', 'b', 'c'};
-            int[] longSequence = Arrays.copyOfRange(Corpus.TOKENS, 0, config.contextLength() + 1);
-            double alone = model.loss(List.of(shortSequence));
-            double longAlone = model.loss(List.of(longSequence));
-            double together = model.loss(List.of(shortSequence, longSequence));
-            // Mean over all predicted tokens: 2 from the short sequence, 32 from the long one.
-            assertEquals((2 * alone + 32 * longAlone) / 34, together, 1e-5);
-            // 17 sequences: more than one evaluation batch.
-            List<int[]> many = new ArrayList<>();
-            for (int i = 0; i < 17; i++) {
-                many.add(shortSequence);
-            }
-            assertEquals(alone, model.loss(many), 1e-5);
-        }
+  @Test
+  void paddingIsMaskedInLoss() {
+    GptConfig config = Corpus.tiny();
+    try (LanguageModel model = LanguageModel.create(config, TRAIN)) {
+      for (int s = 0; s < 5; s++) {
+        model.trainStep(Corpus.batch(s, BATCH, config.contextLength()), 1e-3f);
+      }
+      int[] shortSequence = {'a', 'b', 'c'};
+      int[] longSequence = Arrays.copyOfRange(Corpus.TOKENS, 0, config.contextLength() + 1);
+      double alone = model.loss(List.of(shortSequence));
+      double longAlone = model.loss(List.of(longSequence));
+      double together = model.loss(List.of(shortSequence, longSequence));
+      // Mean over all predicted tokens: 2 from the short sequence, 32 from the long one.
+      assertEquals((2 * alone + 32 * longAlone) / 34, together, 1e-5);
+      // 17 sequences: more than one evaluation batch.
+      List<int[]> many = new ArrayList<>();
+      for (int i = 0; i < 17; i++) {
+        many.add(shortSequence);
+      }
+      assertEquals(alone, model.loss(many), 1e-5);
     }
+  }
 
-    @Test
-    void nonFiniteLossLeavesWeightsUntouched() throws Exception {
-        GptConfig config = Corpus.tiny();
-        List<int[]> heldOut = List.of(Arrays.copyOfRange(Corpus.TOKENS, 0, 33));
-        try (LanguageModel model = LanguageModel.create(config, TRAIN)) {
-            boolean sawNonFinite = false;
-            for (int s = 0; s < 50 && !sawNonFinite; s++) {
-                byte[] paramsBefore = model.parameterBytes();
-                double lossBefore = model.loss(heldOut);
-                long stepBefore = model.step();
-                float loss = model.trainStep(Corpus.batch(s, BATCH, config.contextLength()), 1e6f);
-                if (!Float.isFinite(loss)) {
-                    sawNonFinite = true;
-                    assertArrayEquals(paramsBefore, model.parameterBytes());
-                    assertEquals(lossBefore, model.loss(heldOut));
-                    assertEquals(stepBefore, model.step());
-                }
-            }
-            assertTrue(sawNonFinite, "lr 1e6 diverges within 50 steps");
+  @Test
+  void nonFiniteLossLeavesWeightsUntouched() throws Exception {
+    GptConfig config = Corpus.tiny();
+    List<int[]> heldOut = List.of(Arrays.copyOfRange(Corpus.TOKENS, 0, 33));
+    try (LanguageModel model = LanguageModel.create(config, TRAIN)) {
+      boolean sawNonFinite = false;
+      for (int s = 0; s < 50 && !sawNonFinite; s++) {
+        byte[] paramsBefore = model.parameterBytes();
+        double lossBefore = model.loss(heldOut);
+        long stepBefore = model.step();
+        float loss = model.trainStep(Corpus.batch(s, BATCH, config.contextLength()), 1e6f);
+        if (!Float.isFinite(loss)) {
+          sawNonFinite = true;
+          assertArrayEquals(paramsBefore, model.parameterBytes());
+          assertEquals(lossBefore, model.loss(heldOut));
+          assertEquals(stepBefore, model.step());
         }
+      }
+      assertTrue(sawNonFinite, "lr 1e6 diverges within 50 steps");
     }
+  }
 
-    @Test
-    void initIsDeterministicFromTheSeed() throws Exception {
-        GptConfig config = Corpus.tiny();
-        TrainConfig other = new TrainConfig(1e-3f, 1e-4f, 20, 0.1f, 0.9f, 0.95f, 1e-8f, 1f, 99);
-        try (LanguageModel a = LanguageModel.create(config, TRAIN);
-             LanguageModel b = LanguageModel.create(config, TRAIN);
-             LanguageModel c = LanguageModel.create(config, other)) {
-            assertArrayEquals(a.parameterBytes(), b.parameterBytes());
-            assertFalse(Arrays.equals(a.parameterBytes(), c.parameterBytes()));
-            // wte, wpe, 2 x (2 LayerNorms, qkv, proj, fc, proj), final LayerNorm
-            long d = config.dModel();
-            long perBlock = 4 * d + (3 * d * d + 3 * d) + (d * d + d) + (4 * d * d + 4 * d) + (4 * d * d + d);
-            assertEquals(config.vocabSize() * d + config.contextLength() * d + 2 * perBlock + 2 * d, a.parameterCount());
+  @Test
+  void initIsDeterministicFromTheSeed() throws Exception {
+    GptConfig config = Corpus.tiny();
+    TrainConfig other = new TrainConfig(1e-3f, 1e-4f, 20, 0.1f, 0.9f, 0.95f, 1e-8f, 1f, 99);
+    try (LanguageModel a = LanguageModel.create(config, TRAIN);
+       LanguageModel b = LanguageModel.create(config, TRAIN);
+       LanguageModel c = LanguageModel.create(config, other)) {
+      assertArrayEquals(a.parameterBytes(), b.parameterBytes());
+      assertFalse(Arrays.equals(a.parameterBytes(), c.parameterBytes()));
+      // wte, wpe, 2 x (2 LayerNorms, qkv, proj, fc, proj), final LayerNorm
+      long d = config.dModel();
+      long perBlock = 4 * d + (3 * d * d + 3 * d) + (d * d + d) + (4 * d * d + 4 * d) + (4 * d * d + d);
+      assertEquals(config.vocabSize() * d + config.contextLength() * d + 2 * perBlock + 2 * d, a.parameterCount());
+    }
+  }
+
+  @Test
+  void memoryStaysFlatOverSteps() {
+    GptConfig config = Corpus.tiny();
+    List<int[]> heldOut = List.of(Arrays.copyOfRange(Corpus.TOKENS, 0, 33), new int[] {1, 2, 3});
+    try (LanguageModel model = LanguageModel.create(config, TRAIN)) {
+      NDManager modelManager = model.trainer().getModel().getNDManager();
+      int afterWarmup = 0;
+      for (int s = 0; s < 200; s++) {
+        model.trainStep(Corpus.batch(s, BATCH, config.contextLength()), 1e-3f);
+        if (s % 50 == 0) {
+          model.loss(heldOut);
         }
-    }
-
-    @Test
-    void memoryStaysFlatOverSteps() {
-        GptConfig config = Corpus.tiny();
-        List<int[]> heldOut = List.of(Arrays.copyOfRange(Corpus.TOKENS, 0, 33), new int[] {1, 2, 3});
-        try (LanguageModel model = LanguageModel.create(config, TRAIN)) {
-            NDManager modelManager = model.trainer().getModel().getNDManager();
-            int afterWarmup = 0;
-            for (int s = 0; s < 200; s++) {
-                model.trainStep(Corpus.batch(s, BATCH, config.contextLength()), 1e-3f);
-                if (s % 50 == 0) {
-                    model.loss(heldOut);
-                }
-                if (s == 9) {
-                    afterWarmup = modelManager.getManagedArrays().size();
-                }
-            }
-            assertEquals(afterWarmup, modelManager.getManagedArrays().size(), "live NDArrays after 10 and 200 steps");
+        if (s == 9) {
+          afterWarmup = modelManager.getManagedArrays().size();
         }
+      }
+      assertEquals(afterWarmup, modelManager.getManagedArrays().size(), "live NDArrays after 10 and 200 steps");
     }
+  }
 
-    @Test
-    void modelsTrainAndEvaluateSideBySide() throws Exception {
-        GptConfig config = Corpus.tiny();
-        List<int[]> heldOut = List.of(Arrays.copyOfRange(Corpus.TOKENS, 0, 33));
-        try (LanguageModel a = LanguageModel.create(config, TRAIN);
-             LanguageModel b = LanguageModel.create(config, TRAIN);
-             LanguageModel evaluated = LanguageModel.create(config, TRAIN)) {
-            double expected = evaluated.loss(heldOut);
-            float[] lossesA = new float[20];
-            Thread trainA = new Thread(() -> {
-                for (int s = 0; s < 20; s++) {
-                    lossesA[s] = a.trainStep(Corpus.batch(s, BATCH, config.contextLength()), 1e-3f);
-                }
-            });
-            List<Throwable> failures = java.util.Collections.synchronizedList(new ArrayList<>());
-            trainA.setUncaughtExceptionHandler((thread, e) -> failures.add(e));
-            trainA.start();
-            for (int s = 0; s < 20; s++) {
-                float lossB = b.trainStep(Corpus.batch(s, BATCH, config.contextLength()), 1e-3f);
-                assertEquals(expected, evaluated.loss(heldOut), 1e-6);
-                assertTrue(Float.isFinite(lossB));
-            }
-            trainA.join();
-            assertEquals(List.of(), failures);
-            assertArrayEquals(a.parameterBytes(), b.parameterBytes(), "same seed and batches on two threads, same weights");
+  @Test
+  void modelsTrainAndEvaluateSideBySide() throws Exception {
+    GptConfig config = Corpus.tiny();
+    List<int[]> heldOut = List.of(Arrays.copyOfRange(Corpus.TOKENS, 0, 33));
+    try (LanguageModel a = LanguageModel.create(config, TRAIN);
+       LanguageModel b = LanguageModel.create(config, TRAIN);
+       LanguageModel evaluated = LanguageModel.create(config, TRAIN)) {
+      double expected = evaluated.loss(heldOut);
+      float[] lossesA = new float[20];
+      Thread trainA = new Thread(() -> {
+        for (int s = 0; s < 20; s++) {
+          lossesA[s] = a.trainStep(Corpus.batch(s, BATCH, config.contextLength()), 1e-3f);
         }
+      });
+      List<Throwable> failures = java.util.Collections.synchronizedList(new ArrayList<>());
+      trainA.setUncaughtExceptionHandler((thread, e) -> failures.add(e));
+      trainA.start();
+      for (int s = 0; s < 20; s++) {
+        float lossB = b.trainStep(Corpus.batch(s, BATCH, config.contextLength()), 1e-3f);
+        assertEquals(expected, evaluated.loss(heldOut), 1e-6);
+        assertTrue(Float.isFinite(lossB));
+      }
+      trainA.join();
+      assertEquals(List.of(), failures);
+      assertArrayEquals(a.parameterBytes(), b.parameterBytes(), "same seed and batches on two threads, same weights");
     }
+  }
 
-    static Checkpoint.Manifest manifest(LanguageModel model, long version) {
-        return new Checkpoint.Manifest(Checkpoint.FORMAT_VERSION, "test", version, null, model.config(), model.step(),
-                model.step() * 128, Map.of("ipt.documents.curated-0", 42L), 3.5, 1_700_000_000_000L, Map.of());
-    }
+  static Checkpoint.Manifest manifest(LanguageModel model, long version) {
+    return new Checkpoint.Manifest(Checkpoint.FORMAT_VERSION, "test", version, null, model.config(), model.step(),
+        model.step() * 128, Map.of("ipt.documents.curated-0", 42L), 3.5, 1_700_000_000_000L, Map.of());
+  }
 }

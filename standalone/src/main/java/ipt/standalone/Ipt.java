@@ -47,13 +47,13 @@ public final class Ipt implements Runnable {
     @Option(names = "--work-dir", defaultValue = "ipt-demo", description = "Where broker data, checkpoints, replay and the report go (default: ${DEFAULT-VALUE}).")
     Path workDir;
 
-    @Option(names = "--english-kb", defaultValue = "400", description = "English text in the first phase (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--english-kb", defaultValue = "900", description = "English text in the first phase (default: ${DEFAULT-VALUE}).")
     int englishKb;
 
-    @Option(names = "--java-kb", defaultValue = "250", description = "Java source in the second phase (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--java-kb", defaultValue = "400", description = "Java source in the second phase (default: ${DEFAULT-VALUE}).")
     int javaKb;
 
-    @Option(names = "--german-kb", defaultValue = "250", description = "German text in the third phase (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--german-kb", defaultValue = "400", description = "German text in the third phase (default: ${DEFAULT-VALUE}).")
     int germanKb;
 
     @Option(names = "--steps-per-round", defaultValue = "50", description = "Optimizer steps per training round (default: ${DEFAULT-VALUE}).")
@@ -65,7 +65,8 @@ public final class Ipt implements Runnable {
     @Option(names = "--replay", defaultValue = "0.25", description = "Replay fraction of the 'replay' lineage (default: ${DEFAULT-VALUE}).")
     double replay;
 
-    @Option(names = "--budget", defaultValue = "0.02", description = "Largest relative held-out loss rise the gate lets through (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--budget", defaultValue = "0.10",
+        description = "Largest relative held-out loss rise the gate lets through (default: ${DEFAULT-VALUE}; the services default to 0.02).")
     double budget;
 
     @Override

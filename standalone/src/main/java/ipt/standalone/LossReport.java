@@ -24,7 +24,7 @@ final class LossReport {
   record PhaseEnd(String phase, Map<String, Long> lastVersion) {}
 
   private static final String[] COLOURS = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"};
-  private static final int W = 640, H = 320, LEFT = 56, RIGHT = 16, TOP = 24, BOTTOM = 40;
+  private static final int W = 720, H = 320, LEFT = 56, RIGHT = 120, TOP = 24, BOTTOM = 40;
 
   private final Map<String, List<EvaluationReport>> byLineage = new TreeMap<>();
   private final List<String> domains;
@@ -105,17 +105,20 @@ final class LossReport {
     return t.append("</table>").toString();
   }
 
+  /** One chart per lineage, all on the same loss scale so their forgetting compares at a glance. */
   private String chart(String lineage, List<EvaluationReport> reports, List<PhaseEnd> phases) {
     double lo = Double.MAX_VALUE, hi = -Double.MAX_VALUE;
-    long maxVersion = 1;
-    for (EvaluationReport r : reports) {
-      maxVersion = Math.max(maxVersion, r.getCandidateVersion());
-      for (TaskResult t : r.getTasks()) {
-        if (!Double.isFinite(t.getCandidate())) continue;
-        lo = Math.min(lo, t.getCandidate());
-        hi = Math.max(hi, t.getCandidate());
+    for (List<EvaluationReport> all : byLineage.values()) {
+      for (EvaluationReport r : all) {
+        for (TaskResult t : r.getTasks()) {
+          if (!Double.isFinite(t.getCandidate())) continue;
+          lo = Math.min(lo, t.getCandidate());
+          hi = Math.max(hi, t.getCandidate());
+        }
       }
     }
+    long maxVersion = 1;
+    for (EvaluationReport r : reports) maxVersion = Math.max(maxVersion, r.getCandidateVersion());
     if (lo > hi) return "<p>no finite losses</p>";
     double pad = Math.max(0.05, (hi - lo) * 0.05);
     double yMin = lo - pad, yMax = hi + pad;
@@ -129,13 +132,18 @@ final class LossReport {
       svg.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%.2f</text>", LEFT - 4, y + 4, v));
       svg.append(String.format(Locale.ROOT, "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#eee\"/>", LEFT, W - RIGHT, y, y));
     }
+    long every = Math.max(1, xMax / 12);
+    for (long v = 1; v <= xMax; v += every) {
+      svg.append(String.format(Locale.ROOT, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%d</text>", x(v, xMax), H - BOTTOM + 14, v));
+    }
     svg.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">round (checkpoint version)</text>", (LEFT + W - RIGHT) / 2, H - 6));
+    svg.append(String.format(Locale.ROOT, "<text x=\"14\" y=\"%d\" transform=\"rotate(-90 14 %d)\" text-anchor=\"middle\">held-out loss (nats/token)</text>", (TOP + H - BOTTOM) / 2, (TOP + H - BOTTOM) / 2));
     for (PhaseEnd p : phases) {
       Long v = p.lastVersion().get(lineage);
       if (v == null) continue;
       double x = x(v + 0.5, xMax);
       svg.append(String.format(Locale.ROOT, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\" stroke=\"#888\" stroke-dasharray=\"4 3\"/>", x, x, TOP, H - BOTTOM));
-      svg.append(String.format(Locale.ROOT, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"end\">%s ends</text>", x - 3, TOP + 12, p.phase()));
+      svg.append(String.format(Locale.ROOT, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"end\" fill=\"#666\">%s ends</text>", x - 3, H - BOTTOM - 6, p.phase()));
     }
     for (int d = 0; d < domains.size(); d++) {
       String task = domains.get(d);
@@ -154,7 +162,7 @@ final class LossReport {
       }
       svg.append(String.format(Locale.ROOT, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" points=\"%s\"/>", colour, line));
       svg.append(points);
-      svg.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"%d\" fill=\"%s\">%s</text>", W - RIGHT - 110, TOP + 28 + 14 * d, colour, task));
+      svg.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"%d\" fill=\"%s\">%s</text>", W - RIGHT + 8, TOP + 12 + 14 * d, colour, task));
     }
     return svg.append("</svg>").toString();
   }

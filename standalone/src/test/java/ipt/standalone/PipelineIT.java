@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ipt.evaluator.EvaluatorConfig;
 import ipt.ingest.CurationConfig;
 import ipt.ingest.DocumentPublisher;
+import ipt.ingest.FileLoader;
+import ipt.ingest.LoadReport;
 import ipt.model.ByteTokenizer;
 import ipt.model.GptConfig;
 import ipt.model.TrainConfig;
@@ -18,6 +20,10 @@ import ipt.schemas.Document;
 import ipt.schemas.EvaluationReport;
 import ipt.schemas.Promotion;
 import ipt.trainer.TrainerConfig;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -75,8 +81,36 @@ class PipelineIT {
         raw.send(new ProducerRecord<>(Topics.RAW, "{\"id\": \"broken\", \"text\": ".getBytes(StandardCharsets.UTF_8))).get();
         raw.send(new ProducerRecord<>(Topics.RAW, new byte[] {(byte) 0xC3, 0x01, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10})).get();
       }
-      published = acks.size() + 2;
+      // The file loader: bad lines are reported with their line numbers and skipped, the rest is published.
+      Path jsonl = work.resolve("mixed.jsonl");
+      try (var out = Files.newOutputStream(jsonl)) {
+        out.write(("{\"id\": \"file-1\", \"text\": \"Le Parlement a adopté la résolution sur la pêche.\"}\n"
+            + "{\"id\": \"file-2\", \"text\": \"broken\n"
+            + "{\"id\": \"file-3\", \"text\": \"").getBytes(StandardCharsets.UTF_8));
+        out.write(new byte[] {(byte) 0xC3, 0x28});
+        out.write(("\"}\n"
+            + "{\"id\": \"file-4\", \"text\": \"   \"}\n"
+            + "{\"id\": \"file-5\", \"domain\": \"de\", \"text\": \"Die Sitzung ist eröffnet und wir kommen zur Abstimmung.\"}\n")
+            .getBytes(StandardCharsets.UTF_8));
+      }
+      LoadReport loaded = new FileLoader(publisher, "fr").load(jsonl);
+      assertEquals(2, loaded.published());
+      assertEquals(List.of(2L, 3L, 4L), loaded.problems().stream().map(LoadReport.Problem::line).toList(), loaded.problems().toString());
+      published = acks.size() + 2 + 2;
       pipeline.awaitSettled(Duration.ofMinutes(8));
+
+      // Every service answers /healthz and /metrics; the trainer's and evaluator's metrics saw the work.
+      HttpClient http = HttpClient.newHttpClient();
+      String metrics = "";
+      for (var service : pipeline.statusPorts().entrySet()) {
+        String base = "http://127.0.0.1:" + service.getValue();
+        HttpResponse<String> health = http.send(HttpRequest.newBuilder(URI.create(base + "/healthz")).build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, health.statusCode(), service.getKey() + ": " + health.body());
+        metrics += http.send(HttpRequest.newBuilder(URI.create(base + "/metrics")).build(), HttpResponse.BodyHandlers.ofString()).body();
+      }
+      assertTrue(metrics.contains("ipt_trainer_steps_total{lineage=\"it\"}"), "trainer metrics exported");
+      assertTrue(metrics.contains("ipt_evaluator_evaluations_total"), "evaluator metrics exported");
+      assertTrue(metrics.contains("ipt_curation_rejected_total"), "curation metrics exported");
 
       Map<String, Object> kafkaProps = pipeline.kafka();
       List<Document> curated = read(kafkaProps, Topics.CURATED).stream().map(AvroSerde.of(Document.class)::decode).toList();
@@ -106,6 +140,9 @@ class PipelineIT {
       curated.forEach(d -> curatedIds.add(d.getId()));
       assertEquals(curated.size(), trainedIds.size(), "no document trained twice");
       assertEquals(curatedIds, new HashSet<>(trainedIds), "the trained ids are exactly the curated ids");
+      Set<String> arrived = new HashSet<>(curatedIds);
+      heldOut.forEach(d -> arrived.add(d.getId()));
+      assertTrue(arrived.containsAll(List.of("file-1", "file-5")), "the file loader's good lines arrive");
       for (Document h : heldOut) assertFalse(trainedIds.contains(h.getId()), "held-out document " + h.getId() + " was trained on");
     }
   }

@@ -1,0 +1,47 @@
+package ipt.standalone;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ipt.schemas.Decision;
+import ipt.schemas.EvaluationReport;
+import ipt.schemas.TaskResult;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class LossReportTest {
+  @TempDir Path dir;
+
+  private static EvaluationReport report(String lineage, long version, double en, Double java, Decision decision) {
+    List<TaskResult> tasks = new java.util.ArrayList<>();
+    tasks.add(new TaskResult("heldout/en", "loss", en, null, null, 0.1, 8, true));
+    if (java != null) tasks.add(new TaskResult("heldout/java", "loss", java, null, null, 0.1, 8, true));
+    return new EvaluationReport(lineage, version, null, version * 50, tasks, decision, "rule", "reason", Instant.EPOCH);
+  }
+
+  @Test
+  void forgettingIsFinalLossMinusBestLossPerLineageAndDomain() throws Exception {
+    LossReport report = new LossReport(List.of(
+        report("replay", 1, 2.5, null, Decision.PROMOTE),
+        report("replay", 2, 2.2, 3.0, Decision.PROMOTE),
+        report("replay", 3, 2.3, 2.1, Decision.PROMOTE),
+        report("no-replay", 1, 2.5, null, Decision.PROMOTE),
+        report("no-replay", 2, 2.9, 2.0, Decision.REJECT)));
+    Map<String, Map<String, Double>> f = report.forgetting();
+    assertEquals(0.1, f.get("replay").get("heldout/en"), 1e-9);
+    assertEquals(0.0, f.get("replay").get("heldout/java"), 1e-9);
+    assertEquals(0.4, f.get("no-replay").get("heldout/en"), 1e-9);
+
+    Path html = dir.resolve("report.html");
+    report.write(html, List.of(new LossReport.PhaseEnd("en", Map.of("replay", 1L, "no-replay", 1L))));
+    String page = Files.readString(html);
+    assertEquals(2, page.split("<svg", -1).length - 1, "one chart per lineage");
+    assertTrue(page.contains("en ends"));
+    assertTrue(page.contains("+0.400"), "forgetting table");
+  }
+}
