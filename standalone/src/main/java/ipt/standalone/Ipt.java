@@ -33,7 +33,14 @@ public final class Ipt implements Runnable {
   public static void main(String[] args) {
     // No code or weights are ever downloaded at run time.
     System.setProperty("ai.djl.offline", System.getProperty("ai.djl.offline", "true"));
-    System.exit(new CommandLine(new Ipt()).execute(args));
+    CommandLine cli = new CommandLine(new Ipt());
+    // A setting that is missing or wrong is the user's to fix: say what, without a stack trace.
+    cli.setExecutionExceptionHandler((e, command, parsed) -> {
+      if (!(e instanceof IllegalArgumentException)) throw e;
+      command.getErr().println("ipt: " + e.getMessage());
+      return 2;
+    });
+    System.exit(cli.execute(args));
   }
 
   @Override
