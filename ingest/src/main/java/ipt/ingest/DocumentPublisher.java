@@ -18,7 +18,7 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  * Publishes Avro documents to {@code ipt.documents.raw}, keyed by id, through an idempotent producer with
  * {@code acks=all}: a completed future means the document is on every in-sync replica.
  */
-public final class DocumentPublisher implements AutoCloseable {
+public final class DocumentPublisher implements DocumentSink {
   private static final AvroSerde<Document> DOCUMENTS = AvroSerde.of(Document.class);
 
   private final Producer<byte[], byte[]> producer;
@@ -58,6 +58,12 @@ public final class DocumentPublisher implements AutoCloseable {
     return acked;
   }
 
+  @Override
+  public CompletableFuture<RecordMetadata> send(Document document) {
+    return publish(document);
+  }
+
+  @Override
   public void flush() {
     producer.flush();
   }

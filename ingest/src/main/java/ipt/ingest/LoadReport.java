@@ -6,10 +6,11 @@ import java.util.List;
 /**
  * What a {@link FileLoader} run did.
  *
- * @param published documents the broker acknowledged
+ * @param published documents the destination acknowledged
+ * @param resumed lines (or text files) skipped because an earlier run, per the journal, already got them acknowledged
  * @param problems what was skipped, and where
  */
-public record LoadReport(long published, List<Problem> problems) {
+public record LoadReport(long published, long resumed, List<Problem> problems) {
   public LoadReport {
     problems = List.copyOf(problems);
   }

@@ -3,16 +3,28 @@ package ipt.standalone;
 import ipt.evaluator.EvaluatorService;
 import ipt.ingest.CurationService;
 import ipt.ingest.DocumentPublisher;
+import ipt.ingest.DocumentSink;
 import ipt.ingest.FileLoader;
+import ipt.ingest.HttpDocumentSink;
+import ipt.ingest.IngestJournal;
 import ipt.ingest.LoadReport;
 import ipt.runtime.KafkaSettings;
 import ipt.runtime.Topics;
 import ipt.trainer.TrainerService;
+import java.io.IOException;
+import java.net.URI;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicLong;
+import me.tongfei.progressbar.ConsoleProgressBarConsumer;
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
 import org.apache.kafka.clients.admin.Admin;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -121,30 +133,79 @@ public final class Ipt implements Runnable {
     }
   }
 
-  @Command(name = "ingest", mixinStandardHelpOptions = true, description = "Publishes .jsonl/.txt/.md files (and .gz) to ipt.documents.raw on KAFKA_BOOTSTRAP_SERVERS.")
+  @Command(name = "ingest", mixinStandardHelpOptions = true,
+      description = {"Sends .jsonl/.txt/.md files (and their .gz), or directories of them, to the HTTP ingest API (--http)"
+          + " or straight to ipt.documents.raw on KAFKA_BOOTSTRAP_SERVERS.",
+          "Resumable: lines acknowledged in an earlier run are noted in the journal and skipped when it is run again;"
+              + " anything re-sent keeps its id and is dropped by curation's dedup."})
   static final class IngestCommand implements Callable<Integer> {
-    @Parameters(arity = "1..*", description = "Files to load.")
+    @Parameters(arity = "1..*", description = "Files or directories to load.")
     List<Path> paths;
 
     @Option(names = "--domain", required = true, description = "Domain of documents that do not name one.")
     String domain;
 
+    @Option(names = "--http", description = "Base URL of the ingest API, e.g. http://localhost:8080 (token from --token-file or IPT_INGEST_TOKEN).")
+    URI http;
+
+    @Option(names = "--token-file", description = "File holding the ingest API's bearer token.")
+    Path tokenFile;
+
+    @Option(names = "--batch", defaultValue = "500", description = "Documents per HTTP request (default: ${DEFAULT-VALUE}).")
+    int batch;
+
+    @Option(names = "--journal", defaultValue = ".ipt-ingest.journal", description = "Progress journal for resuming (default: ${DEFAULT-VALUE}).")
+    Path journalPath;
+
+    @Option(names = "--no-journal", description = "Send everything again, without reading or writing the journal.")
+    boolean noJournal;
+
+    @Option(names = "--no-progress", description = "No progress bar (it goes to stderr).")
+    boolean noProgress;
+
     @Override
     public Integer call() throws Exception {
-      Map<String, Object> kafka = KafkaSettings.fromEnv(System.getenv());
-      try (DocumentPublisher publisher = new DocumentPublisher(kafka)) {
-        FileLoader loader = new FileLoader(publisher, domain);
+      ProgressBarBuilder bar = new ProgressBarBuilder().setTaskName("ingest").setInitialMax(-1).setUnit(" docs", 1).showSpeed()
+          .setUpdateIntervalMillis(500).setConsumer(new ConsoleProgressBarConsumer(System.err));
+      try (DocumentSink sink = sink();
+          IngestJournal journal = noJournal ? null : IngestJournal.open(journalPath);
+          ProgressBar progress = noProgress ? null : bar.build()) {
+        AtomicLong problems = new AtomicLong();
+        FileLoader loader = new FileLoader(sink, domain).withListener(new FileLoader.Listener() {
+          @Override
+          public void acknowledged() {
+            if (progress != null) progress.step();
+          }
+
+          @Override
+          public void problem() {
+            long n = problems.incrementAndGet();
+            if (progress != null) progress.setExtraMessage(n + " skipped");
+          }
+        });
+        if (journal != null) loader = loader.withJournal(journal);
         long published = 0;
-        int problems = 0;
+        long resumed = 0;
+        List<LoadReport.Problem> skipped = new ArrayList<>();
         for (Path path : paths) {
           LoadReport report = loader.load(path);
-          report.problems().forEach(p -> System.err.println(p.path() + ":" + p.line() + ": " + p.reason() + ": " + p.detail()));
+          skipped.addAll(report.problems());
           published += report.published();
-          problems += report.problems().size();
+          resumed += report.resumed();
         }
-        System.out.println(published + " documents published, " + problems + " skipped");
-        return problems == 0 ? 0 : 2;
+        if (progress != null) progress.close();
+        skipped.forEach(System.err::println);
+        System.out.println(published + " documents acknowledged, " + skipped.size() + " skipped"
+            + (resumed > 0 ? ", " + resumed + " lines already acknowledged in an earlier run" : ""));
+        return skipped.isEmpty() ? 0 : 2;
       }
+    }
+
+    private DocumentSink sink() throws IOException {
+      if (http == null) return new DocumentPublisher(KafkaSettings.fromEnv(System.getenv()));
+      String token = tokenFile != null ? Files.readString(tokenFile).strip() : System.getenv("IPT_INGEST_TOKEN");
+      if (token == null || token.isEmpty()) throw new IllegalArgumentException("--http needs a token: --token-file FILE or IPT_INGEST_TOKEN");
+      return new HttpDocumentSink(http, token, batch, 8 << 20, Duration.ofMinutes(5));
     }
   }
 
