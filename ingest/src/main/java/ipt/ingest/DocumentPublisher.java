@@ -32,7 +32,8 @@ public final class DocumentPublisher implements DocumentSink {
     this.producer = producer;
   }
 
-  static Map<String, Object> producerProps(Map<String, Object> kafkaProps) {
+  /** The producer settings the publisher uses over {@code kafkaProps} (benchmarks reuse them for a like-for-like reference). */
+  public static Map<String, Object> producerProps(Map<String, Object> kafkaProps) {
     Map<String, Object> props = new HashMap<>(kafkaProps);
     props.put(ProducerConfig.ACKS_CONFIG, "all");
     props.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
