@@ -2,28 +2,20 @@ package ipt.ingest;
 
 import io.prometheus.metrics.core.metrics.Counter;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Counters of the curation topology, registered in the registry the service exposes (not the default
  * one: several services can share a JVM).
  */
 public final class CurationMetrics {
-  /** Domains are producer-chosen: past this many distinct ones, new ones are counted as "other". */
-  static final int MAX_DOMAIN_LABELS = 100;
-  static final String OTHER_DOMAIN = "other";
-  /** The domain label of documents whose domain breaks the naming rule (they are rejected in validate). */
-  static final String INVALID_DOMAIN = "invalid";
-  /** The domain label of records not yet parsed. */
-  static final String UNPARSED = "unparsed";
+  static final String UNPARSED = DomainLabels.UNPARSED;
 
   private final Counter in;
   private final Counter out;
   private final Counter rejected;
   private final Counter duplicates;
   private final Counter published;
-  private final Set<String> domains = ConcurrentHashMap.newKeySet();
+  private final DomainLabels domains = new DomainLabels();
 
   public CurationMetrics(PrometheusRegistry registry) {
     in = Counter.builder().name("ipt_curation_stage_in_total").help("Documents entering a curation stage.")
@@ -59,11 +51,6 @@ public final class CurationMetrics {
   }
 
   private String label(String domain) {
-    if (domain.equals(UNPARSED)) return domain;
-    if (!DocumentValidator.DOMAIN.matcher(domain).matches()) return INVALID_DOMAIN;
-    if (domains.contains(domain)) return domain;
-    if (domains.size() >= MAX_DOMAIN_LABELS) return OTHER_DOMAIN;
-    domains.add(domain);
-    return domain;
+    return domains.of(domain);
   }
 }

@@ -52,18 +52,27 @@ final class DocumentParser {
    */
   static Document parseJson(byte[] bytes, String defaultDomain, Instant ingestTime, String defaultSource)
       throws InvalidDocumentException {
+    return fromJson(readJson(bytes), defaultDomain, ingestTime, defaultSource);
+  }
+
+  /** Strict UTF-8, one JSON value (a BOM allowed), no duplicate keys, nothing after it. */
+  static JsonNode readJson(byte[] bytes) throws InvalidDocumentException {
     String json = StrictUtf8.decode(bytes);
     if (!json.isEmpty() && json.charAt(0) == '\uFEFF') json = json.substring(1);
     if (json.isBlank()) throw new InvalidDocumentException(Reason.MALFORMED_JSON, "no JSON value");
-    JsonNode root;
     try {
-      root = JSON.readTree(json);
+      return JSON.readTree(json);
     } catch (JsonProcessingException e) {
       String where = e.getLocation() == null ? "" : " at line " + e.getLocation().getLineNr() + " column " + e.getLocation().getColumnNr();
       throw new InvalidDocumentException(Reason.MALFORMED_JSON, shorten(e.getOriginalMessage()) + where);
     }
+  }
+
+  /** One document from a parsed JSON value; see {@link #parseJson}. */
+  static Document fromJson(JsonNode root, String defaultDomain, Instant ingestTime, String defaultSource)
+      throws InvalidDocumentException {
     if (!root.isObject()) {
-      throw new InvalidDocumentException(Reason.NOT_AN_OBJECT, "top-level JSON is " + root.getNodeType().name().toLowerCase() + ", expected an object");
+      throw new InvalidDocumentException(Reason.NOT_AN_OBJECT, "JSON value is " + root.getNodeType().name().toLowerCase() + ", expected an object");
     }
     String domain = optionalString(root, "domain");
     if (domain == null) domain = defaultDomain;

@@ -17,6 +17,8 @@ enum Reason {
   EMPTY_TEXT("empty-text", Stage.VALIDATE),
   TEXT_TOO_SHORT("text-too-short", Stage.VALIDATE),
   TEXT_TOO_LONG("text-too-long", Stage.VALIDATE),
+  /** The ingest API's per-document size limit (its JSON, before parsing). */
+  DOCUMENT_TOO_LARGE("document-too-large", Stage.VALIDATE),
   DUPLICATE("duplicate", Stage.DEDUP);
 
   /** Curation stages, as named in metrics and in {@code RejectedDocument.stage}. */

@@ -5,7 +5,8 @@ import java.text.Normalizer;
 /**
  * The canonical form of a document's text, so that the same text dedupes and trains the same however
  * it was typed: Unicode NFC, LF line ends, no control characters but newline and tab, no trailing
- * blanks on a line.
+ * blanks on a line, no blank lines before the first line of text, nothing blank after the last (a first
+ * line's indentation is kept: in code it means something).
  */
 final class TextNormaliser {
   private TextNormaliser() {}
@@ -29,7 +30,9 @@ final class TextNormaliser {
     }
     stripTrailingBlanks(out, lineStart);
     // NFC last: removing a control character can bring a base letter and its combining mark together.
-    return Normalizer.normalize(out, Normalizer.Form.NFC);
+    int start = 0;
+    while (start < out.length() && out.charAt(start) == '\n') start++;
+    return Normalizer.normalize(out.substring(start), Normalizer.Form.NFC).stripTrailing();
   }
 
   private static void stripTrailingBlanks(StringBuilder out, int lineStart) {

@@ -26,6 +26,11 @@ class TextNormaliserTest {
   }
 
   @Test
+  void dropsBlankLinesAroundTheTextButKeepsTheFirstLinesIndentation() {
+    assertEquals("  a\nb", TextNormaliser.normalise("\n \r\n  a\nb\n\n \t\n"));
+  }
+
+  @Test
   void controlCharacterBetweenLetterAndMarkNoLongerSeparatesThem() {
     assertEquals("\u00e9", TextNormaliser.normalise("e\u0000\u0301"));
   }

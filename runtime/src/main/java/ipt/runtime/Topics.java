@@ -22,6 +22,9 @@ public final class Topics {
 
   private static final String FOREVER = "-1";
   private static final String WEEK = String.valueOf(7L * 24 * 3600 * 1000);
+  /** Largest record on the document topics: a document at the longest text curation accepts, with room to spare. */
+  public static final int MAX_DOCUMENT_RECORD_BYTES = 16 << 20;
+  private static final String DOCUMENT_BYTES = String.valueOf(MAX_DOCUMENT_RECORD_BYTES);
 
   private Topics() {}
 
@@ -33,11 +36,11 @@ public final class Topics {
    */
   public static List<Spec> specs(int documentPartitions) {
     return List.of(
-        new Spec(RAW, documentPartitions, Map.of("retention.ms", WEEK, "compression.type", "lz4")),
-        new Spec(CURATED, documentPartitions, Map.of("retention.ms", FOREVER, "compression.type", "lz4")),
-        new Spec(HELDOUT, 1, Map.of("retention.ms", FOREVER, "compression.type", "lz4")),
+        new Spec(RAW, documentPartitions, Map.of("retention.ms", WEEK, "compression.type", "lz4", "max.message.bytes", DOCUMENT_BYTES)),
+        new Spec(CURATED, documentPartitions, Map.of("retention.ms", FOREVER, "compression.type", "lz4", "max.message.bytes", DOCUMENT_BYTES)),
+        new Spec(HELDOUT, 1, Map.of("retention.ms", FOREVER, "compression.type", "lz4", "max.message.bytes", DOCUMENT_BYTES)),
         // A rejection carries the original bytes plus why: room for a raw record at the size limit.
-        new Spec(REJECTED, 1, Map.of("retention.ms", String.valueOf(30L * 24 * 3600 * 1000), "max.message.bytes", String.valueOf(16 << 20))),
+        new Spec(REJECTED, 1, Map.of("retention.ms", String.valueOf(30L * 24 * 3600 * 1000), "max.message.bytes", DOCUMENT_BYTES)),
         new Spec(CHECKPOINTS, 1, Map.of("retention.ms", FOREVER)),
         new Spec(EVALUATIONS, 1, Map.of("retention.ms", FOREVER)),
         new Spec(PROMOTIONS, 1, Map.of("cleanup.policy", "compact", "min.compaction.lag.ms", "0")));

@@ -6,6 +6,7 @@ import ipt.ingest.DocumentPublisher;
 import ipt.ingest.DocumentSink;
 import ipt.ingest.FileLoader;
 import ipt.ingest.HttpDocumentSink;
+import ipt.ingest.IngestApi;
 import ipt.ingest.IngestJournal;
 import ipt.ingest.LoadReport;
 import ipt.runtime.KafkaSettings;
@@ -37,7 +38,7 @@ import picocli.CommandLine.Parameters;
     mixinStandardHelpOptions = true,
     version = "ipt 0.1.0",
     description = "Incremental pretraining on Kafka streams: curate, train with replay, gate promotions.",
-    subcommands = {Ipt.DemoCommand.class, Ipt.BrokerCommand.class, Ipt.TopicsCommand.class, Ipt.IngestCommand.class,
+    subcommands = {Ipt.DemoCommand.class, Ipt.BrokerCommand.class, Ipt.TopicsCommand.class, Ipt.IngestCommand.class, Ipt.IngestApiCommand.class,
         Ipt.CurateCommand.class, Ipt.TrainCommand.class, Ipt.EvaluateCommand.class})
 public final class Ipt implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
@@ -206,6 +207,18 @@ public final class Ipt implements Runnable {
       String token = tokenFile != null ? Files.readString(tokenFile).strip() : System.getenv("IPT_INGEST_TOKEN");
       if (token == null || token.isEmpty()) throw new IllegalArgumentException("--http needs a token: --token-file FILE or IPT_INGEST_TOKEN");
       return new HttpDocumentSink(http, token, batch, 8 << 20, Duration.ofMinutes(5));
+    }
+  }
+
+  @Command(name = "ingest-api", mixinStandardHelpOptions = true,
+      description = {"Runs the HTTP ingest API (POST /v1/documents, see ingest/openapi.yaml) against KAFKA_BOOTSTRAP_SERVERS.",
+          "Settings: IPT_INGEST_PORT (8081), IPT_INGEST_TOKEN_FILE or IPT_INGEST_TOKEN, IPT_INGEST_MAX_BODY_BYTES,"
+              + " IPT_INGEST_MAX_DOCUMENT_BYTES, IPT_INGEST_MAX_BATCH_DOCUMENTS; /metrics and /healthz on IPT_STATUS_PORT (8080)."})
+  static final class IngestApiCommand implements Callable<Integer> {
+    @Override
+    public Integer call() throws Exception {
+      IngestApi.main(new String[0]);
+      return 0;
     }
   }
 

@@ -5,15 +5,20 @@ import ipt.evaluator.EvaluatorConfig;
 import ipt.evaluator.EvaluatorService;
 import ipt.ingest.CurationConfig;
 import ipt.ingest.CurationService;
+import ipt.ingest.IngestApi;
+import ipt.ingest.IngestApiConfig;
 import ipt.runtime.KafkaSettings;
 import ipt.runtime.StatusServer;
 import ipt.runtime.Topics;
 import ipt.trainer.TrainerConfig;
 import ipt.trainer.TrainerService;
+import java.net.URI;
 import java.nio.file.Path;
+import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
@@ -28,6 +33,8 @@ final class LocalPipeline implements AutoCloseable {
   private final Map<String, Object> kafka;
   private final Admin admin;
   private final CurationService curation;
+  private final IngestApi ingestApi;
+  private final String ingestToken;
   private final List<TrainerService> trainers = new ArrayList<>();
   private final EvaluatorService evaluator;
   private final Map<String, StatusServer> status = new HashMap<>();
@@ -40,6 +47,10 @@ final class LocalPipeline implements AutoCloseable {
     PrometheusRegistry curationRegistry = new PrometheusRegistry();
     curation = CurationService.start(kafka, curationConfig, workDir.resolve("streams"), curationRegistry);
     status.put("curation", StatusServer.start("127.0.0.1", 0, curationRegistry, curation::health));
+    ingestToken = HexFormat.of().formatHex(new SecureRandom().generateSeed(16));
+    PrometheusRegistry apiRegistry = new PrometheusRegistry();
+    ingestApi = IngestApi.start(IngestApiConfig.of("127.0.0.1", 0, ingestToken), kafka, curationConfig, apiRegistry);
+    status.put("ingest-api", StatusServer.start("127.0.0.1", 0, apiRegistry, ingestApi::health));
     for (TrainerConfig c : trainerConfigs) {
       PrometheusRegistry registry = new PrometheusRegistry();
       TrainerService trainer = TrainerService.start(kafka, c, registry);
@@ -53,6 +64,15 @@ final class LocalPipeline implements AutoCloseable {
 
   Map<String, Object> kafka() {
     return kafka;
+  }
+
+  /** The HTTP ingest API and its bearer token (random per pipeline). */
+  URI ingestApiUrl() {
+    return ingestApi.url();
+  }
+
+  String ingestToken() {
+    return ingestToken;
   }
 
   List<TrainerService> trainers() {
@@ -101,6 +121,7 @@ final class LocalPipeline implements AutoCloseable {
   public void close() throws Exception {
     evaluator.close();
     for (TrainerService t : trainers) t.close();
+    ingestApi.close();
     curation.close();
     status.values().forEach(StatusServer::close);
     admin.close();
