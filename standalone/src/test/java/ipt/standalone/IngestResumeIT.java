@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import ipt.ingest.CurationConfig;
 import ipt.ingest.CurationService;
+import ipt.ingest.IngestApi;
+import ipt.ingest.IngestApiConfig;
 import ipt.runtime.KafkaSettings;
 import ipt.runtime.Topics;
 import ipt.schemas.AvroSerde;
@@ -31,7 +33,8 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -47,8 +50,9 @@ class IngestResumeIT {
 
   @TempDir Path work;
 
-  @Test
-  void killedAndRerunIngestDeliversEveryDocumentExactlyOnce() throws Exception {
+  @ParameterizedTest(name = "ipt ingest to {0}")
+  @ValueSource(strings = {"kafka", "http"})
+  void killedAndRerunIngestDeliversEveryDocumentExactlyOnce(String target) throws Exception {
     Path corpus = Files.createDirectories(work.resolve("corpus"));
     List<SyntheticProse.Doc> docs = SyntheticProse.load().documents("resume", FILES * PER_FILE, 1000, 7);
     for (int f = 0; f < FILES; f++) {
@@ -66,17 +70,21 @@ class IngestResumeIT {
       try (Admin admin = Admin.create(kafka)) {
         Topics.ensure(admin, Topics.specs(3), (short) 1);
       }
-      try (CurationService curation = CurationService.start(kafka, CurationConfig.defaults(), work.resolve("streams"), new PrometheusRegistry())) {
+      try (CurationService curation = CurationService.start(kafka, CurationConfig.defaults(), work.resolve("streams"), new PrometheusRegistry());
+          IngestApi api = IngestApi.start(IngestApiConfig.of("127.0.0.1", 0, "resume-token"), kafka, CurationConfig.defaults(), new PrometheusRegistry())) {
         Path journal = work.resolve("ingest.journal");
         SplittableRandom random = new SplittableRandom(42);
         List<String> runs = new ArrayList<>();
         String finalOutput = null;
         for (int attempt = 0; attempt < 12 && finalOutput == null; attempt++) {
-          ProcessBuilder command = new ProcessBuilder(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+          List<String> args = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
               "-cp", System.getProperty("java.class.path"), Ipt.class.getName(),
-              "ingest", "--domain", "en", "--no-progress", "--journal", journal.toString(), corpus.toString()))
+              "ingest", "--domain", "en", "--no-progress", "--journal", journal.toString(), corpus.toString()));
+          if (target.equals("http")) args.addAll(List.of("--http", api.url().toString(), "--batch", "100"));
+          ProcessBuilder command = new ProcessBuilder(args)
               .redirectErrorStream(true).redirectOutput(work.resolve("ingest-" + attempt + ".log").toFile());
           command.environment().put("KAFKA_BOOTSTRAP_SERVERS", broker.bootstrapServers());
+          command.environment().put("IPT_INGEST_TOKEN", "resume-token");
           Process ingest = command.start();
           boolean killNow = attempt < 3;
           if (killNow) {
@@ -95,7 +103,7 @@ class IngestResumeIT {
             runs.add("completed: " + finalOutput);
           }
         }
-        System.out.println("ingest runs:\n  " + String.join("\n  ", runs));
+        System.out.println("ingest runs (" + target + "):\n  " + String.join("\n  ", runs));
         assertTrue(finalOutput != null && finalOutput.contains("already acknowledged in an earlier run"), runs.toString());
         long resumed = Long.parseLong(finalOutput.replaceAll(".*, (\\d+) lines already acknowledged.*", "$1"));
         assertTrue(resumed > 0 && resumed < docs.size(), "the kills landed mid-run: " + runs);
