@@ -3,6 +3,9 @@ package ipt.bench;
 import ipt.ingest.CurationConfig;
 import ipt.ingest.CurationService;
 import ipt.ingest.DocumentPublisher;
+import ipt.ingest.HttpDocumentSink;
+import ipt.ingest.IngestApi;
+import ipt.ingest.IngestApiConfig;
 import ipt.runtime.KafkaSettings;
 import ipt.runtime.Topics;
 import ipt.schemas.Document;
@@ -75,6 +78,9 @@ public final class IngestBenchmark {
       rates.computeIfAbsent("ipt publisher to raw, acked (curation stopped)", k -> new ArrayList<>()).add(publishOnly(r));
       rates.computeIfAbsent("curation draining that backlog", k -> new ArrayList<>()).add(drain(r));
       rates.computeIfAbsent("Kafka path: publish -> curated/held-out", k -> new ArrayList<>()).add(endToEnd(r));
+      double[] http = httpEndToEnd(r);
+      rates.computeIfAbsent("HTTP API, acked (batches of 500, 4 in flight)", k -> new ArrayList<>()).add(http[0]);
+      rates.computeIfAbsent("HTTP path: POST -> curated/held-out", k -> new ArrayList<>()).add(http[1]);
       curation.close();
     }
     double reference = median(rates.get("ProducerPerformance (reference)"));
@@ -156,6 +162,24 @@ public final class IngestBenchmark {
       OutputWatch.Arrivals out = watch.await(ids(docs), Duration.ofMinutes(10));
       requireAllKept(out);
       return docs.size() / seconds(out.lastNanos() - start);
+    }
+  }
+
+  /** Through the ingest API with the HTTP client `ipt ingest --http` uses: [acked docs/s, end-to-end docs/s]. */
+  private double[] httpEndToEnd(int run) throws Exception {
+    List<Document> docs = avro("http", run);
+    try (OutputWatch watch = new OutputWatch(kafka);
+        IngestApi api = IngestApi.start(IngestApiConfig.of("127.0.0.1", 0, "bench"), kafka, CurationConfig.defaults(), new PrometheusRegistry())) {
+      long start = System.nanoTime();
+      List<CompletableFuture<?>> acks = new ArrayList<>(docs.size());
+      try (HttpDocumentSink sink = new HttpDocumentSink(api.url(), "bench", 500, 8 << 20, Duration.ofMinutes(1))) {
+        for (Document d : docs) acks.add(sink.send(d));
+      }
+      CompletableFuture.allOf(acks.toArray(CompletableFuture[]::new)).join();
+      double acked = docs.size() / seconds(System.nanoTime() - start);
+      OutputWatch.Arrivals out = watch.await(ids(docs), Duration.ofMinutes(10));
+      requireAllKept(out);
+      return new double[] {acked, docs.size() / seconds(out.lastNanos() - start)};
     }
   }
 

@@ -1,5 +1,9 @@
 package ipt.ingest;
 
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Optional;
+
 /**
  * What the curation topology accepts and how it splits.
  *
@@ -8,9 +12,17 @@ package ipt.ingest;
  * @param maxTextChars longest normalised text accepted, in UTF-16 chars
  * @param maxIdChars longest document id accepted
  * @param dedupStoreName the state store of content hashes already seen (its changelog topic is named after it)
+ * @param quality quality thresholds by domain ({@link QualityThresholds#none()} turns the filter off for one)
+ * @param defaultQuality thresholds for domains not in {@code quality}
+ * @param nearDup MinHash near-duplicate removal; empty: off
  */
 public record CurationConfig(
-    double heldoutFraction, int minTextChars, int maxTextChars, int maxIdChars, String dedupStoreName) {
+    double heldoutFraction, int minTextChars, int maxTextChars, int maxIdChars, String dedupStoreName,
+    Map<String, QualityThresholds> quality, QualityThresholds defaultQuality, Optional<MinHash.Config> nearDup) {
+
+  /** Domains that get the code preset by default. */
+  private static final String[] CODE_DOMAINS = {"code", "java", "python", "c", "cpp", "csharp", "go", "rust", "javascript", "typescript",
+      "kotlin", "scala", "ruby", "php", "shell", "sql"};
 
   public CurationConfig {
     if (!(heldoutFraction >= 0 && heldoutFraction <= 1)) {
@@ -23,17 +35,47 @@ public record CurationConfig(
     if (dedupStoreName == null || dedupStoreName.isBlank()) {
       throw new IllegalArgumentException("dedupStoreName must be set");
     }
+    quality = Map.copyOf(quality);
   }
 
+  /** 5% held out; English prose rules for en, code rules for code domains, prose rules for the rest; near-dup 14×8. */
   public static CurationConfig defaults() {
-    return new CurationConfig(0.05, 1, 1_000_000, 256, "dedup-content-hashes");
+    Map<String, QualityThresholds> quality = new HashMap<>();
+    quality.put("en", QualityThresholds.english());
+    for (String code : CODE_DOMAINS) quality.put(code, QualityThresholds.code());
+    return new CurationConfig(0.05, 1, 1_000_000, 256, "dedup-content-hashes", quality, QualityThresholds.prose(),
+        Optional.of(MinHash.Config.defaults()));
   }
 
   public CurationConfig withHeldoutFraction(double fraction) {
-    return new CurationConfig(fraction, minTextChars, maxTextChars, maxIdChars, dedupStoreName);
+    return new CurationConfig(fraction, minTextChars, maxTextChars, maxIdChars, dedupStoreName, quality, defaultQuality, nearDup);
   }
 
   public CurationConfig withTextChars(int min, int max) {
-    return new CurationConfig(heldoutFraction, min, max, maxIdChars, dedupStoreName);
+    return new CurationConfig(heldoutFraction, min, max, maxIdChars, dedupStoreName, quality, defaultQuality, nearDup);
+  }
+
+  /** Only validation and exact dedup: no quality filter, no near-dup removal. */
+  public CurationConfig withoutContentFilters() {
+    return new CurationConfig(heldoutFraction, minTextChars, maxTextChars, maxIdChars, dedupStoreName, Map.of(), QualityThresholds.none(),
+        Optional.empty());
+  }
+
+  public CurationConfig withQuality(String domain, QualityThresholds thresholds) {
+    Map<String, QualityThresholds> q = new HashMap<>(quality);
+    q.put(domain, thresholds);
+    return new CurationConfig(heldoutFraction, minTextChars, maxTextChars, maxIdChars, dedupStoreName, q, defaultQuality, nearDup);
+  }
+
+  public CurationConfig withDefaultQuality(QualityThresholds thresholds) {
+    return new CurationConfig(heldoutFraction, minTextChars, maxTextChars, maxIdChars, dedupStoreName, quality, thresholds, nearDup);
+  }
+
+  public CurationConfig withNearDup(Optional<MinHash.Config> config) {
+    return new CurationConfig(heldoutFraction, minTextChars, maxTextChars, maxIdChars, dedupStoreName, quality, defaultQuality, config);
+  }
+
+  QualityThresholds qualityFor(String domain) {
+    return quality.getOrDefault(domain, defaultQuality);
   }
 }

@@ -1,6 +1,7 @@
 package ipt.ingest;
 
 import io.prometheus.metrics.core.metrics.Counter;
+import io.prometheus.metrics.core.metrics.Histogram;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 
 /**
@@ -15,6 +16,8 @@ public final class CurationMetrics {
   private final Counter rejected;
   private final Counter duplicates;
   private final Counter published;
+  private final Counter nearDuplicates;
+  private final Histogram latency;
   private final DomainLabels domains = new DomainLabels();
 
   public CurationMetrics(PrometheusRegistry registry) {
@@ -26,6 +29,11 @@ public final class CurationMetrics {
         .labelNames("stage", "reason").register(registry);
     duplicates = Counter.builder().name("ipt_curation_duplicates_total").help("Documents whose normalised text was seen before.")
         .labelNames("domain").register(registry);
+    nearDuplicates = Counter.builder().name("ipt_curation_near_duplicates_total").help("Documents dropped as near duplicates (MinHash LSH).")
+        .labelNames("domain").register(registry);
+    latency = Histogram.builder().name("ipt_curation_latency_seconds")
+        .help("From the raw record's timestamp (the producer's send, just before its ack) to the curated or held-out record.")
+        .labelNames("topic").classicUpperBounds(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60).register(registry);
     published = Counter.builder().name("ipt_curation_published_total").help("Curated documents written, by output topic.")
         .labelNames("topic", "domain").register(registry);
   }
@@ -46,8 +54,13 @@ public final class CurationMetrics {
     duplicates.labelValues(label(domain)).inc();
   }
 
-  void published(String topic, String domain) {
+  void nearDuplicate(String domain) {
+    nearDuplicates.labelValues(label(domain)).inc();
+  }
+
+  void published(String topic, String domain, double latencySeconds) {
     published.labelValues(topic, label(domain)).inc();
+    latency.labelValues(topic).observe(Math.max(0, latencySeconds));
   }
 
   private String label(String domain) {

@@ -9,6 +9,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Map;
 import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.Topology;
 import org.apache.kafka.streams.kstream.Branched;
@@ -17,17 +18,24 @@ import org.apache.kafka.streams.kstream.KStream;
 import org.apache.kafka.streams.kstream.Named;
 import org.apache.kafka.streams.kstream.Produced;
 import org.apache.kafka.streams.kstream.Repartitioned;
+import org.apache.kafka.streams.processor.api.FixedKeyProcessor;
+import org.apache.kafka.streams.processor.api.FixedKeyProcessorContext;
+import org.apache.kafka.streams.processor.api.FixedKeyRecord;
 import org.apache.kafka.streams.state.Stores;
 
 /**
  * The curation topology, as a pure function of its config so the same one is unit-tested and run:
- * {@code ipt.documents.raw} → parse → validate → normalise → re-key by content hash → exact dedup →
- * split by a hash of the id into {@code ipt.documents.curated} and {@code ipt.documents.heldout}.
+ * {@code ipt.documents.raw} → parse → validate → normalise → quality filter → re-key by content hash →
+ * exact dedup → re-key by domain → MinHash near-dup → split by a hash of the id into
+ * {@code ipt.documents.curated} and {@code ipt.documents.heldout}.
  * Every record dropped on the way goes to {@code ipt.documents.rejected} with its reason and original bytes.
  */
 public final class CurationTopology {
   /** Name of the one repartition topic: {@code <application.id>-dedup-by-content-repartition}. */
   static final String DEDUP_REPARTITION = "dedup-by-content";
+  /** The near-dup stage's repartition topic: every document of a domain must meet the same band index. */
+  static final String NEAR_DUP_REPARTITION = "near-dup-by-domain";
+  static final String NEAR_DUP_STORE = "near-dup-bands";
 
   private static final AvroSerde<Document> DOCUMENTS = AvroSerde.of(Document.class);
   private static final AvroSerde<RejectedDocument> REJECTIONS = AvroSerde.of(RejectedDocument.class);
@@ -62,11 +70,28 @@ public final class CurationTopology {
             .branch((key, staged) -> staged instanceof Staged.Rejection, Branched.as(REJECTED))
             .defaultBranch(Branched.as(ACCEPTED));
 
-    // Two sinks rather than a merge: a merge would fuse the stages before and after the repartition into one sub-topology.
+    // One sink per sub-topology rather than a merge: a merge would fuse the stages around a repartition.
     reject(parsed.get("parse-" + REJECTED), "parse");
     reject(deduped.get("dedup-" + REJECTED), "dedup");
 
-    deduped.get("dedup-" + ACCEPTED)
+    KStream<String, Staged> unique = deduped.get("dedup-" + ACCEPTED);
+    if (config.nearDup().isPresent()) {
+      MinHash minHash = new MinHash(config.nearDup().get());
+      builder.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(NEAR_DUP_STORE), Serdes.String(), Serdes.String()));
+      // Keyed by domain so each domain's band index lives in one task: near-dup throughput per domain is one
+      // partition's worth, the price of comparing every document with all earlier ones of its domain.
+      Map<String, KStream<String, Staged>> nearDeduped = unique
+          .map((id, staged) -> KeyValue.pair(((Staged.Candidate) staged).document().getDomain(), (Staged.Candidate) staged), Named.as("by-domain"))
+          .repartition(Repartitioned.with(Serdes.String(), CandidateSerde.serde()).withName(NEAR_DUP_REPARTITION))
+          .process(() -> new NearDupStage(NEAR_DUP_STORE, minHash, metrics), Named.as("near-dup"), NEAR_DUP_STORE)
+          .split(Named.as("near-dup-"))
+          .branch((key, staged) -> staged instanceof Staged.Rejection, Branched.as(REJECTED))
+          .defaultBranch(Branched.as(ACCEPTED));
+      reject(nearDeduped.get("near-dup-" + REJECTED), "near-dup");
+      unique = nearDeduped.get("near-dup-" + ACCEPTED);
+    }
+
+    unique
         .mapValues(staged -> ((Staged.Candidate) staged).document(), Named.as("documents"))
         .split(Named.as("split-"))
         .branch((id, doc) -> isHeldOut(id, config.heldoutFraction()), Branched.withConsumer(heldout -> publish(heldout, Topics.HELDOUT, metrics), "heldout"))
@@ -82,9 +107,32 @@ public final class CurationTopology {
 
   private static void publish(KStream<String, Document> documents, String topic, CurationMetrics metrics) {
     documents
-        .peek((id, doc) -> metrics.published(topic, doc.getDomain()), Named.as("count-" + topic))
+        .processValues(() -> new Published(topic, metrics), Named.as("count-" + topic))
         .mapValues(DOCUMENTS::encode, Named.as("encode-" + topic))
         .to(topic, Produced.with(Serdes.String(), Serdes.ByteArray()).withName("to-" + topic));
+  }
+
+  /** Counts a document out and observes its latency: the raw record's timestamp travels with it through repartitions. */
+  private static final class Published implements FixedKeyProcessor<String, Document, Document> {
+    private final String topic;
+    private final CurationMetrics metrics;
+    private FixedKeyProcessorContext<String, Document> context;
+
+    Published(String topic, CurationMetrics metrics) {
+      this.topic = topic;
+      this.metrics = metrics;
+    }
+
+    @Override
+    public void init(FixedKeyProcessorContext<String, Document> context) {
+      this.context = context;
+    }
+
+    @Override
+    public void process(FixedKeyRecord<String, Document> record) {
+      metrics.published(topic, record.value().getDomain(), (context.currentSystemTimeMs() - record.timestamp()) / 1000.0);
+      context.forward(record);
+    }
   }
 
   /**

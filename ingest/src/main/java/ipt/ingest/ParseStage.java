@@ -10,7 +10,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Parse, validate and normalise one raw record. A candidate leaves keyed by the sha256 of its normalised
+ * Parse, validate, normalise and quality-filter one raw record. A candidate leaves keyed by the sha256 of its normalised
  * text (so the dedup stage can see every copy on one partition); anything else leaves as a rejection.
  */
 final class ParseStage implements Processor<byte[], byte[], String, Staged> {
@@ -45,6 +45,9 @@ final class ParseStage implements Processor<byte[], byte[], String, Staged> {
       metrics.stageIn(Reason.Stage.VALIDATE, parsed.getDomain());
       Document curated = DocumentValidator.validate(parsed, config);
       metrics.stageOut(Reason.Stage.VALIDATE, curated.getDomain());
+      metrics.stageIn(Reason.Stage.QUALITY, curated.getDomain());
+      QualityRules.check(curated.getText(), config.qualityFor(curated.getDomain()));
+      metrics.stageOut(Reason.Stage.QUALITY, curated.getDomain());
       String contentHash = Sha256.hex(curated.getText());
       context.forward(record.withKey(contentHash).withValue(new Staged.Candidate(curated, original, topic, partition, offset)));
     } catch (InvalidDocumentException e) {

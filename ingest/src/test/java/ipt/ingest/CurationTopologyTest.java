@@ -50,9 +50,10 @@ class CurationTopologyTest {
   private TestOutputTopic<String, byte[]> heldout;
   private TestOutputTopic<String, byte[]> rejected;
 
+  /** Routing and dedup are tested on short texts, so the content filters (tested below and in their own tests) are off. */
   @BeforeEach
   void start() {
-    startWith(CurationConfig.defaults().withHeldoutFraction(0.3));
+    startWith(CurationConfig.defaults().withHeldoutFraction(0.3).withoutContentFilters());
   }
 
   private void startWith(CurationConfig config) {
@@ -283,7 +284,7 @@ class CurationTopologyTest {
 
   @Test
   void textLengthBoundsComeFromTheConfig() {
-    startWith(CurationConfig.defaults().withTextChars(5, 10));
+    startWith(CurationConfig.defaults().withTextChars(5, 10).withoutContentFilters());
     raw.pipeInput(utf8("{\"domain\":\"en\",\"text\":\"abcd\"}"));
     raw.pipeInput(utf8("{\"domain\":\"en\",\"text\":\"abcdefghijk\"}"));
     raw.pipeInput(utf8("{\"domain\":\"en\",\"text\":\"abcdefghij\"}"));
@@ -310,7 +311,7 @@ class CurationTopologyTest {
   }
 
   @Test
-  void dedupMeetsOnOneRepartitionTopic() {
+  void dedupAndNearDupEachMeetOnOneRepartitionTopic() {
     TopologyDescription description = CurationTopology.build(CurationConfig.defaults()).describe();
     List<String> internalSinks = new ArrayList<>();
     for (TopologyDescription.Subtopology sub : description.subtopologies()) {
@@ -318,8 +319,51 @@ class CurationTopologyTest {
         if (node instanceof TopologyDescription.Sink sink && !sink.topic().startsWith("ipt.documents.")) internalSinks.add(sink.topic());
       }
     }
-    assertEquals(List.of(CurationTopology.DEDUP_REPARTITION + "-repartition"), internalSinks, description.toString());
-    assertEquals(2, description.subtopologies().size(), "parse before the repartition, dedup after it: " + description);
+    assertEquals(List.of(CurationTopology.DEDUP_REPARTITION + "-repartition", CurationTopology.NEAR_DUP_REPARTITION + "-repartition"),
+        internalSinks, description.toString());
+    assertEquals(3, description.subtopologies().size(), "parse | dedup | near-dup and split: " + description);
+  }
+
+  private static final String SPEECH = "Madam President, on behalf of the committee I would like to thank the rapporteur for her work"
+      + " on this report. The proposal before us today is a balanced compromise between the positions of the Council and of"
+      + " this House, and I hope that we can adopt it with a large majority tomorrow.";
+
+  @Test
+  void lowQualityTextIsRejectedByTheQualityStageWithItsRuleAndOriginalBytes() {
+    startWith(CurationConfig.defaults());
+    byte[] spam = utf8("{\"id\":\"spam\",\"domain\":\"en\",\"text\":\"" + "Buy the best of the cheap watches online today and save\\n".repeat(10) + "\"}");
+    byte[] short_ = utf8("{\"id\":\"short\",\"domain\":\"en\",\"text\":\"Thank you.\"}");
+    byte[] code = utf8("{\"id\":\"code\",\"domain\":\"java\",\"text\":\"class A {\\n  int x;\\n}\\n\"}");
+    raw.pipeInput(spam);
+    raw.pipeInput(short_);
+    raw.pipeInput(code);
+    raw.pipeInput(DOCUMENTS.encode(document("speech", "en", SPEECH)));
+    List<RejectedDocument> out = rejected.readValuesToList().stream().map(REJECTIONS::decode).toList();
+    assertEquals(List.of("duplicate-lines", "too-few-words"), out.stream().map(RejectedDocument::getReason).toList());
+    assertEquals(List.of("quality", "quality"), out.stream().map(RejectedDocument::getStage).toList());
+    assertArrayEquals(spam, out.get(0).getOriginalBytes().array());
+    assertEquals(Map.of("code", "java", "speech", "en"),
+        accepted().values().stream().collect(java.util.stream.Collectors.toMap(Document::getId, Document::getDomain)));
+    assertEquals(2.0, counter("ipt_curation_rejected", Labels.of("reason", "duplicate-lines", "stage", "quality"))
+        + counter("ipt_curation_rejected", Labels.of("reason", "too-few-words", "stage", "quality")));
+  }
+
+  @Test
+  void aNearCopyIsRejectedNamingTheFirstAndTheSameTextInAnotherDomainIsKept() {
+    startWith(CurationConfig.defaults());
+    raw.pipeInput(DOCUMENTS.encode(document("first", "en", SPEECH)));
+    byte[] copy = DOCUMENTS.encode(document("copy", "en", SPEECH.replace("large majority", "big majority")));
+    raw.pipeInput(copy);
+    raw.pipeInput(DOCUMENTS.encode(document("elsewhere", "en-gb", SPEECH.replace("large majority", "clear majority"))));
+    List<RejectedDocument> out = rejected.readValuesToList().stream().map(REJECTIONS::decode).toList();
+    assertEquals(1, out.size(), out.toString());
+    assertEquals("near-duplicate", out.get(0).getReason());
+    assertEquals("near-dup", out.get(0).getStage());
+    assertEquals("copy", out.get(0).getDocumentId());
+    assertTrue(out.get(0).getDetail().contains("first"), out.get(0).getDetail());
+    assertArrayEquals(copy, out.get(0).getOriginalBytes().array());
+    assertEquals(java.util.Set.of("first", "elsewhere"), accepted().keySet());
+    assertEquals(1.0, counter("ipt_curation_near_duplicates", Labels.of("domain", "en")));
   }
 
   private double counter(String name, Labels labels) {

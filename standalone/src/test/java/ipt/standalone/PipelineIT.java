@@ -84,13 +84,15 @@ class PipelineIT {
       // The file loader: bad lines are reported with their line numbers and skipped, the rest is published.
       Path jsonl = work.resolve("mixed.jsonl");
       try (var out = Files.newOutputStream(jsonl)) {
-        out.write(("{\"id\": \"file-1\", \"text\": \"Le Parlement a adopté la résolution sur la pêche.\"}\n"
+        out.write(("{\"id\": \"file-1\", \"text\": \"Le Parlement a adopté la résolution sur la pêche après un long débat. Les députés"
+            + " ont demandé à la Commission de présenter un rapport sur les résultats du programme avant la fin de l'année prochaine.\"}\n"
             + "{\"id\": \"file-2\", \"text\": \"broken\n"
             + "{\"id\": \"file-3\", \"text\": \"").getBytes(StandardCharsets.UTF_8));
         out.write(new byte[] {(byte) 0xC3, 0x28});
         out.write(("\"}\n"
             + "{\"id\": \"file-4\", \"text\": \"   \"}\n"
-            + "{\"id\": \"file-5\", \"domain\": \"de\", \"text\": \"Die Sitzung ist eröffnet und wir kommen zur Abstimmung.\"}\n")
+            + "{\"id\": \"file-5\", \"domain\": \"de\", \"text\": \"Die Sitzung ist eröffnet und wir kommen zur Abstimmung über den"
+            + " Bericht des Ausschusses für Fischerei. Die Berichterstatterin hat um das Wort gebeten, um einige Änderungen zu erläutern.\"}\n")
             .getBytes(StandardCharsets.UTF_8));
       }
       LoadReport loaded = new FileLoader(publisher, "fr").load(jsonl);

@@ -1,0 +1,164 @@
+package ipt.ingest;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The quality filter: a normalised text against {@link QualityThresholds}, the first rule it breaks as an
+ * {@link InvalidDocumentException} with the measured value and the bound. Text with almost no spaces (Chinese,
+ * Japanese, Thai) is measured in letters instead of words, so the same rules apply without a tokenizer.
+ */
+final class QualityRules {
+  /** Below this share of white space among non-space characters, the text is taken to be written without spaces. */
+  private static final double SPACELESS = 0.05;
+
+  private QualityRules() {}
+
+  static void check(String text, QualityThresholds t) throws InvalidDocumentException {
+    String[] lines = text.split("\n");
+    if (t.maxMeanLineLength() > 0 || t.maxLineLength() > 0 || t.minAlphanumeric() > 0) codeRules(text, lines, t);
+    List<String> words = isSpaceless(text) ? letters(text) : words(text);
+    bound(words.size() >= t.minWords(), Reason.TOO_FEW_WORDS, words.size() + " words, fewer than " + t.minWords());
+    bound(words.size() <= t.maxWords(), Reason.TOO_MANY_WORDS, words.size() + " words, more than " + t.maxWords());
+    if (!isSpaceless(text)) wordRules(text, lines, words, t);
+    repetitionRules(text, lines, words, t);
+  }
+
+  static boolean isSpaceless(String text) {
+    long spaces = text.chars().filter(Character::isWhitespace).count();
+    long visible = text.length() - spaces;
+    return visible >= 20 && spaces < SPACELESS * visible;
+  }
+
+  private static void codeRules(String text, String[] lines, QualityThresholds t) throws InvalidDocumentException {
+    double meanLine = (double) text.length() / lines.length;
+    int longest = 0;
+    for (String line : lines) longest = Math.max(longest, line.length());
+    long alphanumeric = text.chars().filter(Character::isLetterOrDigit).count();
+    check(meanLine, t.maxMeanLineLength(), true, Reason.LONG_LINES, "mean line length");
+    if (t.maxLineLength() > 0) bound(longest <= t.maxLineLength(), Reason.LONG_LINES, "a line of " + longest + " chars, over " + t.maxLineLength());
+    check((double) alphanumeric / text.length(), t.minAlphanumeric(), false, Reason.LOW_ALPHANUMERIC, "share of letters and digits");
+  }
+
+  private static void wordRules(String text, String[] lines, List<String> words, QualityThresholds t) throws InvalidDocumentException {
+    double meanLength = words.stream().mapToInt(String::length).average().orElse(0);
+    check(meanLength, t.minMeanWordLength(), false, Reason.MEAN_WORD_LENGTH, "mean word length");
+    check(meanLength, t.maxMeanWordLength(), true, Reason.MEAN_WORD_LENGTH, "mean word length");
+    int symbols = count(text, "#") + count(text, "...") + count(text, "…");
+    check((double) symbols / words.size(), t.maxSymbolToWord(), true, Reason.SYMBOL_RATIO, "hash and ellipsis symbols per word");
+    int bullets = 0;
+    int ellipses = 0;
+    for (String line : lines) {
+      String s = line.strip();
+      if (s.startsWith("•") || s.startsWith("-") || s.startsWith("*") || s.startsWith("‣") || s.startsWith("●")) bullets++;
+      if (s.endsWith("...") || s.endsWith("…")) ellipses++;
+    }
+    check((double) bullets / lines.length, t.maxBulletLines(), true, Reason.BULLET_LINES, "share of lines starting with a bullet");
+    check((double) ellipses / lines.length, t.maxEllipsisLines(), true, Reason.ELLIPSIS_LINES, "share of lines ending with an ellipsis");
+    long alphaWords = words.stream().filter(w -> w.chars().anyMatch(Character::isLetter)).count();
+    check((double) alphaWords / words.size(), t.minAlphaWords(), false, Reason.FEW_ALPHA_WORDS, "share of words with a letter");
+    if (!t.stopWords().isEmpty()) {
+      long stops = words.stream().filter(w -> t.stopWords().contains(w.toLowerCase(Locale.ROOT))).count();
+      bound(stops >= t.minStopWords(), Reason.FEW_STOP_WORDS, stops + " stop words, fewer than " + t.minStopWords());
+    }
+  }
+
+  private static void repetitionRules(String text, String[] lines, List<String> words, QualityThresholds t) throws InvalidDocumentException {
+    Set<String> seenLines = new HashSet<>();
+    int duplicateLines = 0;
+    int duplicateLineChars = 0;
+    int nonEmpty = 0;
+    for (String line : lines) {
+      if (line.isBlank()) continue;
+      nonEmpty++;
+      if (!seenLines.add(line)) {
+        duplicateLines++;
+        duplicateLineChars += line.length();
+      }
+    }
+    if (nonEmpty > 0) {
+      check((double) duplicateLines / nonEmpty, t.maxDuplicateLines(), true, Reason.DUPLICATE_LINES, "share of repeated lines");
+      check((double) duplicateLineChars / text.length(), t.maxDuplicateLineChars(), true, Reason.DUPLICATE_LINES, "share of chars in repeated lines");
+    }
+    int wordChars = words.stream().mapToInt(String::length).sum();
+    if (wordChars == 0) return;
+    for (int i = 0; i < t.maxTopNgramChars().size(); i++) {
+      int n = 2 + i;
+      check(topNgramChars(words, n) / (double) wordChars, t.maxTopNgramChars().get(i), true, Reason.TOP_NGRAM_REPETITION,
+          "share of chars in the most frequent " + n + "-gram");
+    }
+    for (int i = 0; i < t.maxDuplicateNgramChars().size(); i++) {
+      int n = 5 + i;
+      check(duplicateNgramChars(words, n) / (double) wordChars, t.maxDuplicateNgramChars().get(i), true, Reason.DUPLICATE_NGRAMS,
+          "share of chars in repeated " + n + "-grams");
+    }
+  }
+
+  /** Characters of the most frequent n-gram times its count (Gopher counts an n-gram's characters once per occurrence). */
+  private static int topNgramChars(List<String> words, int n) {
+    Map<String, Integer> counts = new HashMap<>();
+    String top = null;
+    int topCount = 0;
+    for (int i = 0; i + n <= words.size(); i++) {
+      String gram = String.join(" ", words.subList(i, i + n));
+      int c = counts.merge(gram, 1, Integer::sum);
+      if (c > topCount) {
+        topCount = c;
+        top = gram;
+      }
+    }
+    return topCount < 2 ? 0 : (top.length() - (n - 1)) * topCount;
+  }
+
+  /** Characters of the words covered by n-grams that occurred before, each word counted once. */
+  private static int duplicateNgramChars(List<String> words, int n) {
+    Set<String> seen = new HashSet<>();
+    boolean[] covered = new boolean[words.size()];
+    for (int i = 0; i + n <= words.size(); i++) {
+      if (!seen.add(String.join(" ", words.subList(i, i + n)))) {
+        for (int j = i; j < i + n; j++) covered[j] = true;
+      }
+    }
+    int chars = 0;
+    for (int i = 0; i < covered.length; i++) if (covered[i]) chars += words.get(i).length();
+    return chars;
+  }
+
+  /** White-space separated tokens, without tokens that are only punctuation. */
+  static List<String> words(String text) {
+    List<String> out = new ArrayList<>();
+    for (String token : text.split("\\s+")) {
+      if (!token.isEmpty() && token.codePoints().anyMatch(Character::isLetterOrDigit)) out.add(token);
+    }
+    return out;
+  }
+
+  /** For text without spaces: every letter or digit is a "word". */
+  static List<String> letters(String text) {
+    List<String> out = new ArrayList<>();
+    text.codePoints().filter(Character::isLetterOrDigit).forEach(cp -> out.add(new String(Character.toChars(cp))));
+    return out;
+  }
+
+  private static int count(String text, String needle) {
+    int n = 0;
+    for (int i = text.indexOf(needle); i >= 0; i = text.indexOf(needle, i + needle.length())) n++;
+    return n;
+  }
+
+  /** A rule with a NaN or non-positive bound is off. */
+  private static void check(double value, double bound, boolean isMax, Reason reason, String what) throws InvalidDocumentException {
+    if (Double.isNaN(bound) || bound <= 0) return;
+    boolean ok = isMax ? value <= bound : value >= bound;
+    bound(ok, reason, String.format(Locale.ROOT, "%s %.3f, %s %.3f", what, value, isMax ? "over" : "under", bound));
+  }
+
+  private static void bound(boolean ok, Reason reason, String detail) throws InvalidDocumentException {
+    if (!ok) throw new InvalidDocumentException(reason, detail);
+  }
+}

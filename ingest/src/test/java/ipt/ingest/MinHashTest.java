@@ -1,0 +1,51 @@
+package ipt.ingest;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class MinHashTest {
+  private static final String A = "The committee approved the proposal after a long debate on the budget of the agency, and the"
+      + " members asked the commission to report on the results of the programme before the end of next year.";
+
+  private final MinHash minHash = new MinHash(MinHash.Config.defaults());
+
+  @Test
+  void sameTextSameSignatureInEveryInstance() {
+    assertArrayEquals(minHash.signature(A), new MinHash(MinHash.Config.defaults()).signature(A));
+    assertEquals(112, minHash.signature(A).length);
+    assertEquals(14, minHash.bandKeys(minHash.signature(A)).size());
+  }
+
+  @Test
+  void signatureAgreementEstimatesJaccard() {
+    String edited = A.replace("long debate", "short debate").replace("next year", "this year");
+    String other = "Die Sitzung wird um neun Uhr eröffnet, und wir beginnen mit der Aussprache über den Bericht des Ausschusses.";
+    for (String b : List.of(edited, other, A.substring(0, 120))) {
+      double exact = minHash.jaccard(A, b);
+      double estimate = MinHash.similarity(minHash.signature(A), minHash.signature(b));
+      // 112 hashes: the estimate's standard deviation is at most 0.05.
+      assertEquals(exact, estimate, 0.15, "estimate for: " + b);
+    }
+  }
+
+  @Test
+  void casingAndPunctuationDoNotMakeANewDocument() {
+    assertEquals(1.0, minHash.jaccard(A, A.toUpperCase().replace(",", " ;")));
+  }
+
+  @Test
+  void bandKeysCollideForNearCopiesOnly() {
+    List<String> keys = minHash.bandKeys(minHash.signature(A));
+    List<String> near = minHash.bandKeys(minHash.signature(A.replace("budget", "budgets")));
+    List<String> far = minHash.bandKeys(minHash.signature("Completely different words about fishing quotas in the North Sea and"
+        + " the future of coastal communities that depend on them for their living."));
+    assertTrue(keys.stream().anyMatch(near::contains), "a one-word edit shares a band");
+    assertTrue(keys.stream().noneMatch(far::contains), "unrelated text shares none");
+    assertNotEquals(keys, near);
+  }
+}
