@@ -1,6 +1,7 @@
 package ipt.ingest;
 
 import java.util.HashMap;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 
@@ -73,6 +74,36 @@ public record CurationConfig(
 
   public CurationConfig withNearDup(Optional<MinHash.Config> config) {
     return new CurationConfig(heldoutFraction, minTextChars, maxTextChars, maxIdChars, dedupStoreName, quality, defaultQuality, config);
+  }
+
+  /**
+   * The defaults, changed by: {@code IPT_HELDOUT_FRACTION}; {@code IPT_QUALITY_DEFAULT} and
+   * {@code IPT_QUALITY_<DOMAIN>} (domain upper-cased, {@code -}/{@code .} as {@code _}), each one of
+   * {@code english}, {@code prose}, {@code code}, {@code off}; {@code IPT_NEAR_DUP} ({@code on}/{@code off}).
+   */
+  public static CurationConfig fromEnv(Map<String, String> env) {
+    CurationConfig c = defaults();
+    String fraction = env.get("IPT_HELDOUT_FRACTION");
+    if (fraction != null) c = c.withHeldoutFraction(Double.parseDouble(fraction.strip()));
+    for (Map.Entry<String, String> e : env.entrySet()) {
+      if (!e.getKey().startsWith("IPT_QUALITY_")) continue;
+      String domain = e.getKey().substring("IPT_QUALITY_".length()).toLowerCase(Locale.ROOT).replace('_', '-');
+      QualityThresholds preset = preset(e.getKey(), e.getValue());
+      c = domain.equals("default") ? c.withDefaultQuality(preset) : c.withQuality(domain, preset);
+    }
+    String nearDup = env.getOrDefault("IPT_NEAR_DUP", "on").strip();
+    if (!nearDup.equals("on") && !nearDup.equals("off")) throw new IllegalArgumentException("IPT_NEAR_DUP must be on or off, not '" + nearDup + "'");
+    return nearDup.equals("off") ? c.withNearDup(Optional.empty()) : c;
+  }
+
+  private static QualityThresholds preset(String variable, String name) {
+    return switch (name.strip()) {
+      case "english" -> QualityThresholds.english();
+      case "prose" -> QualityThresholds.prose();
+      case "code" -> QualityThresholds.code();
+      case "off" -> QualityThresholds.none();
+      default -> throw new IllegalArgumentException(variable + " must be english, prose, code or off, not '" + name + "'");
+    };
   }
 
   QualityThresholds qualityFor(String domain) {

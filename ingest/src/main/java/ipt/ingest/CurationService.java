@@ -86,7 +86,8 @@ public final class CurationService implements AutoCloseable {
 
   /**
    * Runs the service alone: Kafka settings from {@code KAFKA_*}, state in {@code IPT_STATE_DIR}, status on
-   * {@code IPT_STATUS_PORT} (8080); topics are created if missing ({@code IPT_DOCUMENT_PARTITIONS}, 3).
+   * {@code IPT_STATUS_PORT} (8080), curation settings as in {@link CurationConfig#fromEnv}; topics are
+   * created if missing ({@code IPT_DOCUMENT_PARTITIONS}, 3).
    */
   public static void main(String[] args) throws Exception {
     Map<String, String> env = System.getenv();
@@ -100,7 +101,7 @@ public final class CurationService implements AutoCloseable {
     }
 
     PrometheusRegistry registry = new PrometheusRegistry();
-    CurationService service = start(kafka, CurationConfig.defaults(), stateDir, registry);
+    CurationService service = start(kafka, CurationConfig.fromEnv(env), stateDir, registry);
     StatusServer status = StatusServer.start("0.0.0.0", statusPort, registry, service::health);
     LOG.info("curation running; status on port {}", status.port());
     CountDownLatch stopped = new CountDownLatch(1);
