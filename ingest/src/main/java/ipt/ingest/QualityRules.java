@@ -16,6 +16,7 @@ import java.util.Set;
 final class QualityRules {
   /** Below this share of white space among non-space characters, the text is taken to be written without spaces. */
   private static final double SPACELESS = 0.05;
+  private static final int MIN_LINES_FOR_LINE_SHARES = 3;
 
   private QualityRules() {}
 
@@ -58,8 +59,11 @@ final class QualityRules {
       if (s.startsWith("•") || s.startsWith("-") || s.startsWith("*") || s.startsWith("‣") || s.startsWith("●")) bullets++;
       if (s.endsWith("...") || s.endsWith("…")) ellipses++;
     }
-    check((double) bullets / lines.length, t.maxBulletLines(), true, Reason.BULLET_LINES, "share of lines starting with a bullet");
-    check((double) ellipses / lines.length, t.maxEllipsisLines(), true, Reason.ELLIPSIS_LINES, "share of lines ending with an ellipsis");
+    // Shares of lines say something about a page of lines; a one-paragraph document opening with a dash is not a list.
+    if (lines.length >= MIN_LINES_FOR_LINE_SHARES) {
+      check((double) bullets / lines.length, t.maxBulletLines(), true, Reason.BULLET_LINES, "share of lines starting with a bullet");
+      check((double) ellipses / lines.length, t.maxEllipsisLines(), true, Reason.ELLIPSIS_LINES, "share of lines ending with an ellipsis");
+    }
     long alphaWords = words.stream().filter(w -> w.chars().anyMatch(Character::isLetter)).count();
     check((double) alphaWords / words.size(), t.minAlphaWords(), false, Reason.FEW_ALPHA_WORDS, "share of words with a letter");
     if (!t.stopWords().isEmpty()) {

@@ -48,6 +48,11 @@ class QualityRulesTest {
   }
 
   @Test
+  void aOneParagraphDocumentOpeningWithADashIsNotAList() {
+    assertDoesNotThrow(() -> QualityRules.check("- " + SPEECH + "...", QualityThresholds.english()));
+  }
+
+  @Test
   void repetitionRulesCatchRepeatedLinesAndNgrams() {
     String repeatedLines = "Buy cheap watches online today at our store\n".repeat(4) + SPEECH;
     assertEquals("duplicate-lines", reason(repeatedLines, QualityThresholds.prose()));

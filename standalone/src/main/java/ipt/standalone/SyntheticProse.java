@@ -8,8 +8,10 @@ import java.io.InputStreamReader;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.zip.GZIPInputStream;
 
@@ -48,7 +50,8 @@ public final class SyntheticProse {
         for (String sentence : fields[2].split("(?<=[.!?])\\s+")) {
           // English only (the file mixes languages), so a document reads as one language to the quality rules.
           boolean english = sentence.contains(" the ") && (sentence.contains(" of ") || sentence.contains(" and "));
-          if (english && sentence.length() >= 40 && sentence.length() <= 400) sentences.add(sentence.strip());
+          // Not the short formulaic ones ("The debate is closed."): they would make documents near-duplicates.
+          if (english && sentence.length() >= 60 && sentence.length() <= 400) sentences.add(sentence.strip());
         }
       }
     } catch (IOException e) {
@@ -63,9 +66,13 @@ public final class SyntheticProse {
     List<Doc> docs = new ArrayList<>(count);
     for (int i = 0; i < count; i++) {
       StringBuilder text = new StringBuilder();
+      Set<Integer> used = new HashSet<>();
       while (text.length() < bytes - 100) {
+        int pick = random.nextInt(sentences.size());
+        // A sentence twice in one document would be repetition the quality rules rightly refuse.
+        if (!used.add(pick)) continue;
         if (text.length() > 0) text.append(' ');
-        text.append(sentences.get(random.nextInt(sentences.size())));
+        text.append(sentences.get(pick));
       }
       docs.add(new Doc(prefix + "-" + i, "en", text.toString()));
     }

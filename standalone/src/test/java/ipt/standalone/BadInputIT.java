@@ -39,14 +39,9 @@ import java.util.Map;
 import java.util.Random;
 import java.util.zip.GZIPOutputStream;
 import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -60,7 +55,6 @@ import org.junit.jupiter.api.io.TempDir;
 class BadInputIT {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final AvroSerde<Document> DOCUMENTS = AvroSerde.of(Document.class);
-  private static final AvroSerde<RejectedDocument> REJECTIONS = AvroSerde.of(RejectedDocument.class);
   private static final String TOKEN = "bad-input-token";
 
   @TempDir Path work;
@@ -165,14 +159,18 @@ class BadInputIT {
         int kafkaCases = kafkaCases(kafka, expectedByBytes);
 
         assertTrue(curation.health().ok() && ingest.health().ok(), "both services still up");
-        awaitCaughtUp(kafka);
-        Map<String, Integer> out = new HashMap<>();
-        Map<String, List<RejectedDocument>> rejected = new HashMap<>();
-        readAll(kafka, out, rejected);
-        for (String id : validIds) assertEquals(1, out.getOrDefault(id, 0), "valid document " + id + " exactly once");
+        CurationOutput output = CurationOutput.read(kafka, Duration.ofMinutes(2));
+        for (String id : validIds) assertEquals(1, output.kept().getOrDefault(id, 0), "valid document " + id + " exactly once");
+        Map<String, List<String>> rejectedByBytes = new HashMap<>();
+        for (RejectedDocument d : output.rejected()) {
+          ByteBuffer original = d.getOriginalBytes();
+          byte[] bytes = new byte[original.remaining()];
+          original.get(bytes);
+          rejectedByBytes.computeIfAbsent(HexFormat.of().formatHex(bytes), k -> new ArrayList<>()).add(d.getReason() + "@" + d.getStage());
+        }
         List<String> mismatches = new ArrayList<>();
         for (var e : expectedByBytes.entrySet()) {
-          List<String> got = rejected.getOrDefault(e.getKey(), List.of()).stream().map(RejectedDocument::getReason).sorted().toList();
+          List<String> got = rejectedByBytes.getOrDefault(e.getKey(), List.of()).stream().map(r -> r.substring(0, r.indexOf('@'))).sorted().toList();
           if (!got.equals(e.getValue().stream().sorted().toList())) mismatches.add(abbreviate(e.getKey()) + ": expected " + e.getValue() + ", got " + got);
         }
         assertEquals(List.of(), mismatches, "DLQ records by original bytes");
@@ -391,43 +389,5 @@ class BadInputIT {
 
   private static String abbreviate(String hex) {
     return hex.length() <= 80 ? hex : hex.substring(0, 80) + "…";
-  }
-
-  private static void awaitCaughtUp(Map<String, Object> kafka) throws Exception {
-    try (Admin admin = Admin.create(kafka)) {
-      long deadline = System.nanoTime() + Duration.ofMinutes(2).toNanos();
-      while (!GroupLag.behind(admin, kafka, CurationService.APPLICATION_ID, List.of(Topics.RAW)).isEmpty()) {
-        assertTrue(System.nanoTime() < deadline, "curation caught up");
-        Thread.sleep(200);
-      }
-    }
-  }
-
-  private static void readAll(Map<String, Object> kafka, Map<String, Integer> out, Map<String, List<RejectedDocument>> rejected) {
-    Map<String, Object> props = new HashMap<>(kafka);
-    props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
-    props.put(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, Topics.MAX_DOCUMENT_RECORD_BYTES);
-    try (var consumer = new KafkaConsumer<>(props, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
-      List<TopicPartition> partitions = new ArrayList<>();
-      for (String topic : List.of(Topics.CURATED, Topics.HELDOUT, Topics.REJECTED)) {
-        consumer.partitionsFor(topic).forEach(p -> partitions.add(new TopicPartition(topic, p.partition())));
-      }
-      consumer.assign(partitions);
-      consumer.seekToBeginning(partitions);
-      Map<TopicPartition, Long> end = consumer.endOffsets(partitions);
-      while (partitions.stream().anyMatch(p -> consumer.position(p) < end.get(p))) {
-        for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(200))) {
-          if (r.topic().equals(Topics.REJECTED)) {
-            RejectedDocument d = REJECTIONS.decode(r.value());
-            ByteBuffer original = d.getOriginalBytes();
-            byte[] bytes = new byte[original.remaining()];
-            original.get(bytes);
-            rejected.computeIfAbsent(HexFormat.of().formatHex(bytes), k -> new ArrayList<>()).add(d);
-          } else {
-            out.merge(DOCUMENTS.decode(r.value()).getId(), 1, Integer::sum);
-          }
-        }
-      }
-    }
   }
 }

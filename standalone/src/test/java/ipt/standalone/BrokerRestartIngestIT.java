@@ -12,8 +12,6 @@ import ipt.ingest.IngestApi;
 import ipt.ingest.IngestApiConfig;
 import ipt.runtime.KafkaSettings;
 import ipt.runtime.Topics;
-import ipt.schemas.AvroSerde;
-import ipt.schemas.Document;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.http.HttpClient;
@@ -34,11 +32,6 @@ import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -49,7 +42,6 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class BrokerRestartIngestIT {
   private static final ObjectMapper JSON = new ObjectMapper();
-  private static final AvroSerde<Document> DOCUMENTS = AvroSerde.of(Document.class);
   private static final String TOKEN = "restart-token";
   private static final int CLIENTS = 3;
   private static final int BATCH = 25;
@@ -114,15 +106,13 @@ class BrokerRestartIngestIT {
       sending.set(false);
       for (Future<?> f : running) f.get();
       clients.shutdown();
-      awaitCaughtUp(kafka);
-      Map<String, Integer> out = readOutput(kafka);
-      List<String> lost = accepted.stream().filter(id -> !out.containsKey(id)).limit(10).toList();
-      List<String> twice = out.entrySet().stream().filter(e -> e.getValue() > 1).map(Map.Entry::getKey).limit(10).toList();
+      CurationOutput output = CurationOutput.read(kafka, Duration.ofMinutes(3));
+      List<String> wrong = output.notExactlyOnce(new ArrayList<>(accepted));
       System.out.printf("broker restart: %d documents accepted (%d before the outage, %d while the broker was down %d ms), "
-          + "%d requests, %d answered with failures or not at all and retried; %d in curated/held-out, lost %s, twice %s%n",
-          accepted.size(), beforeOutage, duringOutage, outageMillis, requests.get(), refusedRequests.get(), out.size(), lost, twice);
-      assertEquals(List.of(), lost, "accepted documents missing from curated/held-out");
-      assertEquals(List.of(), twice, "documents out twice");
+          + "%d requests, %d answered with failures or not at all and retried; %d in curated/held-out, %d not exactly once %s;"
+          + " rejections %s%n", accepted.size(), beforeOutage, duringOutage, outageMillis, requests.get(), refusedRequests.get(),
+          output.kept().size(), wrong.size(), wrong.subList(0, Math.min(10, wrong.size())), output.rejectionsByReason());
+      assertEquals(List.of(), wrong.subList(0, Math.min(10, wrong.size())), "accepted documents lost or out twice");
       assertTrue(beforeOutage > 0 && accepted.size() > beforeOutage + duringOutage, "ingest ran before and after the outage");
       assertTrue(refusedRequests.get() > 0, "the outage was felt by clients (503 or no answer), not only absorbed by producer retries");
       assertTrue(curation.health().ok() && api.health().ok());
@@ -156,37 +146,5 @@ class BrokerRestartIngestIT {
     } catch (IOException e) {
       return null;
     }
-  }
-
-  private static void awaitCaughtUp(Map<String, Object> kafka) throws Exception {
-    try (Admin admin = Admin.create(kafka)) {
-      long deadline = System.nanoTime() + Duration.ofMinutes(3).toNanos();
-      while (!GroupLag.behind(admin, kafka, CurationService.APPLICATION_ID, List.of(Topics.RAW)).isEmpty()) {
-        assertTrue(System.nanoTime() < deadline, "curation caught up");
-        Thread.sleep(200);
-      }
-    }
-  }
-
-  private static Map<String, Integer> readOutput(Map<String, Object> kafka) {
-    Map<String, Object> props = new HashMap<>(kafka);
-    props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
-    props.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 5000);
-    Map<String, Integer> out = new HashMap<>();
-    try (var consumer = new KafkaConsumer<>(props, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
-      List<TopicPartition> partitions = new ArrayList<>();
-      for (String topic : List.of(Topics.CURATED, Topics.HELDOUT)) {
-        consumer.partitionsFor(topic).forEach(p -> partitions.add(new TopicPartition(topic, p.partition())));
-      }
-      consumer.assign(partitions);
-      consumer.seekToBeginning(partitions);
-      Map<TopicPartition, Long> end = consumer.endOffsets(partitions);
-      while (partitions.stream().anyMatch(p -> consumer.position(p) < end.get(p))) {
-        for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(200))) {
-          out.merge(DOCUMENTS.decode(r.value()).getId(), 1, Integer::sum);
-        }
-      }
-    }
-    return out;
   }
 }

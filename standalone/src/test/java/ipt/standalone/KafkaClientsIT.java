@@ -39,6 +39,12 @@ import org.junit.jupiter.api.io.TempDir;
 /** The README's "any Kafka client" examples, run as written against the embedded broker and real curation. */
 class KafkaClientsIT {
   private static final AvroSerde<Document> DOCUMENTS = AvroSerde.of(Document.class);
+  private static final String AVRO_TEXT = "Fishing quotas for the coming year were set after the scientists presented their"
+      + " assessment of the stocks in the northern waters. Several members warned that coastal communities depend on the"
+      + " fleet, and asked for support for those who will have to stay in port for part of the season.";
+  private static final String JSON_TEXT = "The new railway line between the two cities opened last spring, and the number of"
+      + " passengers has grown every month since then. The operator now plans to run more trains in the evening and to"
+      + " lower the price of tickets for students and for people over the age of sixty.";
   private static final String TEXT = "The committee approved the proposal after a long debate on the budget. Members of the"
       + " house asked the commission to report on the results of the programme before the end of the year, and to explain"
       + " how the funds were spent in each of the regions that took part in it.";
@@ -70,13 +76,13 @@ class KafkaClientsIT {
     props.put("acks", "all");
     props.put("enable.idempotence", "true");
     try (var producer = new KafkaProducer<>(props, new StringSerializer(), new ByteArraySerializer())) {
-      Document doc = Document.newBuilder().setId("doc-2").setDomain("en").setText(TEXT.replace("budget", "fisheries"))
+      Document doc = Document.newBuilder().setId("doc-2").setDomain("en").setText(AVRO_TEXT)
           .setSource("my-crawler").setIngestTime(Instant.now()).setMetadata(Map.of("url", "https://example.org/a")).build();
       ByteBuffer avro = doc.toByteBuffer();
       byte[] value = new byte[avro.remaining()];
       avro.get(value);
       producer.send(new ProducerRecord<>("ipt.documents.raw", doc.getId(), value)).get();
-      byte[] json = new ObjectMapper().writeValueAsBytes(Map.of("id", "doc-3", "domain", "en", "text", TEXT.replace("budget", "railways")));
+      byte[] json = new ObjectMapper().writeValueAsBytes(Map.of("id", "doc-3", "domain", "en", "text", JSON_TEXT));
       producer.send(new ProducerRecord<>("ipt.documents.raw", "doc-3", json)).get();
     }
     Map<String, Document> out = curated(Set.of("doc-2", "doc-3"));
