@@ -144,6 +144,9 @@ public final class IngestApi implements AutoCloseable {
         reply(response, callback, "healthz", method, start, 200, JSON.createObjectNode().put("status", "ok"));
         return true;
       }
+      // Refused before its body is read, a request leaves bytes on the connection: close it rather than let
+      // the client send its next request into a connection the server is about to drop.
+      response.getHeaders().put(HttpHeader.CONNECTION, "close");
       if (!path.equals(DOCUMENTS_PATH)) {
         error(response, callback, "other", method, start, 404, "not-found", "no resource at " + DocumentParser.shorten(path) + "; documents go to POST " + DOCUMENTS_PATH);
         return true;
@@ -200,6 +203,7 @@ public final class IngestApi implements AutoCloseable {
         error(response, callback, "documents", method, start, 413, "body-too-large", "body is over the limit of " + config.maxBodyBytes() + " bytes");
         return;
       }
+      response.getHeaders().remove(HttpHeader.CONNECTION);
       List<byte[]> parts;
       List<JsonNode> values;
       try {

@@ -67,6 +67,8 @@ final class Demo {
         DocumentPublisher publisher = new DocumentPublisher(pipeline.kafka())) {
       out.printf("broker %s; /metrics and /healthz: %s%n", kafka.bootstrapServers(), pipeline.statusPorts().entrySet().stream()
           .sorted(Map.Entry.comparingByKey()).map(e -> e.getKey() + " :" + e.getValue()).collect(Collectors.joining(", ")));
+      out.printf("ingest API %s/v1/documents (bearer token %s): try ipt ingest --http %s while the demo runs%n",
+          pipeline.ingestApiUrl(), pipeline.ingestToken(), pipeline.ingestApiUrl());
       for (int i = 0; i < phases.size(); i++) {
         Phase phase = phases.get(i);
         int chars = phase.texts().stream().mapToInt(t -> t.text().length()).sum();

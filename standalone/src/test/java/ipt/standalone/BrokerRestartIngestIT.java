@@ -44,7 +44,9 @@ class BrokerRestartIngestIT {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final String TOKEN = "restart-token";
   private static final int CLIENTS = 3;
-  private static final int BATCH = 25;
+  private static final int BATCH = 10;
+  /** Between a client's requests: a steady stream of about 1,500 documents/s, not a flood for the machine to wade through. */
+  private static final long PAUSE_MILLIS = 20;
 
   @TempDir Path work;
 
@@ -90,6 +92,7 @@ class BrokerRestartIngestIT {
               if (!answer.path("failed").isEmpty()) refusedRequests.incrementAndGet();
               batch.removeIf(d -> ok.contains(d.id()));
             }
+            Thread.sleep(PAUSE_MILLIS);
           }
           return null;
         }));

@@ -38,7 +38,6 @@ record CurationOutput(Map<String, Integer> kept, List<RejectedDocument> rejected
     Map<String, Object> props = new HashMap<>(kafka);
     props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
     props.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 5000);
-    props.put(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, Topics.MAX_DOCUMENT_RECORD_BYTES);
     Map<String, Integer> kept = new HashMap<>();
     List<RejectedDocument> rejected = new ArrayList<>();
     try (var consumer = new KafkaConsumer<>(props, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
@@ -60,14 +59,16 @@ record CurationOutput(Map<String, Integer> kept, List<RejectedDocument> rejected
   }
 
   /**
-   * Ids not accounted for exactly once: each must be kept once, or, never kept, refused by a content rule
-   * (quality, near-dup: the same content would be refused however often it came). A {@code duplicate}
-   * rejection is a re-send and never accounts for an id.
+   * Ids not accounted for exactly once: each must be kept once, or, never kept, refused for its content
+   * (quality, near-dup, or the same text as another document). A re-send of the same id, rejected as a
+   * duplicate of itself, never accounts for an id.
    */
   List<String> notExactlyOnce(List<String> ids) {
     Map<String, String> refusedForContent = new HashMap<>();
     for (RejectedDocument r : rejected) {
-      if (r.getDocumentId() != null && !r.getReason().equals("duplicate")) refusedForContent.put(r.getDocumentId(), r.getReason());
+      String id = r.getDocumentId();
+      boolean resent = r.getReason().equals("duplicate") && r.getDetail().equals("document " + id + " was sent again");
+      if (id != null && !resent) refusedForContent.put(id, r.getReason());
     }
     List<String> wrong = new ArrayList<>();
     for (String id : ids) {
