@@ -1,25 +1,20 @@
 package ipt.ingest;
 
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Locale;
-import java.util.Set;
 import java.util.SplittableRandom;
 
 /**
  * MinHash signatures and LSH band keys for near-duplicate detection, after datatrove's MinhashDedup
  * defaults: 5-gram shingles, 14 bands of 8 rows (112 hashes). Two documents share a band key with
  * probability 1 − (1 − J⁸)¹⁴ for shingle Jaccard similarity J: about 0.5 at J = 0.72, 0.99 at J = 0.87.
- * Shingles are word 5-grams of the lower-cased text, or letter 5-grams for text written without spaces.
- * Each shingle is hashed to 64 bits (FNV-1a), and hash i is (a_i·x + b_i) mod 2⁶¹−1 with a_i, b_i drawn
- * from a fixed seed, so signatures are the same in every process and after every restart.
+ * Shingles are word 5-grams of the lower-cased text (words: runs of letters and digits), or letter 5-grams
+ * for text written without spaces. A shingle is a 64-bit hash of its words' 64-bit hashes; hash function i
+ * is multiply-shift, the high 32 bits of a_i·x + b_i (mod 2⁶⁴) with odd a_i, both drawn from a fixed seed,
+ * so signatures are the same in every process and after every restart.
  */
 public final class MinHash {
-  private static final long MERSENNE_61 = (1L << 61) - 1;
-
   /**
    * @param bands LSH bands; a shared band key makes a near duplicate
    * @param rows hashes per band
@@ -47,20 +42,18 @@ public final class MinHash {
     b = new long[hashes];
     SplittableRandom random = new SplittableRandom(config.seed());
     for (int i = 0; i < hashes; i++) {
-      a[i] = 1 + random.nextLong(MERSENNE_61 - 1);
-      b[i] = random.nextLong(MERSENNE_61);
+      a[i] = random.nextLong() | 1;
+      b[i] = random.nextLong();
     }
   }
 
-  /** The signature: per hash function, the least hash over the text's shingles. */
+  /** The signature: per hash function, the least hash over the text's distinct shingles. */
   long[] signature(String text) {
     long[] min = new long[a.length];
     Arrays.fill(min, Long.MAX_VALUE);
     for (long x : shingleHashes(text)) {
-      long reduced = Long.remainderUnsigned(x, MERSENNE_61);
       for (int i = 0; i < a.length; i++) {
-        long h = mulMod(a[i], reduced) + b[i];
-        if (h >= MERSENNE_61) h -= MERSENNE_61;
+        long h = (a[i] * x + b[i]) >>> 32;
         if (h < min[i]) min[i] = h;
       }
     }
@@ -88,50 +81,68 @@ public final class MinHash {
     return (double) same / x.length;
   }
 
-  Set<Long> shingleHashes(String text) {
-    List<String> tokens = QualityRules.isSpaceless(text) ? QualityRules.letters(text) : lowerWords(text);
-    Set<Long> out = new HashSet<>();
-    int n = Math.min(config.shingle(), tokens.size());
-    for (int i = 0; i + n <= tokens.size(); i++) {
-      if (n == 0) break;
-      out.add(fnv1a(String.join(" ", tokens.subList(i, i + n))));
+  /** The text's distinct shingle hashes, sorted. */
+  long[] shingleHashes(String text) {
+    long[] tokens = QualityRules.isSpaceless(text) ? letterHashes(text) : wordHashes(text);
+    int n = Math.min(config.shingle(), tokens.length);
+    if (n == 0) return new long[0];
+    long[] shingles = new long[tokens.length - n + 1];
+    for (int i = 0; i < shingles.length; i++) {
+      long h = 0;
+      for (int j = i; j < i + n; j++) h = (h + tokens[j]) * 0x9E3779B97F4A7C15L;
+      shingles[i] = mix(h);
     }
-    return out;
+    Arrays.sort(shingles);
+    int distinct = 0;
+    for (int i = 0; i < shingles.length; i++) if (i == 0 || shingles[i] != shingles[i - 1]) shingles[distinct++] = shingles[i];
+    return Arrays.copyOf(shingles, distinct);
   }
 
   /** Exact Jaccard similarity of two texts' shingle sets (for tests and the evaluation, not the stream). */
   double jaccard(String x, String y) {
-    Set<Long> sx = shingleHashes(x);
-    Set<Long> sy = shingleHashes(y);
-    Set<Long> union = new HashSet<>(sx);
-    union.addAll(sy);
-    sx.retainAll(sy);
-    return union.isEmpty() ? 1 : (double) sx.size() / union.size();
+    long[] sx = shingleHashes(x);
+    long[] sy = shingleHashes(y);
+    int common = 0;
+    for (long s : sx) if (Arrays.binarySearch(sy, s) >= 0) common++;
+    int union = sx.length + sy.length - common;
+    return union == 0 ? 1 : (double) common / union;
   }
 
-  private static List<String> lowerWords(String text) {
-    List<String> out = new ArrayList<>();
-    for (String token : text.toLowerCase(Locale.ROOT).split("[^\\p{L}\\p{N}]+")) if (!token.isEmpty()) out.add(token);
-    return out;
-  }
-
-  private static long fnv1a(String s) {
-    long h = 0xcbf29ce484222325L;
-    for (byte b : s.getBytes(StandardCharsets.UTF_8)) {
-      h ^= b & 0xff;
-      h *= 0x100000001b3L;
+  /** FNV-1a of each lower-cased run of letters and digits. */
+  private static long[] wordHashes(String text) {
+    long[] out = new long[16];
+    int count = 0;
+    long h = 0;
+    boolean inWord = false;
+    for (int i = 0; i < text.length(); ) {
+      int cp = text.codePointAt(i);
+      i += Character.charCount(cp);
+      if (Character.isLetterOrDigit(cp)) {
+        if (!inWord) h = 0xcbf29ce484222325L;
+        inWord = true;
+        h = (h ^ Character.toLowerCase(cp)) * 0x100000001b3L;
+      } else if (inWord) {
+        if (count == out.length) out = Arrays.copyOf(out, count * 2);
+        out[count++] = h;
+        inWord = false;
+      }
     }
-    return h;
+    if (inWord) {
+      if (count == out.length) out = Arrays.copyOf(out, count + 1);
+      out[count++] = h;
+    }
+    return Arrays.copyOf(out, count);
   }
 
-  /** (x·y) mod 2⁶¹−1 for x, y < 2⁶¹−1, from the 122-bit product. */
-  private static long mulMod(long x, long y) {
-    long hi = Math.multiplyHigh(x, y);
-    long lo = x * y;
-    long low61 = lo & MERSENNE_61;
-    long high = (lo >>> 61) | (hi << 3);
-    long r = low61 + high;
-    if (r >= MERSENNE_61) r -= MERSENNE_61;
-    return r;
+  /** Each letter or digit of text written without spaces, as its own token. */
+  private static long[] letterHashes(String text) {
+    return text.codePoints().filter(Character::isLetterOrDigit).mapToLong(cp -> mix(Character.toLowerCase(cp))).toArray();
+  }
+
+  /** SplitMix64's finaliser: spreads the bits, so nearby inputs give unrelated hashes. */
+  private static long mix(long z) {
+    z = (z ^ (z >>> 30)) * 0xbf58476d1ce4e5b9L;
+    z = (z ^ (z >>> 27)) * 0x94d049bb133111ebL;
+    return z ^ (z >>> 31);
   }
 }

@@ -23,10 +23,11 @@ final class QualityRules {
   static void check(String text, QualityThresholds t) throws InvalidDocumentException {
     String[] lines = text.split("\n");
     if (t.maxMeanLineLength() > 0 || t.maxLineLength() > 0 || t.minAlphanumeric() > 0) codeRules(text, lines, t);
-    List<String> words = isSpaceless(text) ? letters(text) : words(text);
+    boolean spaceless = isSpaceless(text);
+    List<String> words = spaceless ? letters(text) : words(text);
     bound(words.size() >= t.minWords(), Reason.TOO_FEW_WORDS, words.size() + " words, fewer than " + t.minWords());
     bound(words.size() <= t.maxWords(), Reason.TOO_MANY_WORDS, words.size() + " words, more than " + t.maxWords());
-    if (!isSpaceless(text)) wordRules(text, lines, words, t);
+    if (!spaceless) wordRules(text, lines, words, t);
     repetitionRules(text, lines, words, t);
   }
 
@@ -90,54 +91,80 @@ final class QualityRules {
       check((double) duplicateLineChars / text.length(), t.maxDuplicateLineChars(), true, Reason.DUPLICATE_LINES, "share of chars in repeated lines");
     }
     int wordChars = words.stream().mapToInt(String::length).sum();
-    if (wordChars == 0) return;
+    if (wordChars == 0 || (t.maxTopNgramChars().isEmpty() && t.maxDuplicateNgramChars().isEmpty())) return;
+    // Each word as a number, so n-grams are compared as 64-bit hashes instead of joined strings.
+    Map<String, Integer> ids = new HashMap<>();
+    long[] wordIds = new long[words.size()];
+    int[] lengths = new int[words.size()];
+    for (int i = 0; i < wordIds.length; i++) {
+      wordIds[i] = ids.computeIfAbsent(words.get(i), w -> ids.size() + 1);
+      lengths[i] = words.get(i).length();
+    }
     for (int i = 0; i < t.maxTopNgramChars().size(); i++) {
       int n = 2 + i;
-      check(topNgramChars(words, n) / (double) wordChars, t.maxTopNgramChars().get(i), true, Reason.TOP_NGRAM_REPETITION,
+      check(topNgramChars(wordIds, lengths, n) / (double) wordChars, t.maxTopNgramChars().get(i), true, Reason.TOP_NGRAM_REPETITION,
           "share of chars in the most frequent " + n + "-gram");
     }
     for (int i = 0; i < t.maxDuplicateNgramChars().size(); i++) {
       int n = 5 + i;
-      check(duplicateNgramChars(words, n) / (double) wordChars, t.maxDuplicateNgramChars().get(i), true, Reason.DUPLICATE_NGRAMS,
+      check(duplicateNgramChars(wordIds, lengths, n) / (double) wordChars, t.maxDuplicateNgramChars().get(i), true, Reason.DUPLICATE_NGRAMS,
           "share of chars in repeated " + n + "-grams");
     }
   }
 
+  /** The n-gram starting at {@code from}, as a 64-bit hash of its word numbers. */
+  private static long ngram(long[] wordIds, int from, int n) {
+    long h = 0;
+    for (int j = from; j < from + n; j++) h = (h + wordIds[j]) * 0x9E3779B97F4A7C15L;
+    return h;
+  }
+
   /** Characters of the most frequent n-gram times its count (Gopher counts an n-gram's characters once per occurrence). */
-  private static int topNgramChars(List<String> words, int n) {
-    Map<String, Integer> counts = new HashMap<>();
-    String top = null;
+  private static int topNgramChars(long[] wordIds, int[] lengths, int n) {
+    Map<Long, Integer> counts = new HashMap<>();
+    int top = -1;
     int topCount = 0;
-    for (int i = 0; i + n <= words.size(); i++) {
-      String gram = String.join(" ", words.subList(i, i + n));
-      int c = counts.merge(gram, 1, Integer::sum);
+    for (int i = 0; i + n <= wordIds.length; i++) {
+      int c = counts.merge(ngram(wordIds, i, n), 1, Integer::sum);
       if (c > topCount) {
         topCount = c;
-        top = gram;
+        top = i;
       }
     }
-    return topCount < 2 ? 0 : (top.length() - (n - 1)) * topCount;
+    if (topCount < 2) return 0;
+    int chars = 0;
+    for (int j = top; j < top + n; j++) chars += lengths[j];
+    return chars * topCount;
   }
 
   /** Characters of the words covered by n-grams that occurred before, each word counted once. */
-  private static int duplicateNgramChars(List<String> words, int n) {
-    Set<String> seen = new HashSet<>();
-    boolean[] covered = new boolean[words.size()];
-    for (int i = 0; i + n <= words.size(); i++) {
-      if (!seen.add(String.join(" ", words.subList(i, i + n)))) {
+  private static int duplicateNgramChars(long[] wordIds, int[] lengths, int n) {
+    Set<Long> seen = new HashSet<>();
+    boolean[] covered = new boolean[wordIds.length];
+    for (int i = 0; i + n <= wordIds.length; i++) {
+      if (!seen.add(ngram(wordIds, i, n))) {
         for (int j = i; j < i + n; j++) covered[j] = true;
       }
     }
     int chars = 0;
-    for (int i = 0; i < covered.length; i++) if (covered[i]) chars += words.get(i).length();
+    for (int i = 0; i < covered.length; i++) if (covered[i]) chars += lengths[i];
     return chars;
   }
 
   /** White-space separated tokens, without tokens that are only punctuation. */
   static List<String> words(String text) {
     List<String> out = new ArrayList<>();
-    for (String token : text.split("\\s+")) {
-      if (!token.isEmpty() && token.codePoints().anyMatch(Character::isLetterOrDigit)) out.add(token);
+    int start = -1;
+    boolean hasLetter = false;
+    for (int i = 0; i <= text.length(); i++) {
+      if (i == text.length() || Character.isWhitespace(text.charAt(i))) {
+        if (start >= 0 && hasLetter) out.add(text.substring(start, i));
+        start = -1;
+        hasLetter = false;
+      } else {
+        if (start < 0) start = i;
+        hasLetter |= Character.isLetterOrDigit(text.charAt(i)) || Character.isSurrogate(text.charAt(i));
+      }
     }
     return out;
   }

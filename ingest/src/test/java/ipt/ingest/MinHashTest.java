@@ -10,7 +10,10 @@ import org.junit.jupiter.api.Test;
 
 class MinHashTest {
   private static final String A = "The committee approved the proposal after a long debate on the budget of the agency, and the"
-      + " members asked the commission to report on the results of the programme before the end of next year.";
+      + " members asked the commission to report on the results of the programme before the end of next year. Several speakers"
+      + " said that the money should go first to the regions where unemployment is highest, and that the rules for small"
+      + " firms must be made simpler, because today many of them give up before they have even filled in the forms. The"
+      + " rapporteur thanked the shadow rapporteurs for their cooperation and said she hoped for a large majority tomorrow.";
 
   private final MinHash minHash = new MinHash(MinHash.Config.defaults());
 
@@ -40,6 +43,7 @@ class MinHashTest {
 
   @Test
   void bandKeysCollideForNearCopiesOnly() {
+    // About 100 words: one edited word changes 5 of ~95 shingles, J ≈ 0.9, a shared band with probability > 0.99.
     List<String> keys = minHash.bandKeys(minHash.signature(A));
     List<String> near = minHash.bandKeys(minHash.signature(A.replace("budget", "budgets")));
     List<String> far = minHash.bandKeys(minHash.signature("Completely different words about fishing quotas in the North Sea and"
