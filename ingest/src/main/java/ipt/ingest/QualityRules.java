@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Supplier;
 
 /**
  * The quality filter: a normalised text against {@link QualityThresholds}, the first rule it breaks as an
@@ -25,8 +26,8 @@ final class QualityRules {
     if (t.maxMeanLineLength() > 0 || t.maxLineLength() > 0 || t.minAlphanumeric() > 0) codeRules(text, lines, t);
     boolean spaceless = isSpaceless(text);
     List<String> words = spaceless ? letters(text) : words(text);
-    bound(words.size() >= t.minWords(), Reason.TOO_FEW_WORDS, words.size() + " words, fewer than " + t.minWords());
-    bound(words.size() <= t.maxWords(), Reason.TOO_MANY_WORDS, words.size() + " words, more than " + t.maxWords());
+    bound(words.size() >= t.minWords(), Reason.TOO_FEW_WORDS, () -> words.size() + " words, fewer than " + t.minWords());
+    bound(words.size() <= t.maxWords(), Reason.TOO_MANY_WORDS, () -> words.size() + " words, more than " + t.maxWords());
     if (!spaceless) wordRules(text, lines, words, t);
     repetitionRules(text, lines, words, t);
   }
@@ -43,12 +44,21 @@ final class QualityRules {
     for (String line : lines) longest = Math.max(longest, line.length());
     long alphanumeric = text.chars().filter(Character::isLetterOrDigit).count();
     check(meanLine, t.maxMeanLineLength(), true, Reason.LONG_LINES, "mean line length");
-    if (t.maxLineLength() > 0) bound(longest <= t.maxLineLength(), Reason.LONG_LINES, "a line of " + longest + " chars, over " + t.maxLineLength());
+    int longestLine = longest;
+    if (t.maxLineLength() > 0) bound(longestLine <= t.maxLineLength(), Reason.LONG_LINES, () -> "a line of " + longestLine + " chars, over " + t.maxLineLength());
     check((double) alphanumeric / text.length(), t.minAlphanumeric(), false, Reason.LOW_ALPHANUMERIC, "share of letters and digits");
   }
 
   private static void wordRules(String text, String[] lines, List<String> words, QualityThresholds t) throws InvalidDocumentException {
-    double meanLength = words.stream().mapToInt(String::length).average().orElse(0);
+    int wordChars = 0;
+    int alphaWords = 0;
+    int stops = 0;
+    for (String w : words) {
+      wordChars += w.length();
+      if (w.chars().anyMatch(Character::isLetter)) alphaWords++;
+      if (!t.stopWords().isEmpty() && t.stopWords().contains(w.toLowerCase(Locale.ROOT))) stops++;
+    }
+    double meanLength = (double) wordChars / words.size();
     check(meanLength, t.minMeanWordLength(), false, Reason.MEAN_WORD_LENGTH, "mean word length");
     check(meanLength, t.maxMeanWordLength(), true, Reason.MEAN_WORD_LENGTH, "mean word length");
     int symbols = count(text, "#") + count(text, "...") + count(text, "…");
@@ -65,12 +75,9 @@ final class QualityRules {
       check((double) bullets / lines.length, t.maxBulletLines(), true, Reason.BULLET_LINES, "share of lines starting with a bullet");
       check((double) ellipses / lines.length, t.maxEllipsisLines(), true, Reason.ELLIPSIS_LINES, "share of lines ending with an ellipsis");
     }
-    long alphaWords = words.stream().filter(w -> w.chars().anyMatch(Character::isLetter)).count();
     check((double) alphaWords / words.size(), t.minAlphaWords(), false, Reason.FEW_ALPHA_WORDS, "share of words with a letter");
-    if (!t.stopWords().isEmpty()) {
-      long stops = words.stream().filter(w -> t.stopWords().contains(w.toLowerCase(Locale.ROOT))).count();
-      bound(stops >= t.minStopWords(), Reason.FEW_STOP_WORDS, stops + " stop words, fewer than " + t.minStopWords());
-    }
+    int stopWords = stops;
+    if (!t.stopWords().isEmpty()) bound(stopWords >= t.minStopWords(), Reason.FEW_STOP_WORDS, () -> stopWords + " stop words, fewer than " + t.minStopWords());
   }
 
   private static void repetitionRules(String text, String[] lines, List<String> words, QualityThresholds t) throws InvalidDocumentException {
@@ -90,7 +97,8 @@ final class QualityRules {
       check((double) duplicateLines / nonEmpty, t.maxDuplicateLines(), true, Reason.DUPLICATE_LINES, "share of repeated lines");
       check((double) duplicateLineChars / text.length(), t.maxDuplicateLineChars(), true, Reason.DUPLICATE_LINES, "share of chars in repeated lines");
     }
-    int wordChars = words.stream().mapToInt(String::length).sum();
+    int wordChars = 0;
+    for (String w : words) wordChars += w.length();
     if (wordChars == 0 || (t.maxTopNgramChars().isEmpty() && t.maxDuplicateNgramChars().isEmpty())) return;
     // Each word as a number, so n-grams are compared as 64-bit hashes instead of joined strings.
     Map<String, Integer> ids = new HashMap<>();
@@ -100,14 +108,15 @@ final class QualityRules {
       wordIds[i] = ids.computeIfAbsent(words.get(i), w -> ids.size() + 1);
       lengths[i] = words.get(i).length();
     }
+    LongCounts counts = new LongCounts(wordIds.length);
     for (int i = 0; i < t.maxTopNgramChars().size(); i++) {
       int n = 2 + i;
-      check(topNgramChars(wordIds, lengths, n) / (double) wordChars, t.maxTopNgramChars().get(i), true, Reason.TOP_NGRAM_REPETITION,
+      check(topNgramChars(wordIds, lengths, n, counts) / (double) wordChars, t.maxTopNgramChars().get(i), true, Reason.TOP_NGRAM_REPETITION,
           "share of chars in the most frequent " + n + "-gram");
     }
     for (int i = 0; i < t.maxDuplicateNgramChars().size(); i++) {
       int n = 5 + i;
-      check(duplicateNgramChars(wordIds, lengths, n) / (double) wordChars, t.maxDuplicateNgramChars().get(i), true, Reason.DUPLICATE_NGRAMS,
+      check(duplicateNgramChars(wordIds, lengths, n, counts) / (double) wordChars, t.maxDuplicateNgramChars().get(i), true, Reason.DUPLICATE_NGRAMS,
           "share of chars in repeated " + n + "-grams");
     }
   }
@@ -120,12 +129,12 @@ final class QualityRules {
   }
 
   /** Characters of the most frequent n-gram times its count (Gopher counts an n-gram's characters once per occurrence). */
-  private static int topNgramChars(long[] wordIds, int[] lengths, int n) {
-    Map<Long, Integer> counts = new HashMap<>();
+  private static int topNgramChars(long[] wordIds, int[] lengths, int n, LongCounts counts) {
+    counts.clear();
     int top = -1;
     int topCount = 0;
     for (int i = 0; i + n <= wordIds.length; i++) {
-      int c = counts.merge(ngram(wordIds, i, n), 1, Integer::sum);
+      int c = counts.add(ngram(wordIds, i, n));
       if (c > topCount) {
         topCount = c;
         top = i;
@@ -138,11 +147,11 @@ final class QualityRules {
   }
 
   /** Characters of the words covered by n-grams that occurred before, each word counted once. */
-  private static int duplicateNgramChars(long[] wordIds, int[] lengths, int n) {
-    Set<Long> seen = new HashSet<>();
+  private static int duplicateNgramChars(long[] wordIds, int[] lengths, int n, LongCounts counts) {
+    counts.clear();
     boolean[] covered = new boolean[wordIds.length];
     for (int i = 0; i + n <= wordIds.length; i++) {
-      if (!seen.add(ngram(wordIds, i, n))) {
+      if (counts.add(ngram(wordIds, i, n)) > 1) {
         for (int j = i; j < i + n; j++) covered[j] = true;
       }
     }
@@ -186,10 +195,11 @@ final class QualityRules {
   private static void check(double value, double bound, boolean isMax, Reason reason, String what) throws InvalidDocumentException {
     if (Double.isNaN(bound) || bound <= 0) return;
     boolean ok = isMax ? value <= bound : value >= bound;
-    bound(ok, reason, String.format(Locale.ROOT, "%s %.3f, %s %.3f", what, value, isMax ? "over" : "under", bound));
+    if (!ok) throw new InvalidDocumentException(reason, String.format(Locale.ROOT, "%s %.3f, %s %.3f", what, value, isMax ? "over" : "under", bound));
   }
 
-  private static void bound(boolean ok, Reason reason, String detail) throws InvalidDocumentException {
-    if (!ok) throw new InvalidDocumentException(reason, detail);
+  /** The detail is only built for a document that fails. */
+  private static void bound(boolean ok, Reason reason, Supplier<String> detail) throws InvalidDocumentException {
+    if (!ok) throw new InvalidDocumentException(reason, detail.get());
   }
 }
