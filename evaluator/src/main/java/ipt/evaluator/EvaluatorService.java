@@ -6,6 +6,7 @@ import ipt.model.CheckpointException;
 import ipt.model.LanguageModel;
 import ipt.model.TrainConfig;
 import ipt.runtime.KafkaSettings;
+import ipt.runtime.ServiceProcess;
 import ipt.runtime.StatusServer;
 import ipt.runtime.StatusServer.Health;
 import ipt.runtime.Topics;
@@ -333,15 +334,7 @@ public final class EvaluatorService implements AutoCloseable {
     Map<String, String> env = System.getenv();
     PrometheusRegistry registry = new PrometheusRegistry();
     EvaluatorService service = start(KafkaSettings.fromEnv(env), EvaluatorConfig.fromEnv(env), registry);
-    try (StatusServer status = StatusServer.start("0.0.0.0", Integer.parseInt(env.getOrDefault("IPT_STATUS_PORT", "8080")), registry, service::health)) {
-      Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-        try {
-          service.close();
-        } catch (InterruptedException ignored) {
-          Thread.currentThread().interrupt();
-        }
-      }));
-      service.stopped.await();
-    }
+    ServiceProcess.runUntilShutdown("evaluator", env, registry, service::health, service::close);
   }
+
 }

@@ -2,13 +2,13 @@ package ipt.ingest;
 
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import ipt.runtime.KafkaSettings;
+import ipt.runtime.ServiceProcess;
 import ipt.runtime.StatusServer;
 import ipt.runtime.Topics;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Properties;
-import java.util.concurrent.CountDownLatch;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.common.config.TopicConfig;
@@ -95,7 +95,6 @@ public final class CurationService implements AutoCloseable {
     Map<String, String> env = System.getenv();
     Map<String, Object> kafka = KafkaSettings.fromEnv(env);
     Path stateDir = Path.of(env.getOrDefault("IPT_STATE_DIR", Path.of(System.getProperty("java.io.tmpdir"), "ipt-curation").toString()));
-    int statusPort = Integer.parseInt(env.getOrDefault("IPT_STATUS_PORT", "8080"));
     int partitions = Integer.parseInt(env.getOrDefault("IPT_DOCUMENT_PARTITIONS", "3"));
     short replication = Short.parseShort(String.valueOf(kafka.getOrDefault(StreamsConfig.REPLICATION_FACTOR_CONFIG, "1")));
     try (Admin admin = Admin.create(kafka)) {
@@ -104,14 +103,7 @@ public final class CurationService implements AutoCloseable {
 
     PrometheusRegistry registry = new PrometheusRegistry();
     CurationService service = start(kafka, CurationConfig.fromEnv(env), stateDir, registry);
-    StatusServer status = StatusServer.start("0.0.0.0", statusPort, registry, service::health);
-    LOG.info("curation running; status on port {}", status.port());
-    CountDownLatch stopped = new CountDownLatch(1);
-    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-      service.close();
-      status.close();
-      stopped.countDown();
-    }, "curation-shutdown"));
-    stopped.await();
+    ServiceProcess.runUntilShutdown("curation", env, registry, service::health, service);
   }
+
 }

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import ipt.runtime.KafkaSettings;
+import ipt.runtime.ServiceProcess;
 import ipt.runtime.StatusServer;
 import ipt.schemas.Document;
 import java.io.IOException;
@@ -21,7 +22,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CountDownLatch;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.io.Content;
 import org.eclipse.jetty.server.Handler;
@@ -101,21 +101,11 @@ public final class IngestApi implements AutoCloseable {
   public static void main(String[] args) throws Exception {
     Map<String, String> env = System.getenv();
     PrometheusRegistry registry = new PrometheusRegistry();
-    IngestApi api = start(IngestApiConfig.fromEnv(env), KafkaSettings.fromEnv(env), CurationConfig.defaults(), registry);
-    CountDownLatch stopped = new CountDownLatch(1);
-    try (StatusServer status = StatusServer.start("0.0.0.0", Integer.parseInt(env.getOrDefault("IPT_STATUS_PORT", "8080")), registry, api::health)) {
-      Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-        try {
-          api.close();
-        } catch (Exception e) {
-          LOG.warn("ingest API did not stop cleanly", e);
-        }
-        stopped.countDown();
-      }));
-      LOG.info("ingest API on port {}", api.port());
-      stopped.await();
-    }
+    IngestApi api = start(IngestApiConfig.fromEnv(env), KafkaSettings.fromEnv(env), CurationConfig.fromEnv(env), registry);
+    LOG.info("ingest API on port {}", api.port());
+    ServiceProcess.runUntilShutdown("ingest-api", env, registry, api::health, api);
   }
+
 
   /** One failed document of a batch: where it was, its id if it had one, and why. */
   private record Failure(int index, String id, String reason, String detail) {}

@@ -6,6 +6,7 @@ import ipt.model.Checkpoint;
 import ipt.model.CheckpointException;
 import ipt.model.LanguageModel;
 import ipt.runtime.KafkaSettings;
+import ipt.runtime.ServiceProcess;
 import ipt.runtime.StatusServer;
 import ipt.runtime.StatusServer.Health;
 import ipt.runtime.Topics;
@@ -41,7 +42,6 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
-import org.rocksdb.RocksDBException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -372,15 +372,7 @@ public final class TrainerService implements AutoCloseable {
     Map<String, String> env = System.getenv();
     PrometheusRegistry registry = new PrometheusRegistry();
     TrainerService service = start(KafkaSettings.fromEnv(env), TrainerConfig.fromEnv(env), registry);
-    try (StatusServer status = StatusServer.start("0.0.0.0", Integer.parseInt(env.getOrDefault("IPT_STATUS_PORT", "8080")), registry, service::health)) {
-      Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-        try {
-          service.close();
-        } catch (InterruptedException ignored) {
-          Thread.currentThread().interrupt();
-        }
-      }));
-      service.stopped.await();
-    }
+    ServiceProcess.runUntilShutdown("trainer", env, registry, service::health, service::close);
   }
+
 }

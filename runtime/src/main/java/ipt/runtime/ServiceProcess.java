@@ -1,0 +1,38 @@
+package ipt.runtime;
+
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** The life of a service run as its own process: status endpoints up, then wait until SIGTERM, then close. */
+public final class ServiceProcess {
+  private static final Logger LOG = LoggerFactory.getLogger(ServiceProcess.class);
+
+  private ServiceProcess() {}
+
+  /**
+   * Serves {@code /metrics} and {@code /healthz} on {@code IPT_STATUS_PORT} (8080) and blocks until the JVM
+   * is asked to stop; the shutdown hook closes {@code service} before the process exits.
+   */
+  public static void runUntilShutdown(String name, Map<String, String> env, PrometheusRegistry registry,
+      Supplier<StatusServer.Health> health, AutoCloseable service) throws Exception {
+    int port = Integer.parseInt(env.getOrDefault("IPT_STATUS_PORT", "8080"));
+    CountDownLatch closed = new CountDownLatch(1);
+    try (StatusServer status = StatusServer.start("0.0.0.0", port, registry, health)) {
+      Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+        try {
+          service.close();
+        } catch (Exception e) {
+          LOG.warn("{} did not stop cleanly", name, e);
+        } finally {
+          closed.countDown();
+        }
+      }, name + "-shutdown"));
+      LOG.info("{} running; /metrics and /healthz on port {}", name, status.port());
+      closed.await();
+    }
+  }
+}
