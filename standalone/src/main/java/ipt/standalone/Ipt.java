@@ -161,7 +161,7 @@ public final class Ipt implements Runnable {
     @Option(names = "--no-journal", description = "Send everything again, without reading or writing the journal.")
     boolean noJournal;
 
-    @Option(names = "--no-progress", description = "No progress bar (it goes to stderr).")
+    @Option(names = "--no-progress", description = "No progress bar (shown on stderr when it is a terminal).")
     boolean noProgress;
 
     @Override
@@ -170,7 +170,7 @@ public final class Ipt implements Runnable {
           .setUpdateIntervalMillis(500).setConsumer(new ConsoleProgressBarConsumer(System.err));
       try (DocumentSink sink = sink();
           IngestJournal journal = noJournal ? null : IngestJournal.open(journalPath);
-          ProgressBar progress = noProgress ? null : bar.build()) {
+          ProgressBar progress = noProgress || System.console() == null ? null : bar.build()) {
         AtomicLong problems = new AtomicLong();
         FileLoader loader = new FileLoader(sink, domain).withListener(new FileLoader.Listener() {
           @Override
@@ -181,7 +181,7 @@ public final class Ipt implements Runnable {
           @Override
           public void problem() {
             long n = problems.incrementAndGet();
-            if (progress != null) progress.setExtraMessage(n + " skipped");
+            if (progress != null) progress.setExtraMessage(" · " + n + " skipped");
           }
         });
         if (journal != null) loader = loader.withJournal(journal);
