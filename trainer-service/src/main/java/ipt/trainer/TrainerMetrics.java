@@ -11,6 +11,7 @@ final class TrainerMetrics {
   private final Counter tokens;
   private final Counter steps;
   private final Counter rounds;
+  private final Counter orphans;
   private final Gauge loss;
   private final Gauge learningRate;
   private final Gauge replaySequences;
@@ -24,6 +25,8 @@ final class TrainerMetrics {
     tokens = Counter.builder().name("ipt_trainer_new_tokens_trained_total").help("New tokens trained on").labelNames("lineage").register(registry);
     steps = Counter.builder().name("ipt_trainer_steps_total").help("Optimizer steps").labelNames("lineage").register(registry);
     rounds = Counter.builder().name("ipt_trainer_rounds_total").help("Training rounds by outcome (committed, diverged, failed)").labelNames("lineage", "outcome").register(registry);
+    orphans = Counter.builder().name("ipt_trainer_orphan_checkpoints_removed_total")
+        .help("Checkpoint directories of uncommitted rounds removed at recovery").labelNames("lineage").register(registry);
     loss = Gauge.builder().name("ipt_trainer_train_loss").help("Training loss of the last step, nats/token").labelNames("lineage").register(registry);
     learningRate = Gauge.builder().name("ipt_trainer_learning_rate").help("Learning rate of the last step").labelNames("lineage").register(registry);
     replaySequences = Gauge.builder().name("ipt_trainer_replay_sequences").help("Sequences in the replay store").labelNames("lineage").register(registry);
@@ -49,6 +52,10 @@ final class TrainerMetrics {
   void round(String lineage, String outcome, double seconds) {
     rounds.labelValues(lineage, outcome).inc();
     roundSeconds.labelValues(lineage).observe(seconds);
+  }
+
+  void orphansRemoved(String lineage, int count) {
+    orphans.labelValues(lineage).inc(count);
   }
 
   void state(String lineage, long replay, long pending, long version) {

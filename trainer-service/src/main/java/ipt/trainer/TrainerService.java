@@ -21,7 +21,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -169,6 +168,11 @@ public final class TrainerService implements AutoCloseable {
     long version = last == null ? 0 : last.getVersion();
     long dropped = replay.rollbackTo(version);
     if (dropped > 0) log.warn("{}: dropped {} replay sequences of an uncommitted round", config.lineage(), dropped);
+    List<String> orphans = OrphanCheckpoints.remove(config.checkpointRoot(), version);
+    if (!orphans.isEmpty()) {
+      log.warn("{}: removed checkpoint directories no committed round points to: {}", config.lineage(), orphans);
+      metrics.orphansRemoved(config.lineage(), orphans.size());
+    }
     if (last == null) {
       model = LanguageModel.create(config.model(), config.train());
       packer = new Packer(config.sequenceLength());
@@ -284,8 +288,6 @@ public final class TrainerService implements AutoCloseable {
 
   private Checkpoint writeCheckpoint(long version, int sequences, double trainLoss) throws IOException {
     Path dir = config.checkpointRoot().resolve(String.format("v%06d", version));
-    // A directory of this version can only be left over from a round whose transaction never committed.
-    deleteRecursively(dir);
     Files.createDirectories(config.checkpointRoot());
     long tokensSeen = (last == null ? 0 : last.getTokensSeen()) + (long) sequences * config.sequenceLength();
     Map<String, Long> offsets = new LinkedHashMap<>();
@@ -346,12 +348,6 @@ public final class TrainerService implements AutoCloseable {
     return props;
   }
 
-  private static void deleteRecursively(Path dir) throws IOException {
-    if (!Files.exists(dir)) return;
-    try (var paths = Files.walk(dir)) {
-      for (Path p : paths.sorted(Comparator.reverseOrder()).collect(Collectors.toList())) Files.delete(p);
-    }
-  }
 
   @Override
   public void close() throws InterruptedException {
