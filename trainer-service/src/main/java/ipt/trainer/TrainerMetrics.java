@@ -12,6 +12,7 @@ final class TrainerMetrics {
   private final Counter steps;
   private final Counter rounds;
   private final Counter orphans;
+  private final Counter guardEvents;
   private final Gauge loss;
   private final Gauge learningRate;
   private final Gauge replaySequences;
@@ -24,9 +25,12 @@ final class TrainerMetrics {
     documents = Counter.builder().name("ipt_trainer_documents_consumed_total").help("Curated documents consumed as new data").labelNames("lineage", "domain").register(registry);
     tokens = Counter.builder().name("ipt_trainer_new_tokens_trained_total").help("New tokens trained on").labelNames("lineage").register(registry);
     steps = Counter.builder().name("ipt_trainer_steps_total").help("Optimizer steps").labelNames("lineage").register(registry);
-    rounds = Counter.builder().name("ipt_trainer_rounds_total").help("Training rounds by outcome (committed, diverged, failed)").labelNames("lineage", "outcome").register(registry);
+    rounds = Counter.builder().name("ipt_trainer_rounds_total").help("Training rounds by outcome (committed, failed; divergences are in ipt_trainer_guard_events_total)").labelNames("lineage", "outcome").register(registry);
     orphans = Counter.builder().name("ipt_trainer_orphan_checkpoints_removed_total")
         .help("Checkpoint directories of uncommitted rounds removed at recovery").labelNames("lineage").register(registry);
+    guardEvents = Counter.builder().name("ipt_trainer_guard_events_total")
+        .help("Divergence guard firings: kind non-finite or spike, action down-weight or skip of the offending batch")
+        .labelNames("lineage", "kind", "action").register(registry);
     loss = Gauge.builder().name("ipt_trainer_train_loss").help("Training loss of the last step, nats/token").labelNames("lineage").register(registry);
     learningRate = Gauge.builder().name("ipt_trainer_learning_rate").help("Learning rate of the last step").labelNames("lineage").register(registry);
     replaySequences = Gauge.builder().name("ipt_trainer_replay_sequences").help("Sequences in the replay store").labelNames("lineage").register(registry);
@@ -52,6 +56,10 @@ final class TrainerMetrics {
   void round(String lineage, String outcome, double seconds) {
     rounds.labelValues(lineage, outcome).inc();
     roundSeconds.labelValues(lineage).observe(seconds);
+  }
+
+  void guard(String lineage, String kind, String action) {
+    guardEvents.labelValues(lineage, kind, action).inc();
   }
 
   void orphansRemoved(String lineage, int count) {

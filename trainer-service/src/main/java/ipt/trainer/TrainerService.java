@@ -54,7 +54,8 @@ public final class TrainerService implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(TrainerService.class);
   static final String TAIL_FILE = "packer-tail.bin";
   static final String DOCUMENTS_FILE = "documents.txt";
-  private static final int MAX_ATTEMPTS = 3;
+  /** Runs of one round under the divergence guard: each divergence down-weights, then skips, one batch. */
+  private static final int MAX_ATTEMPTS = 5;
   private static final Duration RETRY_BACKOFF = Duration.ofSeconds(5);
 
   /** What the trainer has committed so far, for health and for whoever watches it. */
@@ -248,20 +249,11 @@ public final class TrainerService implements AutoCloseable {
     long replayable = replay.size();
     int newPerBatch = config.newPerBatch(replayable > 0);
     List<Packer.Sequence> fresh = packer.take(sequences);
-    TrainingRound.Result result = null;
-    float lrScale = 1f;
-    for (int attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-      result = TrainingRound.run(model, config, fresh, newPerBatch, replay, replayable, lrScale, metrics);
-      if (!result.diverged()) break;
-      metrics.round(config.lineage(), "diverged", (System.nanoTime() - started) / 1e9);
-      log.warn("{}: round v{} diverged ({}); restoring v{} and retrying at {}x learning rate",
-          config.lineage(), version, result.detail(), version - 1, lrScale / 2);
-      model.close();
-      model = restoreLast();
-      lrScale /= 2;
-    }
-    if (result.diverged()) throw new IllegalStateException("round v" + version + " diverged " + MAX_ATTEMPTS + " times: " + result.detail());
-
+    TrainingRound.Outcome outcome = TrainingRound.runGuarded(model, this::restoreLast, config, fresh, newPerBatch, replay, replayable,
+        LanguageModel::trainStep, metrics, MAX_ATTEMPTS);
+    model = outcome.model();
+    outcome.guardEvents().forEach(e -> log.warn("{}: round v{} diverged ({}); restored v{} and retried", config.lineage(), version, e, version - 1));
+    TrainingRound.Result result = outcome.result();
     double trainLoss = result.steps() == 0 && last != null ? last.getTrainLoss() : result.trainLoss();
     replay.append(version, fresh);
     // If anything from here on fails, the session ends; the next one learns from the checkpoints topic

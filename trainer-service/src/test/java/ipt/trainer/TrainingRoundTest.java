@@ -1,0 +1,126 @@
+package ipt.trainer;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import io.prometheus.metrics.model.snapshots.CounterSnapshot;
+import io.prometheus.metrics.model.snapshots.Labels;
+import io.prometheus.metrics.model.snapshots.MetricSnapshot;
+import ipt.model.ByteTokenizer;
+import ipt.model.GptConfig;
+import ipt.model.LanguageModel;
+import ipt.model.TrainConfig;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The divergence guard on real training steps of a tiny model, with NaN or a spike injected into one batch's loss. */
+class TrainingRoundTest {
+  private static final GptConfig TINY = new GptConfig(ByteTokenizer.VOCAB_SIZE, 32, 32, 1, 2);
+  private static final String TEXT = "Madam President, on behalf of the committee I would like to thank the rapporteur for her work on"
+      + " this report. The proposal before us today is a balanced compromise between the positions of the Council and of this"
+      + " House, and I hope that we can adopt it with a large majority tomorrow. ";
+
+  @TempDir Path dir;
+
+  private final PrometheusRegistry registry = new PrometheusRegistry();
+  private final TrainerMetrics metrics = new TrainerMetrics(registry);
+
+  private TrainerConfig config() {
+    return TrainerConfig.of("guard", dir, 0).withModel(TINY, TrainConfig.defaults()).withRounds(12, 4, Duration.ofSeconds(1));
+  }
+
+  /** 12 steps of 4 new sequences each. */
+  private List<Packer.Sequence> fresh(TrainerConfig c) {
+    Packer packer = new Packer(c.sequenceLength());
+    packer.add("en", ByteTokenizer.encode(TEXT.repeat(60)));
+    return packer.take(48);
+  }
+
+  /** Injects {@code bad} as the loss of the step whose batch starts with {@code marked}, the first {@code times} times it runs. */
+  private static TrainingRound.Step injecting(int[] marked, float bad, int times) {
+    int[] left = {times};
+    return (model, batch, lr) -> {
+      float loss = model.trainStep(batch, lr);
+      if (left[0] > 0 && Arrays.equals(batch[0], marked)) {
+        left[0]--;
+        return bad;
+      }
+      return loss;
+    };
+  }
+
+  private double guardEvents(String kind, String action) {
+    for (MetricSnapshot s : registry.scrape()) {
+      if (!s.getMetadata().getName().equals("ipt_trainer_guard_events")) continue;
+      for (CounterSnapshot.CounterDataPointSnapshot p : ((CounterSnapshot) s).getDataPoints()) {
+        if (p.getLabels().equals(Labels.of("action", action, "kind", kind, "lineage", "guard"))) return p.getValue();
+      }
+    }
+    return 0;
+  }
+
+  @Test
+  void aNaNInOneBatchRestoresTheCheckpointDownWeightsTheBatchAndTheRoundCompletes() throws Exception {
+    TrainerConfig c = config();
+    List<Packer.Sequence> fresh = fresh(c);
+    List<Long> restores = new ArrayList<>();
+    try (ReplayStore replay = new ReplayStore(dir.resolve("replay"))) {
+      TrainingRound.Restore restore = () -> {
+        restores.add(1L);
+        return LanguageModel.create(c.model(), c.train());
+      };
+      TrainingRound.Outcome outcome = TrainingRound.runGuarded(LanguageModel.create(c.model(), c.train()), restore, c, fresh, 4, replay, 0,
+          injecting(fresh.get(5 * 4).tokens(), Float.NaN, 1), metrics, 5);
+      try (LanguageModel model = outcome.model()) {
+        assertFalse(outcome.result().diverged());
+        assertEquals(List.of("non-finite loss NaN at step 6 of 12: down-weight batch 6"), outcome.guardEvents());
+        assertEquals(1, restores.size());
+        assertEquals(12, model.step(), "the restored model trained the whole round again");
+        assertTrue(Double.isFinite(outcome.result().trainLoss()));
+        assertEquals(1.0, guardEvents("non-finite", "down-weight"));
+      }
+    }
+  }
+
+  @Test
+  void aBatchThatDivergesTwiceIsSkippedAndOneThatAlwaysDivergesStopsTheRound() throws Exception {
+    TrainerConfig c = config();
+    List<Packer.Sequence> fresh = fresh(c);
+    try (ReplayStore replay = new ReplayStore(dir.resolve("replay"))) {
+      TrainingRound.Outcome outcome = TrainingRound.runGuarded(LanguageModel.create(c.model(), c.train()),
+          () -> LanguageModel.create(c.model(), c.train()), c, fresh, 4, replay, 0, injecting(fresh.get(2 * 4).tokens(), Float.POSITIVE_INFINITY, 2),
+          metrics, 5);
+      try (LanguageModel model = outcome.model()) {
+        assertEquals(2, outcome.guardEvents().size(), outcome.guardEvents().toString());
+        assertTrue(outcome.guardEvents().get(1).endsWith("skip batch 3"), outcome.guardEvents().toString());
+        assertEquals(11, model.step(), "one batch skipped");
+        assertEquals(1.0, guardEvents("non-finite", "skip"));
+      }
+      assertThrows(IllegalStateException.class, () -> TrainingRound.runGuarded(LanguageModel.create(c.model(), c.train()),
+          () -> LanguageModel.create(c.model(), c.train()), c, fresh, 4, replay, 0, (m, batch, lr) -> Float.NaN, metrics, 3));
+    }
+  }
+
+  @Test
+  void aLossSpikePastTheBoundCountsAsDivergence() throws Exception {
+    TrainerConfig c = config();
+    List<Packer.Sequence> fresh = fresh(c);
+    try (ReplayStore replay = new ReplayStore(dir.resolve("replay"))) {
+      TrainingRound.Outcome outcome = TrainingRound.runGuarded(LanguageModel.create(c.model(), c.train()),
+          () -> LanguageModel.create(c.model(), c.train()), c, fresh, 4, replay, 0, injecting(fresh.get(9 * 4).tokens(), 1000f, 1), metrics, 5);
+      try (LanguageModel model = outcome.model()) {
+        assertTrue(outcome.guardEvents().get(0).startsWith("loss spike 1000.000"), outcome.guardEvents().toString());
+        assertEquals(1.0, guardEvents("spike", "down-weight"));
+        assertEquals(12, model.step());
+      }
+    }
+  }
+}
