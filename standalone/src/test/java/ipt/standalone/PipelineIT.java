@@ -98,7 +98,15 @@ class PipelineIT {
       LoadReport loaded = new FileLoader(publisher, "fr").load(jsonl);
       assertEquals(2, loaded.published());
       assertEquals(List.of(2L, 3L, 4L), loaded.problems().stream().map(LoadReport.Problem::line).toList(), loaded.problems().toString());
-      published = acks.size() + 2 + 2;
+      // The HTTP ingest API: answered 202 only after Kafka acknowledged the document.
+      HttpResponse<String> posted = HttpClient.newHttpClient().send(HttpRequest.newBuilder(pipeline.ingestApiUrl().resolve("/v1/documents"))
+          .header("Authorization", "Bearer " + pipeline.ingestToken()).header("Content-Type", "application/json")
+          .POST(HttpRequest.BodyPublishers.ofString("{\"id\": \"http-1\", \"domain\": \"en\", \"text\": \"The committee on fisheries"
+              + " adopted its opinion on the new quotas after a long debate, and asked the commission to publish the scientific advice"
+              + " on which the proposal is based before the vote in plenary next month.\"}"))
+          .build(), HttpResponse.BodyHandlers.ofString());
+      assertEquals(202, posted.statusCode(), posted.body());
+      published = acks.size() + 2 + 2 + 1;
       pipeline.awaitSettled(Duration.ofMinutes(8));
 
       // Every service answers /healthz and /metrics; the trainer's and evaluator's metrics saw the work.
@@ -111,6 +119,10 @@ class PipelineIT {
         metrics += http.send(HttpRequest.newBuilder(URI.create(base + "/metrics")).build(), HttpResponse.BodyHandlers.ofString()).body();
       }
       assertTrue(metrics.contains("ipt_trainer_steps_total{lineage=\"it\"}"), "trainer metrics exported");
+      assertTrue(metrics.contains("ipt_trainer_checkpoint_write_seconds_count{lineage=\"it\"}"), "checkpoint write time exported");
+      assertTrue(metrics.contains("ipt_trainer_consumer_lag_records{lineage=\"it\"}"), "consumer lag exported");
+      assertTrue(metrics.contains("ipt_http_requests_total"), "ingest API metrics exported");
+      assertTrue(metrics.contains("ipt_curation_latency_seconds_count{topic=\"ipt.documents.curated\"}"), "curation latency exported");
       assertTrue(metrics.contains("ipt_evaluator_evaluations_total"), "evaluator metrics exported");
       assertTrue(metrics.contains("ipt_curation_rejected_total"), "curation metrics exported");
 
@@ -144,7 +156,7 @@ class PipelineIT {
       assertEquals(curatedIds, new HashSet<>(trainedIds), "the trained ids are exactly the curated ids");
       Set<String> arrived = new HashSet<>(curatedIds);
       heldOut.forEach(d -> arrived.add(d.getId()));
-      assertTrue(arrived.containsAll(List.of("file-1", "file-5")), "the file loader's good lines arrive");
+      assertTrue(arrived.containsAll(List.of("file-1", "file-5", "http-1")), "the file loader's good lines and the HTTP document arrive");
       for (Document h : heldOut) assertFalse(trainedIds.contains(h.getId()), "held-out document " + h.getId() + " was trained on");
     }
   }

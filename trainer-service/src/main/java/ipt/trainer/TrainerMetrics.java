@@ -20,8 +20,16 @@ final class TrainerMetrics {
   private final Gauge checkpointVersion;
   private final Histogram stepSeconds;
   private final Histogram roundSeconds;
+  private final Histogram checkpointSeconds;
+  private final Gauge checkpointBytes;
+  private final Gauge consumerLag;
 
   TrainerMetrics(PrometheusRegistry registry) {
+    checkpointSeconds = Histogram.builder().name("ipt_trainer_checkpoint_write_seconds").help("Writing a checkpoint: files, fsync, rename")
+        .labelNames("lineage").classicOnly().classicUpperBounds(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60).register(registry);
+    checkpointBytes = Gauge.builder().name("ipt_trainer_checkpoint_bytes").help("Size of the last checkpoint written").labelNames("lineage").register(registry);
+    consumerLag = Gauge.builder().name("ipt_trainer_consumer_lag_records")
+        .help("Curated records not yet read by this trainer (read_committed), summed over its partitions").labelNames("lineage").register(registry);
     documents = Counter.builder().name("ipt_trainer_documents_consumed_total").help("Curated documents consumed as new data").labelNames("lineage", "domain").register(registry);
     tokens = Counter.builder().name("ipt_trainer_new_tokens_trained_total").help("New tokens trained on").labelNames("lineage").register(registry);
     steps = Counter.builder().name("ipt_trainer_steps_total").help("Optimizer steps").labelNames("lineage").register(registry);
@@ -56,6 +64,15 @@ final class TrainerMetrics {
   void round(String lineage, String outcome, double seconds) {
     rounds.labelValues(lineage, outcome).inc();
     roundSeconds.labelValues(lineage).observe(seconds);
+  }
+
+  void checkpointWritten(String lineage, double seconds, long bytes) {
+    checkpointSeconds.labelValues(lineage).observe(seconds);
+    checkpointBytes.labelValues(lineage).set(bytes);
+  }
+
+  void consumerLag(String lineage, long records) {
+    consumerLag.labelValues(lineage).set(records);
   }
 
   void guard(String lineage, String kind, String action) {

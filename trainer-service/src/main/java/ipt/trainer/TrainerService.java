@@ -159,6 +159,7 @@ public final class TrainerService implements AutoCloseable {
           train(producer, consumer, replay, packer.fullSequences());
         }
         publishStatus(replay);
+        metrics.consumerLag(config.lineage(), lag(consumer));
       }
     }
   }
@@ -258,7 +259,9 @@ public final class TrainerService implements AutoCloseable {
     replay.append(version, fresh);
     // If anything from here on fails, the session ends; the next one learns from the checkpoints topic
     // whether this transaction committed, and drops the replay entries and directory if it did not.
+    long writeStarted = System.nanoTime();
     Checkpoint checkpoint = writeCheckpoint(version, fresh.size(), trainLoss);
+    metrics.checkpointWritten(config.lineage(), (System.nanoTime() - writeStarted) / 1e9, sizeOf(checkpoint.dir()));
     CheckpointPublished event = event(checkpoint, version, trainLoss);
     producer.beginTransaction();
     producer.send(new ProducerRecord<>(Topics.CHECKPOINTS, config.lineage(), checkpoints.encode(event)));
@@ -309,6 +312,19 @@ public final class TrainerService implements AutoCloseable {
         .setTrainLoss(trainLoss)
         .setCreatedAt(Instant.ofEpochMilli(m.createdAtMillis()))
         .build();
+  }
+
+  /** Records on the assigned partitions past the consumer's position, as far as the consumer knows. */
+  private static long lag(KafkaConsumer<String, byte[]> consumer) {
+    long lag = 0;
+    for (TopicPartition tp : consumer.assignment()) lag += consumer.currentLag(tp).orElse(0);
+    return lag;
+  }
+
+  private static long sizeOf(Path dir) throws IOException {
+    try (var files = Files.walk(dir)) {
+      return files.filter(Files::isRegularFile).mapToLong(f -> f.toFile().length()).sum();
+    }
   }
 
   private void publishStatus(ReplayStore replay) {
