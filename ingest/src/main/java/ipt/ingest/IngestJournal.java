@@ -9,7 +9,6 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.HashMap;
-import java.util.List;
 import java.util.Map;
 
 /**
@@ -31,11 +30,9 @@ public final class IngestJournal implements AutoCloseable {
 
   public static IngestJournal open(Path journal) {
     try {
-      IngestJournal j;
+      Map<Key, Long> notes = new HashMap<>();
       if (Files.exists(journal)) {
-        List<String> lines = Files.readAllLines(journal, StandardCharsets.UTF_8);
-        Map<Key, Long> notes = new HashMap<>();
-        for (String line : lines) {
+        for (String line : Files.readAllLines(journal, StandardCharsets.UTF_8)) {
           String[] parts = line.split("\t", 4);
           if (parts.length < 4) continue;
           try {
@@ -44,18 +41,16 @@ public final class IngestJournal implements AutoCloseable {
             // a note cut short by a kill: the notes before it still count
           }
         }
-        // Rewritten compacted, so the journal stays one line per file however often runs resume.
-        Path tmp = journal.resolveSibling(journal.getFileName() + ".tmp");
-        try (BufferedWriter w = Files.newBufferedWriter(tmp, StandardCharsets.UTF_8)) {
-          for (Map.Entry<Key, Long> e : notes.entrySet()) w.write(format(e.getKey(), e.getValue()));
-        }
-        Files.move(tmp, journal, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        j = new IngestJournal(Files.newBufferedWriter(journal, StandardCharsets.UTF_8, StandardOpenOption.APPEND));
-        j.acked.putAll(notes);
-      } else {
-        j = new IngestJournal(Files.newBufferedWriter(journal, StandardCharsets.UTF_8, StandardOpenOption.CREATE_NEW));
       }
-      return j;
+      // Rewritten compacted, so the journal stays one line per file however often runs resume.
+      Path tmp = journal.resolveSibling(journal.getFileName() + ".tmp");
+      try (BufferedWriter w = Files.newBufferedWriter(tmp, StandardCharsets.UTF_8)) {
+        for (Map.Entry<Key, Long> e : notes.entrySet()) w.write(format(e.getKey(), e.getValue()));
+      }
+      Files.move(tmp, journal, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+      IngestJournal opened = new IngestJournal(Files.newBufferedWriter(journal, StandardCharsets.UTF_8, StandardOpenOption.APPEND));
+      opened.acked.putAll(notes);
+      return opened;
     } catch (IOException e) {
       throw new UncheckedIOException("cannot open ingest journal " + journal, e);
     }
