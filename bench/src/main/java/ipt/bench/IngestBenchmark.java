@@ -130,7 +130,7 @@ public final class IngestBenchmark {
   private static double publish(DocumentPublisher publisher, List<Document> docs) {
     long start = System.nanoTime();
     List<CompletableFuture<?>> acks = new ArrayList<>(docs.size());
-    for (Document d : docs) acks.add(publisher.publish(d));
+    for (Document d : docs) acks.add(publisher.send(d));
     publisher.flush();
     CompletableFuture.allOf(acks.toArray(CompletableFuture[]::new)).join();
     return docs.size() / seconds(System.nanoTime() - start);

@@ -336,5 +336,4 @@ public final class EvaluatorService implements AutoCloseable {
     EvaluatorService service = start(KafkaSettings.fromEnv(env), EvaluatorConfig.fromEnv(env), registry);
     ServiceProcess.runUntilShutdown("evaluator", env, registry, service::health, service::close);
   }
-
 }

@@ -94,6 +94,8 @@ public final class CurationService implements AutoCloseable {
   public static void main(String[] args) throws Exception {
     Map<String, String> env = System.getenv();
     Map<String, Object> kafka = KafkaSettings.fromEnv(env);
+    // Settings first: a wrong one is reported at once, not after waiting for the broker.
+    CurationConfig config = CurationConfig.fromEnv(env);
     Path stateDir = Path.of(env.getOrDefault("IPT_STATE_DIR", Path.of(System.getProperty("java.io.tmpdir"), "ipt-curation").toString()));
     int partitions = Integer.parseInt(env.getOrDefault("IPT_DOCUMENT_PARTITIONS", "3"));
     short replication = Short.parseShort(String.valueOf(kafka.getOrDefault(StreamsConfig.REPLICATION_FACTOR_CONFIG, "1")));
@@ -102,8 +104,7 @@ public final class CurationService implements AutoCloseable {
     }
 
     PrometheusRegistry registry = new PrometheusRegistry();
-    CurationService service = start(kafka, CurationConfig.fromEnv(env), stateDir, registry);
+    CurationService service = start(kafka, config, stateDir, registry);
     ServiceProcess.runUntilShutdown("curation", env, registry, service::health, service);
   }
-
 }

@@ -45,7 +45,8 @@ public final class DocumentPublisher implements DocumentSink {
   }
 
   /** Completes when the broker acknowledged the document, or exceptionally with why it was not. */
-  public CompletableFuture<RecordMetadata> publish(Document document) {
+  @Override
+  public CompletableFuture<RecordMetadata> send(Document document) {
     CompletableFuture<RecordMetadata> acked = new CompletableFuture<>();
     try {
       ProducerRecord<byte[], byte[]> record =
@@ -58,11 +59,6 @@ public final class DocumentPublisher implements DocumentSink {
       acked.completeExceptionally(e);
     }
     return acked;
-  }
-
-  @Override
-  public CompletableFuture<RecordMetadata> send(Document document) {
-    return publish(document);
   }
 
   @Override

@@ -238,14 +238,17 @@ public final class IngestApi implements AutoCloseable {
           } else {
             JsonNode value = values.get(i);
             if (value.isObject() && value.path("id").isTextual()) id = value.get("id").textValue();
-            int size = value.toString().getBytes(StandardCharsets.UTF_8).length;
-            if (size > config.maxDocumentBytes()) throw tooLarge(size);
+            // Serialising an element again just to measure it is only needed when the whole body could hold one too large.
+            if (body.length > config.maxDocumentBytes()) {
+              int size = value.toString().getBytes(StandardCharsets.UTF_8).length;
+              if (size > config.maxDocumentBytes()) throw tooLarge(size);
+            }
             doc = DocumentParser.fromJson(value, null, now, "http");
           }
           id = doc.getId();
           domain = doc.getDomain();
           DocumentValidator.validate(doc, curation);
-          acks.add(publisher.publish(doc));
+          acks.add(publisher.send(doc));
           ids.add(id);
           domains.add(domain);
           indexes.add(i);

@@ -74,13 +74,6 @@ public final class MinHash {
     return keys;
   }
 
-  /** Estimated Jaccard similarity of two signatures: the share of equal entries. */
-  static double similarity(long[] x, long[] y) {
-    int same = 0;
-    for (int i = 0; i < x.length; i++) if (x[i] == y[i]) same++;
-    return (double) same / x.length;
-  }
-
   /** The text's distinct shingle hashes, sorted. */
   long[] shingleHashes(String text) {
     long[] tokens = QualityRules.isSpaceless(text) ? letterHashes(text) : wordHashes(text);
@@ -96,16 +89,6 @@ public final class MinHash {
     int distinct = 0;
     for (int i = 0; i < shingles.length; i++) if (i == 0 || shingles[i] != shingles[i - 1]) shingles[distinct++] = shingles[i];
     return Arrays.copyOf(shingles, distinct);
-  }
-
-  /** Exact Jaccard similarity of two texts' shingle sets (for tests and the evaluation, not the stream). */
-  double jaccard(String x, String y) {
-    long[] sx = shingleHashes(x);
-    long[] sy = shingleHashes(y);
-    int common = 0;
-    for (long s : sx) if (Arrays.binarySearch(sy, s) >= 0) common++;
-    int union = sx.length + sy.length - common;
-    return union == 0 ? 1 : (double) common / union;
   }
 
   /** FNV-1a of each lower-cased run of letters and digits. */

@@ -1,6 +1,7 @@
 package ipt.ingest;
 
 import ipt.schemas.Document;
+import java.util.ArrayList;
 import java.util.List;
 import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
@@ -37,9 +38,11 @@ final class NearDupStage implements Processor<String, Staged.Candidate, String, 
     Staged.Candidate candidate = record.value();
     Document doc = candidate.document();
     metrics.stageIn(Reason.Stage.NEAR_DUP, doc.getDomain());
-    List<String> keys = minHash.bandKeys(minHash.signature(doc.getText()));
-    for (String band : keys) {
-      String earlier = firstIdByBand.get(doc.getDomain() + "|" + band);
+    List<String> bands = minHash.bandKeys(minHash.signature(doc.getText()));
+    List<String> keys = new ArrayList<>(bands.size());
+    for (String band : bands) {
+      String key = doc.getDomain() + "|" + band;
+      String earlier = firstIdByBand.get(key);
       if (earlier != null) {
         metrics.nearDuplicate(doc.getDomain());
         metrics.rejected(Reason.NEAR_DUPLICATE);
@@ -49,8 +52,10 @@ final class NearDupStage implements Processor<String, Staged.Candidate, String, 
             context.currentSystemTimeMs())));
         return;
       }
+      keys.add(key);
     }
-    for (String band : keys) firstIdByBand.putIfAbsent(doc.getDomain() + "|" + band, doc.getId());
+    // Every band was just looked up and found free: plain puts, no second read each.
+    for (String key : keys) firstIdByBand.put(key, doc.getId());
     metrics.stageOut(Reason.Stage.NEAR_DUP, doc.getDomain());
     context.forward(record.withKey(doc.getId()).withValue(candidate));
   }

@@ -75,7 +75,7 @@ final class Demo {
         out.printf("%nphase %d/%d: %s — %d documents, %d KB%n", i + 1, phases.size(), phase.description(), phase.texts().size(), chars / 1024);
         List<CompletableFuture<?>> acks = new ArrayList<>();
         for (DemoCorpus.Text t : phase.texts()) {
-          acks.add(publisher.publish(Document.newBuilder().setId(t.id()).setDomain(t.domain()).setText(t.text())
+          acks.add(publisher.send(Document.newBuilder().setId(t.id()).setDomain(t.domain()).setText(t.text())
               .setSource("demo:" + phase.domain()).setIngestTime(Instant.now()).setMetadata(Map.of()).build()));
         }
         CompletableFuture.allOf(acks.toArray(new CompletableFuture[0])).get();

@@ -38,8 +38,7 @@ import picocli.CommandLine.Parameters;
     mixinStandardHelpOptions = true,
     version = "ipt 0.1.0",
     description = "Incremental pretraining on Kafka streams: curate, train with replay, gate promotions.",
-    subcommands = {Ipt.DemoCommand.class, Ipt.BrokerCommand.class, Ipt.TopicsCommand.class, Ipt.IngestCommand.class, Ipt.IngestApiCommand.class,
-        Ipt.CurateCommand.class, Ipt.TrainCommand.class, Ipt.EvaluateCommand.class})
+    subcommands = {Ipt.DemoCommand.class, Ipt.BrokerCommand.class, Ipt.TopicsCommand.class, Ipt.IngestCommand.class})
 public final class Ipt implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
@@ -214,38 +213,22 @@ public final class Ipt implements Runnable {
       description = {"Runs the HTTP ingest API (POST /v1/documents, see ingest/openapi.yaml) against KAFKA_BOOTSTRAP_SERVERS.",
           "Settings: IPT_INGEST_PORT (8081), IPT_INGEST_TOKEN_FILE or IPT_INGEST_TOKEN, IPT_INGEST_MAX_BODY_BYTES,"
               + " IPT_INGEST_MAX_DOCUMENT_BYTES, IPT_INGEST_MAX_BATCH_DOCUMENTS; /metrics and /healthz on IPT_STATUS_PORT (8080)."})
-  static final class IngestApiCommand implements Callable<Integer> {
-    @Override
-    public Integer call() throws Exception {
-      IngestApi.main(new String[0]);
-      return 0;
-    }
+  void ingestApi() throws Exception {
+    IngestApi.main(new String[0]);
   }
 
   @Command(name = "curate", mixinStandardHelpOptions = true, description = "Runs the curation service against KAFKA_BOOTSTRAP_SERVERS.")
-  static final class CurateCommand implements Callable<Integer> {
-    @Override
-    public Integer call() throws Exception {
-      CurationService.main(new String[0]);
-      return 0;
-    }
+  void curate() throws Exception {
+    CurationService.main(new String[0]);
   }
 
   @Command(name = "train", mixinStandardHelpOptions = true, description = "Runs one trainer (IPT_LINEAGE) against KAFKA_BOOTSTRAP_SERVERS.")
-  static final class TrainCommand implements Callable<Integer> {
-    @Override
-    public Integer call() throws Exception {
-      TrainerService.main(new String[0]);
-      return 0;
-    }
+  void train() throws Exception {
+    TrainerService.main(new String[0]);
   }
 
   @Command(name = "evaluate", mixinStandardHelpOptions = true, description = "Runs the evaluator against KAFKA_BOOTSTRAP_SERVERS.")
-  static final class EvaluateCommand implements Callable<Integer> {
-    @Override
-    public Integer call() throws Exception {
-      EvaluatorService.main(new String[0]);
-      return 0;
-    }
+  void evaluate() throws Exception {
+    EvaluatorService.main(new String[0]);
   }
 }

@@ -69,12 +69,12 @@ class PipelineIT {
         DocumentPublisher publisher = new DocumentPublisher(pipeline.kafka())) {
       List<CompletableFuture<?>> acks = new ArrayList<>();
       for (DemoCorpus.Text t : texts) {
-        acks.add(publisher.publish(Document.newBuilder().setId(t.id()).setDomain(t.domain()).setText(t.text())
+        acks.add(publisher.send(Document.newBuilder().setId(t.id()).setDomain(t.domain()).setText(t.text())
             .setSource("it").setIngestTime(Instant.now()).setMetadata(Map.of()).build()));
       }
       // A re-sent document (a retry) and two bad records: neither may reach training.
       DemoCorpus.Text first = texts.get(0);
-      acks.add(publisher.publish(Document.newBuilder().setId(first.id() + "-retry").setDomain(first.domain()).setText(first.text())
+      acks.add(publisher.send(Document.newBuilder().setId(first.id() + "-retry").setDomain(first.domain()).setText(first.text())
           .setSource("it").setIngestTime(Instant.now()).setMetadata(Map.of()).build()));
       CompletableFuture.allOf(acks.toArray(new CompletableFuture[0])).get();
       try (KafkaProducer<byte[], byte[]> raw = new KafkaProducer<>(pipeline.kafka(), new ByteArraySerializer(), new ByteArraySerializer())) {

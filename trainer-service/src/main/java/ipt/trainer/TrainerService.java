@@ -356,7 +356,6 @@ public final class TrainerService implements AutoCloseable {
     return props;
   }
 
-
   @Override
   public void close() throws InterruptedException {
     running = false;
@@ -378,5 +377,4 @@ public final class TrainerService implements AutoCloseable {
     TrainerService service = start(KafkaSettings.fromEnv(env), TrainerConfig.fromEnv(env), registry);
     ServiceProcess.runUntilShutdown("trainer", env, registry, service::health, service::close);
   }
-
 }
