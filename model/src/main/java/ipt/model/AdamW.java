@@ -24,6 +24,8 @@ final class AdamW extends Optimizer {
   private final Map<String, String> pathById;
   private final Map<String, Moments> moments = new TreeMap<>();
   private float lr;
+  private Map<String, NDArray> anchors = Map.of();
+  private float pull;
 
   /** First and second moment and the number of updates that made them. */
   private record Moments(NDArray mean, NDArray variance, int updates) {}
@@ -38,6 +40,13 @@ final class AdamW extends Optimizer {
   void prepare(float lr, float gradientScale) {
     this.lr = lr;
     this.rescaleGrad = gradientScale;
+  }
+
+  /** Replaces the weights updates are pulled toward (closing the old ones) and the pull's strength. */
+  void pullTowards(Map<String, NDArray> weights, float strength) {
+    anchors.values().forEach(NDArray::close);
+    anchors = Map.copyOf(weights);
+    pull = strength;
   }
 
   /** Decay shrinks matrices and embeddings toward zero; biases and LayerNorm gains keep their scale. */
@@ -60,6 +69,12 @@ final class AdamW extends Optimizer {
         lr, biasCorrectedLr, decays(weight) ? config.weightDecay() : 0f, rescaleGrad, -1f,
         config.beta1(), config.beta2(), config.eps(), false, true);
     moments.put(path, new Moments(state.mean(), state.variance(), t));
+    NDArray anchor = anchors.get(path);
+    if (anchor != null && pull > 0) {
+      try (NDArray toward = anchor.sub(weight)) { // a temporary, closed here: the anchor's manager is the model's
+        weight.addi(toward.muli(lr * pull));
+      }
+    }
   }
 
   void save(DataOutputStream out) throws IOException {

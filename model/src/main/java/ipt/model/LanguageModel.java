@@ -24,9 +24,12 @@ import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 
 /** The GPT with its AdamW state: one training step at a time, loss evaluation, and its checkpoint bytes. */
 public final class LanguageModel implements AutoCloseable {
@@ -122,13 +125,25 @@ public final class LanguageModel implements AutoCloseable {
     return count;
   }
 
+  /** What one step did: the batch's mean loss and each row's, in nats per token. */
+  public record StepResult(float loss, float[] rowLosses) {}
+
+  /** {@link #train} in one pass; returns the mean loss. */
+  public float trainStep(int[][] batch, float lr) {
+    return train(batch, lr, 1).loss();
+  }
+
   /**
    * One AdamW step on B rows of contextLength+1 token ids (inputs row[0..T), targets row[1..T]), with
-   * the gradient's global norm clipped to {@code gradClip}. Returns the mean loss in nats per token. A
-   * non-finite loss is returned without touching the weights; a finite loss whose gradient is not
+   * the gradient's global norm clipped to {@code gradClip}. The batch goes through forward and backward in
+   * {@code microBatches} equal parts whose gradients add up to the whole batch's (gradient accumulation).
+   * A non-finite loss is returned without touching the weights; a finite loss whose gradient is not
    * finite returns NaN, also without an update.
    */
-  public float trainStep(int[][] batch, float lr) {
+  public StepResult train(int[][] batch, float lr, int microBatches) {
+    if (microBatches < 1 || batch.length % microBatches != 0) {
+      throw new IllegalArgumentException(microBatches + " micro-batches do not divide a batch of " + batch.length);
+    }
     int t = config.contextLength();
     long[] inputs = new long[batch.length * t];
     long[] targets = new long[batch.length * t];
@@ -142,31 +157,85 @@ public final class LanguageModel implements AutoCloseable {
       }
     }
     synchronized (ENGINE) {
-      return step(inputs, targets, batch.length, lr);
+      return step(inputs, targets, batch.length, microBatches, lr);
     }
   }
 
-  private float step(long[] inputs, long[] targets, int b, float lr) {
+  private StepResult step(long[] inputs, long[] targets, int b, int microBatches, float lr) {
     int t = config.contextLength();
+    int rows = b / microBatches;
+    float[] rowLosses = new float[b];
     try (NDManager stepManager = trainer.getManager().newSubManager()) {
-      NDArray input = stepManager.create(inputs, new Shape(b, t));    // (B, T)
-      NDArray target = stepManager.create(targets, new Shape(b, t));  // (B, T)
-      NDArray loss;
       try (GradientCollector collector = trainer.newGradientCollector()) {
-        NDArray logits = trainer.forward(new NDList(input)).singletonOrThrow(); // (B, T, V)
-        loss = Gpt.tokenLosses(logits, target).mean();
-        collector.backward(loss);
+        for (int m = 0; m < microBatches; m++) {
+          Shape shape = new Shape(rows, t);
+          NDArray input = stepManager.create(Arrays.copyOfRange(inputs, m * rows * t, (m + 1) * rows * t), shape);   // (b, T)
+          NDArray target = stepManager.create(Arrays.copyOfRange(targets, m * rows * t, (m + 1) * rows * t), shape); // (b, T)
+          NDArray logits = trainer.forward(new NDList(input)).singletonOrThrow();                                    // (b, T, V)
+          NDArray perRow = Gpt.tokenLosses(logits, target).mean(new int[] {1});                                     // (b)
+          // Each part carries its share of the batch mean, so the summed gradients are the whole batch's.
+          collector.backward(perRow.mean().div(microBatches));
+          System.arraycopy(perRow.toFloatArray(), 0, rowLosses, m * rows, rows);
+        }
       }
-      float value = loss.getFloat();
+      float value = mean(rowLosses);
       float norm = Float.isFinite(value) ? gradientNorm(stepManager) : Float.NaN;
       if (!Float.isFinite(norm)) {
         zeroGradients(); // gradients accumulate in PyTorch: a skipped step must not leak into the next
-        return Float.isFinite(value) ? Float.NaN : value;
+        return new StepResult(Float.isFinite(value) ? Float.NaN : value, rowLosses);
       }
       optimizer.prepare(lr, Math.min(1f, train.gradClip() / (norm + 1e-6f)));
       trainer.step();
       step++;
-      return value;
+      return new StepResult(value, rowLosses);
+    }
+  }
+
+  private static float mean(float[] values) {
+    double sum = 0;
+    for (float v : values) sum += v;
+    return (float) (sum / values.length);
+  }
+
+  /**
+   * Keeps the token and position embeddings (and so the tied LM head) and/or the first {@code blocks}
+   * transformer blocks fixed from now on: a guard against forgetting what they encode.
+   */
+  public void freeze(boolean embeddings, int blocks) {
+    if (blocks > config.nLayers()) throw new IllegalArgumentException("cannot freeze " + blocks + " of " + config.nLayers() + " blocks");
+    synchronized (ENGINE) {
+      for (Pair<String, Parameter> named : gpt.getParameters()) {
+        String path = named.getKey();
+        boolean embedding = path.equals("wte") || path.equals("wpe");
+        boolean inFrozenBlock = false;
+        // DJL prefixes a child's parameters with its position and name: block i's start "NNh<i>_".
+        for (int i = 0; i < blocks; i++) inFrozenBlock |= path.matches("\\d*h" + i + "_.*");
+        if ((embeddings && embedding) || inFrozenBlock) named.getValue().freeze(true);
+      }
+    }
+  }
+
+  /** Paths of the parameters that train (not frozen). */
+  public List<String> trainableParameters() {
+    List<String> paths = new ArrayList<>();
+    for (Pair<String, Parameter> named : gpt.getParameters()) if (named.getValue().requiresGradient()) paths.add(named.getKey());
+    return paths;
+  }
+
+  /**
+   * From now on every update also moves each weight a step {@code lr × strength} toward {@code anchor}'s
+   * (an L2 pull toward the champion, decoupled like AdamW's weight decay); strength 0 removes the pull.
+   */
+  public void pullTowards(LanguageModel anchor, float strength) {
+    if (!anchor.config.equals(config)) throw new IllegalArgumentException("anchor is a " + anchor.config + ", this a " + config);
+    synchronized (ENGINE) {
+      Map<String, NDArray> weights = new HashMap<>();
+      NDManager manager = model.getNDManager();
+      for (Pair<String, Parameter> named : anchor.gpt.getParameters()) {
+        NDArray w = named.getValue().getArray();
+        weights.put(named.getKey(), manager.create(w.toFloatArray(), w.getShape())); // a copy this model owns
+      }
+      optimizer.pullTowards(weights, strength);
     }
   }
 
@@ -240,6 +309,7 @@ public final class LanguageModel implements AutoCloseable {
   private float gradientNorm(NDManager stepManager) {
     NDArray sumOfSquares = stepManager.zeros(new Shape());
     for (Pair<String, Parameter> named : gpt.getParameters()) {
+      if (!named.getValue().requiresGradient()) continue;
       NDArray grad = named.getValue().getArray().getGradient();
       grad.attach(stepManager); // the gradient view would otherwise stay in the model's manager
       sumOfSquares = sumOfSquares.add(grad.square().sum());
@@ -249,8 +319,30 @@ public final class LanguageModel implements AutoCloseable {
 
   private void zeroGradients() {
     for (Pair<String, Parameter> named : gpt.getParameters()) {
+      if (!named.getValue().requiresGradient()) continue;
       JniUtils.zeroGrad((PtNDArray) named.getValue().getArray());
     }
+  }
+
+  /** Every parameter's values by path, copied to the heap, in path order. */
+  Map<String, float[]> parameterValuesByPath() {
+    Map<String, float[]> values = new TreeMap<>();
+    synchronized (ENGINE) {
+      for (Pair<String, Parameter> named : gpt.getParameters()) values.put(named.getKey(), named.getValue().getArray().toFloatArray());
+    }
+    return values;
+  }
+
+  /** All parameters' values, concatenated in path order. */
+  float[] parameterValues() {
+    Map<String, float[]> byPath = parameterValuesByPath();
+    float[] all = new float[byPath.values().stream().mapToInt(v -> v.length).sum()];
+    int at = 0;
+    for (float[] v : byPath.values()) {
+      System.arraycopy(v, 0, all, at, v.length);
+      at += v.length;
+    }
+    return all;
   }
 
   Trainer trainer() {

@@ -113,6 +113,72 @@ class LanguageModelTest {
   }
 
   @Test
+  void gradientAccumulationMakesTheSameUpdateAsOnePass() throws Exception {
+    GptConfig config = Corpus.tiny();
+    try (LanguageModel whole = LanguageModel.create(config, TRAIN); LanguageModel parts = LanguageModel.create(config, TRAIN)) {
+      for (int s = 0; s < 5; s++) {
+        int[][] batch = Corpus.batch(s, BATCH, config.contextLength());
+        LanguageModel.StepResult a = whole.train(batch, 1e-3f, 1);
+        LanguageModel.StepResult b = parts.train(batch, 1e-3f, 2);
+        assertEquals(a.loss(), b.loss(), 1e-5f, "loss at step " + s);
+        assertArrayEquals(a.rowLosses(), b.rowLosses(), 1e-5f);
+      }
+      float[] w = whole.parameterValues();
+      float[] p = parts.parameterValues();
+      double maxDiff = 0;
+      for (int i = 0; i < w.length; i++) maxDiff = Math.max(maxDiff, Math.abs(w[i] - p[i]));
+      assertTrue(maxDiff < 1e-5, "weights differ by up to " + maxDiff);
+      try (LanguageModel fresh = LanguageModel.create(config, TRAIN)) {
+        assertFalse(Arrays.equals(w, fresh.parameterValues()), "the steps changed the weights");
+      }
+    }
+  }
+
+  @Test
+  void frozenParametersStayPutWhileTheRestTrains() throws Exception {
+    GptConfig config = new GptConfig(ByteTokenizer.VOCAB_SIZE, 32, 32, 2, 2);
+    try (LanguageModel model = LanguageModel.create(config, TRAIN)) {
+      model.freeze(true, 1);
+      List<String> trainable = model.trainableParameters();
+      assertFalse(trainable.contains("wte") || trainable.contains("wpe"), trainable.toString());
+      assertTrue(trainable.stream().noneMatch(p -> p.contains("h0_")), trainable.toString());
+      assertTrue(trainable.stream().anyMatch(p -> p.contains("h1_")), trainable.toString());
+      Map<String, float[]> before = model.parameterValuesByPath();
+      for (int s = 0; s < 5; s++) assertTrue(Float.isFinite(model.trainStep(Corpus.batch(s, BATCH, config.contextLength()), 1e-3f)));
+      Map<String, float[]> after = model.parameterValuesByPath();
+      before.forEach((path, values) -> assertEquals(!trainable.contains(path), Arrays.equals(values, after.get(path)),
+          path + (trainable.contains(path) ? " should have trained" : " is frozen and moved")));
+    }
+  }
+
+  @Test
+  void anL2PullKeepsTheWeightsCloserToTheAnchor() throws Exception {
+    GptConfig config = Corpus.tiny();
+    float[] anchor;
+    double free;
+    double pulled;
+    try (LanguageModel a = LanguageModel.create(config, TRAIN); LanguageModel b = LanguageModel.create(config, TRAIN);
+        LanguageModel start = LanguageModel.create(config, TRAIN)) {
+      anchor = start.parameterValues();
+      b.pullTowards(start, 50f);
+      for (int s = 0; s < 20; s++) {
+        int[][] batch = Corpus.batch(s, BATCH, config.contextLength());
+        a.trainStep(batch, 1e-3f);
+        b.trainStep(batch, 1e-3f);
+      }
+      free = distance(a.parameterValues(), anchor);
+      pulled = distance(b.parameterValues(), anchor);
+    }
+    assertTrue(pulled < 0.8 * free, "pulled " + pulled + " vs free " + free);
+  }
+
+  private static double distance(float[] x, float[] y) {
+    double sum = 0;
+    for (int i = 0; i < x.length; i++) sum += (x[i] - y[i]) * (double) (x[i] - y[i]);
+    return Math.sqrt(sum);
+  }
+
+  @Test
   void initIsDeterministicFromTheSeed() throws Exception {
     GptConfig config = Corpus.tiny();
     TrainConfig other = new TrainConfig(1e-3f, 1e-4f, 20, 0.1f, 0.9f, 0.95f, 1e-8f, 1f, 99);

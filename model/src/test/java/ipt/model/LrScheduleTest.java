@@ -28,4 +28,17 @@ class LrScheduleTest {
     assertEquals(1e-4f, LrSchedule.at(19, 20, C), 1e-9f);
     assertEquals(1e-3f, LrSchedule.at(0, 1, C), 1e-9f);
   }
+
+  @Test
+  void wsdWarmsUpOnceHoldsAndAnnealsOnlyBeforeEachCheckpoint() {
+    assertEquals(1e-3f / 20, LrSchedule.wsd(0, 0, 50, 10, C), 1e-9f);
+    assertEquals(1e-3f, LrSchedule.wsd(19, 19, 50, 10, C), 1e-9f);
+    assertEquals(1e-3f, LrSchedule.wsd(39, 39, 50, 10, C), 1e-9f);
+    assertEquals(1e-3f - 9e-4f / 10, LrSchedule.wsd(40, 40, 50, 10, C), 1e-9f);
+    assertEquals(1e-4f, LrSchedule.wsd(49, 49, 50, 10, C), 1e-9f);
+    assertEquals(1e-3f, LrSchedule.wsd(50, 0, 50, 10, C), 1e-9f, "the next round continues at the stable rate, no re-warm");
+    assertEquals(1e-3f, LrSchedule.wsd(5000, 3, 8, 10, C), 1e-9f, "short rounds anneal for at most half their steps");
+    assertEquals(1e-4f, LrSchedule.wsd(5000, 7, 8, 10, C), 1e-9f);
+    for (int s = 41; s < 50; s++) assertTrue(LrSchedule.wsd(s, s, 50, 10, C) < LrSchedule.wsd(s - 1, s - 1, 50, 10, C));
+  }
 }

@@ -55,7 +55,7 @@ final class Demo {
         TrainerConfig.of("replay", work, options.replayFraction()).withRounds(options.stepsPerRound(), options.batchSize(), Duration.ofSeconds(2)),
         TrainerConfig.of("no-replay", work, 0.0).withRounds(options.stepsPerRound(), options.batchSize(), Duration.ofSeconds(2)));
     out.printf("ipt demo: %d phases, lineages %s, work dir %s%n", phases.size(),
-        trainers.stream().map(t -> t.lineage() + " (replay " + Math.round(t.replayFraction() * 100) + "%)").collect(Collectors.joining(", ")), work);
+        trainers.stream().map(t -> t.lineage() + " (replay " + Math.round(t.replay().fraction() * 100) + "%)").collect(Collectors.joining(", ")), work);
 
     Table table = new Table(out);
     List<LossReport.PhaseEnd> phaseEnds = new ArrayList<>();

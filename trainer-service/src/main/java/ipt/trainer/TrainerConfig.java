@@ -4,27 +4,66 @@ import ipt.model.GptConfig;
 import ipt.model.TrainConfig;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Locale;
 import java.util.Map;
 
 /**
- * One lineage's trainer: the model, the optimiser, and how rounds are cut from the stream.
- *
- * @param stepsPerRound optimizer steps of a full round; a round starts once it can fill them with new data
- * @param replayFraction fraction of every batch drawn from the replay store (none while it is empty)
- * @param idleFlush after this long without new documents, a shorter round trains what is pending
- * @param guard when a round counts as diverged, and what a retry does to the offending batch
+ * One lineage's trainer: the model, the optimiser, how rounds are cut from the stream, what is replayed,
+ * and what guards the model against divergence and forgetting.
  */
 public record TrainerConfig(
     String lineage,
     Path checkpointRoot,
     Path replayDir,
-    int stepsPerRound,
-    int batchSize,
-    double replayFraction,
-    Duration idleFlush,
+    Rounds rounds,
+    Replay replay,
     GptConfig model,
     TrainConfig train,
-    Guard guard) {
+    Guard guard,
+    Forgetting forgetting) {
+
+  /**
+   * How the stream is cut into rounds and a round into steps.
+   *
+   * @param stepsPerRound optimizer steps of a full round; a round starts once it can fill them with new data
+   * @param microBatches a step's batch is split into this many forward/backward passes whose gradients add up
+   *     (gradient accumulation: the same update, less activation memory)
+   * @param idleFlush after this long without new documents, a shorter round trains what is pending
+   * @param annealSteps with the {@code WSD} schedule, the last steps of every round that decay to minLr
+   */
+  public record Rounds(int stepsPerRound, int batchSize, int microBatches, Duration idleFlush, Schedule schedule, int annealSteps) {
+    /**
+     * {@code REWARM_COSINE}: every round re-warms and decays (Ibrahim et al. 2024). {@code WSD}: one warmup
+     * over the lineage's first steps, then a constant rate, with a short anneal before each checkpoint.
+     */
+    public enum Schedule { REWARM_COSINE, WSD }
+
+    public Rounds {
+      if (stepsPerRound < 1 || batchSize < 1) throw new IllegalArgumentException("stepsPerRound and batchSize must be positive");
+      if (microBatches < 1 || batchSize % microBatches != 0) {
+        throw new IllegalArgumentException("microBatches must divide batchSize " + batchSize + ", got " + microBatches);
+      }
+      if (annealSteps < 0) throw new IllegalArgumentException("annealSteps must be >= 0");
+    }
+  }
+
+  /**
+   * @param fraction share of every batch drawn from the replay store (none while it is empty)
+   * @param capacityBytes what the store may hold, shared equally by the domains' reservoirs
+   */
+  public record Replay(double fraction, long capacityBytes, Policy policy) {
+    /** {@code UNIFORM}: as if drawn from the whole history; {@code DOMAIN_BALANCED}: every domain alike. */
+    public enum Policy { UNIFORM, DOMAIN_BALANCED }
+
+    public Replay {
+      if (fraction < 0 || fraction >= 1) throw new IllegalArgumentException("replay fraction must be in [0, 1)");
+      if (capacityBytes < 1) throw new IllegalArgumentException("replay capacity must be positive");
+    }
+
+    Replay withFraction(double f) {
+      return new Replay(f, capacityBytes, policy);
+    }
+  }
 
   /**
    * The divergence guard: a non-finite loss, or a loss above {@code spikeFactor} times the round's mean so far
@@ -43,47 +82,122 @@ public record TrainerConfig(
     }
   }
 
+  /**
+   * Guards against forgetting besides replay.
+   *
+   * @param freezeEmbeddings keep the token and position embeddings (and so the tied LM head) fixed
+   * @param frozenBlocks keep the first this many transformer blocks fixed
+   * @param l2Pull strength λ of a λ/2·‖w − w_champion‖² term in the loss; 0 for none
+   * @param resetAfterRejections after this many consecutive rejected candidates, restart from the champion's
+   *     weights and raise the replay fraction by {@code replayRaise}, up to {@code maxReplay}; 0 never
+   */
+  public record Forgetting(boolean freezeEmbeddings, int frozenBlocks, float l2Pull, int resetAfterRejections,
+      double replayRaise, double maxReplay) {
+    public Forgetting {
+      if (frozenBlocks < 0 || l2Pull < 0 || resetAfterRejections < 0 || replayRaise < 0 || maxReplay < 0 || maxReplay >= 1) {
+        throw new IllegalArgumentException("invalid forgetting guards: " + this);
+      }
+    }
+
+    public static Forgetting defaults() {
+      return new Forgetting(false, 0, 0f, 3, 0.1, 0.5);
+    }
+  }
+
   public TrainerConfig {
     if (!lineage.matches("[a-z0-9][a-z0-9._-]{0,63}")) throw new IllegalArgumentException("bad lineage name: " + lineage);
-    if (replayFraction < 0 || replayFraction >= 1) throw new IllegalArgumentException("replayFraction must be in [0, 1)");
-    if (stepsPerRound < 1 || batchSize < 1) throw new IllegalArgumentException("stepsPerRound and batchSize must be positive");
+    if (forgetting.frozenBlocks() > model.nLayers()) {
+      throw new IllegalArgumentException("cannot freeze " + forgetting.frozenBlocks() + " of " + model.nLayers() + " blocks");
+    }
   }
 
   /** A lineage keeping its checkpoints under {@code dataDir/checkpoints/lineage} and replay under {@code dataDir/replay/lineage}. */
   public static TrainerConfig of(String lineage, Path dataDir, double replayFraction) {
     return new TrainerConfig(lineage, dataDir.resolve("checkpoints").resolve(lineage), dataDir.resolve("replay").resolve(lineage),
-        50, 16, replayFraction, Duration.ofSeconds(30), GptConfig.small(), TrainConfig.defaults(), Guard.defaults());
+        new Rounds(50, 16, 1, Duration.ofSeconds(30), Rounds.Schedule.REWARM_COSINE, 10),
+        new Replay(replayFraction, 256L << 20, Replay.Policy.UNIFORM),
+        GptConfig.small(), TrainConfig.defaults(), Guard.defaults(), Forgetting.defaults());
   }
 
   public TrainerConfig withRounds(int stepsPerRound, int batchSize, Duration idleFlush) {
-    return new TrainerConfig(lineage, checkpointRoot, replayDir, stepsPerRound, batchSize, replayFraction, idleFlush, model, train, guard);
+    Rounds r = rounds;
+    return with(new Rounds(stepsPerRound, batchSize, r.microBatches(), idleFlush, r.schedule(), r.annealSteps()));
+  }
+
+  public TrainerConfig with(Rounds r) {
+    return new TrainerConfig(lineage, checkpointRoot, replayDir, r, replay, model, train, guard, forgetting);
+  }
+
+  public TrainerConfig with(Replay r) {
+    return new TrainerConfig(lineage, checkpointRoot, replayDir, rounds, r, model, train, guard, forgetting);
   }
 
   public TrainerConfig withModel(GptConfig model, TrainConfig train) {
-    return new TrainerConfig(lineage, checkpointRoot, replayDir, stepsPerRound, batchSize, replayFraction, idleFlush, model, train, guard);
+    return new TrainerConfig(lineage, checkpointRoot, replayDir, rounds, replay, model, train, guard, forgetting);
   }
 
-  public TrainerConfig withGuard(Guard guard) {
-    return new TrainerConfig(lineage, checkpointRoot, replayDir, stepsPerRound, batchSize, replayFraction, idleFlush, model, train, guard);
+  public TrainerConfig with(Guard g) {
+    return new TrainerConfig(lineage, checkpointRoot, replayDir, rounds, replay, model, train, g, forgetting);
   }
 
-  /** From IPT_* environment variables, with {@link #of} defaults. */
+  public TrainerConfig with(Forgetting f) {
+    return new TrainerConfig(lineage, checkpointRoot, replayDir, rounds, replay, model, train, guard, f);
+  }
+
+  /** From IPT_* environment variables (README, "Trainer settings"), with {@link #of} defaults. */
   public static TrainerConfig fromEnv(Map<String, String> env) {
     TrainerConfig c = of(env.getOrDefault("IPT_LINEAGE", "main"), Path.of(env.getOrDefault("IPT_DATA_DIR", "ipt-data")),
         Double.parseDouble(env.getOrDefault("IPT_REPLAY_FRACTION", "0.25")));
+    Settings s = new Settings(env);
+    Rounds r = c.rounds();
+    Replay p = c.replay();
     Guard g = c.guard();
-    return c.withRounds(
-        Integer.parseInt(env.getOrDefault("IPT_STEPS_PER_ROUND", String.valueOf(c.stepsPerRound()))),
-        Integer.parseInt(env.getOrDefault("IPT_BATCH_SIZE", String.valueOf(c.batchSize()))),
-        Duration.ofSeconds(Long.parseLong(env.getOrDefault("IPT_IDLE_FLUSH_SECONDS", String.valueOf(c.idleFlush().toSeconds())))))
-        .withGuard(new Guard(Double.parseDouble(env.getOrDefault("IPT_SPIKE_FACTOR", String.valueOf(g.spikeFactor()))), g.settleSteps(),
-            Float.parseFloat(env.getOrDefault("IPT_DOWN_WEIGHT", String.valueOf(g.downWeight())))));
+    Forgetting f = c.forgetting();
+    GptConfig m = c.model();
+    return c
+        .withModel(new GptConfig(m.vocabSize(), s.integer("IPT_CONTEXT_LENGTH", m.contextLength()), s.integer("IPT_D_MODEL", m.dModel()),
+            s.integer("IPT_LAYERS", m.nLayers()), s.integer("IPT_HEADS", m.nHeads())), c.train())
+        .with(new Rounds(s.integer("IPT_STEPS_PER_ROUND", r.stepsPerRound()), s.integer("IPT_BATCH_SIZE", r.batchSize()),
+            s.integer("IPT_MICRO_BATCHES", r.microBatches()), Duration.ofSeconds(s.integer("IPT_IDLE_FLUSH_SECONDS", (int) r.idleFlush().toSeconds())),
+            s.choice("IPT_SCHEDULE", Rounds.Schedule.class, r.schedule()), s.integer("IPT_ANNEAL_STEPS", r.annealSteps())))
+        .with(new Replay(p.fraction(), (long) (s.decimal("IPT_REPLAY_CAPACITY_MB", p.capacityBytes() / (double) (1 << 20)) * (1 << 20)),
+            s.choice("IPT_REPLAY_POLICY", Replay.Policy.class, p.policy())))
+        .with(new Guard(s.decimal("IPT_SPIKE_FACTOR", g.spikeFactor()), g.settleSteps(), (float) s.decimal("IPT_DOWN_WEIGHT", g.downWeight())))
+        .with(new Forgetting(Boolean.parseBoolean(env.getOrDefault("IPT_FREEZE_EMBEDDINGS", String.valueOf(f.freezeEmbeddings()))),
+            s.integer("IPT_FROZEN_BLOCKS", f.frozenBlocks()), (float) s.decimal("IPT_L2_PULL", f.l2Pull()),
+            s.integer("IPT_RESET_AFTER_REJECTIONS", f.resetAfterRejections()), s.decimal("IPT_REPLAY_RAISE", f.replayRaise()),
+            s.decimal("IPT_MAX_REPLAY_FRACTION", f.maxReplay())));
+  }
+
+  /** Reads one variable, naming it when its value does not parse. */
+  private record Settings(Map<String, String> env) {
+    int integer(String name, int fallback) {
+      return parse(name, String.valueOf(fallback), Integer::parseInt);
+    }
+
+    double decimal(String name, double fallback) {
+      return parse(name, String.valueOf(fallback), Double::parseDouble);
+    }
+
+    /** An enum constant, written in any case and with - for _ ({@code domain-balanced}). */
+    <E extends Enum<E>> E choice(String name, Class<E> type, E fallback) {
+      return parse(name, fallback.name(), v -> Enum.valueOf(type, v.trim().toUpperCase(Locale.ROOT).replace('-', '_')));
+    }
+
+    private <T> T parse(String name, String fallback, java.util.function.Function<String, T> parser) {
+      String value = env.getOrDefault(name, fallback);
+      try {
+        return parser.apply(value);
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException(name + "=" + value + ": " + e.getMessage(), e);
+      }
+    }
   }
 
   /** New sequences per batch: all of it while there is nothing to replay yet. */
-  int newPerBatch(boolean replayAvailable) {
-    if (!replayAvailable) return batchSize;
-    return Math.max(1, batchSize - (int) Math.round(replayFraction * batchSize));
+  int newPerBatch(boolean replayAvailable, double replayFraction) {
+    if (!replayAvailable) return rounds.batchSize();
+    return Math.max(1, rounds.batchSize() - (int) Math.round(replayFraction * rounds.batchSize()));
   }
 
   String groupId() {

@@ -4,6 +4,7 @@ import io.prometheus.metrics.core.metrics.Counter;
 import io.prometheus.metrics.core.metrics.Gauge;
 import io.prometheus.metrics.core.metrics.Histogram;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.util.List;
 
 /** What a trainer exports to Prometheus, labelled by lineage. */
 final class TrainerMetrics {
@@ -23,6 +24,12 @@ final class TrainerMetrics {
   private final Histogram checkpointSeconds;
   private final Gauge checkpointBytes;
   private final Gauge consumerLag;
+  private final Counter tokensTrained;
+  private final Gauge tokensPerSecond;
+  private final Gauge roundLoss;
+  private final Gauge replayEntries;
+  private final Gauge replayBytes;
+  private final Counter resets;
 
   TrainerMetrics(PrometheusRegistry registry) {
     checkpointSeconds = Histogram.builder().name("ipt_trainer_checkpoint_write_seconds").help("Writing a checkpoint: files, fsync, rename")
@@ -30,6 +37,15 @@ final class TrainerMetrics {
     checkpointBytes = Gauge.builder().name("ipt_trainer_checkpoint_bytes").help("Size of the last checkpoint written").labelNames("lineage").register(registry);
     consumerLag = Gauge.builder().name("ipt_trainer_consumer_lag_records")
         .help("Curated records not yet read by this trainer (read_committed), summed over its partitions").labelNames("lineage").register(registry);
+    tokensTrained = Counter.builder().name("ipt_trainer_tokens_trained_total")
+        .help("Tokens through optimizer steps, new and replayed (rate() is the trainer's tokens/s)").labelNames("lineage").register(registry);
+    tokensPerSecond = Gauge.builder().name("ipt_trainer_tokens_per_second").help("Tokens per second of the last optimizer step").labelNames("lineage").register(registry);
+    roundLoss = Gauge.builder().name("ipt_trainer_round_loss")
+        .help("Mean training loss of the last round, nats/token, by source (new or replay) and domain").labelNames("lineage", "source", "domain").register(registry);
+    replayEntries = Gauge.builder().name("ipt_trainer_replay_entries").help("Sequences in the replay store by domain").labelNames("lineage", "domain").register(registry);
+    replayBytes = Gauge.builder().name("ipt_trainer_replay_bytes").help("Bytes of sequences in the replay store by domain").labelNames("lineage", "domain").register(registry);
+    resets = Counter.builder().name("ipt_trainer_champion_resets_total")
+        .help("Resets of the working weights to the champion after repeated rejections").labelNames("lineage").register(registry);
     documents = Counter.builder().name("ipt_trainer_documents_consumed_total").help("Curated documents consumed as new data").labelNames("lineage", "domain").register(registry);
     tokens = Counter.builder().name("ipt_trainer_new_tokens_trained_total").help("New tokens trained on").labelNames("lineage").register(registry);
     steps = Counter.builder().name("ipt_trainer_steps_total").help("Optimizer steps").labelNames("lineage").register(registry);
@@ -53,9 +69,11 @@ final class TrainerMetrics {
     documents.labelValues(lineage, domain).inc();
   }
 
-  void step(String lineage, float stepLoss, float lr, double seconds, long newTokens) {
+  void step(String lineage, float stepLoss, float lr, double seconds, long newTokens, long allTokens) {
     steps.labelValues(lineage).inc();
     tokens.labelValues(lineage).inc(newTokens);
+    tokensTrained.labelValues(lineage).inc(allTokens);
+    tokensPerSecond.labelValues(lineage).set(allTokens / seconds);
     loss.labelValues(lineage).set(stepLoss);
     learningRate.labelValues(lineage).set(lr);
     stepSeconds.labelValues(lineage).observe(seconds);
@@ -77,6 +95,21 @@ final class TrainerMetrics {
 
   void guard(String lineage, String kind, String action) {
     guardEvents.labelValues(lineage, kind, action).inc();
+  }
+
+  void roundLosses(String lineage, TrainingRound.RoundLosses losses) {
+    losses.means().forEach((key, mean) -> roundLoss.labelValues(lineage, key.get(0), key.get(1)).set(mean));
+  }
+
+  void replay(String lineage, List<ReplayStore.Reservoir> reservoirs) {
+    for (ReplayStore.Reservoir r : reservoirs) {
+      replayEntries.labelValues(lineage, r.domain()).set(r.size());
+      replayBytes.labelValues(lineage, r.domain()).set(r.bytes());
+    }
+  }
+
+  void reset(String lineage) {
+    resets.labelValues(lineage).inc();
   }
 
   void orphansRemoved(String lineage, int count) {

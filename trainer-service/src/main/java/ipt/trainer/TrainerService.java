@@ -14,6 +14,8 @@ import ipt.schemas.AvroSerde;
 import ipt.schemas.CheckpointPublished;
 import ipt.schemas.Document;
 import ipt.schemas.PartitionOffset;
+import ipt.schemas.Promotion;
+import ipt.trainer.TrainerConfig.Forgetting;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -54,6 +56,7 @@ public final class TrainerService implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(TrainerService.class);
   static final String TAIL_FILE = "packer-tail.bin";
   static final String DOCUMENTS_FILE = "documents.txt";
+  static final String STATE_FILE = "trainer-state.properties";
   /** Runs of one round under the divergence guard: each divergence down-weights, then skips, one batch. */
   private static final int MAX_ATTEMPTS = 5;
   private static final Duration RETRY_BACKOFF = Duration.ofSeconds(5);
@@ -77,6 +80,10 @@ public final class TrainerService implements AutoCloseable {
   private LanguageModel model;
   private CheckpointPublished last;
   private Packer packer;
+  private ReplayStore replay;
+  private LineageState lineageState;
+  private ChampionWatch championWatch;
+  private long anchoredTo = -1;
   private final Map<TopicPartition, OffsetAndMetadata> pendingOffsets = new HashMap<>();
   private final List<String> pendingIds = new ArrayList<>();
   private long documentsCommitted;
@@ -112,6 +119,7 @@ public final class TrainerService implements AutoCloseable {
    * not commit) is abandoned whole; the next one recovers from Kafka and disk, as a restarted process would.
    */
   private void run() {
+    championWatch = ChampionWatch.start(kafka, config.lineage());
     try {
       while (running) {
         try {
@@ -132,6 +140,11 @@ public final class TrainerService implements AutoCloseable {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     } finally {
+      try {
+        championWatch.close();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
       stopped.countDown();
     }
   }
@@ -140,50 +153,97 @@ public final class TrainerService implements AutoCloseable {
     pendingOffsets.clear();
     pendingIds.clear();
     try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(producerProps());
-        KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(consumerProps());
-        ReplayStore replay = new ReplayStore(config.replayDir())) {
+        KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(consumerProps())) {
       this.consumer = consumer;
       if (!running) return;
       // Fences an older instance of this lineage and aborts its open transaction before we read.
       producer.initTransactions();
-      recover(replay);
+      recover();
       consumer.subscribe(List.of(Topics.CURATED));
       health = Health.ok("training " + config.lineage());
       while (running) {
         ConsumerRecords<String, byte[]> records = consumer.poll(Duration.ofMillis(200));
-        int needed = config.stepsPerRound() * config.newPerBatch(replay.size() > 0);
+        int needed = config.rounds().stepsPerRound() * newPerBatch();
         if (absorb(consumer, records, needed)) {
-          train(producer, consumer, replay, needed);
-        } else if (!pendingIds.isEmpty() && System.nanoTime() - lastRecordAt >= config.idleFlush().toNanos()) {
+          train(producer, consumer, needed);
+        } else if (!pendingIds.isEmpty() && System.nanoTime() - lastRecordAt >= config.rounds().idleFlush().toNanos()) {
           // The stream went quiet: train what fills whole sequences; the rest rides in the tail.
-          train(producer, consumer, replay, packer.fullSequences());
+          train(producer, consumer, packer.fullSequences());
         }
-        publishStatus(replay);
+        publishStatus();
         metrics.consumerLag(config.lineage(), lag(consumer));
       }
+    } finally {
+      if (replay != null) replay.close();
+      replay = null;
     }
   }
 
+  private int newPerBatch() {
+    return config.newPerBatch(replay.size() > 0, lineageState.replayFraction());
+  }
+
   /** Reads the lineage's last committed checkpoint and restores model, packer tail and replay store to it. */
-  private void recover(ReplayStore replay) throws Exception {
+  private void recover() throws Exception {
     last = lastCommittedCheckpoint().orElse(null);
     long version = last == null ? 0 : last.getVersion();
-    long dropped = replay.rollbackTo(version);
-    if (dropped > 0) log.warn("{}: dropped {} replay sequences of an uncommitted round", config.lineage(), dropped);
+    replay = ReplayStore.open(config.replayDir(), version, config.replay().capacityBytes(), config.train().seed());
     List<String> orphans = OrphanCheckpoints.remove(config.checkpointRoot(), version);
     if (!orphans.isEmpty()) {
       log.warn("{}: removed checkpoint directories no committed round points to: {}", config.lineage(), orphans);
       metrics.orphansRemoved(config.lineage(), orphans.size());
     }
+    anchoredTo = -1;
     if (last == null) {
-      model = LanguageModel.create(config.model(), config.train());
+      model = prepared(LanguageModel.create(config.model(), config.train()));
       packer = new Packer(config.sequenceLength());
+      lineageState = LineageState.initial(config.replay().fraction());
       log.info("{}: starting fresh, {} parameters", config.lineage(), model.parameterCount());
     } else {
       Checkpoint checkpoint = Checkpoint.open(Path.of(last.getLocation()));
-      model = LanguageModel.load(checkpoint, config.train());
+      model = prepared(LanguageModel.load(checkpoint, config.train()));
       packer = Packer.fromTail(config.sequenceLength(), checkpoint.file(TAIL_FILE));
-      log.info("{}: resumed from checkpoint v{} at step {}", config.lineage(), version, model.step());
+      lineageState = LineageState.parse(checkpoint.file(STATE_FILE));
+      log.info("{}: resumed from checkpoint v{} at step {} (replay {}%)", config.lineage(), version, model.step(),
+          Math.round(lineageState.replayFraction() * 100));
+    }
+  }
+
+  /** Applies the lineage's freezing to a model just created or loaded. */
+  private LanguageModel prepared(LanguageModel m) {
+    Forgetting f = config.forgetting();
+    if (f.freezeEmbeddings() || f.frozenBlocks() > 0) m.freeze(f.freezeEmbeddings(), f.frozenBlocks());
+    return m;
+  }
+
+  /**
+   * Before a round: after enough consecutive rejections, restart from the champion with more replay; and
+   * keep the L2 pull anchored to the current champion.
+   */
+  private void followChampion() throws CheckpointException {
+    ChampionWatch.State seen = championWatch.state();
+    Promotion champion = seen.champion();
+    if (champion == null) return;
+    Forgetting f = config.forgetting();
+    List<Long> rejected = seen.rejectedSince().stream().filter(v -> v > lineageState.lastResetAfter()).toList();
+    if (f.resetAfterRejections() > 0 && rejected.size() >= f.resetAfterRejections()) {
+      double raised = Math.min(f.maxReplay(), lineageState.replayFraction() + f.replayRaise());
+      log.warn("{}: {} consecutive candidates rejected ({}); resetting the working weights to champion v{} and raising replay {}% -> {}%",
+          config.lineage(), rejected.size(), rejected, champion.getVersion(), Math.round(lineageState.replayFraction() * 100),
+          Math.round(raised * 100));
+      LanguageModel reset = prepared(LanguageModel.load(Checkpoint.open(Path.of(champion.getLocation())), config.train()));
+      model.close();
+      model = reset;
+      anchoredTo = -1;
+      lineageState = new LineageState(raised, rejected.get(rejected.size() - 1), lineageState.resets() + 1);
+      metrics.reset(config.lineage());
+    }
+    if (f.l2Pull() > 0 && anchoredTo != champion.getVersion()) {
+      try (LanguageModel anchor = LanguageModel.load(Checkpoint.open(Path.of(champion.getLocation())), config.train())) {
+        model.pullTowards(anchor, f.l2Pull());
+      }
+      anchoredTo = champion.getVersion();
+      log.info("{}: L2 pull (strength {}) toward champion v{}", config.lineage(), f.l2Pull(), champion.getVersion());
     }
   }
 
@@ -243,20 +303,21 @@ public final class TrainerService implements AutoCloseable {
     return full;
   }
 
-  private void train(KafkaProducer<String, byte[]> producer, KafkaConsumer<String, byte[]> consumer, ReplayStore replay, int sequences)
-      throws Exception {
+  private void train(KafkaProducer<String, byte[]> producer, KafkaConsumer<String, byte[]> consumer, int sequences) throws Exception {
     long started = System.nanoTime();
     long version = (last == null ? 0 : last.getVersion()) + 1;
-    long replayable = replay.size();
-    int newPerBatch = config.newPerBatch(replayable > 0);
+    followChampion();
+    int newPerBatch = newPerBatch();
     List<Packer.Sequence> fresh = packer.take(sequences);
-    TrainingRound.Outcome outcome = TrainingRound.runGuarded(model, this::restoreLast, config, fresh, newPerBatch, replay, replayable,
-        LanguageModel::trainStep, metrics, MAX_ATTEMPTS);
+    TrainingRound.Outcome outcome = TrainingRound.runGuarded(model, this::restoreLast, config, fresh, newPerBatch, replay,
+        LanguageModel::train, metrics, MAX_ATTEMPTS);
     model = outcome.model();
     outcome.guardEvents().forEach(e -> log.warn("{}: round v{} diverged ({}); restored v{} and retried", config.lineage(), version, e, version - 1));
     TrainingRound.Result result = outcome.result();
     double trainLoss = result.steps() == 0 && last != null ? last.getTrainLoss() : result.trainLoss();
-    replay.append(version, fresh);
+    metrics.roundLosses(config.lineage(), result.losses());
+    replay.add(version, fresh);
+    replay.snapshot(version);
     // If anything from here on fails, the session ends; the next one learns from the checkpoints topic
     // whether this transaction committed, and drops the replay entries and directory if it did not.
     long writeStarted = System.nanoTime();
@@ -273,12 +334,21 @@ public final class TrainerService implements AutoCloseable {
         config.lineage(), version, result.steps(), pendingIds.size(), fresh.size(), String.format("%.3f", trainLoss));
     pendingOffsets.clear();
     pendingIds.clear();
+    replay.dropSnapshotsBefore(version);
     metrics.round(config.lineage(), "committed", (System.nanoTime() - started) / 1e9);
   }
 
+  /** The last committed weights, frozen and pulled as before, for the divergence guard's retry. */
   private LanguageModel restoreLast() throws CheckpointException {
-    if (last == null) return LanguageModel.create(config.model(), config.train());
-    return LanguageModel.load(Checkpoint.open(Path.of(last.getLocation())), config.train());
+    LanguageModel restored = prepared(last == null ? LanguageModel.create(config.model(), config.train())
+        : LanguageModel.load(Checkpoint.open(Path.of(last.getLocation())), config.train()));
+    Promotion champion = championWatch.state().champion();
+    if (config.forgetting().l2Pull() > 0 && champion != null && anchoredTo == champion.getVersion()) {
+      try (LanguageModel anchor = LanguageModel.load(Checkpoint.open(Path.of(champion.getLocation())), config.train())) {
+        restored.pullTowards(anchor, config.forgetting().l2Pull());
+      }
+    }
+    return restored;
   }
 
   private Checkpoint writeCheckpoint(long version, int sequences, double trainLoss) throws IOException {
@@ -291,6 +361,7 @@ public final class TrainerService implements AutoCloseable {
         config.model(), model.step(), tokensSeen, offsets, trainLoss, System.currentTimeMillis(), Map.of());
     Map<String, byte[]> extra = Map.of(
         TAIL_FILE, packer.tailBytes(),
+        STATE_FILE, lineageState.bytes(),
         DOCUMENTS_FILE, (String.join("\n", pendingIds) + "\n").getBytes(StandardCharsets.UTF_8));
     return Checkpoint.write(config.checkpointRoot(), dir.getFileName().toString(), manifest, model, extra);
   }
@@ -327,10 +398,11 @@ public final class TrainerService implements AutoCloseable {
     }
   }
 
-  private void publishStatus(ReplayStore replay) {
+  private void publishStatus() {
     long version = last == null ? 0 : last.getVersion();
     status = new Status(version, model.step(), documentsCommitted, pendingIds.size(), replay.size());
     metrics.state(config.lineage(), replay.size(), packer.tokens(), version);
+    metrics.replay(config.lineage(), replay.reservoirs());
   }
 
   private Map<String, Object> producerProps() {
@@ -348,6 +420,8 @@ public final class TrainerService implements AutoCloseable {
     props.put("key.deserializer", StringDeserializer.class);
     props.put("value.deserializer", ByteArrayDeserializer.class);
     props.put("group.id", config.groupId());
+    // Static membership: a restarted trainer takes its partitions back at once instead of waiting out the session.
+    props.put("group.instance.id", config.groupId());
     props.put("isolation.level", "read_committed");
     props.put("enable.auto.commit", "false");
     props.put("auto.offset.reset", "earliest");

@@ -3,28 +3,30 @@ package ipt.trainer;
 import ipt.model.LanguageModel;
 import ipt.model.LrSchedule;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
+import java.util.TreeMap;
 import org.rocksdb.RocksDBException;
 
 /**
  * One round: every new sequence exactly once, {@code newPerBatch} per step, the rest of each batch
- * replayed; the learning rate re-warms and decays over the round (Ibrahim et al. 2024). Under the
+ * replayed; the learning rate follows the lineage's schedule (re-warm and re-decay, or WSD). Under the
  * divergence guard ({@link #runGuarded}) a round whose loss turns non-finite or spikes is restarted from the
  * last checkpoint with the offending batch down-weighted, then skipped.
  */
 final class TrainingRound {
   /** How a round went; {@code diverged} means its weights must not be kept, and {@code offendingStep} says where. */
-  record Result(int steps, double trainLoss, boolean diverged, int offendingStep, String detail) {}
+  record Result(int steps, double trainLoss, boolean diverged, int offendingStep, String detail, RoundLosses losses) {}
 
   /** A guarded round: the model to keep (a restored one after a divergence), its result, and what the guard did. */
   record Outcome(LanguageModel model, Result result, List<String> guardEvents) {}
 
-  /** One optimizer step; the service's is {@link LanguageModel#trainStep}. */
+  /** One optimizer step; the service's is {@link LanguageModel#train}. */
   interface Step {
-    float train(LanguageModel model, int[][] batch, float lr);
+    LanguageModel.StepResult train(LanguageModel model, int[][] batch, float lr, int microBatches);
   }
 
   /** Brings back the weights of the last committed checkpoint. */
@@ -40,11 +42,11 @@ final class TrainingRound {
    * Gives up (throws) after {@code maxAttempts} runs.
    */
   static Outcome runGuarded(LanguageModel model, Restore restore, TrainerConfig config, List<Packer.Sequence> fresh, int newPerBatch,
-      ReplayStore replay, long replayable, Step step, TrainerMetrics metrics, int maxAttempts) throws Exception {
+      ReplayStore replay, Step step, TrainerMetrics metrics, int maxAttempts) throws Exception {
     Map<Integer, Float> stepScale = new HashMap<>();
     List<String> events = new ArrayList<>();
     for (int attempt = 1; ; attempt++) {
-      Result result = run(model, config, fresh, newPerBatch, replay, replayable, stepScale, step, metrics);
+      Result result = run(model, config, fresh, newPerBatch, replay, stepScale, step, metrics);
       if (!result.diverged()) return new Outcome(model, result, events);
       if (attempt == maxAttempts) throw new IllegalStateException("round diverged " + maxAttempts + " times: " + result.detail());
       int s = result.offendingStep();
@@ -60,8 +62,10 @@ final class TrainingRound {
 
   /** One pass over the round; {@code stepScale} scales (or, at 0, skips) single steps. */
   static Result run(LanguageModel model, TrainerConfig config, List<Packer.Sequence> fresh, int newPerBatch, ReplayStore replay,
-      long replayable, Map<Integer, Float> stepScale, Step step, TrainerMetrics metrics) throws RocksDBException {
+      Map<Integer, Float> stepScale, Step step, TrainerMetrics metrics) throws RocksDBException {
     int steps = (fresh.size() + newPerBatch - 1) / newPerBatch;
+    long firstStep = model.step();
+    RoundLosses losses = new RoundLosses();
     double tailLoss = 0;
     int tailSteps = 0;
     double lossSum = 0;
@@ -69,21 +73,29 @@ final class TrainingRound {
     for (int s = 0; s < steps; s++) {
       float scale = stepScale.getOrDefault(s, 1f);
       if (scale == 0f) continue;
-      List<Packer.Sequence> newData = fresh.subList(s * newPerBatch, Math.min(fresh.size(), (s + 1) * newPerBatch));
-      int[][] batch = batch(newData, config.batchSize(), replay, replayable, random(config, model.step()));
-      float lr = LrSchedule.at(s, steps, config.train()) * scale;
+      List<Packer.Sequence> rows = new ArrayList<>(fresh.subList(s * newPerBatch, Math.min(fresh.size(), (s + 1) * newPerBatch)));
+      int newRows = rows.size();
+      if (replay.size() > 0) {
+        replay.sample(config.rounds().batchSize() - newRows, config.replay().policy(), random(config, model.step()))
+            .forEach(e -> rows.add(new Packer.Sequence(e.domain(), e.tokens())));
+      }
+      float lr = learningRate(config, firstStep + s, s, steps) * scale;
       long start = System.nanoTime();
-      float loss = step.train(model, batch, lr);
-      metrics.step(config.lineage(), loss, lr, (System.nanoTime() - start) / 1e9, newData.size() * (long) config.sequenceLength());
+      LanguageModel.StepResult result = step.train(model, rows.stream().map(Packer.Sequence::tokens).toArray(int[][]::new), lr,
+          config.rounds().microBatches());
+      double seconds = (System.nanoTime() - start) / 1e9;
+      float loss = result.loss();
+      metrics.step(config.lineage(), loss, lr, seconds, newRows * (long) config.sequenceLength(), rows.size() * (long) config.sequenceLength());
       if (!Float.isFinite(loss)) {
-        return new Result(s + 1, Double.NaN, true, s, "non-finite loss " + loss + " at step " + (s + 1) + " of " + steps);
+        return new Result(s + 1, Double.NaN, true, s, "non-finite loss " + loss + " at step " + (s + 1) + " of " + steps, losses);
       }
       // A spike is judged against this round's own mean so far, after a few steps to settle on.
       double mean = trained == 0 ? Double.NaN : lossSum / trained;
       if (trained >= config.guard().settleSteps() && loss > config.guard().spikeFactor() * mean) {
         return new Result(s + 1, Double.NaN, true, s, String.format("loss spike %.3f, %.1fx the round's mean %.3f, at step %d of %d",
-            loss, loss / mean, mean, s + 1, steps));
+            loss, loss / mean, mean, s + 1, steps), losses);
       }
+      for (int r = 0; r < rows.size(); r++) losses.add(r < newRows ? "new" : "replay", rows.get(r).domain(), result.rowLosses()[r]);
       lossSum += loss;
       trained++;
       if (s >= steps - Math.max(1, steps / 5)) {
@@ -91,16 +103,33 @@ final class TrainingRound {
         tailSteps++;
       }
     }
-    return new Result(steps, tailSteps == 0 ? Double.NaN : tailLoss / tailSteps, false, -1, "ok");
+    return new Result(steps, tailSteps == 0 ? Double.NaN : tailLoss / tailSteps, false, -1, "ok", losses);
   }
 
-  /** The new sequences of this step, topped up from the replay store to the batch size. */
-  private static int[][] batch(List<Packer.Sequence> newData, int batchSize, ReplayStore replay, long replayable, SplittableRandom random)
-      throws RocksDBException {
-    List<int[]> rows = new ArrayList<>(batchSize);
-    newData.forEach(s -> rows.add(s.tokens()));
-    if (replayable > 0) replay.sample(batchSize - rows.size(), replayable, random).forEach(e -> rows.add(e.tokens()));
-    return rows.toArray(new int[0][]);
+  private static float learningRate(TrainerConfig config, long globalStep, int stepInRound, int roundSteps) {
+    TrainerConfig.Rounds r = config.rounds();
+    return switch (r.schedule()) {
+      case REWARM_COSINE -> LrSchedule.at(stepInRound, roundSteps, config.train());
+      case WSD -> LrSchedule.wsd(globalStep, stepInRound, roundSteps, r.annealSteps(), config.train());
+    };
+  }
+
+  /** Mean loss per row source (new or replay) and domain over a round, for the new-vs-replay metric. */
+  static final class RoundLosses {
+    private final Map<List<String>, double[]> sums = new TreeMap<>(Comparator.comparing(Object::toString));
+
+    void add(String source, String domain, float loss) {
+      double[] sum = sums.computeIfAbsent(List.of(source, domain), k -> new double[2]);
+      sum[0] += loss;
+      sum[1]++;
+    }
+
+    /** (source, domain) -> mean loss in nats per token. */
+    Map<List<String>, Double> means() {
+      Map<List<String>, Double> out = new TreeMap<>(Comparator.comparing(Object::toString));
+      sums.forEach((k, v) -> out.put(k, v[0] / v[1]));
+      return out;
+    }
   }
 
   /** Replay draws depend only on the seed and the global step, so a resumed run draws the same. */

@@ -47,13 +47,13 @@ class TrainingRoundTest {
   /** Injects {@code bad} as the loss of the step whose batch starts with {@code marked}, the first {@code times} times it runs. */
   private static TrainingRound.Step injecting(int[] marked, float bad, int times) {
     int[] left = {times};
-    return (model, batch, lr) -> {
-      float loss = model.trainStep(batch, lr);
+    return (model, batch, lr, microBatches) -> {
+      LanguageModel.StepResult result = model.train(batch, lr, microBatches);
       if (left[0] > 0 && Arrays.equals(batch[0], marked)) {
         left[0]--;
-        return bad;
+        return new LanguageModel.StepResult(bad, result.rowLosses());
       }
-      return loss;
+      return result;
     };
   }
 
@@ -72,12 +72,12 @@ class TrainingRoundTest {
     TrainerConfig c = config();
     List<Packer.Sequence> fresh = fresh(c);
     List<Long> restores = new ArrayList<>();
-    try (ReplayStore replay = new ReplayStore(dir.resolve("replay"))) {
+    try (ReplayStore replay = ReplayStore.open(dir.resolve("replay"), 0, 1 << 20, 1)) {
       TrainingRound.Restore restore = () -> {
         restores.add(1L);
         return LanguageModel.create(c.model(), c.train());
       };
-      TrainingRound.Outcome outcome = TrainingRound.runGuarded(LanguageModel.create(c.model(), c.train()), restore, c, fresh, 4, replay, 0,
+      TrainingRound.Outcome outcome = TrainingRound.runGuarded(LanguageModel.create(c.model(), c.train()), restore, c, fresh, 4, replay,
           injecting(fresh.get(5 * 4).tokens(), Float.NaN, 1), metrics, 5);
       try (LanguageModel model = outcome.model()) {
         assertFalse(outcome.result().diverged());
@@ -94,9 +94,9 @@ class TrainingRoundTest {
   void aBatchThatDivergesTwiceIsSkippedAndOneThatAlwaysDivergesStopsTheRound() throws Exception {
     TrainerConfig c = config();
     List<Packer.Sequence> fresh = fresh(c);
-    try (ReplayStore replay = new ReplayStore(dir.resolve("replay"))) {
+    try (ReplayStore replay = ReplayStore.open(dir.resolve("replay"), 0, 1 << 20, 1)) {
       TrainingRound.Outcome outcome = TrainingRound.runGuarded(LanguageModel.create(c.model(), c.train()),
-          () -> LanguageModel.create(c.model(), c.train()), c, fresh, 4, replay, 0, injecting(fresh.get(2 * 4).tokens(), Float.POSITIVE_INFINITY, 2),
+          () -> LanguageModel.create(c.model(), c.train()), c, fresh, 4, replay, injecting(fresh.get(2 * 4).tokens(), Float.POSITIVE_INFINITY, 2),
           metrics, 5);
       try (LanguageModel model = outcome.model()) {
         assertEquals(2, outcome.guardEvents().size(), outcome.guardEvents().toString());
@@ -105,7 +105,7 @@ class TrainingRoundTest {
         assertEquals(1.0, guardEvents("non-finite", "skip"));
       }
       assertThrows(IllegalStateException.class, () -> TrainingRound.runGuarded(LanguageModel.create(c.model(), c.train()),
-          () -> LanguageModel.create(c.model(), c.train()), c, fresh, 4, replay, 0, (m, batch, lr) -> Float.NaN, metrics, 3));
+          () -> LanguageModel.create(c.model(), c.train()), c, fresh, 4, replay, (m, batch, lr, mb) -> new LanguageModel.StepResult(Float.NaN, new float[batch.length]), metrics, 3));
     }
   }
 
@@ -113,9 +113,9 @@ class TrainingRoundTest {
   void aLossSpikePastTheBoundCountsAsDivergence() throws Exception {
     TrainerConfig c = config();
     List<Packer.Sequence> fresh = fresh(c);
-    try (ReplayStore replay = new ReplayStore(dir.resolve("replay"))) {
+    try (ReplayStore replay = ReplayStore.open(dir.resolve("replay"), 0, 1 << 20, 1)) {
       TrainingRound.Outcome outcome = TrainingRound.runGuarded(LanguageModel.create(c.model(), c.train()),
-          () -> LanguageModel.create(c.model(), c.train()), c, fresh, 4, replay, 0, injecting(fresh.get(9 * 4).tokens(), 1000f, 1), metrics, 5);
+          () -> LanguageModel.create(c.model(), c.train()), c, fresh, 4, replay, injecting(fresh.get(9 * 4).tokens(), 1000f, 1), metrics, 5);
       try (LanguageModel model = outcome.model()) {
         assertTrue(outcome.guardEvents().get(0).startsWith("loss spike 1000.000"), outcome.guardEvents().toString());
         assertEquals(1.0, guardEvents("spike", "down-weight"));

@@ -1,0 +1,32 @@
+package ipt.trainer;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+class TrainerConfigTest {
+  @Test
+  void readsEverySettingFromTheEnvironment() {
+    TrainerConfig c = TrainerConfig.fromEnv(Map.ofEntries(
+        Map.entry("IPT_LINEAGE", "prod"), Map.entry("IPT_SCHEDULE", "wsd"), Map.entry("IPT_ANNEAL_STEPS", "7"),
+        Map.entry("IPT_MICRO_BATCHES", "4"), Map.entry("IPT_REPLAY_POLICY", "domain-balanced"), Map.entry("IPT_REPLAY_CAPACITY_MB", "1.5"),
+        Map.entry("IPT_FREEZE_EMBEDDINGS", "true"), Map.entry("IPT_FROZEN_BLOCKS", "1"), Map.entry("IPT_L2_PULL", "0.2"),
+        Map.entry("IPT_RESET_AFTER_REJECTIONS", "5"), Map.entry("IPT_LAYERS", "3")));
+    assertEquals("prod", c.lineage());
+    assertEquals(new TrainerConfig.Rounds(50, 16, 4, c.rounds().idleFlush(), TrainerConfig.Rounds.Schedule.WSD, 7), c.rounds());
+    assertEquals(new TrainerConfig.Replay(0.25, (long) (1.5 * (1 << 20)), TrainerConfig.Replay.Policy.DOMAIN_BALANCED), c.replay());
+    assertEquals(new TrainerConfig.Forgetting(true, 1, 0.2f, 5, 0.1, 0.5), c.forgetting());
+    assertEquals(3, c.model().nLayers());
+  }
+
+  @Test
+  void aBadValueNamesItsVariable() {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> TrainerConfig.fromEnv(Map.of("IPT_REPLAY_POLICY", "recent")));
+    assertTrue(e.getMessage().startsWith("IPT_REPLAY_POLICY=recent"), e.getMessage());
+    assertThrows(IllegalArgumentException.class, () -> TrainerConfig.fromEnv(Map.of("IPT_MICRO_BATCHES", "3")), "3 does not divide 16");
+    assertThrows(IllegalArgumentException.class, () -> TrainerConfig.fromEnv(Map.of("IPT_FROZEN_BLOCKS", "3")), "the default model has 2 blocks");
+  }
+}
