@@ -185,7 +185,14 @@ public final class LanguageModel implements AutoCloseable {
         return new StepResult(Float.isFinite(value) ? Float.NaN : value, rowLosses);
       }
       optimizer.prepare(lr, Math.min(1f, train.gradClip() / (norm + 1e-6f)));
-      trainer.step();
+      // Grad mode is per thread and on in a new one; the update's in-place ops on leaves must run without it.
+      boolean gradMode = JniUtils.isGradMode();
+      JniUtils.setGradMode(false);
+      try {
+        trainer.step();
+      } finally {
+        JniUtils.setGradMode(gradMode);
+      }
       step++;
       return new StepResult(value, rowLosses);
     }

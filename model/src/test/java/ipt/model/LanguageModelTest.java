@@ -161,11 +161,19 @@ class LanguageModelTest {
         LanguageModel start = LanguageModel.create(config, TRAIN)) {
       anchor = start.parameterValues();
       b.pullTowards(start, 50f);
-      for (int s = 0; s < 20; s++) {
-        int[][] batch = Corpus.batch(s, BATCH, config.contextLength());
-        a.trainStep(batch, 1e-3f);
-        b.trainStep(batch, 1e-3f);
-      }
+      // On a fresh thread, as the trainer trains: PyTorch's grad mode is on there.
+      Thread training = new Thread(() -> {
+        for (int s = 0; s < 20; s++) {
+          int[][] batch = Corpus.batch(s, BATCH, config.contextLength());
+          a.trainStep(batch, 1e-3f);
+          b.trainStep(batch, 1e-3f);
+        }
+      });
+      List<Throwable> failure = new ArrayList<>();
+      training.setUncaughtExceptionHandler((t, e) -> failure.add(e));
+      training.start();
+      training.join();
+      assertEquals(List.of(), failure);
       free = distance(a.parameterValues(), anchor);
       pulled = distance(b.parameterValues(), anchor);
     }
@@ -231,14 +239,18 @@ class LanguageModelTest {
       List<Throwable> failures = java.util.Collections.synchronizedList(new ArrayList<>());
       trainA.setUncaughtExceptionHandler((thread, e) -> failures.add(e));
       trainA.start();
+      float[] lossesB = new float[20];
       for (int s = 0; s < 20; s++) {
-        float lossB = b.trainStep(Corpus.batch(s, BATCH, config.contextLength()), 1e-3f);
+        lossesB[s] = b.trainStep(Corpus.batch(s, BATCH, config.contextLength()), 1e-3f);
         assertEquals(expected, evaluated.loss(heldOut), 1e-6);
-        assertTrue(Float.isFinite(lossB));
       }
       trainA.join();
       assertEquals(List.of(), failures);
-      assertArrayEquals(a.parameterBytes(), b.parameterBytes(), "same seed and batches on two threads, same weights");
+      // Same seed and batches on two threads: the same run. Not bit for bit: PyTorch on CPU is not bitwise
+      // reproducible across threads (README, "The trainer"), and Adam turns an ulp into an lr-sized step.
+      assertArrayEquals(lossesA, lossesB, 1e-4f, "same seed and batches on two threads, same losses");
+      float[] wa = a.parameterValues();
+      assertTrue(distance(wa, b.parameterValues()) < 1e-3 * distance(wa, new float[wa.length]), "same seed and batches, same weights");
     }
   }
 

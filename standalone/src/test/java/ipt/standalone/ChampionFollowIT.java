@@ -79,6 +79,7 @@ class ChampionFollowIT {
               "the first round after the reset (v" + reset.getVersion() + ", step " + reset.getStep() + ") trained on from the champion's step "
               + championStep + ", not from the working model's");
           assertEquals(1.0, counter(registry, "ipt_trainer_champion_resets"));
+          assertEquals(0.0, outcome(registry, "failed"), "rounds that failed and were recovered (the pull, the reset must not fail)");
         } finally {
           trainer.close();
         }
@@ -129,6 +130,16 @@ class ChampionFollowIT {
       Thread.sleep(200);
     }
     throw new AssertionError("checkpoint v" + version + " never committed");
+  }
+
+  private static double outcome(PrometheusRegistry registry, String outcome) {
+    for (MetricSnapshot s : registry.scrape()) {
+      if (s.getMetadata().getName().equals("ipt_trainer_rounds")) {
+        return ((CounterSnapshot) s).getDataPoints().stream().filter(p -> outcome.equals(p.getLabels().get("outcome")))
+            .mapToDouble(CounterSnapshot.CounterDataPointSnapshot::getValue).sum();
+      }
+    }
+    return 0;
   }
 
   private static double counter(PrometheusRegistry registry, String name) {
