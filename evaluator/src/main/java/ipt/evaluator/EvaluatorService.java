@@ -164,7 +164,7 @@ public final class EvaluatorService implements AutoCloseable {
       } else {
         model = LanguageModel.load(checkpoint, TrainConfig.defaults());
         for (String domain : heldOut.domains()) {
-          List<int[]> sequences = heldOut.sequences(domain, model.config().contextLength() + 1);
+          List<int[]> sequences = heldOut.sequences(domain, model.config().contextLength() + 1, model.tokenizer());
           double candidateLoss = model.loss(sequences);
           Double championLoss = champion == null ? null : champion.model().loss(sequences);
           measures.add(new PromotionGate.Measure("heldout/" + domain, candidateLoss, championLoss, sequences.size()));

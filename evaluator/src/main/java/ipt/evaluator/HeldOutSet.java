@@ -1,6 +1,7 @@
 package ipt.evaluator;
 
 import ipt.model.ByteTokenizer;
+import ipt.model.Tokenizer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -43,12 +44,41 @@ final class HeldOutSet {
     return documents.getOrDefault(domain, 0);
   }
 
-  /** The domain's text cut into sequences of {@code length} tokens (the last one may be shorter). */
-  synchronized List<int[]> sequences(String domain, int length) {
+  /**
+   * The domain's text as {@code tokenizer} reads it, cut into sequences of {@code length} tokens (the last one
+   * may be shorter). The set is the same bytes for every tokenizer: the first {@code maxTokensPerDomain} bytes.
+   */
+  synchronized List<int[]> sequences(String domain, int length, Tokenizer tokenizer) {
     int size = sizes.getOrDefault(domain, 0);
-    int[] buffer = tokens.get(domain);
+    int[] ids = tokenizer == Tokenizer.BYTES ? tokens.get(domain) : retokenized(tokens.get(domain), size, tokenizer);
+    if (tokenizer != Tokenizer.BYTES) size = ids.length;
     List<int[]> out = new ArrayList<>();
-    for (int start = 0; start + 1 < size; start += length) out.add(Arrays.copyOfRange(buffer, start, Math.min(size, start + length)));
+    for (int start = 0; start + 1 < size; start += length) out.add(Arrays.copyOfRange(ids, start, Math.min(size, start + length)));
     return out;
+  }
+
+  /** Each document's bytes decoded and encoded again by the tokenizer, EOS between them as before. */
+  private static int[] retokenized(int[] bytes, int size, Tokenizer tokenizer) {
+    List<int[]> parts = new ArrayList<>();
+    int total = 0;
+    for (int from = 0; from < size; ) {
+      int end = from;
+      while (end < size && bytes[end] != ByteTokenizer.EOS) end++;
+      int[] doc = tokenizer.encode(ByteTokenizer.decode(Arrays.copyOfRange(bytes, from, end)));
+      parts.add(doc);
+      total += doc.length;
+      if (end < size) {
+        parts.add(new int[] {tokenizer.eos()});
+        total++;
+      }
+      from = end + 1;
+    }
+    int[] ids = new int[total];
+    int at = 0;
+    for (int[] part : parts) {
+      System.arraycopy(part, 0, ids, at, part.length);
+      at += part.length;
+    }
+    return ids;
   }
 }

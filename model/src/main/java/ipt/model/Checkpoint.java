@@ -23,9 +23,9 @@ import java.util.TreeMap;
 import java.util.stream.Stream;
 
 /**
- * A checkpoint directory: manifest.json, its sha256 in manifest.sha256, params.bin, optimizer.bin and
- * any extra files. The manifest lists the sha256 of every other file, so a checkpoint is either
- * complete and intact or refused by {@link #open}.
+ * A checkpoint directory: manifest.json, its sha256 in manifest.sha256, the weights (params.bin, or model.pt for
+ * a TorchScript model), optimizer.bin, tokenizer.json when the model has one, and any extra files. The manifest
+ * lists the sha256 of every other file, so a checkpoint is either complete and intact or refused by {@link #open}.
  */
 public final class Checkpoint {
 
@@ -39,11 +39,12 @@ public final class Checkpoint {
       .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
 
   /**
-   * What a checkpoint is: its lineage and version, the model shape, training progress, the Kafka
+   * What a checkpoint is: its lineage and version, the model shape and architecture ({@link LanguageModel#IPT_GPT},
+   * or {@link LanguageModel#TORCHSCRIPT}: weights in model.pt), training progress, the Kafka
    * offsets ("topic-partition" -> next offset) it has consumed, and the sha256 of every file.
    */
   public record Manifest(int formatVersion, String lineage, long version, Long parentVersion, GptConfig model,
-               long step, long tokensSeen, Map<String, Long> offsets, double trainLoss,
+               String architecture, long step, long tokensSeen, Map<String, Long> offsets, double trainLoss,
                long createdAtMillis, Map<String, String> files) {}
 
   private final Path dir;
@@ -65,20 +66,22 @@ public final class Checkpoint {
   public static Checkpoint write(Path root, String dirName, Manifest manifest, LanguageModel model,
                    Map<String, byte[]> extraFiles) throws IOException {
     requireSimpleName(dirName);
-    if (!manifest.model().equals(model.config()) || manifest.step() != model.step()) {
-      throw new IllegalArgumentException("manifest says " + manifest.model() + " at step " + manifest.step()
-          + " but the model is " + model.config() + " at step " + model.step());
+    if (!manifest.model().equals(model.config()) || !model.architecture().equals(manifest.architecture()) || manifest.step() != model.step()) {
+      throw new IllegalArgumentException("manifest says " + manifest.architecture() + " " + manifest.model() + " at step " + manifest.step()
+          + " but the model is " + model.architecture() + " " + model.config() + " at step " + model.step());
     }
     Map<String, byte[]> contents = new TreeMap<>(extraFiles);
     for (String name : contents.keySet()) {
       requireSimpleName(name);
     }
-    for (String reserved : new String[] {MANIFEST_FILE, MANIFEST_SHA_FILE, LanguageModel.PARAMS_FILE, LanguageModel.OPTIMIZER_FILE}) {
+    for (String reserved : new String[] {MANIFEST_FILE, MANIFEST_SHA_FILE, LanguageModel.PARAMS_FILE, LanguageModel.TORCHSCRIPT_FILE,
+        LanguageModel.OPTIMIZER_FILE, LanguageModel.TOKENIZER_FILE}) {
       if (contents.containsKey(reserved)) {
         throw new IllegalArgumentException("extra file may not be named " + reserved);
       }
     }
-    contents.put(LanguageModel.PARAMS_FILE, model.parameterBytes());
+    contents.put(LanguageModel.weightsFile(model.architecture()), model.parameterBytes());
+    if (model.tokenizerJson() != null) contents.put(LanguageModel.TOKENIZER_FILE, model.tokenizerJson());
     contents.put(LanguageModel.OPTIMIZER_FILE, model.optimizerBytes());
 
     Path target = root.resolve(dirName);
@@ -94,7 +97,7 @@ public final class Checkpoint {
         hashes.put(file.getKey(), sha256(file.getValue()));
       }
       Manifest written = new Manifest(FORMAT_VERSION, manifest.lineage(), manifest.version(),
-          manifest.parentVersion(), manifest.model(), manifest.step(), manifest.tokensSeen(),
+          manifest.parentVersion(), manifest.model(), manifest.architecture(), manifest.step(), manifest.tokensSeen(),
           new TreeMap<>(manifest.offsets()), manifest.trainLoss(), manifest.createdAtMillis(), hashes);
       byte[] json = JSON.writeValueAsBytes(written);
       String manifestSha = sha256(json);
@@ -134,7 +137,12 @@ public final class Checkpoint {
     if (manifest.model() == null || manifest.files() == null || manifest.offsets() == null) {
       throw new CheckpointException(MANIFEST_FILE, "lacks model, files or offsets");
     }
-    for (String required : new String[] {LanguageModel.PARAMS_FILE, LanguageModel.OPTIMIZER_FILE}) {
+    if (manifest.architecture() == null) { // written before TorchScript starts
+      manifest = new Manifest(manifest.formatVersion(), manifest.lineage(), manifest.version(), manifest.parentVersion(), manifest.model(),
+          LanguageModel.IPT_GPT, manifest.step(), manifest.tokensSeen(), manifest.offsets(), manifest.trainLoss(), manifest.createdAtMillis(),
+          manifest.files());
+    }
+    for (String required : new String[] {LanguageModel.weightsFile(manifest.architecture()), LanguageModel.OPTIMIZER_FILE}) {
       if (!manifest.files().containsKey(required)) {
         throw new CheckpointException(required, "not listed in " + MANIFEST_FILE);
       }

@@ -8,8 +8,11 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
 import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.engine.PtNDManager;
+import ai.djl.pytorch.engine.PtSymbolBlock;
 import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.DefaultTrainingConfig;
 import ai.djl.training.GradientCollector;
@@ -24,17 +27,36 @@ import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
-/** The GPT with its AdamW state: one training step at a time, loss evaluation, and its checkpoint bytes. */
+/**
+ * A lineage's network (the ipt GPT, or a TorchScript module it started from) with its tokenizer and AdamW state:
+ * one training step at a time, loss evaluation, and its checkpoint bytes.
+ */
 public final class LanguageModel implements AutoCloseable {
 
+  /** The GPT of {@link Gpt}, built from a {@link GptConfig}. */
+  public static final String IPT_GPT = "ipt-gpt";
+  /** A TorchScript module started from (see {@link #fromTorchScript}). */
+  public static final String TORCHSCRIPT = "torchscript";
   static final String PARAMS_FILE = "params.bin";
+  static final String TORCHSCRIPT_FILE = "model.pt";
+  static final String TOKENIZER_FILE = "tokenizer.json";
+  /** A parameter of block i: DJL's "NNh<i>_..." in the GPT, "h.<i>.", "blocks.<i>." or "layers.<i>." in a TorchScript module. */
+  /** Token and position embeddings: the GPT's wte and wpe, or a TorchScript module's *emb*.weight. */
+  private static final Pattern EMBEDDING = Pattern.compile("wte|wpe|(?:.*\\.)?(?:wte|wpe|\\w*emb\\w*)\\.weight");
+  private static final Pattern NUMBERED_BLOCK = Pattern.compile("(?:\\d*h(\\d+)_|(?:.*\\.)?(?:h|blocks|layers|layer)\\.(\\d+)\\.).*");
   static final String OPTIMIZER_FILE = "optimizer.bin";
   private static final int EVAL_BATCH = 16;
   /**
@@ -46,28 +68,42 @@ public final class LanguageModel implements AutoCloseable {
   private final GptConfig config;
   private final TrainConfig train;
   private final Model model;
-  private final Gpt gpt;
+  private final String architecture;
+  private final Block net; // Gpt, or the TorchScript module
+  private final Tokenizer tokenizer;
+  private final byte[] tokenizerJson; // null for bytes
   private final AdamW optimizer;
   private final Trainer trainer;
   private long step;
 
-  private LanguageModel(GptConfig config, TrainConfig train, byte[] params, byte[] optimizerState, long step)
-      throws IOException, MalformedModelException {
+  private LanguageModel(GptConfig config, TrainConfig train, String architecture, byte[] weights, byte[] optimizerState, long step,
+      byte[] tokenizerJson) throws IOException, MalformedModelException {
     this.config = config;
     this.train = train;
+    this.architecture = architecture;
     this.step = step;
+    this.tokenizerJson = tokenizerJson;
     synchronized (ENGINE) {
-      model = Model.newInstance("ipt-gpt", Device.cpu(), "PyTorch");
+      model = Model.newInstance("ipt-" + architecture, Device.cpu(), "PyTorch");
+      Tokenizer loadedTokenizer = null;
       try {
-        gpt = new Gpt(config);
-        model.setBlock(gpt);
-        gpt.seedInitializers(train.seed());
-        if (params != null) {
-          // Loaded parameters count as initialised: trainer.initialize keeps them and only marks them trainable.
-          gpt.loadParameters(model.getNDManager(), new DataInputStream(new ByteArrayInputStream(params)));
+        loadedTokenizer = tokenizerJson == null ? Tokenizer.BYTES : HuggingFaceJson.of(tokenizerJson);
+        if (architecture.equals(TORCHSCRIPT)) {
+          net = torchScript((PtNDManager) model.getNDManager(), weights);
+        } else if (architecture.equals(IPT_GPT)) {
+          Gpt gpt = new Gpt(config);
+          gpt.seedInitializers(train.seed());
+          if (weights != null) {
+            // Loaded parameters count as initialised: trainer.initialize keeps them and only marks them trainable.
+            gpt.loadParameters(model.getNDManager(), new DataInputStream(new ByteArrayInputStream(weights)));
+          }
+          net = gpt;
+        } else {
+          throw new MalformedModelException("unknown architecture " + architecture + " (expected " + IPT_GPT + " or " + TORCHSCRIPT + ")");
         }
+        model.setBlock(net);
         Map<String, String> pathById = new HashMap<>();
-        for (Pair<String, Parameter> named : gpt.getParameters()) {
+        for (Pair<String, Parameter> named : net.getParameters()) {
           pathById.put(named.getValue().getId(), named.getKey());
         }
         optimizer = new AdamW(train, pathById);
@@ -79,33 +115,123 @@ public final class LanguageModel implements AutoCloseable {
         if (optimizerState != null) {
           optimizer.load(new DataInputStream(new ByteArrayInputStream(optimizerState)), model.getNDManager());
         }
+        tokenizer = loadedTokenizer;
       } catch (Exception e) {
+        if (loadedTokenizer != null) loadedTokenizer.close();
         model.close();
         throw e;
       }
     }
   }
 
+  /** A TorchScript archive's module with every parameter trainable (DJL's trainParam); libtorch reads it from a file. */
+  private static PtSymbolBlock torchScript(PtNDManager manager, byte[] archive) throws IOException {
+    Path file = Files.createTempFile("ipt-torchscript-", ".pt");
+    try {
+      Files.write(file, archive);
+      return JniUtils.loadModule(manager, file, true, new String[0], new String[0], true);
+    } finally {
+      Files.delete(file);
+    }
+  }
+
   /** Fresh weights, deterministic from {@code train.seed()}. */
   public static LanguageModel create(GptConfig config, TrainConfig train) {
     try {
-      return new LanguageModel(config, train, null, null, 0);
+      return new LanguageModel(config, train, IPT_GPT, null, null, 0, null);
     } catch (IOException | MalformedModelException e) {
       throw new IllegalStateException("nothing is read when creating a model", e);
     }
+  }
+
+  /**
+   * An existing model to continue: a TorchScript module mapping (B, T) int64 ids to (B, T, V) logits, trained
+   * as is, and the HuggingFace tokenizer.json it reads text with. The vocabulary is the tokenizer's; context
+   * length, width and depth are {@code declared}'s and are checked against the module: a forward pass over the
+   * full context must give the tokenizer's vocabulary, a (V, dModel) embedding must exist, and the module must
+   * number nLayers blocks. The head count is taken as declared (it only enters FLOP estimates).
+   */
+  public static LanguageModel fromTorchScript(Path module, Path tokenizerJson, GptConfig declared, TrainConfig train) throws IOException {
+    byte[] tokenizer = Files.readAllBytes(tokenizerJson);
+    int vocabSize;
+    try (Tokenizer t = HuggingFaceJson.of(tokenizer)) {
+      vocabSize = t.vocabSize();
+    }
+    GptConfig config = new GptConfig(vocabSize, declared.contextLength(), declared.dModel(), declared.nLayers(), declared.nHeads());
+    LanguageModel loaded;
+    try {
+      loaded = new LanguageModel(config, train, TORCHSCRIPT, Files.readAllBytes(module), null, 0, tokenizer);
+    } catch (MalformedModelException e) {
+      throw new IOException(module + ": " + e.getMessage(), e);
+    } catch (RuntimeException e) {
+      throw new IOException(module + " is not a TorchScript archive libtorch can load: " + e.getMessage(), e);
+    }
+    try {
+      loaded.checkShape(module);
+      return loaded;
+    } catch (IOException | RuntimeException e) {
+      loaded.close();
+      throw e;
+    }
+  }
+
+  private void checkShape(Path module) throws IOException {
+    Set<Integer> blocks = new TreeSet<>();
+    boolean embedding = false;
+    for (Pair<String, Parameter> named : net.getParameters()) {
+      Shape shape = named.getValue().getArray().getShape();
+      embedding |= shape.equals(new Shape(config.vocabSize(), config.dModel()));
+      int block = blockIndex(named.getKey());
+      if (block >= 0) blocks.add(block);
+    }
+    if (!embedding) throw new IOException(module + " has no (" + config.vocabSize() + ", " + config.dModel() + ") embedding: vocabulary or width differ");
+    if (blocks.size() != config.nLayers()) throw new IOException(module + " has " + blocks.size() + " numbered blocks, " + config + " declares " + config.nLayers());
+    int[][] probe = new int[1][config.contextLength() + 1];
+    Shape logits;
+    synchronized (ENGINE) {
+      try (NDManager manager = model.getNDManager().newSubManager()) {
+        logits = net.forward(new ParameterStore(manager, false), new NDList(manager.create(new long[config.contextLength()], new Shape(1, config.contextLength()))), false)
+            .singletonOrThrow().getShape();
+      } catch (RuntimeException e) {
+        throw new IOException(module + " cannot run on (1, " + config.contextLength() + ") ids: " + e.getMessage().lines().findFirst().orElse(""), e);
+      }
+    }
+    Shape expected = new Shape(1, config.contextLength(), config.vocabSize());
+    if (!logits.equals(expected)) throw new IOException(module + " maps (1, " + config.contextLength() + ") ids to " + logits + ", expected " + expected);
   }
 
   /** Parameters, optimizer state and step count of a verified checkpoint. */
   public static LanguageModel load(Checkpoint checkpoint, TrainConfig train) {
     try {
       Checkpoint.Manifest manifest = checkpoint.manifest();
-      return new LanguageModel(manifest.model(), train, checkpoint.file(PARAMS_FILE),
-          checkpoint.file(OPTIMIZER_FILE), manifest.step());
+      byte[] tokenizer = manifest.files().containsKey(TOKENIZER_FILE) ? checkpoint.file(TOKENIZER_FILE) : null;
+      return new LanguageModel(manifest.model(), train, manifest.architecture(), checkpoint.file(weightsFile(manifest.architecture())),
+          checkpoint.file(OPTIMIZER_FILE), manifest.step(), tokenizer);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     } catch (MalformedModelException e) {
       throw new UncheckedIOException(new IOException(checkpoint.dir() + ": " + e.getMessage(), e));
     }
+  }
+
+  /** The file a checkpoint keeps an architecture's weights in: the TorchScript archive itself, or DJL's parameter file. */
+  static String weightsFile(String architecture) {
+    return TORCHSCRIPT.equals(architecture) ? TORCHSCRIPT_FILE : PARAMS_FILE;
+  }
+
+  /** {@link #IPT_GPT} or {@link #TORCHSCRIPT}. */
+  public String architecture() {
+    return architecture;
+  }
+
+  /** How this model reads text; closed with the model. */
+  public Tokenizer tokenizer() {
+    return tokenizer;
+  }
+
+  /** The tokenizer.json the model reads text with, or null for bytes. */
+  byte[] tokenizerJson() {
+    return tokenizerJson;
   }
 
   public GptConfig config() {
@@ -119,7 +245,7 @@ public final class LanguageModel implements AutoCloseable {
 
   public long parameterCount() {
     long count = 0;
-    for (Pair<String, Parameter> named : gpt.getParameters()) {
+    for (Pair<String, Parameter> named : net.getParameters()) {
       count += named.getValue().getArray().size();
     }
     return count;
@@ -211,21 +337,25 @@ public final class LanguageModel implements AutoCloseable {
   public void freeze(boolean embeddings, int blocks) {
     if (blocks > config.nLayers()) throw new IllegalArgumentException("cannot freeze " + blocks + " of " + config.nLayers() + " blocks");
     synchronized (ENGINE) {
-      for (Pair<String, Parameter> named : gpt.getParameters()) {
+      for (Pair<String, Parameter> named : net.getParameters()) {
         String path = named.getKey();
-        boolean embedding = path.equals("wte") || path.equals("wpe");
-        boolean inFrozenBlock = false;
-        // DJL prefixes a child's parameters with its position and name: block i's start "NNh<i>_".
-        for (int i = 0; i < blocks; i++) inFrozenBlock |= path.matches("\\d*h" + i + "_.*");
-        if ((embeddings && embedding) || inFrozenBlock) named.getValue().freeze(true);
+        int block = blockIndex(path);
+        if ((embeddings && EMBEDDING.matcher(path).matches()) || (block >= 0 && block < blocks)) named.getValue().freeze(true);
       }
     }
+  }
+
+  /** The number of the transformer block a parameter belongs to, or -1 outside the blocks. */
+  private static int blockIndex(String path) {
+    Matcher m = NUMBERED_BLOCK.matcher(path);
+    if (!m.matches()) return -1;
+    return Integer.parseInt(m.group(1) != null ? m.group(1) : m.group(2));
   }
 
   /** Paths of the parameters that train (not frozen). */
   public List<String> trainableParameters() {
     List<String> paths = new ArrayList<>();
-    for (Pair<String, Parameter> named : gpt.getParameters()) if (named.getValue().requiresGradient()) paths.add(named.getKey());
+    for (Pair<String, Parameter> named : net.getParameters()) if (named.getValue().requiresGradient()) paths.add(named.getKey());
     return paths;
   }
 
@@ -238,7 +368,7 @@ public final class LanguageModel implements AutoCloseable {
     synchronized (ENGINE) {
       Map<String, NDArray> weights = new HashMap<>();
       NDManager manager = model.getNDManager();
-      for (Pair<String, Parameter> named : anchor.gpt.getParameters()) {
+      for (Pair<String, Parameter> named : anchor.net.getParameters()) {
         NDArray w = named.getValue().getArray();
         weights.put(named.getKey(), manager.create(w.toFloatArray(), w.getShape())); // a copy this model owns
       }
@@ -297,7 +427,7 @@ public final class LanguageModel implements AutoCloseable {
   private double batchNats(long[] inputs, long[] targets, float[] mask, int b, int t) {
     try (NDManager batchManager = model.getNDManager().newSubManager()) {
       Shape shape = new Shape(b, t);
-      NDArray logits = gpt.forward(new ParameterStore(batchManager, false),
+      NDArray logits = net.forward(new ParameterStore(batchManager, false),
           new NDList(batchManager.create(inputs, shape)), false).singletonOrThrow(); // (B, T, V)
       NDArray nats = Gpt.tokenLosses(logits, batchManager.create(targets, shape));      // (B, T)
       // Causal attention: right padding cannot change earlier positions, so masking targets suffices.
@@ -315,7 +445,7 @@ public final class LanguageModel implements AutoCloseable {
   /** L2 norm over all gradients together, computed in the step's manager. */
   private float gradientNorm(NDManager stepManager) {
     NDArray sumOfSquares = stepManager.zeros(new Shape());
-    for (Pair<String, Parameter> named : gpt.getParameters()) {
+    for (Pair<String, Parameter> named : net.getParameters()) {
       if (!named.getValue().requiresGradient()) continue;
       NDArray grad = named.getValue().getArray().getGradient();
       grad.attach(stepManager); // the gradient view would otherwise stay in the model's manager
@@ -325,7 +455,7 @@ public final class LanguageModel implements AutoCloseable {
   }
 
   private void zeroGradients() {
-    for (Pair<String, Parameter> named : gpt.getParameters()) {
+    for (Pair<String, Parameter> named : net.getParameters()) {
       if (!named.getValue().requiresGradient()) continue;
       JniUtils.zeroGrad((PtNDArray) named.getValue().getArray());
     }
@@ -335,7 +465,7 @@ public final class LanguageModel implements AutoCloseable {
   Map<String, float[]> parameterValuesByPath() {
     Map<String, float[]> values = new TreeMap<>();
     synchronized (ENGINE) {
-      for (Pair<String, Parameter> named : gpt.getParameters()) values.put(named.getKey(), named.getValue().getArray().toFloatArray());
+      for (Pair<String, Parameter> named : net.getParameters()) values.put(named.getKey(), named.getValue().getArray().toFloatArray());
     }
     return values;
   }
@@ -360,7 +490,11 @@ public final class LanguageModel implements AutoCloseable {
     ByteArrayOutputStream bytes = new ByteArrayOutputStream();
     synchronized (ENGINE) {
       try (DataOutputStream out = new DataOutputStream(bytes)) {
-        gpt.saveParameters(out);
+        if (net instanceof PtSymbolBlock module) {
+          JniUtils.writeModule(module, out, false); // a TorchScript archive torch.jit.load reads
+        } else {
+          net.saveParameters(out);
+        }
       }
     }
     return bytes.toByteArray();
@@ -382,5 +516,6 @@ public final class LanguageModel implements AutoCloseable {
       trainer.close();
       model.close();
     }
+    tokenizer.close();
   }
 }

@@ -108,7 +108,7 @@ class CheckpointTest {
 
   @Test
   void manifestMustDescribeTheModel() {
-    Checkpoint.Manifest wrongStep = new Checkpoint.Manifest(1, "test", 1, null, model.config(), 99, 0,
+    Checkpoint.Manifest wrongStep = new Checkpoint.Manifest(1, "test", 1, null, model.config(), LanguageModel.IPT_GPT, 99, 0,
         Map.of(), 0, 0, Map.of());
     assertThrows(IllegalArgumentException.class, () -> Checkpoint.write(root, "v1", wrongStep, model, Map.of()));
     assertThrows(IllegalArgumentException.class, () -> Checkpoint.write(root, "v1",

@@ -255,7 +255,7 @@ class LanguageModelTest {
   }
 
   static Checkpoint.Manifest manifest(LanguageModel model, long version) {
-    return new Checkpoint.Manifest(Checkpoint.FORMAT_VERSION, "test", version, null, model.config(), model.step(),
+    return new Checkpoint.Manifest(Checkpoint.FORMAT_VERSION, "test", version, null, model.config(), model.architecture(), model.step(),
         model.step() * 128, Map.of("ipt.documents.curated-0", 42L), 3.5, 1_700_000_000_000L, Map.of());
   }
 }

@@ -1,6 +1,5 @@
 package ipt.trainer;
 
-import ipt.model.ByteTokenizer;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
@@ -24,12 +23,15 @@ final class Packer {
   private record Segment(int start, String domain) {}
 
   private final int sequenceLength;
+  private final int eos;
   private int[] buffer;
   private int size;
   private final List<Segment> segments = new ArrayList<>();
 
-  Packer(int sequenceLength) {
+  /** {@code eos}: the tokenizer's end-of-text id, put after every document. */
+  Packer(int sequenceLength, int eos) {
     this.sequenceLength = sequenceLength;
+    this.eos = eos;
     this.buffer = new int[sequenceLength * 4];
   }
 
@@ -39,7 +41,7 @@ final class Packer {
     segments.add(new Segment(size, domain));
     System.arraycopy(documentTokens, 0, buffer, size, documentTokens.length);
     size += documentTokens.length;
-    buffer[size++] = ByteTokenizer.EOS;
+    buffer[size++] = eos;
   }
 
   int fullSequences() {
@@ -96,8 +98,8 @@ final class Packer {
     }
   }
 
-  static Packer fromTail(int sequenceLength, byte[] tail) {
-    Packer packer = new Packer(sequenceLength);
+  static Packer fromTail(int sequenceLength, int eos, byte[] tail) {
+    Packer packer = new Packer(sequenceLength, eos);
     try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(tail))) {
       int segments = in.readInt();
       for (int i = 0; i < segments; i++) packer.segments.add(new Segment(in.readInt(), in.readUTF()));

@@ -2,6 +2,7 @@ package ipt.trainer;
 
 import ipt.model.GptConfig;
 import ipt.model.TrainConfig;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Locale;
@@ -20,7 +21,24 @@ public record TrainerConfig(
     GptConfig model,
     TrainConfig train,
     Guard guard,
-    Forgetting forgetting) {
+    Forgetting forgetting,
+    Start start) {
+
+  /**
+   * What a new lineage's first round trains on from: nothing (fresh weights of {@code model}'s shape), another
+   * lineage's checkpoint directory (its weights, optimizer state, step and tokenizer), or a TorchScript module file
+   * with the HuggingFace {@code tokenizer}.json it reads text with. Ignored once the lineage has a checkpoint.
+   */
+  public record Start(Path from, Path tokenizer) {
+    public static final Start FRESH = new Start(null, null);
+
+    public Start {
+      if (from == null && tokenizer != null) throw new IllegalArgumentException("a tokenizer is only for starting from a TorchScript model");
+      if (from != null && !Files.isDirectory(from) && tokenizer == null) {
+        throw new IllegalArgumentException(from + " is not a checkpoint directory; a TorchScript model needs its tokenizer.json");
+      }
+    }
+  }
 
   /**
    * How the stream is cut into rounds and a round into steps.
@@ -116,7 +134,7 @@ public record TrainerConfig(
     return new TrainerConfig(lineage, dataDir.resolve("checkpoints").resolve(lineage), dataDir.resolve("replay").resolve(lineage),
         new Rounds(50, 16, 1, Duration.ofSeconds(30), Rounds.Schedule.REWARM_COSINE, 10),
         new Replay(replayFraction, 256L << 20, Replay.Policy.UNIFORM),
-        GptConfig.small(), TrainConfig.defaults(), Guard.defaults(), Forgetting.defaults());
+        GptConfig.small(), TrainConfig.defaults(), Guard.defaults(), Forgetting.defaults(), Start.FRESH);
   }
 
   public TrainerConfig withRounds(int stepsPerRound, int batchSize, Duration idleFlush) {
@@ -125,23 +143,27 @@ public record TrainerConfig(
   }
 
   public TrainerConfig with(Rounds r) {
-    return new TrainerConfig(lineage, checkpointRoot, replayDir, r, replay, model, train, guard, forgetting);
+    return new TrainerConfig(lineage, checkpointRoot, replayDir, r, replay, model, train, guard, forgetting, start);
   }
 
   public TrainerConfig with(Replay r) {
-    return new TrainerConfig(lineage, checkpointRoot, replayDir, rounds, r, model, train, guard, forgetting);
+    return new TrainerConfig(lineage, checkpointRoot, replayDir, rounds, r, model, train, guard, forgetting, start);
   }
 
   public TrainerConfig withModel(GptConfig model, TrainConfig train) {
-    return new TrainerConfig(lineage, checkpointRoot, replayDir, rounds, replay, model, train, guard, forgetting);
+    return new TrainerConfig(lineage, checkpointRoot, replayDir, rounds, replay, model, train, guard, forgetting, start);
   }
 
   public TrainerConfig with(Guard g) {
-    return new TrainerConfig(lineage, checkpointRoot, replayDir, rounds, replay, model, train, g, forgetting);
+    return new TrainerConfig(lineage, checkpointRoot, replayDir, rounds, replay, model, train, g, forgetting, start);
+  }
+
+  public TrainerConfig with(Start s) {
+    return new TrainerConfig(lineage, checkpointRoot, replayDir, rounds, replay, model, train, guard, forgetting, s);
   }
 
   public TrainerConfig with(Forgetting f) {
-    return new TrainerConfig(lineage, checkpointRoot, replayDir, rounds, replay, model, train, guard, f);
+    return new TrainerConfig(lineage, checkpointRoot, replayDir, rounds, replay, model, train, guard, f, start);
   }
 
   /** From IPT_* environment variables (README, "Trainer settings"), with {@link #of} defaults. */
@@ -166,7 +188,16 @@ public record TrainerConfig(
         .with(new Forgetting(Boolean.parseBoolean(env.getOrDefault("IPT_FREEZE_EMBEDDINGS", String.valueOf(f.freezeEmbeddings()))),
             s.integer("IPT_FROZEN_BLOCKS", f.frozenBlocks()), (float) s.decimal("IPT_L2_PULL", f.l2Pull()),
             s.integer("IPT_RESET_AFTER_REJECTIONS", f.resetAfterRejections()), s.decimal("IPT_REPLAY_RAISE", f.replayRaise()),
-            s.decimal("IPT_MAX_REPLAY_FRACTION", f.maxReplay())));
+            s.decimal("IPT_MAX_REPLAY_FRACTION", f.maxReplay())))
+        .with(new Start(path(env, "IPT_START_FROM"), path(env, "IPT_TOKENIZER")));
+  }
+
+  private static Path path(Map<String, String> env, String name) {
+    String value = env.get(name);
+    if (value == null || value.isBlank()) return null;
+    Path p = Path.of(value);
+    if (!Files.exists(p)) throw new IllegalArgumentException(name + "=" + value + ": no such file or directory");
+    return p;
   }
 
   /** Reads one variable, naming it when its value does not parse. */

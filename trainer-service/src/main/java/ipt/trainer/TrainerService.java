@@ -1,7 +1,6 @@
 package ipt.trainer;
 
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
-import ipt.model.ByteTokenizer;
 import ipt.model.Checkpoint;
 import ipt.model.CheckpointException;
 import ipt.model.LanguageModel;
@@ -195,18 +194,34 @@ public final class TrainerService implements AutoCloseable {
     }
     anchoredTo = -1;
     if (last == null) {
-      model = prepared(LanguageModel.create(config.model(), config.train()));
-      packer = new Packer(config.sequenceLength());
+      model = prepared(startingModel());
+      packer = new Packer(config.sequenceLength(), model.tokenizer().eos());
       lineageState = LineageState.initial(config.replay().fraction());
-      log.info("{}: starting fresh, {} parameters", config.lineage(), model.parameterCount());
+      log.info("{}: starting {}, {} {} parameters at step {}, tokenizer {}", config.lineage(),
+          config.start().from() == null ? "fresh" : "from " + config.start().from(), model.parameterCount(), model.architecture(),
+          model.step(), model.tokenizer());
     } else {
       Checkpoint checkpoint = Checkpoint.open(Path.of(last.getLocation()));
       model = prepared(LanguageModel.load(checkpoint, config.train()));
-      packer = Packer.fromTail(config.sequenceLength(), checkpoint.file(TAIL_FILE));
+      packer = Packer.fromTail(config.sequenceLength(), model.tokenizer().eos(), checkpoint.file(TAIL_FILE));
       lineageState = LineageState.parse(checkpoint.file(STATE_FILE));
       log.info("{}: resumed from checkpoint v{} at step {} (replay {}%)", config.lineage(), version, model.step(),
           Math.round(lineageState.replayFraction() * 100));
     }
+  }
+
+  /** A new lineage's first weights (TrainerConfig.Start), in the context length the packer cuts sequences for. */
+  private LanguageModel startingModel() throws IOException, CheckpointException {
+    Path from = config.start().from();
+    LanguageModel m = from == null ? LanguageModel.create(config.model(), config.train())
+        : Files.isDirectory(from) ? LanguageModel.load(Checkpoint.open(from), config.train())
+        : LanguageModel.fromTorchScript(from, config.start().tokenizer(), config.model(), config.train());
+    if (m.config().contextLength() != config.model().contextLength()) {
+      m.close();
+      throw new IllegalStateException(from + " has context length " + m.config().contextLength() + ", the lineage is configured for "
+          + config.model().contextLength() + " (IPT_CONTEXT_LENGTH)");
+    }
+    return m;
   }
 
   /** Applies the lineage's freezing to a model just created or loaded. */
@@ -290,7 +305,7 @@ public final class TrainerService implements AutoCloseable {
         if (r.value() == null) continue;
         try {
           Document doc = documents.decode(r.value());
-          packer.add(doc.getDomain(), ByteTokenizer.encode(doc.getText()));
+          packer.add(doc.getDomain(), model.tokenizer().encode(doc.getText()));
           pendingIds.add(doc.getId());
           metrics.consumed(config.lineage(), doc.getDomain());
         } catch (SerializationException e) {
@@ -339,8 +354,8 @@ public final class TrainerService implements AutoCloseable {
   }
 
   /** The last committed weights, frozen and pulled as before, for the divergence guard's retry. */
-  private LanguageModel restoreLast() throws CheckpointException {
-    LanguageModel restored = prepared(last == null ? LanguageModel.create(config.model(), config.train())
+  private LanguageModel restoreLast() throws IOException, CheckpointException {
+    LanguageModel restored = prepared(last == null ? startingModel()
         : LanguageModel.load(Checkpoint.open(Path.of(last.getLocation())), config.train()));
     Promotion champion = championWatch.state().champion();
     if (config.forgetting().l2Pull() > 0 && champion != null && anchoredTo == champion.getVersion()) {
@@ -358,7 +373,7 @@ public final class TrainerService implements AutoCloseable {
     Map<String, Long> offsets = new LinkedHashMap<>();
     pendingOffsets.forEach((tp, o) -> offsets.put(tp.topic() + "-" + tp.partition(), o.offset()));
     Checkpoint.Manifest manifest = new Checkpoint.Manifest(1, config.lineage(), version, last == null ? null : last.getVersion(),
-        config.model(), model.step(), tokensSeen, offsets, trainLoss, System.currentTimeMillis(), Map.of());
+        model.config(), model.architecture(), model.step(), tokensSeen, offsets, trainLoss, System.currentTimeMillis(), Map.of());
     Map<String, byte[]> extra = Map.of(
         TAIL_FILE, packer.tailBytes(),
         STATE_FILE, lineageState.bytes(),

@@ -16,7 +16,7 @@ class PackerTest {
     Random random = new Random(7);
     List<Integer> expected = new ArrayList<>();
     List<Integer> packed = new ArrayList<>();
-    Packer packer = new Packer(16);
+    Packer packer = new Packer(16, ByteTokenizer.EOS);
     for (int doc = 0; doc < 200; doc++) {
       int[] tokens = random.ints(random.nextInt(40) + 1, 0, 256).toArray();
       for (int t : tokens) expected.add(t);
@@ -25,7 +25,7 @@ class PackerTest {
       if (doc % 17 == 0) {
         packer.take(3).forEach(s -> { for (int t : s.tokens()) packed.add(t); });
         // Resume from the checkpointed tail, as a restarted trainer does.
-        packer = Packer.fromTail(16, packer.tailBytes());
+        packer = Packer.fromTail(16, ByteTokenizer.EOS, packer.tailBytes());
       }
     }
     int documentTokens = expected.size();
@@ -44,7 +44,7 @@ class PackerTest {
 
   @Test
   void aSequenceBelongsToTheDomainItStartsIn() {
-    Packer packer = new Packer(4);
+    Packer packer = new Packer(4, ByteTokenizer.EOS);
     packer.add("en", new int[] {1, 2});      // 1 2 EOS
     packer.add("java", new int[] {3, 4, 5}); // 3 4 5 EOS
     packer.add("de", new int[] {6});         // 6 EOS
@@ -52,7 +52,7 @@ class PackerTest {
     assertEquals("en", sequences.get(0).domain());
     assertArrayEquals(new int[] {1, 2, ByteTokenizer.EOS, 3}, sequences.get(0).tokens());
     assertEquals("java", sequences.get(1).domain());
-    Packer resumed = Packer.fromTail(4, packer.tailBytes());
+    Packer resumed = Packer.fromTail(4, ByteTokenizer.EOS, packer.tailBytes());
     resumed.add("de", new int[] {7, 8});
     assertEquals("de", resumed.take(1).get(0).domain(), "the carried tail starts inside the de document");
   }

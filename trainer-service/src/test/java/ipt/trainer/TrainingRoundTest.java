@@ -39,7 +39,7 @@ class TrainingRoundTest {
 
   /** 12 steps of 4 new sequences each. */
   private List<Packer.Sequence> fresh(TrainerConfig c) {
-    Packer packer = new Packer(c.sequenceLength());
+    Packer packer = new Packer(c.sequenceLength(), ByteTokenizer.EOS);
     packer.add("en", ByteTokenizer.encode(TEXT.repeat(60)));
     return packer.take(48);
   }
