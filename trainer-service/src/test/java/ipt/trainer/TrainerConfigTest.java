@@ -4,8 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class TrainerConfigTest {
   @Test
@@ -28,5 +31,22 @@ class TrainerConfigTest {
     assertTrue(e.getMessage().startsWith("IPT_REPLAY_POLICY=recent"), e.getMessage());
     assertThrows(IllegalArgumentException.class, () -> TrainerConfig.fromEnv(Map.of("IPT_MICRO_BATCHES", "3")), "3 does not divide 16");
     assertThrows(IllegalArgumentException.class, () -> TrainerConfig.fromEnv(Map.of("IPT_FROZEN_BLOCKS", "3")), "the default model has 2 blocks");
+  }
+
+  @Test
+  void aStartNamesAnExistingCheckpointOrATorchScriptFileWithItsTokenizer(@TempDir Path dir) throws Exception {
+    Path module = Files.writeString(dir.resolve("model.pt"), "x");
+    Path tokenizer = Files.writeString(dir.resolve("tokenizer.json"), "{}");
+    assertEquals(TrainerConfig.Start.FRESH, TrainerConfig.fromEnv(Map.of()).start());
+    assertEquals(new TrainerConfig.Start(module, tokenizer),
+        TrainerConfig.fromEnv(Map.of("IPT_START_FROM", module.toString(), "IPT_TOKENIZER", tokenizer.toString())).start());
+    assertEquals(new TrainerConfig.Start(dir, null), TrainerConfig.fromEnv(Map.of("IPT_START_FROM", dir.toString())).start());
+    IllegalArgumentException noTokenizer = assertThrows(IllegalArgumentException.class,
+        () -> TrainerConfig.fromEnv(Map.of("IPT_START_FROM", module.toString())));
+    assertTrue(noTokenizer.getMessage().contains("needs its tokenizer.json"), noTokenizer.getMessage());
+    IllegalArgumentException missing = assertThrows(IllegalArgumentException.class,
+        () -> TrainerConfig.fromEnv(Map.of("IPT_START_FROM", dir.resolve("nope.pt").toString())));
+    assertTrue(missing.getMessage().startsWith("IPT_START_FROM=") && missing.getMessage().contains("no such file"), missing.getMessage());
+    assertThrows(IllegalArgumentException.class, () -> TrainerConfig.fromEnv(Map.of("IPT_TOKENIZER", tokenizer.toString())));
   }
 }
