@@ -1,6 +1,6 @@
 """The reference for TrainingBenchmark: the same model, batch and update in PyTorch eager.
 
-    /usr/bin/python3 bench/train_pytorch.py [timed steps per run] [runs] [threads]
+    /usr/bin/python3 bench/train_pytorch.py [timed steps per run] [runs] [threads] [d_model,layers,heads]
 
 GptConfig.small() (bench/gpt.py's Gpt: vocab 257, context 128, d 128, 2 layers, 4 heads), batch 16 of random
 byte tokens, cross-entropy, global-norm clip 1.0, AdamW (lr 1e-3, betas 0.9/0.95, eps 1e-8, weight decay 0.1
@@ -24,10 +24,11 @@ def main():
     steps = int(sys.argv[1]) if len(sys.argv) > 1 else 100
     runs = int(sys.argv[2]) if len(sys.argv) > 2 else 5
     threads = int(sys.argv[3]) if len(sys.argv) > 3 else 2
+    d_model, layers, heads = map(int, sys.argv[4].split(",")) if len(sys.argv) > 4 else (D_MODEL, LAYERS, HEADS)
     torch.set_num_threads(threads)
     torch.set_num_interop_threads(1)
     torch.manual_seed(1234)
-    model = Gpt(VOCAB, CONTEXT, D_MODEL, LAYERS, HEADS)
+    model = Gpt(VOCAB, CONTEXT, d_model, layers, heads)
     decay = [p for p in model.parameters() if p.dim() == 2]
     no_decay = [p for p in model.parameters() if p.dim() != 2]
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],

@@ -21,7 +21,8 @@ import java.util.stream.Collectors;
  * reaches on the same machine in the same run (the reference), and resident memory over a long run.
  * bench/train runs it beside bench/train_pytorch.py, the same model and batch in PyTorch eager.
  *
- * <p>Usage: {@code bench/run TrainingBenchmark [timed steps per run, default 100] [runs, default 5] [memory steps, default 2000]}
+ * <p>Usage: {@code bench/run TrainingBenchmark [timed steps per run, default 100] [runs, default 5] [memory steps, default 2000,
+ * 0 for none] [dModel,layers,heads instead of the default model's, e.g. 256,4,4]}
  */
 public final class TrainingBenchmark {
   private static final int BATCH = 16;
@@ -34,6 +35,10 @@ public final class TrainingBenchmark {
     int runs = args.length > 1 ? Integer.parseInt(args[1]) : 5;
     int memorySteps = args.length > 2 ? Integer.parseInt(args[2]) : 2000;
     GptConfig config = GptConfig.small();
+    if (args.length > 3) {
+      int[] shape = Arrays.stream(args[3].split(",")).mapToInt(Integer::parseInt).toArray();
+      config = new GptConfig(config.vocabSize(), config.contextLength(), shape[0], shape[1], shape[2]);
+    }
     int tokensPerStep = BATCH * config.contextLength();
     SplittableRandom random = new SplittableRandom(7);
     try (LanguageModel model = LanguageModel.create(config, TrainConfig.defaults())) {
@@ -61,7 +66,7 @@ public final class TrainingBenchmark {
       System.out.printf("%-44s %14.0f%n", "model FLOP/s", rate * flopsPerToken);
       System.out.printf("%-44s %14.3f%n", "model FLOPs / matmul rate (MFU)", rate * flopsPerToken / peak);
       System.out.printf("RESULT djl_tokens_per_s=%.1f mfu=%.4f%n", rate, rate * flopsPerToken / peak);
-      memory(model, config, random, memorySteps);
+      if (memorySteps > 0) memory(model, config, random, memorySteps);
     }
   }
 

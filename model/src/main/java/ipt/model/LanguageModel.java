@@ -27,6 +27,8 @@ import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -73,6 +75,8 @@ public final class LanguageModel implements AutoCloseable {
   private final Tokenizer tokenizer;
   private final byte[] tokenizerJson; // null for bytes
   private final AdamW optimizer;
+  private final Staging inputBuffer = new Staging();
+  private final Staging targetBuffer = new Staging();
   private final Trainer trainer;
   private long step;
 
@@ -295,8 +299,8 @@ public final class LanguageModel implements AutoCloseable {
       try (GradientCollector collector = trainer.newGradientCollector()) {
         for (int m = 0; m < microBatches; m++) {
           Shape shape = new Shape(rows, t);
-          NDArray input = stepManager.create(Arrays.copyOfRange(inputs, m * rows * t, (m + 1) * rows * t), shape);   // (b, T)
-          NDArray target = stepManager.create(Arrays.copyOfRange(targets, m * rows * t, (m + 1) * rows * t), shape); // (b, T)
+          NDArray input = staged(stepManager, inputBuffer, inputs, m * rows * t, shape);   // (b, T)
+          NDArray target = staged(stepManager, targetBuffer, targets, m * rows * t, shape); // (b, T)
           NDArray logits = trainer.forward(new NDList(input)).singletonOrThrow();                                    // (b, T, V)
           NDArray perRow = Gpt.tokenLosses(logits, target).mean(new int[] {1});                                     // (b)
           // Each part carries its share of the batch mean, so the summed gradients are the whole batch's.
@@ -428,10 +432,34 @@ public final class LanguageModel implements AutoCloseable {
     try (NDManager batchManager = model.getNDManager().newSubManager()) {
       Shape shape = new Shape(b, t);
       NDArray logits = net.forward(new ParameterStore(batchManager, false),
-          new NDList(batchManager.create(inputs, shape)), false).singletonOrThrow(); // (B, T, V)
-      NDArray nats = Gpt.tokenLosses(logits, batchManager.create(targets, shape));      // (B, T)
+          new NDList(staged(batchManager, inputBuffer, inputs, 0, shape)), false).singletonOrThrow(); // (B, T, V)
+      NDArray nats = Gpt.tokenLosses(logits, staged(batchManager, targetBuffer, targets, 0, shape));      // (B, T)
       // Causal attention: right padding cannot change earlier positions, so masking targets suffices.
       return nats.mul(batchManager.create(mask, shape)).sum().toType(DataType.FLOAT64, false).getDouble();
+    }
+  }
+
+  /**
+   * {@code shape.size()} ids from {@code values[from..]} as an int64 array over the model's own direct buffer, at
+   * the same offset. DJL would copy each array into a fresh direct buffer that the tensor lives in
+   * (from_blob) and that only a garbage collection frees: resident memory crept up step after step. The buffer
+   * is reused by the next step or evaluation (one at a time per model: the ENGINE lock) once this one's
+   * manager has closed.
+   */
+  private static NDArray staged(NDManager manager, Staging staging, long[] values, int from, Shape shape) {
+    int n = Math.toIntExact(shape.size());
+    ByteBuffer buffer = staging.reserve(values.length).slice(from * Long.BYTES, n * Long.BYTES).order(ByteOrder.nativeOrder());
+    buffer.asLongBuffer().put(values, from, n);
+    return manager.create(buffer, shape, DataType.INT64);
+  }
+
+  /** A direct buffer that grows to the largest batch seen. */
+  private static final class Staging {
+    private ByteBuffer buffer = ByteBuffer.allocateDirect(0);
+
+    ByteBuffer reserve(int longs) {
+      if (buffer.capacity() < longs * Long.BYTES) buffer = ByteBuffer.allocateDirect(longs * Long.BYTES).order(ByteOrder.nativeOrder());
+      return buffer;
     }
   }
 
