@@ -55,9 +55,9 @@ public final class LanguageModel implements AutoCloseable {
   static final String PARAMS_FILE = "params.bin";
   static final String TORCHSCRIPT_FILE = "model.pt";
   static final String TOKENIZER_FILE = "tokenizer.json";
-  /** A parameter of block i: DJL's "NNh<i>_..." in the GPT, "h.<i>.", "blocks.<i>." or "layers.<i>." in a TorchScript module. */
   /** Token and position embeddings: the GPT's wte and wpe, or a TorchScript module's *emb*.weight. */
   private static final Pattern EMBEDDING = Pattern.compile("wte|wpe|(?:.*\\.)?(?:wte|wpe|\\w*emb\\w*)\\.weight");
+  /** A parameter of block i: DJL's "NNh<i>_..." in the GPT, "h.<i>.", "blocks.<i>." or "layers.<i>." in a TorchScript module. */
   private static final Pattern NUMBERED_BLOCK = Pattern.compile("(?:\\d*h(\\d+)_|(?:.*\\.)?(?:h|blocks|layers|layer)\\.(\\d+)\\.).*");
   static final String OPTIMIZER_FILE = "optimizer.bin";
   private static final int EVAL_BATCH = 16;
@@ -190,7 +190,6 @@ public final class LanguageModel implements AutoCloseable {
     }
     if (!embedding) throw new IOException(module + " has no (" + config.vocabSize() + ", " + config.dModel() + ") embedding: vocabulary or width differ");
     if (blocks.size() != config.nLayers()) throw new IOException(module + " has " + blocks.size() + " numbered blocks, " + config + " declares " + config.nLayers());
-    int[][] probe = new int[1][config.contextLength() + 1];
     Shape logits;
     synchronized (ENGINE) {
       try (NDManager manager = model.getNDManager().newSubManager()) {
