@@ -50,10 +50,9 @@ final class HeldOutSet {
    */
   synchronized List<int[]> sequences(String domain, int length, Tokenizer tokenizer) {
     int size = sizes.getOrDefault(domain, 0);
-    int[] ids = tokenizer == Tokenizer.BYTES ? tokens.get(domain) : retokenized(tokens.get(domain), size, tokenizer);
-    if (tokenizer != Tokenizer.BYTES) size = ids.length;
+    int[] ids = tokenizer == Tokenizer.BYTES ? Arrays.copyOf(tokens.get(domain), size) : retokenized(tokens.get(domain), size, tokenizer);
     List<int[]> out = new ArrayList<>();
-    for (int start = 0; start + 1 < size; start += length) out.add(Arrays.copyOfRange(ids, start, Math.min(size, start + length)));
+    for (int start = 0; start + 1 < ids.length; start += length) out.add(Arrays.copyOfRange(ids, start, Math.min(ids.length, start + length)));
     return out;
   }
 

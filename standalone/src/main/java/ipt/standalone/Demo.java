@@ -3,6 +3,7 @@ package ipt.standalone;
 import ipt.evaluator.EvaluatorConfig;
 import ipt.ingest.CurationConfig;
 import ipt.ingest.DocumentPublisher;
+import ipt.runtime.DirectoryTree;
 import ipt.schemas.Document;
 import ipt.schemas.EvaluationReport;
 import ipt.schemas.TaskResult;
@@ -151,16 +152,9 @@ final class Demo {
       if (!empty && !Files.exists(marker)) {
         throw new IOException(work + " is not empty and was not made by ipt demo; choose another --work-dir");
       }
-      deleteRecursively(work);
+      DirectoryTree.delete(work);
     }
     Files.createDirectories(work);
     Files.createFile(marker);
-  }
-
-  private static void deleteRecursively(Path dir) throws IOException {
-    if (!Files.exists(dir)) return;
-    try (var paths = Files.walk(dir)) {
-      for (Path p : paths.sorted(Comparator.reverseOrder()).collect(Collectors.toList())) Files.delete(p);
-    }
   }
 }

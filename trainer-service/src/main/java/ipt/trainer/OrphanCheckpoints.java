@@ -1,10 +1,10 @@
 package ipt.trainer;
 
+import ipt.runtime.DirectoryTree;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -33,17 +33,11 @@ final class OrphanCheckpoints {
         boolean orphan = TEMPORARY.matcher(name).matches()
             || (version.matches() && Long.parseLong(version.group(1)) > lastCommittedVersion);
         if (orphan && Files.isDirectory(dir)) {
-          deleteRecursively(dir);
+          DirectoryTree.delete(dir);
           removed.add(name);
         }
       }
     }
     return removed;
-  }
-
-  private static void deleteRecursively(Path dir) throws IOException {
-    try (Stream<Path> paths = Files.walk(dir)) {
-      for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) Files.delete(p);
-    }
   }
 }

@@ -1,5 +1,6 @@
 package ipt.trainer;
 
+import ipt.runtime.DirectoryTree;
 import ipt.trainer.TrainerConfig.Replay.Policy;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -10,7 +11,6 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Comparator;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.TreeMap;
@@ -80,9 +80,9 @@ public final class ReplayStore implements AutoCloseable {
     Path committed = snapshots.resolve(name(committedVersion));
     try {
       Files.createDirectories(snapshots);
-      deleteTree(dir.resolve(LIVE));
+      DirectoryTree.delete(dir.resolve(LIVE));
       try (Stream<Path> all = Files.list(snapshots)) {
-        for (Path p : all.toList()) if (!p.equals(committed)) deleteTree(p);
+        for (Path p : all.toList()) if (!p.equals(committed)) DirectoryTree.delete(p);
       }
       if (committedVersion > 0) {
         if (!Files.isDirectory(committed)) {
@@ -149,8 +149,8 @@ public final class ReplayStore implements AutoCloseable {
     Path target = dir.resolve(SNAPSHOTS).resolve(name(version));
     Path tmp = dir.resolve(SNAPSHOTS).resolve("." + name(version) + ".tmp");
     try {
-      deleteTree(tmp);
-      deleteTree(target);
+      DirectoryTree.delete(tmp);
+      DirectoryTree.delete(target);
       try (Checkpoint checkpoint = Checkpoint.create(db)) {
         checkpoint.createCheckpoint(tmp.toString());
       }
@@ -165,7 +165,7 @@ public final class ReplayStore implements AutoCloseable {
     try (Stream<Path> all = Files.list(dir.resolve(SNAPSHOTS))) {
       for (Path p : all.toList()) {
         String n = p.getFileName().toString();
-        if (n.matches("v\\d{6,}") && Long.parseLong(n.substring(1)) < version) deleteTree(p);
+        if (n.matches("v\\d{6,}") && Long.parseLong(n.substring(1)) < version) DirectoryTree.delete(p);
       }
     } catch (IOException e) {
       throw new UncheckedIOException(e);
@@ -280,13 +280,6 @@ public final class ReplayStore implements AutoCloseable {
           Files.copy(f, target);
         }
       }
-    }
-  }
-
-  private static void deleteTree(Path p) throws IOException {
-    if (!Files.exists(p)) return;
-    try (Stream<Path> all = Files.walk(p)) {
-      for (Path f : all.sorted(Comparator.reverseOrder()).toList()) Files.delete(f);
     }
   }
 

@@ -254,9 +254,7 @@ public final class TrainerService implements AutoCloseable {
       metrics.reset(config.lineage());
     }
     if (f.l2Pull() > 0 && anchoredTo != champion.getVersion()) {
-      try (LanguageModel anchor = LanguageModel.load(Checkpoint.open(Path.of(champion.getLocation())), config.train())) {
-        model.pullTowards(anchor, f.l2Pull());
-      }
+      pullTowards(model, champion);
       anchoredTo = champion.getVersion();
       log.info("{}: L2 pull (strength {}) toward champion v{}", config.lineage(), f.l2Pull(), champion.getVersion());
     }
@@ -358,12 +356,15 @@ public final class TrainerService implements AutoCloseable {
     LanguageModel restored = prepared(last == null ? startingModel()
         : LanguageModel.load(Checkpoint.open(Path.of(last.getLocation())), config.train()));
     Promotion champion = championWatch.state().champion();
-    if (config.forgetting().l2Pull() > 0 && champion != null && anchoredTo == champion.getVersion()) {
-      try (LanguageModel anchor = LanguageModel.load(Checkpoint.open(Path.of(champion.getLocation())), config.train())) {
-        restored.pullTowards(anchor, config.forgetting().l2Pull());
-      }
-    }
+    if (config.forgetting().l2Pull() > 0 && champion != null && anchoredTo == champion.getVersion()) pullTowards(restored, champion);
     return restored;
+  }
+
+  /** Anchors {@code m}'s L2 pull to the champion's weights. */
+  private void pullTowards(LanguageModel m, Promotion champion) throws CheckpointException {
+    try (LanguageModel anchor = LanguageModel.load(Checkpoint.open(Path.of(champion.getLocation())), config.train())) {
+      m.pullTowards(anchor, config.forgetting().l2Pull());
+    }
   }
 
   private Checkpoint writeCheckpoint(long version, int sequences, double trainLoss) throws IOException {
