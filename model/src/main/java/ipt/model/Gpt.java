@@ -159,10 +159,11 @@ final class Gpt extends AbstractBlock {
       NDArray x = inputs.singletonOrThrow();
       long b = x.getShape().get(0), t = x.getShape().get(1), c = x.getShape().get(2);
       NDList qkvSplit = apply(qkv, ps, x, training).split(3, 2);                    // 3 x (B, T, C)
-      NDArray q = heads(qkvSplit.get(0), b, t, c);                                 // (B, nh, T, hs)
+      // q takes the 1/sqrt(hs) scale: (T, hs) per head is a quarter of the (T, T) scores it would otherwise scale.
+      NDArray q = heads(qkvSplit.get(0), b, t, c).mul(scalar(x.getManager(), 1.0 / Math.sqrt(c / nHeads))); // (B, nh, T, hs)
       NDArray k = heads(qkvSplit.get(1), b, t, c);                                 // (B, nh, T, hs)
       NDArray v = heads(qkvSplit.get(2), b, t, c);                                 // (B, nh, T, hs)
-      NDArray att = q.matMul(k.transpose(0, 1, 3, 2)).mul(1.0 / Math.sqrt(c / nHeads)); // (B, nh, T, T)
+      NDArray att = q.matMul(k.transpose(0, 1, 3, 2));                             // (B, nh, T, T)
       att = att.add(causalMask(x.getManager(), t)).softmax(-1);
       NDArray y = att.matMul(v).transpose(0, 2, 1, 3).reshape(b, t, c);             // (B, T, C): heads side by side
       return new NDList(apply(proj, ps, y, training));
@@ -228,6 +229,15 @@ final class Gpt extends AbstractBlock {
   /** Rows of the table picked by ids; the result belongs to the ids' (the step's) manager. */
   private static NDArray embed(NDArray ids, NDArray table) {
     return ids.getNDArrayInternal().embedding(ids, table, SparseFormat.DENSE).singletonOrThrow();
+  }
+
+  /**
+   * A 0-d array in storage PyTorch owns. DJL's {@code mul(Number)} puts the number in a Java direct buffer and
+   * closes its array at once; autograd keeps the operand for the backward pass, which then reads freed memory
+   * whenever a garbage collection falls between forward and backward.
+   */
+  static NDArray scalar(NDManager manager, double value) {
+    return manager.full(new Shape(), (float) value);
   }
 
   private static LayerNorm layerNorm() {

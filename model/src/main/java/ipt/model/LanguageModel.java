@@ -303,7 +303,7 @@ public final class LanguageModel implements AutoCloseable {
           NDArray logits = trainer.forward(new NDList(input)).singletonOrThrow();                                    // (b, T, V)
           NDArray perRow = Gpt.tokenLosses(logits, target).mean(new int[] {1});                                     // (b)
           // Each part carries its share of the batch mean, so the summed gradients are the whole batch's.
-          collector.backward(perRow.mean().div(microBatches));
+          collector.backward(perRow.mean().div(Gpt.scalar(stepManager, microBatches)));
           System.arraycopy(perRow.toFloatArray(), 0, rowLosses, m * rows, rows);
         }
       }

@@ -39,8 +39,8 @@ import org.junit.jupiter.api.Test;
  * checkpoint is being written) while thousands of curated documents stream in, restarted each time. Then an
  * uninterrupted trainer runs over the same topic. From the committed checkpoints' manifests and the topic: every
  * document was trained on as new data exactly once, in the same rounds as the uninterrupted run; the replay store
- * holds no sequence twice and equals the uninterrupted run's; the final weights match it (bitwise until PyTorch's
- * cross-process float noise, then as a model).
+ * holds no sequence twice and equals the uninterrupted run's; weights and optimizer state are bit for bit those of
+ * the uninterrupted run after every round.
  */
 class TrainerCrashIT {
   private static final int DOCUMENTS = 2400;
@@ -126,33 +126,15 @@ class TrainerCrashIT {
       assertEquals(new HashSet<>(topic), new HashSet<>(trained), "every curated document, each once");
 
       assertEquals(uninterrupted.keySet(), crash.keySet(), "the same rounds");
-      long firstDiffering = 0;
       for (long v : crash.keySet()) {
         Checkpoint a = Checkpoint.open(Path.of(crash.get(v).getLocation()));
         Checkpoint b = Checkpoint.open(Path.of(uninterrupted.get(v).getLocation()));
-        for (String file : List.of("documents.txt", "packer-tail.bin", "trainer-state.properties")) {
+        for (String file : List.of("documents.txt", "packer-tail.bin", "trainer-state.properties", "params.bin", "optimizer.bin")) {
           assertEquals(b.manifest().files().get(file), a.manifest().files().get(file), file + " of round v" + v);
         }
         assertEquals(b.manifest().step(), a.manifest().step(), "step of v" + v);
-        boolean sameWeights = a.manifest().files().get("params.bin").equals(b.manifest().files().get("params.bin"))
-            && a.manifest().files().get("optimizer.bin").equals(b.manifest().files().get("optimizer.bin"));
-        if (!sameWeights && firstDiffering == 0) firstDiffering = v;
       }
-      // PyTorch's CPU kernels are not bitwise reproducible across processes: two uninterrupted runs, too, part after
-      // some thousand steps by an ulp that Adam turns into lr-sized steps on near-zero gradients. So the final weights
-      // must match as a model: the same held-out loss within float noise.
-      List<int[]> heldOut = SyntheticProse.load().documents("crash-heldout", 64, 300, 99).stream()
-          .map(d -> java.util.Arrays.copyOf(ipt.model.ByteTokenizer.encode(d.text()), 33)).toList();
-      double crashLoss;
-      double referenceLoss;
-      try (ipt.model.LanguageModel a = ipt.model.LanguageModel.load(Checkpoint.open(Path.of(crash.get((long) crash.size()).getLocation())), ipt.model.TrainConfig.defaults());
-          ipt.model.LanguageModel b = ipt.model.LanguageModel.load(Checkpoint.open(Path.of(uninterrupted.get((long) crash.size()).getLocation())), ipt.model.TrainConfig.defaults())) {
-        crashLoss = a.loss(heldOut);
-        referenceLoss = b.loss(heldOut);
-      }
-      assertEquals(referenceLoss, crashLoss, 0.01, "held-out loss of the final weights");
-      System.out.printf("weights bit-identical %s; final held-out loss %.5f (killed) vs %.5f (uninterrupted)%n",
-          firstDiffering == 0 ? "in every round" : "through v" + (firstDiffering - 1) + " of " + crash.size(), crashLoss, referenceLoss);
+      System.out.printf("weights and optimizer state bit-identical to the uninterrupted run's in all %d rounds%n", crash.size());
 
       long version = crash.size();
       List<ReplayStore.Entry> replay = ReplayStore.snapshotEntries(data.resolve("replay").resolve("crash"), version);
