@@ -1,20 +1,53 @@
 package ipt.evaluator;
 
+import java.io.IOException;
+import java.nio.file.Path;
 import java.util.Map;
 
 /**
- * @param regressionBudget largest relative rise of any task's loss over the champion's that still promotes
- * @param heldOutTokensPerDomain held-out tokens kept per domain (the first ones seen)
+ * @param checkpointRoot the checkpoint store: a checkpoint published with a location outside it is refused
+ * @param snapshots where frozen held-out snapshots are kept (null: in memory only)
+ * @param heldOutTokensPerDomain held-out tokens (UTF-8 bytes) a domain needs to become a task; its snapshot is exactly these
+ * @param rules what a candidate is held to
+ * @param suites directory of user suites (null: none)
  */
-public record EvaluatorConfig(double regressionBudget, int heldOutTokensPerDomain) {
-  public static EvaluatorConfig defaults() {
-    return new EvaluatorConfig(0.02, 64 * 129);
+public record EvaluatorConfig(Path checkpointRoot, Path snapshots, int heldOutTokensPerDomain, GateRules rules, Path suites) {
+  /** 64 sequences of the default model's 128-token context plus one. */
+  public static final int HELD_OUT_TOKENS = 64 * 129;
+
+  /** Checkpoints under {@code dataDir/checkpoints}, snapshots under {@code dataDir/evaluator}; loss may rise {@code budget} on any task. */
+  public static EvaluatorConfig of(Path dataDir, double regressionBudget, int heldOutTokensPerDomain) {
+    return new EvaluatorConfig(dataDir.resolve("checkpoints"), dataDir.resolve("evaluator").resolve("snapshots"), heldOutTokensPerDomain,
+        GateRules.defaults(regressionBudget), null);
   }
 
-  public static EvaluatorConfig fromEnv(Map<String, String> env) {
-    EvaluatorConfig d = defaults();
-    return new EvaluatorConfig(
-        Double.parseDouble(env.getOrDefault("IPT_REGRESSION_BUDGET", String.valueOf(d.regressionBudget()))),
-        Integer.parseInt(env.getOrDefault("IPT_HELDOUT_TOKENS_PER_DOMAIN", String.valueOf(d.heldOutTokensPerDomain()))));
+  public EvaluatorConfig withSuites(Path dir) {
+    return new EvaluatorConfig(checkpointRoot, snapshots, heldOutTokensPerDomain, rules, dir);
+  }
+
+  public EvaluatorConfig withRules(Path yaml) throws IOException {
+    return new EvaluatorConfig(checkpointRoot, snapshots, heldOutTokensPerDomain, GateRules.load(yaml), suites);
+  }
+
+  /** From IPT_DATA_DIR, IPT_CHECKPOINT_ROOT, IPT_REGRESSION_BUDGET, IPT_HELDOUT_TOKENS_PER_DOMAIN, IPT_GATE_RULES, IPT_EVAL_SUITES (README). */
+  public static EvaluatorConfig fromEnv(Map<String, String> env) throws IOException {
+    Path dataDir = Path.of(env.getOrDefault("IPT_DATA_DIR", "ipt-data"));
+    EvaluatorConfig c = of(dataDir, number(env, "IPT_REGRESSION_BUDGET", 0.02), (int) number(env, "IPT_HELDOUT_TOKENS_PER_DOMAIN", HELD_OUT_TOKENS));
+    if (env.containsKey("IPT_CHECKPOINT_ROOT")) {
+      c = new EvaluatorConfig(Path.of(env.get("IPT_CHECKPOINT_ROOT")), c.snapshots(), c.heldOutTokensPerDomain(), c.rules(), c.suites());
+    }
+    if (env.containsKey("IPT_GATE_RULES")) c = c.withRules(Path.of(env.get("IPT_GATE_RULES")));
+    if (env.containsKey("IPT_EVAL_SUITES")) c = c.withSuites(Path.of(env.get("IPT_EVAL_SUITES")));
+    return c;
+  }
+
+  private static double number(Map<String, String> env, String key, double fallback) {
+    String v = env.get(key);
+    if (v == null) return fallback;
+    try {
+      return Double.parseDouble(v);
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(key + " must be a number, is " + v);
+    }
   }
 }

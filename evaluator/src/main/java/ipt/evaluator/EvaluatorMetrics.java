@@ -4,33 +4,48 @@ import io.prometheus.metrics.core.metrics.Counter;
 import io.prometheus.metrics.core.metrics.Gauge;
 import io.prometheus.metrics.core.metrics.Histogram;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
-import java.util.HashMap;
-import java.util.Map;
 
-/** Evaluations, decisions, held-out losses and forgetting, per lineage and domain. */
+/** Decisions, task metrics, forgetting and transfer per lineage; the held-out snapshot; champion scoring. */
 final class EvaluatorMetrics {
   private final Counter evaluations;
-  private final Gauge heldOutLoss;
+  private final Gauge taskMetric;
   private final Gauge forgetting;
+  private final Gauge backwardTransfer;
+  private final Gauge forwardTransfer;
   private final Gauge championVersion;
+  private final Gauge snapshotVersion;
+  private final Counter championScores;
   private final Histogram seconds;
-  private final Map<String, Double> bestLoss = new HashMap<>();
 
   EvaluatorMetrics(PrometheusRegistry registry) {
     evaluations = Counter.builder().name("ipt_evaluator_evaluations_total").help("Checkpoints evaluated, by decision and deciding rule").labelNames("lineage", "decision", "rule").register(registry);
-    heldOutLoss = Gauge.builder().name("ipt_evaluator_heldout_loss").help("Held-out loss (nats/token) of the last candidate and champion").labelNames("lineage", "domain", "model").register(registry);
-    forgetting = Gauge.builder().name("ipt_evaluator_forgetting").help("F = candidate loss now minus the lowest candidate loss seen on the domain (nats/token)").labelNames("lineage", "domain").register(registry);
+    taskMetric = Gauge.builder().name("ipt_evaluator_task_metric").help("Metric of the last candidate and its champion on each task (loss in nats/token, acc, acc_norm)").labelNames("lineage", "task", "metric", "model").register(registry);
+    forgetting = Gauge.builder().name("ipt_evaluator_forgetting").help("F = the champion's loss on a task now minus the lowest loss any champion of the lineage had on it (nats/token)").labelNames("lineage", "task").register(registry);
+    backwardTransfer = Gauge.builder().name("ipt_evaluator_backward_transfer").help("Mean over earlier held-out domains of (loss at the end of the domain's stage - loss now): negative is forgetting").labelNames("lineage").register(registry);
+    forwardTransfer = Gauge.builder().name("ipt_evaluator_forward_transfer").help("Mean over later held-out domains of (ln V - loss of the champion in place when the domain arrived)").labelNames("lineage").register(registry);
     championVersion = Gauge.builder().name("ipt_evaluator_champion_version").help("Version of the promoted champion").labelNames("lineage").register(registry);
-    seconds = Histogram.builder().name("ipt_evaluator_evaluation_seconds").help("Time to evaluate one checkpoint").labelNames("lineage").classicOnly().register(registry);
+    snapshotVersion = Gauge.builder().name("ipt_evaluator_snapshot_version").help("Version of the frozen held-out snapshot, and so the number of held-out tasks").register(registry);
+    championScores = Counter.builder().name("ipt_evaluator_champion_scores_total").help("Champion metrics on a task: computed, or taken from the cache (scored once per champion and task)").labelNames("source").register(registry);
+    seconds = Histogram.builder().name("ipt_evaluator_evaluation_seconds").help("Time from taking a checkpoint to committing its decision").labelNames("lineage").classicOnly().register(registry);
   }
 
-  void measured(String lineage, String domain, double candidate, Double champion) {
-    heldOutLoss.labelValues(lineage, domain, "candidate").set(candidate);
-    if (champion != null) heldOutLoss.labelValues(lineage, domain, "champion").set(champion);
-    if (Double.isFinite(candidate)) {
-      double best = bestLoss.merge(lineage + "\u0000" + domain, candidate, Math::min);
-      forgetting.labelValues(lineage, domain).set(candidate - best);
-    }
+  void measured(String lineage, PromotionGate.Measure m) {
+    taskMetric.labelValues(lineage, m.task(), m.metric(), "candidate").set(m.candidate());
+    if (m.champion() != null) taskMetric.labelValues(lineage, m.task(), m.metric(), "champion").set(m.champion());
+  }
+
+  void transfer(String lineage, ForgettingLedger.Summary summary) {
+    summary.forgetting().forEach((task, f) -> forgetting.labelValues(lineage, task).set(f));
+    if (summary.backwardTransfer() != null) backwardTransfer.labelValues(lineage).set(summary.backwardTransfer());
+    if (summary.forwardTransfer() != null) forwardTransfer.labelValues(lineage).set(summary.forwardTransfer());
+  }
+
+  void snapshot(long version) {
+    snapshotVersion.set(version);
+  }
+
+  void championScore(boolean cached) {
+    championScores.labelValues(cached ? "cache" : "computed").inc();
   }
 
   void decided(String lineage, boolean promoted, String rule, long champion, double elapsedSeconds) {

@@ -1,13 +1,11 @@
 package ipt.evaluator;
 
+import com.sun.net.httpserver.HttpHandler;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
-import ipt.model.Checkpoint;
-import ipt.model.CheckpointException;
 import ipt.model.LanguageModel;
 import ipt.model.TrainConfig;
 import ipt.runtime.KafkaSettings;
 import ipt.runtime.ServiceProcess;
-import ipt.runtime.StatusServer;
 import ipt.runtime.StatusServer.Health;
 import ipt.runtime.Topics;
 import ipt.schemas.AvroSerde;
@@ -16,8 +14,10 @@ import ipt.schemas.Decision;
 import ipt.schemas.Document;
 import ipt.schemas.EvaluationReport;
 import ipt.schemas.Promotion;
+import ipt.schemas.RuleResult;
+import ipt.schemas.TaskForgetting;
 import ipt.schemas.TaskResult;
-import java.nio.file.Path;
+import java.io.IOException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -42,9 +42,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Judges every committed checkpoint against its lineage's champion on the held-out set of every
- * domain. The report, the promotion (if any) and the checkpoint's consumer offset go out in one
- * Kafka transaction, so each checkpoint is judged exactly once.
+ * Judges every committed checkpoint against its lineage's champion on every task: the frozen held-out snapshot's
+ * domains and the user suites. The report, the promotion (if any) and the checkpoint's consumer offset go out in
+ * one Kafka transaction, so each checkpoint is judged exactly once. Champions follow ipt.promotions, manual
+ * promotions included; a champion is scored once per task and its scores cached.
  */
 public final class EvaluatorService implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(EvaluatorService.class);
@@ -55,7 +56,8 @@ public final class EvaluatorService implements AutoCloseable {
   private final EvaluatorConfig config;
   private final EvaluatorMetrics metrics;
   private final PromotionGate gate;
-  private HeldOutSet heldOut;
+  private final List<Task> suites;
+  private final ModelRegistry registry;
   private final AvroSerde<Document> documents = AvroSerde.of(Document.class);
   private final AvroSerde<CheckpointPublished> checkpoints = AvroSerde.of(CheckpointPublished.class);
   private final AvroSerde<EvaluationReport> reports = AvroSerde.of(EvaluationReport.class);
@@ -66,20 +68,27 @@ public final class EvaluatorService implements AutoCloseable {
   private volatile Health health = Health.ok("starting");
   private volatile KafkaConsumer<String, byte[]> checkpointConsumer;
 
-  /** The current champion of each lineage, its model kept loaded. */
+  /** The current champion of a lineage, its model loaded (null when its checkpoint cannot be). */
   private record Champion(Promotion promotion, LanguageModel model) {}
 
+  // Per session: rebuilt from Kafka and the snapshot directory whenever a session starts over.
   private final Map<String, Champion> champions = new HashMap<>();
+  private final Map<String, TaskScores.Score> championScores = new HashMap<>();
+  private HeldOutSnapshots snapshots;
+  private ForgettingLedger ledger;
 
-  private EvaluatorService(Map<String, Object> kafka, EvaluatorConfig config, PrometheusRegistry registry) {
+  private EvaluatorService(Map<String, Object> kafka, EvaluatorConfig config, PrometheusRegistry registry) throws IOException {
     this.kafka = kafka;
     this.config = config;
     this.metrics = new EvaluatorMetrics(registry);
-    this.gate = new PromotionGate(config.regressionBudget());
+    this.gate = new PromotionGate(config.rules());
+    this.suites = UserSuites.load(config.suites());
+    this.registry = ModelRegistry.follow(kafka);
     this.thread = new Thread(this::run, "evaluator");
   }
 
-  public static EvaluatorService start(Map<String, Object> kafka, EvaluatorConfig config, PrometheusRegistry registry) {
+  /** Starts evaluating; a malformed suite or rules file is refused here with an {@link IllegalArgumentException}. */
+  public static EvaluatorService start(Map<String, Object> kafka, EvaluatorConfig config, PrometheusRegistry registry) throws IOException {
     EvaluatorService service = new EvaluatorService(kafka, config, registry);
     service.thread.start();
     return service;
@@ -87,6 +96,11 @@ public final class EvaluatorService implements AutoCloseable {
 
   public Health health() {
     return health;
+  }
+
+  /** The registry's read-only HTTP API, to mount at {@link RegistryApi#PATH}. */
+  public HttpHandler registryApi() {
+    return new RegistryApi(registry);
   }
 
   /** Runs sessions until closed; a failed session is abandoned whole and the next one starts over from Kafka. */
@@ -105,6 +119,7 @@ public final class EvaluatorService implements AutoCloseable {
         } finally {
           champions.values().forEach(c -> c.model().close());
           champions.clear();
+          championScores.clear();
         }
       }
     } catch (InterruptedException e) {
@@ -117,22 +132,24 @@ public final class EvaluatorService implements AutoCloseable {
   private void session() throws Exception {
     try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(producerProps());
         KafkaConsumer<String, byte[]> heldOutReader = new KafkaConsumer<>(readerProps(), new StringDeserializer(), new ByteArrayDeserializer());
+        KafkaConsumer<String, byte[]> decisionReader = new KafkaConsumer<>(readerProps(), new StringDeserializer(), new ByteArrayDeserializer());
         KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(consumerProps(), new StringDeserializer(), new ByteArrayDeserializer())) {
       checkpointConsumer = consumer;
       if (!running) return;
       producer.initTransactions();
-      heldOut = new HeldOutSet(config.heldOutTokensPerDomain());
-      loadChampions();
-      List<TopicPartition> heldOutPartitions = partitions(heldOutReader, Topics.HELDOUT);
-      heldOutReader.assign(heldOutPartitions);
-      heldOutReader.seekToBeginning(heldOutPartitions);
+      snapshots = HeldOutSnapshots.open(config.snapshots(), config.heldOutTokensPerDomain());
+      ledger = new ForgettingLedger();
+      List<TopicPartition> heldOutPartitions = fromBeginning(heldOutReader, Topics.HELDOUT);
+      List<TopicPartition> decisionPartitions = fromBeginning(decisionReader, Topics.PROMOTIONS, Topics.EVALUATIONS);
+      followDecisions(decisionReader, decisionPartitions);
       consumer.subscribe(List.of(Topics.CHECKPOINTS));
       health = Health.ok("evaluating");
       while (running) {
         var records = consumer.poll(Duration.ofMillis(200));
         if (records.isEmpty()) continue;
-        // Held-out documents committed before the checkpoint are part of its evaluation.
-        catchUp(heldOutReader, heldOutPartitions);
+        // Held-out documents committed before the checkpoint, and decisions made meanwhile (a manual promotion), count.
+        catchUpHeldOut(heldOutReader, heldOutPartitions);
+        followDecisions(decisionReader, decisionPartitions);
         for (ConsumerRecord<String, byte[]> r : records) {
           evaluate(producer, consumer, r);
         }
@@ -140,8 +157,7 @@ public final class EvaluatorService implements AutoCloseable {
     }
   }
 
-  private void evaluate(KafkaProducer<String, byte[]> producer, KafkaConsumer<String, byte[]> consumer, ConsumerRecord<String, byte[]> record)
-      throws Exception {
+  private void evaluate(KafkaProducer<String, byte[]> producer, KafkaConsumer<String, byte[]> consumer, ConsumerRecord<String, byte[]> record) {
     long started = System.nanoTime();
     CheckpointPublished candidate;
     try {
@@ -153,30 +169,50 @@ public final class EvaluatorService implements AutoCloseable {
     }
     String lineage = candidate.getLineage();
     Champion champion = champions.get(lineage);
-    LanguageModel model = null;
+    HeldOutSnapshots.Snapshot snapshot = snapshots.current();
+    List<Task> tasks = new ArrayList<>(snapshot.tasks());
+    tasks.addAll(suites);
+    Map<String, TaskScores.Score> scores = new HashMap<>();
     List<PromotionGate.Measure> measures = new ArrayList<>();
+    LanguageModel model = null;
     PromotionGate.Verdict verdict;
+    CheckpointAccess access = CheckpointAccess.open(config.checkpointRoot(), candidate);
     try {
-      Checkpoint checkpoint = Checkpoint.open(Path.of(candidate.getLocation()));
-      if (!checkpoint.sha256().equals(candidate.getSha256())) {
-        verdict = new PromotionGate.Verdict(false, "integrity",
-            "manifest sha256 " + checkpoint.sha256() + " differs from the published " + candidate.getSha256());
-      } else {
-        model = LanguageModel.load(checkpoint, TrainConfig.defaults());
-        for (String domain : heldOut.domains()) {
-          List<int[]> sequences = heldOut.sequences(domain, model.config().contextLength() + 1, model.tokenizer());
-          double candidateLoss = model.loss(sequences);
-          Double championLoss = champion == null ? null : champion.model().loss(sequences);
-          measures.add(new PromotionGate.Measure("heldout/" + domain, candidateLoss, championLoss, sequences.size()));
-          metrics.measured(lineage, domain, candidateLoss, championLoss);
+      if (access.refusal() != null) throw new Refused(access.refusal());
+      model = LanguageModel.load(access.checkpoint(), TrainConfig.defaults());
+      String nonFinite = model.nonFiniteParameter().orElse(null);
+      if (nonFinite != null) throw new Refused("non-finite weights in " + nonFinite);
+      for (Task task : tasks) {
+        TaskScores.Score own;
+        try {
+          own = TaskScores.score(model, task);
+        } catch (IllegalArgumentException e) {
+          throw new Refused("unscorable:" + task.name(), e.getMessage());
         }
-        verdict = gate.decide(measures, champion != null);
+        scores.put(task.name(), own);
+        TaskScores.Score theirs = champion == null ? null : championScore(lineage, champion, task);
+        for (Map.Entry<String, Double> metric : own.metrics().entrySet()) {
+          PromotionGate.Measure m = new PromotionGate.Measure(task.name(), metric.getKey(), metric.getValue(),
+              theirs == null ? null : theirs.metrics().get(metric.getKey()), own.count());
+          measures.add(m);
+          metrics.measured(lineage, m);
+        }
       }
-    } catch (CheckpointException e) {
-      verdict = new PromotionGate.Verdict(false, "integrity", e.getMessage());
+      verdict = gate.decide(lineage, measures, champion != null, snapshot.newestTask());
+    } catch (Refused e) {
+      verdict = new PromotionGate.Verdict(false, e.rule, e.getMessage(), List.of(new PromotionGate.Outcome(e.rule, false, e.getMessage())));
+    } catch (java.io.UncheckedIOException | IllegalArgumentException e) {
+      // Files that passed their checksums but do not load as a model (a manifest that lies about the shape).
+      verdict = new PromotionGate.Verdict(false, "integrity", e.getMessage(), List.of(new PromotionGate.Outcome("integrity", false, e.getMessage())));
     }
 
-    EvaluationReport report = report(candidate, champion, measures, verdict);
+    EvaluationReport report = report(candidate, champion, snapshot.version(), measures, verdict);
+    ledger.record(report);
+    LanguageModel scale = model != null ? model : champion == null ? null : champion.model();
+    ForgettingLedger.Summary transfer = ledger.summary(lineage, scale == null ? Double.NaN : Math.log(scale.config().vocabSize()));
+    report.setForgetting(transfer.forgetting().entrySet().stream().map(e -> new TaskForgetting(e.getKey(), e.getValue())).collect(Collectors.toList()));
+    report.setBackwardTransfer(transfer.backwardTransfer());
+    report.setForwardTransfer(transfer.forwardTransfer() == null || !Double.isFinite(transfer.forwardTransfer()) ? null : transfer.forwardTransfer());
     Promotion promotion = verdict.promote() ? promotion(candidate, champion, verdict) : null;
     producer.beginTransaction();
     producer.send(new ProducerRecord<>(Topics.EVALUATIONS, lineage, reports.encode(report)));
@@ -185,26 +221,62 @@ public final class EvaluatorService implements AutoCloseable {
     producer.commitTransaction();
 
     if (promotion != null) {
-      if (champion != null) champion.model().close();
-      champions.put(lineage, new Champion(promotion, model));
+      replaceChampion(lineage, new Champion(promotion, model));
+      scores.forEach((task, score) -> championScores.put(scoreKey(lineage, promotion.getVersion(), task), score));
     } else if (model != null) {
       model.close();
     }
+    metrics.transfer(lineage, transfer);
     Champion now = champions.get(lineage);
     metrics.decided(lineage, verdict.promote(), verdict.rule(), now == null ? 0 : now.promotion().getVersion(), (System.nanoTime() - started) / 1e9);
     log.info("{} v{}: {} ({}) {}", lineage, candidate.getVersion(), verdict.promote() ? "PROMOTE" : "REJECT", verdict.rule(), verdict.reason());
   }
 
-  private EvaluationReport report(CheckpointPublished candidate, Champion champion, List<PromotionGate.Measure> measures, PromotionGate.Verdict verdict) {
+  /** A candidate that cannot be judged: the rule that says so (integrity, unscorable:task), and why. */
+  private static final class Refused extends Exception {
+    final String rule;
+
+    Refused(String why) {
+      this("integrity", why);
+    }
+
+    Refused(String rule, String why) {
+      super(why);
+      this.rule = rule;
+    }
+  }
+
+  private TaskScores.Score championScore(String lineage, Champion champion, Task task) {
+    String key = scoreKey(lineage, champion.promotion().getVersion(), task.name());
+    TaskScores.Score cached = championScores.get(key);
+    metrics.championScore(cached != null);
+    if (cached != null) return cached;
+    TaskScores.Score score = TaskScores.score(champion.model(), task);
+    championScores.put(key, score);
+    return score;
+  }
+
+  private static String scoreKey(String lineage, long version, String task) {
+    return lineage + "\u0000" + version + "\u0000" + task;
+  }
+
+  private void replaceChampion(String lineage, Champion next) {
+    Champion previous = champions.put(lineage, next);
+    if (previous != null && previous.model() != next.model()) previous.model().close();
+  }
+
+  private EvaluationReport report(CheckpointPublished candidate, Champion champion, long snapshotVersion, List<PromotionGate.Measure> measures,
+      PromotionGate.Verdict verdict) {
     List<TaskResult> tasks = measures.stream().map(m -> TaskResult.newBuilder()
         .setTask(m.task())
-        .setMetric("loss")
+        .setMetric(m.metric())
         .setCandidate(m.candidate())
         .setChampion(m.champion())
         .setRelativeChange(m.relativeChange())
-        .setBudget(gate.budget())
-        .setSequences(m.sequences())
-        .setPassed(gate.passes(m))
+        .setBudget(gate.budget(m))
+        .setSequences(m.count())
+        .setPassed(PromotionGate.passed(verdict, m))
+        .setHigherIsBetter(m.higherIsBetter())
         .build()).collect(Collectors.toList());
     return EvaluationReport.newBuilder()
         .setLineage(candidate.getLineage())
@@ -216,6 +288,9 @@ public final class EvaluatorService implements AutoCloseable {
         .setDecidingRule(verdict.rule())
         .setReason(verdict.reason())
         .setEvaluatedAt(Instant.now())
+        .setSnapshotVersion(snapshotVersion)
+        .setRules(verdict.outcomes().stream().map(o -> new RuleResult(o.rule(), o.passed(), o.detail())).collect(Collectors.toList()))
+        .setForgetting(List.of())
         .build();
   }
 
@@ -241,38 +316,63 @@ public final class EvaluatorService implements AutoCloseable {
     return Map.of(new TopicPartition(record.topic(), record.partition()), new OffsetAndMetadata(record.offset() + 1));
   }
 
-  /** The champion of every lineage, from the compacted promotions topic; their models are loaded. */
-  private void loadChampions() {
-    try (KafkaConsumer<String, byte[]> reader = new KafkaConsumer<>(readerProps(), new StringDeserializer(), new ByteArrayDeserializer())) {
-      List<TopicPartition> partitions = partitions(reader, Topics.PROMOTIONS);
-      reader.assign(partitions);
-      reader.seekToBeginning(partitions);
-      Map<String, Promotion> latest = new HashMap<>();
-      for (ConsumerRecord<String, byte[]> r : readToEnd(reader, partitions)) {
-        Promotion p = promotions.decode(r.value());
-        latest.put(p.getLineage(), p);
-      }
-      for (Promotion p : latest.values()) {
-        try {
-          champions.put(p.getLineage(), new Champion(p, LanguageModel.load(Checkpoint.open(Path.of(p.getLocation())), TrainConfig.defaults())));
-          log.info("champion of {} is v{}", p.getLineage(), p.getVersion());
-        } catch (CheckpointException e) {
-          // Without a readable champion the next candidate is judged as the lineage's first.
-          log.error("champion {} v{} cannot be loaded: {}", p.getLineage(), p.getVersion(), e.getMessage());
+  /**
+   * Reads new decisions: every report into the forgetting ledger; a champion pointer that differs from the loaded
+   * champion (at start, or after a manual promotion) loads that checkpoint.
+   */
+  private void followDecisions(KafkaConsumer<String, byte[]> reader, List<TopicPartition> partitions) {
+    Map<String, Promotion> latest = new HashMap<>();
+    for (ConsumerRecord<String, byte[]> r : readToEnd(reader, partitions)) {
+      try {
+        if (r.topic().equals(Topics.PROMOTIONS)) {
+          Promotion p = promotions.decode(r.value());
+          latest.put(p.getLineage(), p);
+        } else {
+          ledger.record(reports.decode(r.value()));
         }
+      } catch (SerializationException e) {
+        log.warn("skipping undecodable record {}@{}: {}", r.topic(), r.offset(), e.getMessage());
+      }
+    }
+    for (Promotion p : latest.values()) {
+      Champion current = champions.get(p.getLineage());
+      if (current != null && current.promotion().getVersion() == p.getVersion()) continue;
+      CheckpointPublished pointer = CheckpointPublished.newBuilder().setLineage(p.getLineage()).setVersion(p.getVersion()).setLocation(p.getLocation())
+          .setSha256(p.getSha256()).setStep(0).setTokensSeen(0).setDocuments(0).setOffsets(List.of()).setTrainLoss(0).setCreatedAt(p.getPromotedAt()).build();
+      CheckpointAccess access = CheckpointAccess.open(config.checkpointRoot(), pointer);
+      try {
+        if (access.refusal() != null) throw new Refused(access.refusal());
+        replaceChampion(p.getLineage(), new Champion(p, LanguageModel.load(access.checkpoint(), TrainConfig.defaults())));
+        log.info("champion of {} is v{} ({})", p.getLineage(), p.getVersion(), p.getDecidingRule());
+      } catch (Refused | java.io.UncheckedIOException e) {
+        // Without a readable champion the next candidate is judged as the lineage's first.
+        log.error("champion {} v{} cannot be loaded: {}", p.getLineage(), p.getVersion(), e.getMessage());
+        Champion gone = champions.remove(p.getLineage());
+        if (gone != null) gone.model().close();
       }
     }
   }
 
-  private void catchUp(KafkaConsumer<String, byte[]> reader, List<TopicPartition> partitions) {
+  private void catchUpHeldOut(KafkaConsumer<String, byte[]> reader, List<TopicPartition> partitions) throws IOException {
     for (ConsumerRecord<String, byte[]> r : readToEnd(reader, partitions)) {
       try {
         Document doc = documents.decode(r.value());
-        heldOut.add(doc.getDomain(), doc.getText());
+        if (snapshots.add(doc.getDomain(), doc.getText())) {
+          log.info("held-out snapshot v{}: {} became a task", snapshots.current().version(), doc.getDomain());
+        }
       } catch (SerializationException e) {
         log.warn("skipping undecodable held-out record at offset {}: {}", r.offset(), e.getMessage());
       }
     }
+    metrics.snapshot(snapshots.current().version());
+  }
+
+  private static List<TopicPartition> fromBeginning(KafkaConsumer<?, ?> reader, String... topics) {
+    List<TopicPartition> partitions = new ArrayList<>();
+    for (String topic : topics) reader.partitionsFor(topic).forEach(p -> partitions.add(new TopicPartition(topic, p.partition())));
+    reader.assign(partitions);
+    reader.seekToBeginning(partitions);
+    return partitions;
   }
 
   private static List<ConsumerRecord<String, byte[]>> readToEnd(KafkaConsumer<String, byte[]> reader, List<TopicPartition> partitions) {
@@ -282,10 +382,6 @@ public final class EvaluatorService implements AutoCloseable {
       reader.poll(Duration.ofMillis(200)).forEach(out::add);
     }
     return out;
-  }
-
-  private static List<TopicPartition> partitions(KafkaConsumer<?, ?> consumer, String topic) {
-    return consumer.partitionsFor(topic).stream().map(p -> new TopicPartition(topic, p.partition())).collect(Collectors.toList());
   }
 
   private Map<String, Object> producerProps() {
@@ -327,6 +423,7 @@ public final class EvaluatorService implements AutoCloseable {
       }
     }
     stopped.await();
+    registry.close();
   }
 
   /** Runs the evaluator against the Kafka cluster named by KAFKA_BOOTSTRAP_SERVERS (see README). */
@@ -334,6 +431,6 @@ public final class EvaluatorService implements AutoCloseable {
     Map<String, String> env = System.getenv();
     PrometheusRegistry registry = new PrometheusRegistry();
     EvaluatorService service = start(KafkaSettings.fromEnv(env), EvaluatorConfig.fromEnv(env), registry);
-    ServiceProcess.runUntilShutdown("evaluator", env, registry, service::health, service::close);
+    ServiceProcess.runUntilShutdown("evaluator", env, registry, service::health, service::close, Map.of(RegistryApi.PATH, service.registryApi()));
   }
 }

@@ -36,6 +36,7 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
@@ -62,8 +63,8 @@ public final class LanguageModel implements AutoCloseable {
   static final String OPTIMIZER_FILE = "optimizer.bin";
   private static final int EVAL_BATCH = 16;
   /**
-   * Models in one JVM take turns on the engine: the PyTorch engine allows one active GradientCollector
-   * per JVM, and a step interleaved with another model's work was seen to produce NaN losses.
+   * Training steps in one JVM take turns: DJL's PyTorch engine allows one active GradientCollector per JVM.
+   * Forward-only evaluation needs only its model's own lock, so a candidate is scored while a trainer trains.
    */
   private static final Object ENGINE = new Object();
 
@@ -286,7 +287,9 @@ public final class LanguageModel implements AutoCloseable {
       }
     }
     synchronized (ENGINE) {
-      return step(inputs, targets, batch.length, microBatches, lr);
+      synchronized (this) {
+        return step(inputs, targets, batch.length, microBatches, lr);
+      }
     }
   }
 
@@ -381,33 +384,50 @@ public final class LanguageModel implements AutoCloseable {
 
   /**
    * Mean nats per predicted token over all sequences (each 2..contextLength+1 tokens; shorter ones are
-   * padded and the padding masked). Eval mode, no gradients, 16 sequences per forward pass. May run on
-   * another thread than the training of a different model, but not concurrently with this model's trainStep.
+   * padded and the padding masked). Eval mode, no gradients, 16 sequences per forward pass.
    */
   public double loss(List<int[]> sequences) {
+    int[] all = new int[sequences.size()];
+    Arrays.fill(all, 1);
     double totalNats = 0;
     long predicted = 0;
+    for (double nats : continuationNats(sequences, all)) totalNats += nats;
+    for (int[] sequence : sequences) predicted += sequence.length - 1;
+    return predicted == 0 ? Double.NaN : totalNats / predicted;
+  }
+
+  /**
+   * For each sequence, the nats of its tokens from index {@code scoredFrom[i]} (at least 1) to its end, each
+   * predicted from all tokens before it: minus the log-likelihood of a continuation given its context.
+   * Forward only, no gradients, 16 sequences per pass. Other models may train meanwhile on other threads;
+   * this model's own steps wait.
+   */
+  public double[] continuationNats(List<int[]> sequences, int[] scoredFrom) {
+    if (scoredFrom.length != sequences.size()) throw new IllegalArgumentException(scoredFrom.length + " starts for " + sequences.size() + " sequences");
+    double[] nats = new double[sequences.size()];
     boolean gradMode = JniUtils.isGradMode();
     JniUtils.setGradMode(false); // thread-local: no autograd graph for evaluation
     try {
       for (int from = 0; from < sequences.size(); from += EVAL_BATCH) {
-        List<int[]> chunk = sequences.subList(from, Math.min(sequences.size(), from + EVAL_BATCH));
-        totalNats += batchNats(chunk);
-        for (int[] sequence : chunk) {
-          predicted += sequence.length - 1;
-        }
+        int to = Math.min(sequences.size(), from + EVAL_BATCH);
+        double[] rows = batchNats(sequences.subList(from, to), Arrays.copyOfRange(scoredFrom, from, to));
+        System.arraycopy(rows, 0, nats, from, rows.length);
       }
     } finally {
       JniUtils.setGradMode(gradMode);
     }
-    return predicted == 0 ? Double.NaN : totalNats / predicted;
+    return nats;
   }
 
-  private double batchNats(List<int[]> chunk) {
+  private double[] batchNats(List<int[]> chunk, int[] scoredFrom) {
     int t = 0;
-    for (int[] sequence : chunk) {
+    for (int row = 0; row < chunk.size(); row++) {
+      int[] sequence = chunk.get(row);
       if (sequence.length < 2 || sequence.length > config.contextLength() + 1) {
         throw new IllegalArgumentException("sequence of " + sequence.length + " tokens; expected 2.." + (config.contextLength() + 1));
+      }
+      if (scoredFrom[row] < 1 || scoredFrom[row] >= sequence.length) {
+        throw new IllegalArgumentException("scoring from token " + scoredFrom[row] + " of a sequence of " + sequence.length);
       }
       t = Math.max(t, sequence.length - 1);
     }
@@ -419,30 +439,31 @@ public final class LanguageModel implements AutoCloseable {
       for (int i = 0; i + 1 < sequence.length; i++) {
         inputs[row * t + i] = token(sequence[i]);
         targets[row * t + i] = token(sequence[i + 1]);
-        mask[row * t + i] = 1f;
+        mask[row * t + i] = i + 1 >= scoredFrom[row] ? 1f : 0f;
       }
     }
-    synchronized (ENGINE) {
+    synchronized (this) {
       return batchNats(inputs, targets, mask, chunk.size(), t);
     }
   }
 
-  private double batchNats(long[] inputs, long[] targets, float[] mask, int b, int t) {
+  private double[] batchNats(long[] inputs, long[] targets, float[] mask, int b, int t) {
     try (NDManager batchManager = model.getNDManager().newSubManager()) {
       Shape shape = new Shape(b, t);
       NDArray logits = net.forward(new ParameterStore(batchManager, false),
           new NDList(staged(batchManager, inputBuffer, inputs, 0, shape)), false).singletonOrThrow(); // (B, T, V)
       NDArray nats = Gpt.tokenLosses(logits, staged(batchManager, targetBuffer, targets, 0, shape));      // (B, T)
       // Causal attention: right padding cannot change earlier positions, so masking targets suffices.
-      return nats.mul(batchManager.create(mask, shape)).sum().toType(DataType.FLOAT64, false).getDouble();
+      return nats.mul(batchManager.create(mask, shape)).toType(DataType.FLOAT64, false).sum(new int[] {1}).toDoubleArray(); // (B)
     }
   }
+
 
   /**
    * {@code shape.size()} ids from {@code values[from..]} as an int64 array over the model's own direct buffer, at
    * the same offset. DJL would copy each array into a fresh direct buffer that the tensor lives in
    * (from_blob) and that only a garbage collection frees: resident memory crept up step after step. The buffer
-   * is reused by the next step or evaluation (one at a time per model: the ENGINE lock) once this one's
+   * is reused by the next step or evaluation (one at a time per model: the model's lock) once this one's
    * manager has closed.
    */
   private static NDArray staged(NDManager manager, Staging staging, long[] values, int from, Shape shape) {
@@ -486,6 +507,16 @@ public final class LanguageModel implements AutoCloseable {
       if (!named.getValue().requiresGradient()) continue;
       JniUtils.zeroGrad((PtNDArray) named.getValue().getArray());
     }
+  }
+
+  /** The path of the first parameter that holds a NaN or an infinity, if one does: such weights are never promoted. */
+  public Optional<String> nonFiniteParameter() {
+    for (Map.Entry<String, float[]> named : parameterValuesByPath().entrySet()) {
+      for (float v : named.getValue()) {
+        if (!Float.isFinite(v)) return Optional.of(named.getKey());
+      }
+    }
+    return Optional.empty();
   }
 
   /** Every parameter's values by path, copied to the heap, in path order. */
@@ -540,8 +571,10 @@ public final class LanguageModel implements AutoCloseable {
   @Override
   public void close() {
     synchronized (ENGINE) {
-      trainer.close();
-      model.close();
+      synchronized (this) {
+        trainer.close();
+        model.close();
+      }
     }
     tokenizer.close();
   }

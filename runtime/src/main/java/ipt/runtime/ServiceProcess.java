@@ -1,5 +1,6 @@
 package ipt.runtime;
 
+import com.sun.net.httpserver.HttpHandler;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
@@ -19,9 +20,15 @@ public final class ServiceProcess {
    */
   public static void runUntilShutdown(String name, Map<String, String> env, PrometheusRegistry registry,
       Supplier<StatusServer.Health> health, AutoCloseable service) throws Exception {
+    runUntilShutdown(name, env, registry, health, service, Map.of());
+  }
+
+  /** The same, also serving the service's own API {@code routes} on the status port. */
+  public static void runUntilShutdown(String name, Map<String, String> env, PrometheusRegistry registry,
+      Supplier<StatusServer.Health> health, AutoCloseable service, Map<String, HttpHandler> routes) throws Exception {
     int port = Integer.parseInt(env.getOrDefault("IPT_STATUS_PORT", "8080"));
     CountDownLatch closed = new CountDownLatch(1);
-    try (StatusServer status = StatusServer.start("0.0.0.0", port, registry, health)) {
+    try (StatusServer status = StatusServer.start("0.0.0.0", port, registry, health, routes)) {
       Runtime.getRuntime().addShutdownHook(new Thread(() -> {
         try {
           service.close();

@@ -1,6 +1,7 @@
 package ipt.runtime;
 
 import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpHandler;
 import com.sun.net.httpserver.HttpServer;
 import io.prometheus.metrics.exporter.httpserver.MetricsHandler;
 import io.prometheus.metrics.instrumentation.jvm.JvmMetrics;
@@ -9,6 +10,7 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.util.Map;
 import java.util.concurrent.Executors;
 import java.util.function.Supplier;
 
@@ -34,10 +36,17 @@ public final class StatusServer implements AutoCloseable {
   /** Starts on {@code host:port} (port 0 picks a free one); JVM metrics are added to the registry. */
   public static StatusServer start(String host, int port, PrometheusRegistry registry, Supplier<Health> health)
       throws IOException {
+    return start(host, port, registry, health, Map.of());
+  }
+
+  /** The same, also serving each handler in {@code routes} under its path (a service's own API). */
+  public static StatusServer start(String host, int port, PrometheusRegistry registry, Supplier<Health> health,
+      Map<String, HttpHandler> routes) throws IOException {
     JvmMetrics.builder().register(registry);
     HttpServer server = HttpServer.create(new InetSocketAddress(host, port), 0);
     server.createContext("/metrics", new MetricsHandler(registry));
     server.createContext("/healthz", exchange -> respondHealth(exchange, health.get()));
+    routes.forEach(server::createContext);
     server.setExecutor(Executors.newFixedThreadPool(2, r -> {
       Thread t = new Thread(r, "status-http");
       t.setDaemon(true);

@@ -76,6 +76,42 @@ class AvroSerdeTest {
   }
 
   @Test
+  void anEvaluationReportOfTheFirstSchemaStillDecodes() throws Exception {
+    Schema v1 = SchemaHistory.schemas().stream().filter(s -> s.getName().equals("EvaluationReport")).findFirst().orElseThrow();
+    Schema taskV1 = v1.getField("tasks").schema().getElementType();
+    GenericRecord task = new GenericData.Record(taskV1);
+    task.put("task", "heldout/en");
+    task.put("metric", "loss");
+    task.put("candidate", 2.5);
+    task.put("champion", 2.4);
+    task.put("relativeChange", 0.0417);
+    task.put("budget", 0.02);
+    task.put("sequences", 64);
+    task.put("passed", false);
+    GenericRecord old = new GenericData.Record(v1);
+    old.put("lineage", "main");
+    old.put("candidateVersion", 7L);
+    old.put("championVersion", 6L);
+    old.put("candidateStep", 70L);
+    old.put("tasks", List.of(task));
+    old.put("decision", new GenericData.EnumSymbol(v1.getField("decision").schema(), "REJECT"));
+    old.put("decidingRule", "regression:heldout/en");
+    old.put("reason", "+4.2%");
+    old.put("evaluatedAt", 1234L);
+    ByteBuffer buf = new BinaryMessageEncoder<GenericRecord>(GenericData.get(), v1).encode(old);
+    byte[] bytes = new byte[buf.remaining()];
+    buf.get(bytes);
+
+    EvaluationReport decoded = AvroSerde.of(EvaluationReport.class).decode(bytes);
+    assertEquals("regression:heldout/en", decoded.getDecidingRule());
+    assertEquals(0.02, decoded.getTasks().get(0).getBudget());
+    assertFalse(decoded.getTasks().get(0).getHigherIsBetter());
+    assertEquals(0L, decoded.getSnapshotVersion());
+    assertEquals(List.of(), decoded.getRules());
+    assertEquals(null, decoded.getRequestedBy());
+  }
+
+  @Test
   void unknownFingerprintTruncatedAndJunkAreClearErrors() {
     byte[] good = documents.encode(document());
     byte[] unknown = good.clone();

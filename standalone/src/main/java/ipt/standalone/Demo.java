@@ -63,7 +63,7 @@ final class Demo {
     List<EvaluationReport> reports;
     try (EmbeddedKafka kafka = EmbeddedKafka.start(work.resolve("kafka"), EmbeddedKafka.freePort(), false);
         LocalPipeline pipeline = new LocalPipeline(kafka.bootstrapServers(), work,
-            CurationConfig.defaults().withHeldoutFraction(0.1), trainers, new EvaluatorConfig(options.regressionBudget(), EvaluatorConfig.defaults().heldOutTokensPerDomain()));
+            CurationConfig.defaults().withHeldoutFraction(0.1), trainers, EvaluatorConfig.of(work, options.regressionBudget(), EvaluatorConfig.HELD_OUT_TOKENS));
         EvaluationLog evaluations = new EvaluationLog(pipeline.kafka(), table::print);
         DocumentPublisher publisher = new DocumentPublisher(pipeline.kafka())) {
       out.printf("broker %s; /metrics and /healthz: %s%n", kafka.bootstrapServers(), pipeline.statusPorts().entrySet().stream()
@@ -129,7 +129,7 @@ final class Demo {
     }
 
     synchronized void print(EvaluationReport r) {
-      List<TaskResult> tasks = new ArrayList<>(r.getTasks());
+      List<TaskResult> tasks = new ArrayList<>(r.getTasks().stream().filter(t -> t.getMetric().equals("loss")).toList());
       tasks.sort(Comparator.comparing(TaskResult::getTask));
       for (TaskResult t : tasks) {
         out.printf(Locale.ROOT, "%-10s %5s %6d  %-14s %9.4f %9s %8s  %s%n", r.getLineage(), "v" + r.getCandidateVersion(), r.getCandidateStep(),

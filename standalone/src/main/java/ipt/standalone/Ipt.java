@@ -1,6 +1,9 @@
 package ipt.standalone;
 
+import ipt.evaluator.EvaluatorConfig;
 import ipt.evaluator.EvaluatorService;
+import ipt.evaluator.ManualPromotion;
+import ipt.evaluator.ModelRegistry;
 import ipt.ingest.CurationService;
 import ipt.ingest.DocumentPublisher;
 import ipt.ingest.DocumentSink;
@@ -11,6 +14,9 @@ import ipt.ingest.IngestJournal;
 import ipt.ingest.LoadReport;
 import ipt.runtime.KafkaSettings;
 import ipt.runtime.Topics;
+import ipt.schemas.Decision;
+import ipt.schemas.EvaluationReport;
+import ipt.schemas.Promotion;
 import ipt.trainer.TrainerService;
 import java.io.IOException;
 import java.net.URI;
@@ -27,10 +33,10 @@ import me.tongfei.progressbar.ConsoleProgressBarConsumer;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 import org.apache.kafka.clients.admin.Admin;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine;
 
 /** The `ipt` command. */
 @Command(
@@ -230,5 +236,40 @@ public final class Ipt implements Runnable {
   @Command(name = "evaluate", mixinStandardHelpOptions = true, description = "Runs the evaluator against KAFKA_BOOTSTRAP_SERVERS.")
   void evaluate() throws Exception {
     EvaluatorService.main(new String[0]);
+  }
+
+  @Command(name = "models", mixinStandardHelpOptions = true,
+      description = "Lists every lineage: its champion and its last decision (ipt.promotions, ipt.evaluations on KAFKA_BOOTSTRAP_SERVERS).")
+  void models() {
+    try (ModelRegistry registry = ModelRegistry.read(KafkaSettings.fromEnv(System.getenv()))) {
+      System.out.printf("%-16s %-9s %-22s %-26s %-9s %s%n", "LINEAGE", "CHAMPION", "PROMOTED AT", "BY", "DECISIONS", "LAST DECISION");
+      for (String lineage : registry.lineages()) {
+        Promotion champion = registry.champion(lineage).orElse(null);
+        List<EvaluationReport> history = registry.history(lineage);
+        EvaluationReport last = history.isEmpty() ? null : history.get(history.size() - 1);
+        System.out.printf("%-16s %-9s %-22s %-26s %-9s %s%n", lineage,
+            champion == null ? "-" : "v" + champion.getVersion(),
+            champion == null ? "-" : champion.getPromotedAt().truncatedTo(java.time.temporal.ChronoUnit.SECONDS),
+            champion == null ? "-" : champion.getDecidingRule(),
+            registry.count(lineage, Decision.PROMOTE) + "/" + history.size(),
+            last == null ? "-" : "v" + last.getCandidateVersion() + " " + last.getDecision() + " (" + last.getDecidingRule() + ") " + last.getReason());
+      }
+    }
+  }
+
+  /** No standard --version here: the command's own --version names the checkpoint. */
+  @Command(name = "promote", description = {"Makes a checkpoint of a lineage its champion by hand (a rollback), audited in ipt.evaluations.",
+      "The checkpoint must have been published by the lineage, lie in the checkpoint store (IPT_CHECKPOINT_ROOT or IPT_DATA_DIR/checkpoints)"
+          + " and be intact."})
+  int promote(@Option(names = "--lineage", required = true, paramLabel = "LINEAGE", description = "the lineage") String lineage,
+      @Option(names = "--version", required = true, paramLabel = "V", description = "the checkpoint version to make champion") long version,
+      @Option(names = "--reason", required = true, paramLabel = "TEXT", description = "why, for the audit record") String reason,
+      @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help message and exit.") boolean help) throws IOException {
+    Map<String, String> env = System.getenv();
+    String who = System.getProperty("user.name") + "@" + java.net.InetAddress.getLocalHost().getHostName();
+    Promotion p = ManualPromotion.promote(KafkaSettings.fromEnv(env), EvaluatorConfig.fromEnv(env).checkpointRoot(), lineage, version, reason, who);
+    System.out.printf("%s: champion is now v%d (was %s), by %s: %s%n", lineage, p.getVersion(),
+        p.getPreviousVersion() == null ? "none" : "v" + p.getPreviousVersion(), who, reason);
+    return 0;
   }
 }

@@ -3,6 +3,7 @@ package ipt.standalone;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import ipt.evaluator.EvaluatorConfig;
 import ipt.evaluator.EvaluatorService;
+import ipt.evaluator.RegistryApi;
 import ipt.ingest.CurationConfig;
 import ipt.ingest.CurationService;
 import ipt.ingest.IngestApi;
@@ -59,7 +60,7 @@ final class LocalPipeline implements AutoCloseable {
     }
     PrometheusRegistry evaluatorRegistry = new PrometheusRegistry();
     evaluator = EvaluatorService.start(kafka, evaluatorConfig, evaluatorRegistry);
-    status.put("evaluator", StatusServer.start("127.0.0.1", 0, evaluatorRegistry, evaluator::health));
+    status.put("evaluator", StatusServer.start("127.0.0.1", 0, evaluatorRegistry, evaluator::health, Map.of(RegistryApi.PATH, evaluator.registryApi())));
   }
 
   Map<String, Object> kafka() {

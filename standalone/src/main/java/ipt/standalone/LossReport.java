@@ -33,7 +33,7 @@ final class LossReport {
     TreeSet<String> seenDomains = new TreeSet<>();
     for (EvaluationReport r : reports) {
       byLineage.computeIfAbsent(r.getLineage(), l -> new ArrayList<>()).add(r);
-      r.getTasks().forEach(t -> seenDomains.add(t.getTask()));
+      losses(r).forEach(t -> seenDomains.add(t.getTask()));
     }
     byLineage.values().forEach(l -> l.sort((a, b) -> Long.compare(a.getCandidateVersion(), b.getCandidateVersion())));
     domains = new ArrayList<>(seenDomains);
@@ -46,7 +46,7 @@ final class LossReport {
       Map<String, Double> best = new LinkedHashMap<>();
       Map<String, Double> last = new LinkedHashMap<>();
       for (EvaluationReport r : reports) {
-        for (TaskResult t : r.getTasks()) {
+        for (TaskResult t : losses(r)) {
           if (!Double.isFinite(t.getCandidate())) continue;
           best.merge(t.getTask(), t.getCandidate(), Math::min);
           last.put(t.getTask(), t.getCandidate());
@@ -64,7 +64,7 @@ final class LossReport {
     Map<String, Map<String, Double>> out = new TreeMap<>();
     byLineage.forEach((lineage, reports) -> {
       Map<String, Double> last = new TreeMap<>();
-      reports.forEach(r -> r.getTasks().forEach(t -> last.put(t.getTask(), t.getCandidate())));
+      reports.forEach(r -> losses(r).forEach(t -> last.put(t.getTask(), t.getCandidate())));
       out.put(lineage, last);
     });
     return out;
@@ -110,7 +110,7 @@ final class LossReport {
     double lo = Double.MAX_VALUE, hi = -Double.MAX_VALUE;
     for (List<EvaluationReport> all : byLineage.values()) {
       for (EvaluationReport r : all) {
-        for (TaskResult t : r.getTasks()) {
+        for (TaskResult t : losses(r)) {
           if (!Double.isFinite(t.getCandidate())) continue;
           lo = Math.min(lo, t.getCandidate());
           hi = Math.max(hi, t.getCandidate());
@@ -151,7 +151,7 @@ final class LossReport {
       StringBuilder line = new StringBuilder();
       StringBuilder points = new StringBuilder();
       for (EvaluationReport r : reports) {
-        for (TaskResult t : r.getTasks()) {
+        for (TaskResult t : losses(r)) {
           if (!t.getTask().equals(task) || !Double.isFinite(t.getCandidate())) continue;
           double x = x(r.getCandidateVersion(), xMax), y = y(t.getCandidate(), yMin, yMax);
           line.append(String.format(Locale.ROOT, "%.1f,%.1f ", x, y));
@@ -173,5 +173,10 @@ final class LossReport {
 
   private static double y(double v, double min, double max) {
     return TOP + (H - TOP - BOTTOM) * (1 - (v - min) / (max - min));
+  }
+
+  /** The report's loss measures (held-out domains and text suites); the chart and forgetting are in nats/token. */
+  private static List<TaskResult> losses(EvaluationReport r) {
+    return r.getTasks().stream().filter(t -> t.getMetric().equals("loss")).toList();
   }
 }

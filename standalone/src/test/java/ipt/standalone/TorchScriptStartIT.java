@@ -51,7 +51,7 @@ class TorchScriptStartIT {
     List<DemoCorpus.Text> texts = DemoCorpus.europarl("en", 60_000);
     try (EmbeddedKafka kafka = EmbeddedKafka.start();
         LocalPipeline pipeline = new LocalPipeline(kafka.bootstrapServers(), work, CurationConfig.defaults().withHeldoutFraction(0.1),
-            List.of(trainer), new EvaluatorConfig(0.5, 16 * 33));
+            List.of(trainer), EvaluatorConfig.of(work, 0.5, 16 * 33));
         DocumentPublisher publisher = new DocumentPublisher(pipeline.kafka())) {
       List<CompletableFuture<?>> acks = new ArrayList<>();
       for (DemoCorpus.Text t : texts) {

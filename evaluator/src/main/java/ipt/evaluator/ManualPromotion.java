@@ -1,0 +1,100 @@
+package ipt.evaluator;
+
+import ipt.runtime.Topics;
+import ipt.schemas.AvroSerde;
+import ipt.schemas.CheckpointPublished;
+import ipt.schemas.Decision;
+import ipt.schemas.EvaluationReport;
+import ipt.schemas.Promotion;
+import ipt.schemas.TaskResult;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.SerializationException;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+
+/**
+ * {@code ipt promote}: makes an earlier checkpoint of a lineage its champion again (a rollback), by hand. The
+ * checkpoint must be one the lineage published, inside the checkpoint store, and intact (sha256 of every file).
+ * The new champion pointer and an audit record (decision PROMOTE, rule manual, the reason and who asked) go out
+ * in one Kafka transaction, so the history never shows one without the other.
+ */
+public final class ManualPromotion {
+  private static final AvroSerde<CheckpointPublished> CHECKPOINTS = AvroSerde.of(CheckpointPublished.class);
+  private static final AvroSerde<EvaluationReport> REPORTS = AvroSerde.of(EvaluationReport.class);
+  private static final AvroSerde<Promotion> PROMOTIONS = AvroSerde.of(Promotion.class);
+
+  private ManualPromotion() {}
+
+  /** Promotes {@code lineage} v{@code version}; an {@link IllegalArgumentException} says why it may not be. */
+  public static Promotion promote(Map<String, Object> kafka, Path checkpointRoot, String lineage, long version, String reason, String requestedBy) {
+    if (reason == null || reason.isBlank()) throw new IllegalArgumentException("a manual promotion needs a reason (--reason)");
+    CheckpointPublished published = published(kafka, lineage, version);
+    String refused = CheckpointAccess.open(checkpointRoot, published).refusal();
+    if (refused != null) throw new IllegalArgumentException(lineage + " v" + version + " cannot be promoted: " + refused);
+    Long previous;
+    List<TaskResult> tasks;
+    long snapshot;
+    try (ModelRegistry registry = ModelRegistry.read(kafka)) {
+      previous = registry.champion(lineage).map(Promotion::getVersion).orElse(null);
+      if (previous != null && previous == version) throw new IllegalArgumentException(lineage + " v" + version + " is the champion already");
+      List<EvaluationReport> reports = registry.reports(lineage, version);
+      EvaluationReport gate = reports.stream().filter(r -> !"manual".equals(r.getDecidingRule())).reduce((a, b) -> b).orElse(null);
+      tasks = gate == null ? List.of() : gate.getTasks();
+      snapshot = gate == null ? 0 : gate.getSnapshotVersion();
+    }
+    Instant now = Instant.now();
+    Promotion promotion = Promotion.newBuilder().setLineage(lineage).setVersion(version).setPreviousVersion(previous)
+        .setLocation(published.getLocation()).setSha256(published.getSha256()).setDecidingRule("manual").setPromotedAt(now).build();
+    EvaluationReport audit = EvaluationReport.newBuilder().setLineage(lineage).setCandidateVersion(version).setChampionVersion(previous)
+        .setCandidateStep(published.getStep()).setTasks(tasks).setDecision(Decision.PROMOTE).setDecidingRule("manual")
+        .setReason(reason).setEvaluatedAt(now).setSnapshotVersion(snapshot).setRules(List.of()).setForgetting(List.of())
+        .setRequestedBy(requestedBy).build();
+    Map<String, Object> props = new HashMap<>(kafka);
+    props.put("transactional.id", "ipt-promote-" + lineage);
+    props.put("acks", "all");
+    try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(props, new StringSerializer(), new ByteArraySerializer())) {
+      producer.initTransactions();
+      producer.beginTransaction();
+      producer.send(new ProducerRecord<>(Topics.PROMOTIONS, lineage, PROMOTIONS.encode(promotion)));
+      producer.send(new ProducerRecord<>(Topics.EVALUATIONS, lineage, REPORTS.encode(audit)));
+      producer.commitTransaction();
+    }
+    return promotion;
+  }
+
+  private static CheckpointPublished published(Map<String, Object> kafka, String lineage, long version) {
+    Map<String, Object> props = new HashMap<>(kafka);
+    props.put("isolation.level", "read_committed");
+    props.put("enable.auto.commit", "false");
+    try (KafkaConsumer<String, byte[]> reader = new KafkaConsumer<>(props, new StringDeserializer(), new ByteArrayDeserializer())) {
+      List<TopicPartition> partitions = reader.partitionsFor(Topics.CHECKPOINTS).stream().map(p -> new TopicPartition(Topics.CHECKPOINTS, p.partition())).toList();
+      reader.assign(partitions);
+      reader.seekToBeginning(partitions);
+      Map<TopicPartition, Long> end = reader.endOffsets(partitions);
+      CheckpointPublished found = null;
+      while (partitions.stream().anyMatch(p -> reader.position(p) < end.get(p))) {
+        for (var r : reader.poll(Duration.ofMillis(200))) {
+          try {
+            CheckpointPublished c = CHECKPOINTS.decode(r.value());
+            if (c.getLineage().equals(lineage) && c.getVersion() == version) found = c;
+          } catch (SerializationException e) {
+            // not a checkpoint this version of ipt can read: not the one asked for
+          }
+        }
+      }
+      if (found == null) throw new IllegalArgumentException("lineage " + lineage + " published no checkpoint v" + version);
+      return found;
+    }
+  }
+}

@@ -1,0 +1,140 @@
+package ipt.evaluator;
+
+import ipt.runtime.Topics;
+import ipt.schemas.AvroSerde;
+import ipt.schemas.Decision;
+import ipt.schemas.EvaluationReport;
+import ipt.schemas.Promotion;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.stream.Collectors;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.SerializationException;
+import org.apache.kafka.common.errors.WakeupException;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The champion of every lineage (ipt.promotions) and its whole decision history (ipt.evaluations), as committed
+ * on Kafka: read once to the end for the CLI, or followed on a thread for the HTTP API.
+ */
+public final class ModelRegistry implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(ModelRegistry.class);
+  private static final AvroSerde<EvaluationReport> REPORTS = AvroSerde.of(EvaluationReport.class);
+  private static final AvroSerde<Promotion> PROMOTIONS = AvroSerde.of(Promotion.class);
+
+  private final Map<String, Promotion> champions = new TreeMap<>();
+  private final Map<String, List<EvaluationReport>> history = new TreeMap<>();
+  private final KafkaConsumer<String, byte[]> consumer;
+  private final Thread follower;
+  private volatile boolean running = true;
+
+  private ModelRegistry(Map<String, Object> kafka, boolean follow) {
+    Map<String, Object> props = new HashMap<>(kafka);
+    props.put("isolation.level", "read_committed");
+    props.put("enable.auto.commit", "false");
+    consumer = new KafkaConsumer<>(props, new StringDeserializer(), new ByteArrayDeserializer());
+    List<TopicPartition> partitions = new ArrayList<>();
+    for (String topic : List.of(Topics.PROMOTIONS, Topics.EVALUATIONS)) {
+      consumer.partitionsFor(topic).forEach(p -> partitions.add(new TopicPartition(topic, p.partition())));
+    }
+    consumer.assign(partitions);
+    consumer.seekToBeginning(partitions);
+    follower = follow ? new Thread(this::follow, "model-registry") : null;
+  }
+
+  /** Both topics read to their current end. */
+  public static ModelRegistry read(Map<String, Object> kafka) {
+    try (ModelRegistry registry = new ModelRegistry(kafka, false)) {
+      Map<TopicPartition, Long> end = registry.consumer.endOffsets(registry.consumer.assignment());
+      while (end.entrySet().stream().anyMatch(e -> registry.consumer.position(e.getKey()) < e.getValue())) {
+        registry.consumer.poll(Duration.ofMillis(200)).forEach(registry::take);
+      }
+      return registry;
+    }
+  }
+
+  /** Follows both topics until closed. */
+  public static ModelRegistry follow(Map<String, Object> kafka) {
+    ModelRegistry registry = new ModelRegistry(kafka, true);
+    registry.follower.setDaemon(true);
+    registry.follower.start();
+    return registry;
+  }
+
+  private void follow() {
+    try {
+      while (running) consumer.poll(Duration.ofMillis(500)).forEach(this::take);
+    } catch (WakeupException e) {
+      if (running) log.error("registry follower woken up unexpectedly", e);
+    } catch (RuntimeException e) {
+      log.error("registry follower stopped", e);
+    } finally {
+      consumer.close();
+    }
+  }
+
+  private synchronized void take(ConsumerRecord<String, byte[]> r) {
+    if (r.value() == null) return;
+    try {
+      if (r.topic().equals(Topics.PROMOTIONS)) {
+        Promotion p = PROMOTIONS.decode(r.value());
+        champions.put(p.getLineage(), p);
+      } else {
+        EvaluationReport report = REPORTS.decode(r.value());
+        history.computeIfAbsent(report.getLineage(), k -> new ArrayList<>()).add(report);
+      }
+    } catch (SerializationException e) {
+      log.warn("skipping undecodable record {}-{}@{}: {}", r.topic(), r.partition(), r.offset(), e.getMessage());
+    }
+  }
+
+  public synchronized List<String> lineages() {
+    TreeSet<String> names = new TreeSet<>(champions.keySet());
+    names.addAll(history.keySet());
+    return new ArrayList<>(names);
+  }
+
+  public synchronized Optional<Promotion> champion(String lineage) {
+    return Optional.ofNullable(champions.get(lineage));
+  }
+
+  /** Every decision on the lineage, oldest first: the gate's, and manual promotions. */
+  public synchronized List<EvaluationReport> history(String lineage) {
+    return List.copyOf(history.getOrDefault(lineage, List.of()));
+  }
+
+  /** Every decision about one version of the lineage, oldest first. */
+  public synchronized List<EvaluationReport> reports(String lineage, long version) {
+    return history.getOrDefault(lineage, List.of()).stream().filter(r -> r.getCandidateVersion() == version).collect(Collectors.toList());
+  }
+
+  public synchronized long count(String lineage, Decision decision) {
+    return history.getOrDefault(lineage, List.of()).stream().filter(r -> r.getDecision() == decision).count();
+  }
+
+  @Override
+  public void close() {
+    running = false;
+    if (follower == null) {
+      consumer.close();
+    } else {
+      consumer.wakeup();
+      try {
+        follower.join(10_000);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+}

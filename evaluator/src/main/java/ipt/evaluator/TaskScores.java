@@ -1,0 +1,118 @@
+package ipt.evaluator;
+
+import ipt.model.LanguageModel;
+import ipt.model.Tokenizer;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/** A model's metrics on a task, forward only: loss for text; acc and acc_norm for multiple choice. */
+final class TaskScores {
+  static final String LOSS = "loss";
+  static final String ACC = "acc";
+  static final String ACC_NORM = "acc_norm";
+
+  /** Metric values by name, and the number of sequences or items they came from. */
+  record Score(Map<String, Double> metrics, int count) {
+    Score {
+      metrics = Map.copyOf(metrics);
+    }
+  }
+
+  private TaskScores() {}
+
+  static boolean higherIsBetter(String metric) {
+    return metric.equals(ACC) || metric.equals(ACC_NORM);
+  }
+
+  static Score score(LanguageModel model, Task task) {
+    if (task instanceof Task.Text text) return text(model, text);
+    return choices(model, (Task.Choices) task);
+  }
+
+  private static Score text(LanguageModel model, Task.Text task) {
+    List<int[]> sequences = sequences(task.documents(), model.config().contextLength() + 1, model.tokenizer());
+    return new Score(Map.of(LOSS, model.loss(sequences)), sequences.size());
+  }
+
+  /** The documents as the tokenizer reads them, EOS after each but the last, cut into sequences of {@code length}. */
+  static List<int[]> sequences(List<String> documents, int length, Tokenizer tokenizer) {
+    List<int[]> parts = new ArrayList<>();
+    int total = 0;
+    for (int i = 0; i < documents.size(); i++) {
+      int[] ids = tokenizer.encode(documents.get(i));
+      parts.add(ids);
+      total += ids.length + (i + 1 < documents.size() ? 1 : 0);
+    }
+    int[] all = new int[total];
+    int at = 0;
+    for (int i = 0; i < parts.size(); i++) {
+      System.arraycopy(parts.get(i), 0, all, at, parts.get(i).length);
+      at += parts.get(i).length;
+      if (at < total) all[at++] = tokenizer.eos();
+    }
+    List<int[]> out = new ArrayList<>();
+    for (int start = 0; start + 1 < all.length; start += length) out.add(Arrays.copyOfRange(all, start, Math.min(all.length, start + length)));
+    return out;
+  }
+
+  /**
+   * Each choice scored by the summed log-likelihood of its tokens after the context, as lm-evaluation-harness
+   * does: acc counts items whose answer has the highest sum, acc_norm the highest sum per UTF-8 byte of the
+   * choice. A context too long for the model keeps its last tokens.
+   */
+  private static Score choices(LanguageModel model, Task.Choices task) {
+    int window = model.config().contextLength() + 1;
+    Tokenizer tokenizer = model.tokenizer();
+    List<int[]> sequences = new ArrayList<>();
+    List<Integer> starts = new ArrayList<>();
+    for (Task.Item item : task.items()) {
+      int[] context = tokenizer.encode(item.context());
+      for (String choice : item.choices()) {
+        int[] continuation = tokenizer.encode(choice);
+        if (continuation.length == 0 || continuation.length >= window) {
+          throw new IllegalArgumentException(task.name() + ": a choice of " + continuation.length + " tokens does not fit a context of " + window);
+        }
+        int kept = Math.min(context.length, window - continuation.length);
+        if (kept == 0) throw new IllegalArgumentException(task.name() + ": an item has an empty context");
+        int[] sequence = new int[kept + continuation.length];
+        System.arraycopy(context, context.length - kept, sequence, 0, kept);
+        System.arraycopy(continuation, 0, sequence, kept, continuation.length);
+        sequences.add(sequence);
+        starts.add(kept);
+      }
+    }
+    double[] nats = model.continuationNats(sequences, starts.stream().mapToInt(Integer::intValue).toArray());
+    int at = 0;
+    int right = 0;
+    int rightNormalised = 0;
+    for (Task.Item item : task.items()) {
+      int best = 0;
+      int bestNormalised = 0;
+      double bestLikelihood = Double.NEGATIVE_INFINITY;
+      double bestPerByte = Double.NEGATIVE_INFINITY;
+      for (int c = 0; c < item.choices().size(); c++) {
+        double likelihood = -nats[at + c];
+        double perByte = likelihood / item.choices().get(c).getBytes(StandardCharsets.UTF_8).length;
+        if (likelihood > bestLikelihood) {
+          bestLikelihood = likelihood;
+          best = c;
+        }
+        if (perByte > bestPerByte) {
+          bestPerByte = perByte;
+          bestNormalised = c;
+        }
+      }
+      if (best == item.answer()) right++;
+      if (bestNormalised == item.answer()) rightNormalised++;
+      at += item.choices().size();
+    }
+    Map<String, Double> metrics = new LinkedHashMap<>();
+    metrics.put(ACC, right / (double) task.items().size());
+    metrics.put(ACC_NORM, rightNormalised / (double) task.items().size());
+    return new Score(metrics, task.items().size());
+  }
+}

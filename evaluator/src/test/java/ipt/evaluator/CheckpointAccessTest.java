@@ -1,0 +1,106 @@
+package ipt.evaluator;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ipt.model.ByteTokenizer;
+import ipt.model.Checkpoint;
+import ipt.model.GptConfig;
+import ipt.model.LanguageModel;
+import ipt.model.TrainConfig;
+import ipt.schemas.CheckpointPublished;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Every way a published checkpoint can be unfit to load is refused, saying which file and why. */
+class CheckpointAccessTest {
+  private static final GptConfig TINY = new GptConfig(ByteTokenizer.VOCAB_SIZE, 16, 16, 1, 2);
+  @TempDir Path dir;
+
+  private static Checkpoint write(Path root, String name, float lr) throws Exception {
+    try (LanguageModel model = LanguageModel.create(TINY, TrainConfig.defaults())) {
+      int[][] batch = new int[2][17];
+      model.trainStep(batch, lr);
+      Checkpoint.Manifest manifest = new Checkpoint.Manifest(Checkpoint.FORMAT_VERSION, "main", 1, null, TINY, model.architecture(), model.step(),
+          34, Map.of("ipt.documents.curated-0", 1L), 5.0, 0L, Map.of());
+      return Checkpoint.write(root, name, manifest, model, Map.of());
+    }
+  }
+
+  private static CheckpointPublished published(Path location, String sha256) {
+    return CheckpointPublished.newBuilder().setLineage("main").setVersion(1).setLocation(location.toString()).setSha256(sha256).setStep(1)
+        .setTokensSeen(34).setDocuments(1).setOffsets(List.of()).setTrainLoss(5.0).setCreatedAt(Instant.EPOCH).build();
+  }
+
+  private String refusal(Path root, Checkpoint c) {
+    return CheckpointAccess.open(root, published(c.dir(), c.sha256())).refusal();
+  }
+
+  @Test
+  void anIntactCheckpointInTheStoreOpens() throws Exception {
+    Path root = dir.resolve("checkpoints");
+    Checkpoint c = write(root, "v000001", 1e-3f);
+    CheckpointAccess access = CheckpointAccess.open(root, published(c.dir(), c.sha256()));
+    assertNull(access.refusal());
+    assertNotNull(access.checkpoint());
+  }
+
+  @Test
+  void tamperedTruncatedMissingOrSwappedFilesAreRefused() throws Exception {
+    Path root = dir.resolve("checkpoints");
+    Checkpoint tampered = write(root, "tampered", 1e-3f);
+    byte[] params = Files.readAllBytes(tampered.dir().resolve("params.bin"));
+    params[params.length / 2] ^= 1;
+    Files.write(tampered.dir().resolve("params.bin"), params);
+    assertTrue(refusal(root, tampered).startsWith("params.bin: sha256 "), refusal(root, tampered));
+
+    Checkpoint truncated = write(root, "truncated", 1e-3f);
+    byte[] optimizer = Files.readAllBytes(truncated.dir().resolve("optimizer.bin"));
+    Files.write(truncated.dir().resolve("optimizer.bin"), java.util.Arrays.copyOf(optimizer, optimizer.length / 2));
+    assertTrue(refusal(root, truncated).startsWith("optimizer.bin: sha256 "), refusal(root, truncated));
+
+    Checkpoint missing = write(root, "missing", 1e-3f);
+    Files.delete(missing.dir().resolve("params.bin"));
+    assertTrue(refusal(root, missing).startsWith("params.bin: missing"), refusal(root, missing));
+
+    Checkpoint other = write(root, "other", 2e-3f);
+    String swapped = CheckpointAccess.open(root, published(other.dir(), tampered.sha256())).refusal();
+    assertTrue(swapped.contains("differs from the published"), swapped);
+
+    assertTrue(CheckpointAccess.open(root, published(root.resolve("never-written"), "00")).refusal().contains("manifest.json"));
+  }
+
+  @Test
+  void aLocationOutsideTheStoreIsRefusedAlsoThroughALink() throws Exception {
+    Path root = dir.resolve("checkpoints");
+    Files.createDirectories(root);
+    Checkpoint outside = write(dir.resolve("elsewhere"), "v000001", 1e-3f);
+    assertTrue(refusal(root, outside).contains("is outside the checkpoint store"), refusal(root, outside));
+    Path sneaky = root.resolve("../checkpoints/../elsewhere/v000001");
+    assertTrue(CheckpointAccess.open(root, published(sneaky, outside.sha256())).refusal().contains("outside the checkpoint store"));
+    Path link = Files.createSymbolicLink(root.resolve("link"), outside.dir());
+    String linked = CheckpointAccess.open(root, published(link, outside.sha256())).refusal();
+    assertTrue(linked.contains("leads outside the checkpoint store"), linked);
+  }
+
+  @Test
+  void nonFiniteWeightsAreFoundAfterLoading() throws Exception {
+    Path root = dir.resolve("checkpoints");
+    Checkpoint nan = write(root, "nan", Float.NaN); // intact files whose weights are NaN
+    CheckpointAccess access = CheckpointAccess.open(root, published(nan.dir(), nan.sha256()));
+    assertNull(access.refusal());
+    try (LanguageModel model = LanguageModel.load(access.checkpoint(), TrainConfig.defaults())) {
+      assertTrue(model.nonFiniteParameter().isPresent());
+    }
+    try (LanguageModel model = LanguageModel.load(write(root, "fine", 1e-3f), TrainConfig.defaults())) {
+      assertEquals(java.util.Optional.empty(), model.nonFiniteParameter());
+    }
+  }
+}
