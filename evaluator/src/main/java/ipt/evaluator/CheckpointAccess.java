@@ -2,7 +2,6 @@ package ipt.evaluator;
 
 import ipt.model.Checkpoint;
 import ipt.model.CheckpointException;
-import ipt.schemas.CheckpointPublished;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -13,8 +12,11 @@ import java.nio.file.Path;
  */
 record CheckpointAccess(Checkpoint checkpoint, String refusal) {
 
-  static CheckpointAccess open(Path root, CheckpointPublished published) {
-    Path location = Path.of(published.getLocation()).toAbsolutePath().normalize();
+  static CheckpointAccess open(Path root, String location, String sha256) {
+    return open(root, Path.of(location).toAbsolutePath().normalize(), sha256);
+  }
+
+  private static CheckpointAccess open(Path root, Path location, String sha256) {
     Path store = root.toAbsolutePath().normalize();
     if (!location.startsWith(store)) return refused("location " + location + " is outside the checkpoint store " + store);
     try {
@@ -23,8 +25,8 @@ record CheckpointAccess(Checkpoint checkpoint, String refusal) {
         return refused("location " + location + " leads outside the checkpoint store " + store);
       }
       Checkpoint checkpoint = Checkpoint.open(location);
-      if (!checkpoint.sha256().equals(published.getSha256())) {
-        return refused("manifest sha256 " + checkpoint.sha256() + " differs from the published " + published.getSha256());
+      if (!checkpoint.sha256().equals(sha256)) {
+        return refused("manifest sha256 " + checkpoint.sha256() + " differs from the published " + sha256);
       }
       return new CheckpointAccess(checkpoint, null);
     } catch (CheckpointException e) {

@@ -176,7 +176,7 @@ public final class EvaluatorService implements AutoCloseable {
     List<PromotionGate.Measure> measures = new ArrayList<>();
     LanguageModel model = null;
     PromotionGate.Verdict verdict;
-    CheckpointAccess access = CheckpointAccess.open(config.checkpointRoot(), candidate);
+    CheckpointAccess access = CheckpointAccess.open(config.checkpointRoot(), candidate.getLocation(), candidate.getSha256());
     try {
       if (access.refusal() != null) throw new Refused(access.refusal());
       model = LanguageModel.load(access.checkpoint(), TrainConfig.defaults());
@@ -337,9 +337,7 @@ public final class EvaluatorService implements AutoCloseable {
     for (Promotion p : latest.values()) {
       Champion current = champions.get(p.getLineage());
       if (current != null && current.promotion().getVersion() == p.getVersion()) continue;
-      CheckpointPublished pointer = CheckpointPublished.newBuilder().setLineage(p.getLineage()).setVersion(p.getVersion()).setLocation(p.getLocation())
-          .setSha256(p.getSha256()).setStep(0).setTokensSeen(0).setDocuments(0).setOffsets(List.of()).setTrainLoss(0).setCreatedAt(p.getPromotedAt()).build();
-      CheckpointAccess access = CheckpointAccess.open(config.checkpointRoot(), pointer);
+      CheckpointAccess access = CheckpointAccess.open(config.checkpointRoot(), p.getLocation(), p.getSha256());
       try {
         if (access.refusal() != null) throw new Refused(access.refusal());
         replaceChampion(p.getLineage(), new Champion(p, LanguageModel.load(access.checkpoint(), TrainConfig.defaults())));

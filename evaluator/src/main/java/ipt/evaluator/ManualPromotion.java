@@ -40,7 +40,7 @@ public final class ManualPromotion {
   public static Promotion promote(Map<String, Object> kafka, Path checkpointRoot, String lineage, long version, String reason, String requestedBy) {
     if (reason == null || reason.isBlank()) throw new IllegalArgumentException("a manual promotion needs a reason (--reason)");
     CheckpointPublished published = published(kafka, lineage, version);
-    String refused = CheckpointAccess.open(checkpointRoot, published).refusal();
+    String refused = CheckpointAccess.open(checkpointRoot, published.getLocation(), published.getSha256()).refusal();
     if (refused != null) throw new IllegalArgumentException(lineage + " v" + version + " cannot be promoted: " + refused);
     Long previous;
     List<TaskResult> tasks;

@@ -35,36 +35,52 @@ public final class ModelRegistry implements AutoCloseable {
 
   private final Map<String, Promotion> champions = new TreeMap<>();
   private final Map<String, List<EvaluationReport>> history = new TreeMap<>();
-  private final KafkaConsumer<String, byte[]> consumer;
+  private final Map<String, Object> props;
   private final Thread follower;
+  private volatile KafkaConsumer<String, byte[]> consumer;
   private volatile boolean running = true;
 
   private ModelRegistry(Map<String, Object> kafka, boolean follow) {
-    Map<String, Object> props = new HashMap<>(kafka);
+    props = new HashMap<>(kafka);
     props.put("isolation.level", "read_committed");
     props.put("enable.auto.commit", "false");
-    consumer = new KafkaConsumer<>(props, new StringDeserializer(), new ByteArrayDeserializer());
-    List<TopicPartition> partitions = new ArrayList<>();
-    for (String topic : List.of(Topics.PROMOTIONS, Topics.EVALUATIONS)) {
-      consumer.partitionsFor(topic).forEach(p -> partitions.add(new TopicPartition(topic, p.partition())));
-    }
-    consumer.assign(partitions);
-    consumer.seekToBeginning(partitions);
     follower = follow ? new Thread(this::follow, "model-registry") : null;
+  }
+
+  /** A consumer of both topics from their beginnings; state read so far is dropped, as it is read again. */
+  private KafkaConsumer<String, byte[]> connect() {
+    KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(props, new StringDeserializer(), new ByteArrayDeserializer());
+    try {
+      List<TopicPartition> partitions = new ArrayList<>();
+      for (String topic : List.of(Topics.PROMOTIONS, Topics.EVALUATIONS)) {
+        c.partitionsFor(topic).forEach(p -> partitions.add(new TopicPartition(topic, p.partition())));
+      }
+      c.assign(partitions);
+      c.seekToBeginning(partitions);
+    } catch (RuntimeException e) {
+      c.close();
+      throw e;
+    }
+    synchronized (this) {
+      champions.clear();
+      history.clear();
+    }
+    return c;
   }
 
   /** Both topics read to their current end. */
   public static ModelRegistry read(Map<String, Object> kafka) {
-    try (ModelRegistry registry = new ModelRegistry(kafka, false)) {
-      Map<TopicPartition, Long> end = registry.consumer.endOffsets(registry.consumer.assignment());
-      while (end.entrySet().stream().anyMatch(e -> registry.consumer.position(e.getKey()) < e.getValue())) {
-        registry.consumer.poll(Duration.ofMillis(200)).forEach(registry::take);
+    ModelRegistry registry = new ModelRegistry(kafka, false);
+    try (KafkaConsumer<String, byte[]> c = registry.connect()) {
+      Map<TopicPartition, Long> end = c.endOffsets(c.assignment());
+      while (end.entrySet().stream().anyMatch(e -> c.position(e.getKey()) < e.getValue())) {
+        c.poll(Duration.ofMillis(200)).forEach(registry::take);
       }
-      return registry;
     }
+    return registry;
   }
 
-  /** Follows both topics until closed. */
+  /** Follows both topics on a thread until closed; a lost connection is made again and the topics read anew. */
   public static ModelRegistry follow(Map<String, Object> kafka) {
     ModelRegistry registry = new ModelRegistry(kafka, true);
     registry.follower.setDaemon(true);
@@ -73,14 +89,23 @@ public final class ModelRegistry implements AutoCloseable {
   }
 
   private void follow() {
-    try {
-      while (running) consumer.poll(Duration.ofMillis(500)).forEach(this::take);
-    } catch (WakeupException e) {
-      if (running) log.error("registry follower woken up unexpectedly", e);
-    } catch (RuntimeException e) {
-      log.error("registry follower stopped", e);
-    } finally {
-      consumer.close();
+    while (running) {
+      try (KafkaConsumer<String, byte[]> c = connect()) {
+        consumer = c;
+        while (running) c.poll(Duration.ofMillis(500)).forEach(this::take);
+      } catch (WakeupException e) {
+        if (running) log.warn("registry follower woken up; reconnecting");
+      } catch (RuntimeException e) {
+        if (!running) return;
+        log.warn("registry follower lost Kafka ({}); reconnecting in 5 s", e.toString());
+        try {
+          Thread.sleep(5000);
+        } catch (InterruptedException interrupted) {
+          return;
+        }
+      } finally {
+        consumer = null;
+      }
     }
   }
 
@@ -126,15 +151,14 @@ public final class ModelRegistry implements AutoCloseable {
   @Override
   public void close() {
     running = false;
-    if (follower == null) {
-      consumer.close();
-    } else {
-      consumer.wakeup();
-      try {
-        follower.join(10_000);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
+    if (follower == null) return;
+    KafkaConsumer<String, byte[]> c = consumer;
+    if (c != null) c.wakeup();
+    follower.interrupt();
+    try {
+      follower.join(10_000);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     }
   }
 }

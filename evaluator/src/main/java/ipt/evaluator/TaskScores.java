@@ -15,10 +15,10 @@ final class TaskScores {
   static final String ACC = "acc";
   static final String ACC_NORM = "acc_norm";
 
-  /** Metric values by name, and the number of sequences or items they came from. */
+  /** Metric values by name, in a fixed order (reports list them so), and the number of sequences or items they came from. */
   record Score(Map<String, Double> metrics, int count) {
     Score {
-      metrics = Map.copyOf(metrics);
+      metrics = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(metrics));
     }
   }
 

@@ -10,11 +10,8 @@ import ipt.model.Checkpoint;
 import ipt.model.GptConfig;
 import ipt.model.LanguageModel;
 import ipt.model.TrainConfig;
-import ipt.schemas.CheckpointPublished;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Instant;
-import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -34,20 +31,19 @@ class CheckpointAccessTest {
     }
   }
 
-  private static CheckpointPublished published(Path location, String sha256) {
-    return CheckpointPublished.newBuilder().setLineage("main").setVersion(1).setLocation(location.toString()).setSha256(sha256).setStep(1)
-        .setTokensSeen(34).setDocuments(1).setOffsets(List.of()).setTrainLoss(5.0).setCreatedAt(Instant.EPOCH).build();
+  private static CheckpointAccess open(Path root, Path location, String sha256) {
+    return CheckpointAccess.open(root, location.toString(), sha256);
   }
 
   private String refusal(Path root, Checkpoint c) {
-    return CheckpointAccess.open(root, published(c.dir(), c.sha256())).refusal();
+    return open(root, c.dir(), c.sha256()).refusal();
   }
 
   @Test
   void anIntactCheckpointInTheStoreOpens() throws Exception {
     Path root = dir.resolve("checkpoints");
     Checkpoint c = write(root, "v000001", 1e-3f);
-    CheckpointAccess access = CheckpointAccess.open(root, published(c.dir(), c.sha256()));
+    CheckpointAccess access = open(root, c.dir(), c.sha256());
     assertNull(access.refusal());
     assertNotNull(access.checkpoint());
   }
@@ -71,10 +67,10 @@ class CheckpointAccessTest {
     assertTrue(refusal(root, missing).startsWith("params.bin: missing"), refusal(root, missing));
 
     Checkpoint other = write(root, "other", 2e-3f);
-    String swapped = CheckpointAccess.open(root, published(other.dir(), tampered.sha256())).refusal();
+    String swapped = open(root, other.dir(), tampered.sha256()).refusal();
     assertTrue(swapped.contains("differs from the published"), swapped);
 
-    assertTrue(CheckpointAccess.open(root, published(root.resolve("never-written"), "00")).refusal().contains("manifest.json"));
+    assertTrue(open(root, root.resolve("never-written"), "00").refusal().contains("manifest.json"));
   }
 
   @Test
@@ -84,9 +80,9 @@ class CheckpointAccessTest {
     Checkpoint outside = write(dir.resolve("elsewhere"), "v000001", 1e-3f);
     assertTrue(refusal(root, outside).contains("is outside the checkpoint store"), refusal(root, outside));
     Path sneaky = root.resolve("../checkpoints/../elsewhere/v000001");
-    assertTrue(CheckpointAccess.open(root, published(sneaky, outside.sha256())).refusal().contains("outside the checkpoint store"));
+    assertTrue(open(root, sneaky, outside.sha256()).refusal().contains("outside the checkpoint store"));
     Path link = Files.createSymbolicLink(root.resolve("link"), outside.dir());
-    String linked = CheckpointAccess.open(root, published(link, outside.sha256())).refusal();
+    String linked = open(root, link, outside.sha256()).refusal();
     assertTrue(linked.contains("leads outside the checkpoint store"), linked);
   }
 
@@ -94,7 +90,7 @@ class CheckpointAccessTest {
   void nonFiniteWeightsAreFoundAfterLoading() throws Exception {
     Path root = dir.resolve("checkpoints");
     Checkpoint nan = write(root, "nan", Float.NaN); // intact files whose weights are NaN
-    CheckpointAccess access = CheckpointAccess.open(root, published(nan.dir(), nan.sha256()));
+    CheckpointAccess access = open(root, nan.dir(), nan.sha256());
     assertNull(access.refusal());
     try (LanguageModel model = LanguageModel.load(access.checkpoint(), TrainConfig.defaults())) {
       assertTrue(model.nonFiniteParameter().isPresent());

@@ -64,9 +64,7 @@ class AvroSerdeTest {
     old.put("text", "Guten Tag");
     old.put("source", "v1-producer");
     old.put("ingestTime", 1234L);
-    ByteBuffer buf = new BinaryMessageEncoder<GenericRecord>(GenericData.get(), v1).encode(old);
-    byte[] bytes = new byte[buf.remaining()];
-    buf.get(bytes);
+    byte[] bytes = singleObject(v1, old);
 
     assertTrue(AvroSerde.isSingleObject(bytes));
     Document decoded = documents.decode(bytes);
@@ -98,9 +96,7 @@ class AvroSerdeTest {
     old.put("decidingRule", "regression:heldout/en");
     old.put("reason", "+4.2%");
     old.put("evaluatedAt", 1234L);
-    ByteBuffer buf = new BinaryMessageEncoder<GenericRecord>(GenericData.get(), v1).encode(old);
-    byte[] bytes = new byte[buf.remaining()];
-    buf.get(bytes);
+    byte[] bytes = singleObject(v1, old);
 
     EvaluationReport decoded = AvroSerde.of(EvaluationReport.class).decode(bytes);
     assertEquals("regression:heldout/en", decoded.getDecidingRule());
@@ -131,5 +127,13 @@ class AvroSerdeTest {
   void encodingStartsWithSingleObjectMarker() {
     byte[] bytes = documents.encode(document());
     assertArrayEquals(new byte[] {(byte) 0xC3, 0x01}, Arrays.copyOf(bytes, 2));
+  }
+
+  /** A record as a producer on an older schema wrote it. */
+  private static byte[] singleObject(Schema schema, GenericRecord record) throws java.io.IOException {
+    ByteBuffer buf = new BinaryMessageEncoder<GenericRecord>(GenericData.get(), schema).encode(record);
+    byte[] bytes = new byte[buf.remaining()];
+    buf.get(bytes);
+    return bytes;
   }
 }
