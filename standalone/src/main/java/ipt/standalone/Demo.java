@@ -3,6 +3,8 @@ package ipt.standalone;
 import ipt.evaluator.EvaluatorConfig;
 import ipt.ingest.CurationConfig;
 import ipt.ingest.DocumentPublisher;
+import ipt.ingest.HttpDocumentSink;
+import ipt.ingest.DocumentSink;
 import ipt.runtime.DirectoryTree;
 import ipt.schemas.Document;
 import ipt.schemas.EvaluationReport;
@@ -70,16 +72,24 @@ final class Demo {
           .sorted(Map.Entry.comparingByKey()).map(e -> e.getKey() + " :" + e.getValue()).collect(Collectors.joining(", ")));
       out.printf("ingest API %s/v1/documents (bearer token %s): try ipt ingest --http %s while the demo runs%n",
           pipeline.ingestApiUrl(), pipeline.ingestToken(), pipeline.ingestApiUrl());
+      Path targets = work.resolve("prometheus-targets.json");
+      writeScrapeTargets(targets, pipeline.statusPorts());
+      out.printf("Prometheus targets (file_sd_configs): %s; deploy/prometheus/demo.yml scrapes them%n", targets);
       for (int i = 0; i < phases.size(); i++) {
         Phase phase = phases.get(i);
         int chars = phase.texts().stream().mapToInt(t -> t.text().length()).sum();
         out.printf("%nphase %d/%d: %s — %d documents, %d KB%n", i + 1, phases.size(), phase.description(), phase.texts().size(), chars / 1024);
-        List<CompletableFuture<?>> acks = new ArrayList<>();
-        for (DemoCorpus.Text t : phase.texts()) {
-          acks.add(publisher.send(Document.newBuilder().setId(t.id()).setDomain(t.domain()).setText(t.text())
-              .setSource("demo:" + phase.domain()).setIngestTime(Instant.now()).setMetadata(Map.of()).build()));
+        // The second phase comes through the HTTP ingest API, the others straight onto Kafka: both paths run.
+        try (DocumentSink http = new HttpDocumentSink(pipeline.ingestApiUrl(), pipeline.ingestToken(), 200, 4 << 20, Duration.ofMinutes(2))) {
+          DocumentSink sink = i == 1 ? http : publisher;
+          List<CompletableFuture<?>> acks = new ArrayList<>();
+          for (DemoCorpus.Text t : phase.texts()) {
+            acks.add(sink.send(Document.newBuilder().setId(t.id()).setDomain(t.domain()).setText(t.text())
+                .setSource("demo:" + phase.domain()).setIngestTime(Instant.now()).setMetadata(Map.of()).build()));
+          }
+          sink.flush();
+          CompletableFuture.allOf(acks.toArray(new CompletableFuture[0])).get();
         }
-        CompletableFuture.allOf(acks.toArray(new CompletableFuture[0])).get();
         table.header();
         pipeline.awaitSettled(Duration.ofMinutes(20));
         phaseEnds.add(new LossReport.PhaseEnd(phase.domain(), lastVersions(evaluations.reports())));
@@ -93,6 +103,14 @@ final class Demo {
     printForgetting(report);
     out.printf("%nreport: %s%ndone in %.0f s%n", html, (System.nanoTime() - started) / 1e9);
     return 0;
+  }
+
+  /** The services' /metrics endpoints in Prometheus's file_sd format, job ipt-<service>. */
+  static void writeScrapeTargets(Path file, Map<String, Integer> ports) throws java.io.IOException {
+    List<Map<String, Object>> groups = new ArrayList<>();
+    ports.entrySet().stream().sorted(Map.Entry.comparingByKey()).forEach(e -> groups.add(Map.of(
+        "targets", List.of("127.0.0.1:" + e.getValue()), "labels", Map.of("job", "ipt-" + e.getKey().split(" ")[0]))));
+    new com.fasterxml.jackson.databind.ObjectMapper().writerWithDefaultPrettyPrinter().writeValue(file.toFile(), groups);
   }
 
   private static Map<String, Long> lastVersions(List<EvaluationReport> reports) {

@@ -65,6 +65,21 @@ final class TrainerMetrics {
         .classicUpperBounds(1, 5, 15, 30, 60, 120, 300, 600, 1800).register(registry);
   }
 
+  /**
+   * Puts every counter a lineage can raise at 0, so that dashboards and alerts see a series (and increase() a
+   * first event) before anything happened.
+   */
+  void lineage(String lineage) {
+    for (String outcome : List.of("committed", "failed")) rounds.labelValues(lineage, outcome);
+    for (String kind : List.of("non-finite", "spike")) {
+      for (String action : List.of("skip", "down-weight")) guardEvents.labelValues(lineage, kind, action);
+    }
+    resets.labelValues(lineage);
+    orphans.labelValues(lineage);
+    steps.labelValues(lineage);
+    tokensTrained.labelValues(lineage);
+  }
+
   void consumed(String lineage, String domain) {
     documents.labelValues(lineage, domain).inc();
   }

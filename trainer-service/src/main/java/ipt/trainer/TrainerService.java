@@ -92,6 +92,7 @@ public final class TrainerService implements AutoCloseable {
     this.kafka = kafka;
     this.config = config;
     this.metrics = new TrainerMetrics(registry);
+    metrics.lineage(config.lineage());
     this.thread = new Thread(this::run, "trainer-" + config.lineage());
   }
 
