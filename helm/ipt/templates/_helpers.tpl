@@ -1,0 +1,110 @@
+{{- define "ipt.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}{{ .Release.Name | trunc 50 | trimSuffix "-" }}{{- else -}}{{ printf "%s-%s" .Release.Name .Chart.Name | trunc 50 | trimSuffix "-" }}{{- end -}}
+{{- end -}}
+
+{{- define "ipt.labels" -}}
+app.kubernetes.io/name: ipt
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/part-of: ipt
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- end -}}
+
+{{- define "ipt.selector" -}}
+app.kubernetes.io/name: ipt
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{- define "ipt.image" -}}
+{{ printf "%s:%s" .Values.image.repository .Values.image.tag | quote }}
+{{- end -}}
+
+{{/* Kafka client settings for every service: bootstrap, config as KAFKA_* variables, secret variables. */}}
+{{- define "ipt.kafkaEnv" -}}
+- name: KAFKA_BOOTSTRAP_SERVERS
+  value: {{ .Values.kafka.bootstrapServers | quote }}
+{{- range $key, $value := .Values.kafka.config }}
+- name: {{ printf "KAFKA_%s" ($key | replace "." "_" | upper) }}
+  value: {{ $value | toString | quote }}
+{{- end }}
+{{- end -}}
+
+{{- define "ipt.kafkaEnvFrom" -}}
+{{- if .Values.kafka.existingSecret }}
+envFrom:
+  - secretRef:
+      name: {{ .Values.kafka.existingSecret }}
+{{- end }}
+{{- end -}}
+
+{{/* Environment every JVM service shares: status port, writable locations on a read-only root filesystem. */}}
+{{- define "ipt.commonEnv" -}}
+- name: IPT_STATUS_PORT
+  value: {{ .Values.statusPort | quote }}
+- name: HOME
+  value: /tmp
+- name: DJL_CACHE_DIR
+  value: /tmp/djl
+{{- end -}}
+
+{{- define "ipt.extraEnv" -}}
+{{- range $key, $value := . }}
+- name: {{ $key }}
+  value: {{ $value | toString | quote }}
+{{- end }}
+{{- end -}}
+
+{{- define "ipt.statusPort" -}}
+- name: status
+  containerPort: {{ .Values.statusPort }}
+  protocol: TCP
+{{- end -}}
+
+{{- define "ipt.probes" -}}
+readinessProbe:
+  httpGet: {path: /healthz, port: status}
+  periodSeconds: 10
+  failureThreshold: 3
+livenessProbe:
+  httpGet: {path: /healthz, port: status}
+  initialDelaySeconds: 60
+  periodSeconds: 20
+  failureThreshold: 6
+{{- end -}}
+
+{{- define "ipt.podCommon" -}}
+{{- with .Values.imagePullSecrets }}
+imagePullSecrets: {{ toYaml . | nindent 2 }}
+{{- end }}
+securityContext: {{ toYaml .Values.podSecurityContext | nindent 2 }}
+{{- with .Values.nodeSelector }}
+nodeSelector: {{ toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.tolerations }}
+tolerations: {{ toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.affinity }}
+affinity: {{ toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}
+
+{{- define "ipt.kafkaTlsVolume" -}}
+{{- if .Values.kafka.tlsSecret }}
+- name: kafka-tls
+  secret:
+    secretName: {{ .Values.kafka.tlsSecret }}
+{{- end }}
+{{- end -}}
+
+{{- define "ipt.kafkaTlsMount" -}}
+{{- if .Values.kafka.tlsSecret }}
+- name: kafka-tls
+  mountPath: /etc/ipt/kafka-tls
+  readOnly: true
+{{- end }}
+{{- end -}}
+
+{{- define "ipt.checkpointsClaim" -}}
+{{- .Values.checkpoints.existingClaim | default (printf "%s-checkpoints" (include "ipt.fullname" .)) -}}
+{{- end -}}
