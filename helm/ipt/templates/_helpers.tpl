@@ -30,11 +30,20 @@ app.kubernetes.io/component: {{ .component }}
 {{- end }}
 {{- end -}}
 
-{{- define "ipt.kafkaEnvFrom" -}}
-{{- if .Values.kafka.existingSecret }}
+{{/* Secrets as environment: Kafka's for every service; the checkpoint store's only where "checkpoints" is true. */}}
+{{- define "ipt.envFrom" -}}
+{{- $v := .root.Values }}
+{{- $checkpoints := and .checkpoints $v.checkpoints.store $v.checkpoints.existingSecret }}
+{{- if or $v.kafka.existingSecret $checkpoints }}
 envFrom:
+  {{- if $v.kafka.existingSecret }}
   - secretRef:
-      name: {{ .Values.kafka.existingSecret }}
+      name: {{ $v.kafka.existingSecret }}
+  {{- end }}
+  {{- if $checkpoints }}
+  - secretRef:
+      name: {{ $v.checkpoints.existingSecret }}
+  {{- end }}
 {{- end }}
 {{- end -}}
 
@@ -107,4 +116,31 @@ affinity: {{ toYaml . | nindent 2 }}
 
 {{- define "ipt.checkpointsClaim" -}}
 {{- .Values.checkpoints.existingClaim | default (printf "%s-checkpoints" (include "ipt.fullname" .)) -}}
+{{- end -}}
+
+
+{{/* The checkpoint store's settings (trainers and evaluator). */}}
+{{- define "ipt.checkpointEnv" -}}
+- name: IPT_CHECKPOINT_STORE
+  value: {{ .Values.checkpoints.store | default "/data/checkpoints" | quote }}
+{{- if .Values.checkpoints.store }}
+- name: AWS_REGION
+  value: {{ .Values.checkpoints.region | quote }}
+{{- with .Values.checkpoints.s3Endpoint }}
+- name: IPT_S3_ENDPOINT
+  value: {{ . | quote }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* /data/checkpoints: the shared claim, or with a bucket store a local cache. */}}
+{{- define "ipt.checkpointVolume" -}}
+- name: checkpoints
+{{- if .root.Values.checkpoints.store }}
+  emptyDir: {}
+{{- else }}
+  persistentVolumeClaim:
+    claimName: {{ include "ipt.checkpointsClaim" .root }}
+    readOnly: {{ .readOnly }}
+{{- end }}
 {{- end -}}

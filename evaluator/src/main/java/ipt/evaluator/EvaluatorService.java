@@ -2,6 +2,7 @@ package ipt.evaluator;
 
 import com.sun.net.httpserver.HttpHandler;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import ipt.model.CheckpointStore;
 import ipt.model.LanguageModel;
 import ipt.model.TrainConfig;
 import ipt.runtime.KafkaSettings;
@@ -57,6 +58,7 @@ public final class EvaluatorService implements AutoCloseable {
   private final EvaluatorMetrics metrics;
   private final PromotionGate gate;
   private final List<Task> suites;
+  private final CheckpointStore store;
   private final ModelRegistry registry;
   private final AvroSerde<Document> documents = AvroSerde.of(Document.class);
   private final AvroSerde<CheckpointPublished> checkpoints = AvroSerde.of(CheckpointPublished.class);
@@ -83,6 +85,7 @@ public final class EvaluatorService implements AutoCloseable {
     this.metrics = new EvaluatorMetrics(registry);
     this.gate = new PromotionGate(config.rules());
     this.suites = UserSuites.load(config.suites());
+    this.store = config.store(System.getenv());
     this.registry = ModelRegistry.follow(kafka);
     this.thread = new Thread(this::run, "evaluator");
   }
@@ -176,7 +179,7 @@ public final class EvaluatorService implements AutoCloseable {
     List<PromotionGate.Measure> measures = new ArrayList<>();
     LanguageModel model = null;
     PromotionGate.Verdict verdict;
-    CheckpointAccess access = CheckpointAccess.open(config.checkpointRoot(), candidate.getLocation(), candidate.getSha256());
+    CheckpointAccess access = CheckpointAccess.open(store, candidate.getLocation(), candidate.getSha256());
     try {
       if (access.refusal() != null) throw new Refused(access.refusal());
       model = LanguageModel.load(access.checkpoint(), TrainConfig.defaults());
@@ -337,7 +340,7 @@ public final class EvaluatorService implements AutoCloseable {
     for (Promotion p : latest.values()) {
       Champion current = champions.get(p.getLineage());
       if (current != null && current.promotion().getVersion() == p.getVersion()) continue;
-      CheckpointAccess access = CheckpointAccess.open(config.checkpointRoot(), p.getLocation(), p.getSha256());
+      CheckpointAccess access = CheckpointAccess.open(store, p.getLocation(), p.getSha256());
       try {
         if (access.refusal() != null) throw new Refused(access.refusal());
         replaceChampion(p.getLineage(), new Champion(p, LanguageModel.load(access.checkpoint(), TrainConfig.defaults())));

@@ -7,7 +7,7 @@ import ipt.schemas.Decision;
 import ipt.schemas.EvaluationReport;
 import ipt.schemas.Promotion;
 import ipt.schemas.TaskResult;
-import java.nio.file.Path;
+import ipt.model.CheckpointStore;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.HashMap;
@@ -37,10 +37,10 @@ public final class ManualPromotion {
   private ManualPromotion() {}
 
   /** Promotes {@code lineage} v{@code version}; an {@link IllegalArgumentException} says why it may not be. */
-  public static Promotion promote(Map<String, Object> kafka, Path checkpointRoot, String lineage, long version, String reason, String requestedBy) {
+  public static Promotion promote(Map<String, Object> kafka, CheckpointStore store, String lineage, long version, String reason, String requestedBy) {
     if (reason == null || reason.isBlank()) throw new IllegalArgumentException("a manual promotion needs a reason (--reason)");
     CheckpointPublished published = published(kafka, lineage, version);
-    String refused = CheckpointAccess.open(checkpointRoot, published.getLocation(), published.getSha256()).refusal();
+    String refused = CheckpointAccess.open(store, published.getLocation(), published.getSha256()).refusal();
     if (refused != null) throw new IllegalArgumentException(lineage + " v" + version + " cannot be promoted: " + refused);
     Long previous;
     List<TaskResult> tasks;

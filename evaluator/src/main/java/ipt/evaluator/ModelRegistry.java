@@ -99,7 +99,7 @@ public final class ModelRegistry implements AutoCloseable {
         if (!running) return;
         log.warn("registry follower lost Kafka ({}); reconnecting in 5 s", e.toString());
         try {
-          Thread.sleep(5000);
+          for (int i = 0; i < 20 && running; i++) Thread.sleep(250);
         } catch (InterruptedException interrupted) {
           return;
         }
@@ -153,8 +153,7 @@ public final class ModelRegistry implements AutoCloseable {
     running = false;
     if (follower == null) return;
     KafkaConsumer<String, byte[]> c = consumer;
-    if (c != null) c.wakeup();
-    follower.interrupt();
+    if (c != null) c.wakeup(); // not an interrupt: a consumer closing on an interrupted thread fails to close cleanly
     try {
       follower.join(10_000);
     } catch (InterruptedException e) {

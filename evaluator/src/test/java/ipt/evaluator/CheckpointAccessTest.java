@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ipt.model.ByteTokenizer;
 import ipt.model.Checkpoint;
+import ipt.model.CheckpointStore;
 import ipt.model.GptConfig;
 import ipt.model.LanguageModel;
 import ipt.model.TrainConfig;
@@ -32,7 +33,7 @@ class CheckpointAccessTest {
   }
 
   private static CheckpointAccess open(Path root, Path location, String sha256) {
-    return CheckpointAccess.open(root, location.toString(), sha256);
+    return CheckpointAccess.open(CheckpointStore.of(root.toString(), root.resolveSibling("cache"), Map.of()), location.toString(), sha256);
   }
 
   private String refusal(Path root, Checkpoint c) {
@@ -83,7 +84,7 @@ class CheckpointAccessTest {
     assertTrue(open(root, sneaky, outside.sha256()).refusal().contains("outside the checkpoint store"));
     Path link = Files.createSymbolicLink(root.resolve("link"), outside.dir());
     String linked = open(root, link, outside.sha256()).refusal();
-    assertTrue(linked.contains("leads outside the checkpoint store"), linked);
+    assertTrue(linked.contains("is outside the checkpoint store"), linked);
   }
 
   @Test

@@ -259,7 +259,7 @@ public final class Ipt implements Runnable {
 
   /** No standard --version here: the command's own --version names the checkpoint. */
   @Command(name = "promote", description = {"Makes a checkpoint of a lineage its champion by hand (a rollback), audited in ipt.evaluations.",
-      "The checkpoint must have been published by the lineage, lie in the checkpoint store (IPT_CHECKPOINT_ROOT or IPT_DATA_DIR/checkpoints)"
+      "The checkpoint must have been published by the lineage, lie in the checkpoint store (IPT_CHECKPOINT_STORE or IPT_DATA_DIR/checkpoints)"
           + " and be intact."})
   int promote(@Option(names = "--lineage", required = true, paramLabel = "LINEAGE", description = "the lineage") String lineage,
       @Option(names = "--version", required = true, paramLabel = "V", description = "the checkpoint version to make champion") long version,
@@ -267,7 +267,7 @@ public final class Ipt implements Runnable {
       @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help message and exit.") boolean help) throws IOException {
     Map<String, String> env = System.getenv();
     String who = System.getProperty("user.name") + "@" + java.net.InetAddress.getLocalHost().getHostName();
-    Promotion p = ManualPromotion.promote(KafkaSettings.fromEnv(env), EvaluatorConfig.fromEnv(env).checkpointRoot(), lineage, version, reason, who);
+    Promotion p = ManualPromotion.promote(KafkaSettings.fromEnv(env), EvaluatorConfig.fromEnv(env).store(env), lineage, version, reason, who);
     System.out.printf("%s: champion is now v%d (was %s), by %s: %s%n", lineage, p.getVersion(),
         p.getPreviousVersion() == null ? "none" : "v" + p.getPreviousVersion(), who, reason);
     return 0;

@@ -15,6 +15,7 @@ import ipt.evaluator.ManualPromotion;
 import ipt.evaluator.RegistryApi;
 import ipt.model.ByteTokenizer;
 import ipt.model.Checkpoint;
+import ipt.model.CheckpointStore;
 import ipt.model.GptConfig;
 import ipt.model.LanguageModel;
 import ipt.model.TrainConfig;
@@ -135,7 +136,7 @@ class EvaluatorIT {
         JsonNode champion = get(api + "/main/champion", 200);
         assertEquals(2, champion.get("version").asLong());
 
-        ManualPromotion.promote(kafka, root, "main", 1, "v2 answers worse in production", "evaluator-it");
+        ManualPromotion.promote(kafka, CheckpointStore.of(root.toString(), work.resolve("fetched"), Map.of()), "main", 1, "v2 answers worse in production", "evaluator-it");
         EvaluationReport rollback = await(kafka, 1, "manual");
         assertEquals(2L, rollback.getChampionVersion());
         assertEquals("evaluator-it", rollback.getRequestedBy());

@@ -1,5 +1,6 @@
 package ipt.trainer;
 
+import ipt.model.CheckpointStore;
 import ipt.model.GptConfig;
 import ipt.model.TrainConfig;
 import java.nio.file.Files;
@@ -22,7 +23,8 @@ public record TrainerConfig(
     TrainConfig train,
     Guard guard,
     Forgetting forgetting,
-    Start start) {
+    Start start,
+    String checkpointStore) {
 
   /**
    * What a new lineage's first round trains on from: nothing (fresh weights of {@code model}'s shape), another
@@ -129,12 +131,16 @@ public record TrainerConfig(
     }
   }
 
-  /** A lineage keeping its checkpoints under {@code dataDir/checkpoints/lineage} and replay under {@code dataDir/replay/lineage}. */
+  /**
+   * A lineage writing its checkpoints under {@code dataDir/checkpoints/lineage} (which is also the checkpoint
+   * store, until {@link #withCheckpointStore} names another) and replay under {@code dataDir/replay/lineage}.
+   */
   public static TrainerConfig of(String lineage, Path dataDir, double replayFraction) {
     return new TrainerConfig(lineage, dataDir.resolve("checkpoints").resolve(lineage), dataDir.resolve("replay").resolve(lineage),
         new Rounds(50, 16, 1, Duration.ofSeconds(30), Rounds.Schedule.REWARM_COSINE, 10),
         new Replay(replayFraction, 256L << 20, Replay.Policy.UNIFORM),
-        GptConfig.small(), TrainConfig.defaults(), Guard.defaults(), Forgetting.defaults(), Start.FRESH);
+        GptConfig.small(), TrainConfig.defaults(), Guard.defaults(), Forgetting.defaults(), Start.FRESH,
+        dataDir.resolve("checkpoints").toString());
   }
 
   public TrainerConfig withRounds(int stepsPerRound, int batchSize, Duration idleFlush) {
@@ -143,27 +149,35 @@ public record TrainerConfig(
   }
 
   public TrainerConfig with(Rounds r) {
-    return new TrainerConfig(lineage, checkpointRoot, replayDir, r, replay, model, train, guard, forgetting, start);
+    return new TrainerConfig(lineage, checkpointRoot, replayDir, r, replay, model, train, guard, forgetting, start, checkpointStore);
   }
 
   public TrainerConfig with(Replay r) {
-    return new TrainerConfig(lineage, checkpointRoot, replayDir, rounds, r, model, train, guard, forgetting, start);
+    return new TrainerConfig(lineage, checkpointRoot, replayDir, rounds, r, model, train, guard, forgetting, start, checkpointStore);
   }
 
   public TrainerConfig withModel(GptConfig model, TrainConfig train) {
-    return new TrainerConfig(lineage, checkpointRoot, replayDir, rounds, replay, model, train, guard, forgetting, start);
+    return new TrainerConfig(lineage, checkpointRoot, replayDir, rounds, replay, model, train, guard, forgetting, start, checkpointStore);
   }
 
   public TrainerConfig with(Guard g) {
-    return new TrainerConfig(lineage, checkpointRoot, replayDir, rounds, replay, model, train, g, forgetting, start);
+    return new TrainerConfig(lineage, checkpointRoot, replayDir, rounds, replay, model, train, g, forgetting, start, checkpointStore);
   }
 
   public TrainerConfig with(Start s) {
-    return new TrainerConfig(lineage, checkpointRoot, replayDir, rounds, replay, model, train, guard, forgetting, s);
+    return new TrainerConfig(lineage, checkpointRoot, replayDir, rounds, replay, model, train, guard, forgetting, s, checkpointStore);
   }
 
   public TrainerConfig with(Forgetting f) {
-    return new TrainerConfig(lineage, checkpointRoot, replayDir, rounds, replay, model, train, guard, f, start);
+    return new TrainerConfig(lineage, checkpointRoot, replayDir, rounds, replay, model, train, guard, f, start, checkpointStore);
+  }
+
+  /**
+   * Keeps checkpoints in {@code store} ({@link CheckpointStore#of}: a directory or s3://bucket/prefix) after writing
+   * them locally; published locations are the store's.
+   */
+  public TrainerConfig withCheckpointStore(String store) {
+    return new TrainerConfig(lineage, checkpointRoot, replayDir, rounds, replay, model, train, guard, forgetting, start, store);
   }
 
   /** From IPT_* environment variables (README, "Trainer settings"), with {@link #of} defaults. */
@@ -189,7 +203,8 @@ public record TrainerConfig(
             s.integer("IPT_FROZEN_BLOCKS", f.frozenBlocks()), (float) s.decimal("IPT_L2_PULL", f.l2Pull()),
             s.integer("IPT_RESET_AFTER_REJECTIONS", f.resetAfterRejections()), s.decimal("IPT_REPLAY_RAISE", f.replayRaise()),
             s.decimal("IPT_MAX_REPLAY_FRACTION", f.maxReplay())))
-        .with(new Start(path(env, "IPT_START_FROM"), path(env, "IPT_TOKENIZER")));
+        .with(new Start(path(env, "IPT_START_FROM"), path(env, "IPT_TOKENIZER")))
+        .withCheckpointStore(env.getOrDefault("IPT_CHECKPOINT_STORE", c.checkpointStore()));
   }
 
   private static Path path(Map<String, String> env, String name) {

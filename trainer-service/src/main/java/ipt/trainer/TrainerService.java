@@ -3,6 +3,7 @@ package ipt.trainer;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import ipt.model.Checkpoint;
 import ipt.model.CheckpointException;
+import ipt.model.CheckpointStore;
 import ipt.model.LanguageModel;
 import ipt.runtime.KafkaSettings;
 import ipt.runtime.ServiceProcess;
@@ -83,6 +84,7 @@ public final class TrainerService implements AutoCloseable {
   private LineageState lineageState;
   private ChampionWatch championWatch;
   private long anchoredTo = -1;
+  private final CheckpointStore store;
   private final Map<TopicPartition, OffsetAndMetadata> pendingOffsets = new HashMap<>();
   private final List<String> pendingIds = new ArrayList<>();
   private long documentsCommitted;
@@ -93,6 +95,8 @@ public final class TrainerService implements AutoCloseable {
     this.config = config;
     this.metrics = new TrainerMetrics(registry);
     metrics.lineage(config.lineage());
+    // The lineage's local directory doubles as the cache of what the store fetches: its own checkpoints are there.
+    this.store = CheckpointStore.of(config.checkpointStore(), config.checkpointRoot().getParent(), System.getenv());
     this.thread = new Thread(this::run, "trainer-" + config.lineage());
   }
 
@@ -188,7 +192,8 @@ public final class TrainerService implements AutoCloseable {
     last = lastCommittedCheckpoint().orElse(null);
     long version = last == null ? 0 : last.getVersion();
     replay = ReplayStore.open(config.replayDir(), version, config.replay().capacityBytes(), config.train().seed());
-    List<String> orphans = OrphanCheckpoints.remove(config.checkpointRoot(), version);
+    List<String> orphans = new ArrayList<>(OrphanCheckpoints.remove(config.checkpointRoot(), version));
+    orphans.addAll(store.removeAfter(config.lineage(), version));
     if (!orphans.isEmpty()) {
       log.warn("{}: removed checkpoint directories no committed round points to: {}", config.lineage(), orphans);
       metrics.orphansRemoved(config.lineage(), orphans.size());
@@ -202,7 +207,7 @@ public final class TrainerService implements AutoCloseable {
           config.start().from() == null ? "fresh" : "from " + config.start().from(), model.parameterCount(), model.architecture(),
           model.step(), model.tokenizer());
     } else {
-      Checkpoint checkpoint = Checkpoint.open(Path.of(last.getLocation()));
+      Checkpoint checkpoint = store.open(last.getLocation());
       model = prepared(LanguageModel.load(checkpoint, config.train()));
       packer = Packer.fromTail(config.sequenceLength(), model.tokenizer().eos(), checkpoint.file(TAIL_FILE));
       lineageState = LineageState.parse(checkpoint.file(STATE_FILE));
@@ -247,7 +252,7 @@ public final class TrainerService implements AutoCloseable {
       log.warn("{}: {} consecutive candidates rejected ({}); resetting the working weights to champion v{} and raising replay {}% -> {}%",
           config.lineage(), rejected.size(), rejected, champion.getVersion(), Math.round(lineageState.replayFraction() * 100),
           Math.round(raised * 100));
-      LanguageModel reset = prepared(LanguageModel.load(Checkpoint.open(Path.of(champion.getLocation())), config.train()));
+      LanguageModel reset = prepared(LanguageModel.load(store.open(champion.getLocation()), config.train()));
       model.close();
       model = reset;
       anchoredTo = -1;
@@ -337,7 +342,7 @@ public final class TrainerService implements AutoCloseable {
     long writeStarted = System.nanoTime();
     Checkpoint checkpoint = writeCheckpoint(version, fresh.size(), trainLoss);
     metrics.checkpointWritten(config.lineage(), (System.nanoTime() - writeStarted) / 1e9, sizeOf(checkpoint.dir()));
-    CheckpointPublished event = event(checkpoint, version, trainLoss);
+    CheckpointPublished event = event(checkpoint, store.keep(checkpoint), version, trainLoss);
     producer.beginTransaction();
     producer.send(new ProducerRecord<>(Topics.CHECKPOINTS, config.lineage(), checkpoints.encode(event)));
     producer.sendOffsetsToTransaction(Map.copyOf(pendingOffsets), consumer.groupMetadata());
@@ -355,7 +360,7 @@ public final class TrainerService implements AutoCloseable {
   /** The last committed weights, frozen and pulled as before, for the divergence guard's retry. */
   private LanguageModel restoreLast() throws IOException, CheckpointException {
     LanguageModel restored = prepared(last == null ? startingModel()
-        : LanguageModel.load(Checkpoint.open(Path.of(last.getLocation())), config.train()));
+        : LanguageModel.load(store.open(last.getLocation()), config.train()));
     Promotion champion = championWatch.state().champion();
     if (config.forgetting().l2Pull() > 0 && champion != null && anchoredTo == champion.getVersion()) pullTowards(restored, champion);
     return restored;
@@ -363,7 +368,7 @@ public final class TrainerService implements AutoCloseable {
 
   /** Anchors {@code m}'s L2 pull to the champion's weights. */
   private void pullTowards(LanguageModel m, Promotion champion) throws CheckpointException {
-    try (LanguageModel anchor = LanguageModel.load(Checkpoint.open(Path.of(champion.getLocation())), config.train())) {
+    try (LanguageModel anchor = LanguageModel.load(store.open(champion.getLocation()), config.train())) {
       m.pullTowards(anchor, config.forgetting().l2Pull());
     }
   }
@@ -383,7 +388,7 @@ public final class TrainerService implements AutoCloseable {
     return Checkpoint.write(config.checkpointRoot(), dir.getFileName().toString(), manifest, model, extra);
   }
 
-  private CheckpointPublished event(Checkpoint checkpoint, long version, double trainLoss) {
+  private CheckpointPublished event(Checkpoint checkpoint, String location, long version, double trainLoss) {
     Checkpoint.Manifest m = checkpoint.manifest();
     List<PartitionOffset> offsets = new ArrayList<>();
     pendingOffsets.forEach((tp, o) -> offsets.add(new PartitionOffset(tp.topic(), tp.partition(), o.offset())));
@@ -391,7 +396,7 @@ public final class TrainerService implements AutoCloseable {
         .setLineage(config.lineage())
         .setVersion(version)
         .setParentVersion(last == null ? null : last.getVersion())
-        .setLocation(checkpoint.dir().toAbsolutePath().toString())
+        .setLocation(location)
         .setSha256(checkpoint.sha256())
         .setStep(m.step())
         .setTokensSeen(m.tokensSeen())
