@@ -70,7 +70,7 @@ public final class EvaluatorService implements AutoCloseable {
   private volatile Health health = Health.ok("starting");
   private volatile KafkaConsumer<String, byte[]> checkpointConsumer;
 
-  /** The current champion of a lineage, its model loaded (null when its checkpoint cannot be). */
+  /** The current champion of a lineage, its model loaded (a lineage whose champion cannot be loaded has none). */
   private record Champion(Promotion promotion, LanguageModel model) {}
 
   // Per session: rebuilt from Kafka and the snapshot directory whenever a session starts over.
