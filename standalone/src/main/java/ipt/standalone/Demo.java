@@ -54,9 +54,13 @@ final class Demo {
         new Phase("java", "Java source code, Apache Commons", DemoCorpus.java(options.javaKb() * 1024)),
         new Phase("de", "German, European Parliament proceedings", DemoCorpus.europarl("de", options.germanKb() * 1024)));
 
+    // Replay is the one difference between the lineages: no reset to the champion after rejections, which would
+    // pull no-replay back to its English-era weights and hide what it forgets.
+    TrainerConfig.Forgetting replayOnly = new TrainerConfig.Forgetting(false, 0, 0f, 0, 0, 0);
     List<TrainerConfig> trainers = List.of(
-        TrainerConfig.of("replay", work, options.replayFraction()).withRounds(options.stepsPerRound(), options.batchSize(), Duration.ofSeconds(2)),
-        TrainerConfig.of("no-replay", work, 0.0).withRounds(options.stepsPerRound(), options.batchSize(), Duration.ofSeconds(2)));
+        TrainerConfig.of("replay", work, options.replayFraction()).withRounds(options.stepsPerRound(), options.batchSize(), Duration.ofSeconds(2))
+            .with(replayOnly),
+        TrainerConfig.of("no-replay", work, 0.0).withRounds(options.stepsPerRound(), options.batchSize(), Duration.ofSeconds(2)).with(replayOnly));
     out.printf("ipt demo: %d phases, lineages %s, work dir %s%n", phases.size(),
         trainers.stream().map(t -> t.lineage() + " (replay " + Math.round(t.replay().fraction() * 100) + "%)").collect(Collectors.joining(", ")), work);
 
