@@ -8,6 +8,7 @@ import ipt.model.TrainConfig;
 import ipt.runtime.KafkaSettings;
 import ipt.runtime.ServiceProcess;
 import ipt.runtime.StatusServer.Health;
+import ipt.runtime.TopicReader;
 import ipt.runtime.Topics;
 import ipt.schemas.AvroSerde;
 import ipt.schemas.CheckpointPublished;
@@ -134,16 +135,16 @@ public final class EvaluatorService implements AutoCloseable {
 
   private void session() throws Exception {
     try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(producerProps());
-        KafkaConsumer<String, byte[]> heldOutReader = new KafkaConsumer<>(readerProps(), new StringDeserializer(), new ByteArrayDeserializer());
-        KafkaConsumer<String, byte[]> decisionReader = new KafkaConsumer<>(readerProps(), new StringDeserializer(), new ByteArrayDeserializer());
+        KafkaConsumer<String, byte[]> heldOutReader = TopicReader.open(kafka);
+        KafkaConsumer<String, byte[]> decisionReader = TopicReader.open(kafka);
         KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(consumerProps(), new StringDeserializer(), new ByteArrayDeserializer())) {
       checkpointConsumer = consumer;
       if (!running) return;
       producer.initTransactions();
       snapshots = HeldOutSnapshots.open(config.snapshots(), config.heldOutTokensPerDomain());
       ledger = new ForgettingLedger();
-      List<TopicPartition> heldOutPartitions = fromBeginning(heldOutReader, Topics.HELDOUT);
-      List<TopicPartition> decisionPartitions = fromBeginning(decisionReader, Topics.PROMOTIONS, Topics.EVALUATIONS);
+      List<TopicPartition> heldOutPartitions = TopicReader.fromBeginning(heldOutReader, Topics.HELDOUT);
+      List<TopicPartition> decisionPartitions = TopicReader.fromBeginning(decisionReader, Topics.PROMOTIONS, Topics.EVALUATIONS);
       followDecisions(decisionReader, decisionPartitions);
       consumer.subscribe(List.of(Topics.CHECKPOINTS));
       health = Health.ok("evaluating");
@@ -325,7 +326,7 @@ public final class EvaluatorService implements AutoCloseable {
    */
   private void followDecisions(KafkaConsumer<String, byte[]> reader, List<TopicPartition> partitions) {
     Map<String, Promotion> latest = new HashMap<>();
-    for (ConsumerRecord<String, byte[]> r : readToEnd(reader, partitions)) {
+    for (ConsumerRecord<String, byte[]> r : TopicReader.readToEnd(reader, partitions)) {
       try {
         if (r.topic().equals(Topics.PROMOTIONS)) {
           Promotion p = promotions.decode(r.value());
@@ -355,7 +356,7 @@ public final class EvaluatorService implements AutoCloseable {
   }
 
   private void catchUpHeldOut(KafkaConsumer<String, byte[]> reader, List<TopicPartition> partitions) throws IOException {
-    for (ConsumerRecord<String, byte[]> r : readToEnd(reader, partitions)) {
+    for (ConsumerRecord<String, byte[]> r : TopicReader.readToEnd(reader, partitions)) {
       try {
         Document doc = documents.decode(r.value());
         if (snapshots.add(doc.getDomain(), doc.getText())) {
@@ -366,23 +367,6 @@ public final class EvaluatorService implements AutoCloseable {
       }
     }
     metrics.snapshot(snapshots.current().version());
-  }
-
-  private static List<TopicPartition> fromBeginning(KafkaConsumer<?, ?> reader, String... topics) {
-    List<TopicPartition> partitions = new ArrayList<>();
-    for (String topic : topics) reader.partitionsFor(topic).forEach(p -> partitions.add(new TopicPartition(topic, p.partition())));
-    reader.assign(partitions);
-    reader.seekToBeginning(partitions);
-    return partitions;
-  }
-
-  private static List<ConsumerRecord<String, byte[]>> readToEnd(KafkaConsumer<String, byte[]> reader, List<TopicPartition> partitions) {
-    Map<TopicPartition, Long> end = reader.endOffsets(partitions);
-    List<ConsumerRecord<String, byte[]>> out = new ArrayList<>();
-    while (partitions.stream().anyMatch(p -> reader.position(p) < end.get(p))) {
-      reader.poll(Duration.ofMillis(200)).forEach(out::add);
-    }
-    return out;
   }
 
   private Map<String, Object> producerProps() {
@@ -402,13 +386,6 @@ public final class EvaluatorService implements AutoCloseable {
     props.put("auto.offset.reset", "earliest");
     props.put("max.poll.records", "1");
     props.put("max.poll.interval.ms", String.valueOf(Duration.ofMinutes(30).toMillis()));
-    return props;
-  }
-
-  private Map<String, Object> readerProps() {
-    Map<String, Object> props = new HashMap<>(kafka);
-    props.put("isolation.level", "read_committed");
-    props.put("enable.auto.commit", "false");
     return props;
   }
 

@@ -1,5 +1,6 @@
 package ipt.evaluator;
 
+import ipt.runtime.TopicReader;
 import ipt.runtime.Topics;
 import ipt.schemas.AvroSerde;
 import ipt.schemas.CheckpointPublished;
@@ -8,19 +9,14 @@ import ipt.schemas.EvaluationReport;
 import ipt.schemas.Promotion;
 import ipt.schemas.TaskResult;
 import ipt.model.CheckpointStore;
-import java.time.Duration;
 import java.time.Instant;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.SerializationException;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
-import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 
 /**
@@ -74,27 +70,16 @@ public final class ManualPromotion {
   }
 
   private static CheckpointPublished published(Map<String, Object> kafka, String lineage, long version) {
-    Map<String, Object> props = new HashMap<>(kafka);
-    props.put("isolation.level", "read_committed");
-    props.put("enable.auto.commit", "false");
-    try (KafkaConsumer<String, byte[]> reader = new KafkaConsumer<>(props, new StringDeserializer(), new ByteArrayDeserializer())) {
-      List<TopicPartition> partitions = reader.partitionsFor(Topics.CHECKPOINTS).stream().map(p -> new TopicPartition(Topics.CHECKPOINTS, p.partition())).toList();
-      reader.assign(partitions);
-      reader.seekToBeginning(partitions);
-      Map<TopicPartition, Long> end = reader.endOffsets(partitions);
-      CheckpointPublished found = null;
-      while (partitions.stream().anyMatch(p -> reader.position(p) < end.get(p))) {
-        for (var r : reader.poll(Duration.ofMillis(200))) {
-          try {
-            CheckpointPublished c = CHECKPOINTS.decode(r.value());
-            if (c.getLineage().equals(lineage) && c.getVersion() == version) found = c;
-          } catch (SerializationException e) {
-            // not a checkpoint this version of ipt can read: not the one asked for
-          }
-        }
+    CheckpointPublished found = null;
+    for (var r : TopicReader.readAll(kafka, Topics.CHECKPOINTS)) {
+      try {
+        CheckpointPublished c = CHECKPOINTS.decode(r.value());
+        if (c.getLineage().equals(lineage) && c.getVersion() == version) found = c;
+      } catch (SerializationException e) {
+        // not a checkpoint this version of ipt can read: not the one asked for
       }
-      if (found == null) throw new IllegalArgumentException("lineage " + lineage + " published no checkpoint v" + version);
-      return found;
     }
+    if (found == null) throw new IllegalArgumentException("lineage " + lineage + " published no checkpoint v" + version);
+    return found;
   }
 }

@@ -1,5 +1,6 @@
 package ipt.evaluator;
 
+import ipt.runtime.TopicReader;
 import ipt.runtime.Topics;
 import ipt.schemas.AvroSerde;
 import ipt.schemas.Decision;
@@ -7,7 +8,6 @@ import ipt.schemas.EvaluationReport;
 import ipt.schemas.Promotion;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -16,11 +16,8 @@ import java.util.TreeSet;
 import java.util.stream.Collectors;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.SerializationException;
 import org.apache.kafka.common.errors.WakeupException;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
-import org.apache.kafka.common.serialization.StringDeserializer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -35,28 +32,21 @@ public final class ModelRegistry implements AutoCloseable {
 
   private final Map<String, Promotion> champions = new TreeMap<>();
   private final Map<String, List<EvaluationReport>> history = new TreeMap<>();
-  private final Map<String, Object> props;
+  private final Map<String, Object> kafka;
   private final Thread follower;
   private volatile KafkaConsumer<String, byte[]> consumer;
   private volatile boolean running = true;
 
   private ModelRegistry(Map<String, Object> kafka, boolean follow) {
-    props = new HashMap<>(kafka);
-    props.put("isolation.level", "read_committed");
-    props.put("enable.auto.commit", "false");
+    this.kafka = Map.copyOf(kafka);
     follower = follow ? new Thread(this::follow, "model-registry") : null;
   }
 
-  /** A consumer of both topics from their beginnings; state read so far is dropped, as it is read again. */
+  /** A reader of both topics from their beginnings; state read so far is dropped, as it is read again. */
   private KafkaConsumer<String, byte[]> connect() {
-    KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(props, new StringDeserializer(), new ByteArrayDeserializer());
+    KafkaConsumer<String, byte[]> c = TopicReader.open(kafka);
     try {
-      List<TopicPartition> partitions = new ArrayList<>();
-      for (String topic : List.of(Topics.PROMOTIONS, Topics.EVALUATIONS)) {
-        c.partitionsFor(topic).forEach(p -> partitions.add(new TopicPartition(topic, p.partition())));
-      }
-      c.assign(partitions);
-      c.seekToBeginning(partitions);
+      TopicReader.fromBeginning(c, Topics.PROMOTIONS, Topics.EVALUATIONS);
     } catch (RuntimeException e) {
       c.close();
       throw e;
@@ -71,12 +61,7 @@ public final class ModelRegistry implements AutoCloseable {
   /** Both topics read to their current end. */
   public static ModelRegistry read(Map<String, Object> kafka) {
     ModelRegistry registry = new ModelRegistry(kafka, false);
-    try (KafkaConsumer<String, byte[]> c = registry.connect()) {
-      Map<TopicPartition, Long> end = c.endOffsets(c.assignment());
-      while (end.entrySet().stream().anyMatch(e -> c.position(e.getKey()) < e.getValue())) {
-        c.poll(Duration.ofMillis(200)).forEach(registry::take);
-      }
-    }
+    TopicReader.readAll(kafka, Topics.PROMOTIONS, Topics.EVALUATIONS).forEach(registry::take);
     return registry;
   }
 

@@ -9,6 +9,7 @@ import ipt.runtime.KafkaSettings;
 import ipt.runtime.ServiceProcess;
 import ipt.runtime.StatusServer;
 import ipt.runtime.StatusServer.Health;
+import ipt.runtime.TopicReader;
 import ipt.runtime.Topics;
 import ipt.schemas.AvroSerde;
 import ipt.schemas.CheckpointPublished;
@@ -29,7 +30,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
-import java.util.stream.Collectors;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -268,28 +268,16 @@ public final class TrainerService implements AutoCloseable {
 
   /** The lineage's newest committed checkpoint; also counts the documents all its checkpoints committed. */
   private Optional<CheckpointPublished> lastCommittedCheckpoint() {
-    Map<String, Object> props = new HashMap<>(kafka);
-    props.put("isolation.level", "read_committed");
-    props.put("enable.auto.commit", "false");
-    try (KafkaConsumer<String, byte[]> reader = new KafkaConsumer<>(props, new StringDeserializer(), new ByteArrayDeserializer())) {
-      List<TopicPartition> partitions =
-          reader.partitionsFor(Topics.CHECKPOINTS).stream().map(p -> new TopicPartition(p.topic(), p.partition())).collect(Collectors.toList());
-      reader.assign(partitions);
-      reader.seekToBeginning(partitions);
-      Map<TopicPartition, Long> end = reader.endOffsets(partitions);
-      CheckpointPublished latest = null;
-      long documentsSeen = 0;
-      while (partitions.stream().anyMatch(p -> reader.position(p) < end.get(p))) {
-        for (ConsumerRecord<String, byte[]> r : reader.poll(Duration.ofMillis(200))) {
-          if (!config.lineage().equals(r.key())) continue;
-          CheckpointPublished c = checkpoints.decode(r.value());
-          if (latest == null || c.getVersion() > latest.getVersion()) latest = c;
-          documentsSeen += c.getDocuments();
-        }
-      }
-      documentsCommitted = documentsSeen;
-      return Optional.ofNullable(latest);
+    CheckpointPublished latest = null;
+    long documentsSeen = 0;
+    for (ConsumerRecord<String, byte[]> r : TopicReader.readAll(kafka, Topics.CHECKPOINTS)) {
+      if (!config.lineage().equals(r.key())) continue;
+      CheckpointPublished c = checkpoints.decode(r.value());
+      if (latest == null || c.getVersion() > latest.getVersion()) latest = c;
+      documentsSeen += c.getDocuments();
     }
+    documentsCommitted = documentsSeen;
+    return Optional.ofNullable(latest);
   }
 
   /**
