@@ -4,7 +4,6 @@ import ipt.model.LanguageModel;
 import ipt.model.Tokenizer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -34,29 +33,8 @@ final class TaskScores {
   }
 
   private static Score text(LanguageModel model, Task.Text task) {
-    List<int[]> sequences = sequences(task.documents(), model.config().contextLength() + 1, model.tokenizer());
+    List<int[]> sequences = model.tokenizer().windows(task.documents(), model.config().contextLength() + 1);
     return new Score(Map.of(LOSS, model.loss(sequences)), sequences.size());
-  }
-
-  /** The documents as the tokenizer reads them, EOS after each but the last, cut into sequences of {@code length}. */
-  static List<int[]> sequences(List<String> documents, int length, Tokenizer tokenizer) {
-    List<int[]> parts = new ArrayList<>();
-    int total = 0;
-    for (int i = 0; i < documents.size(); i++) {
-      int[] ids = tokenizer.encode(documents.get(i));
-      parts.add(ids);
-      total += ids.length + (i + 1 < documents.size() ? 1 : 0);
-    }
-    int[] all = new int[total];
-    int at = 0;
-    for (int i = 0; i < parts.size(); i++) {
-      System.arraycopy(parts.get(i), 0, all, at, parts.get(i).length);
-      at += parts.get(i).length;
-      if (at < total) all[at++] = tokenizer.eos();
-    }
-    List<int[]> out = new ArrayList<>();
-    for (int start = 0; start + 1 < all.length; start += length) out.add(Arrays.copyOfRange(all, start, Math.min(all.length, start + length)));
-    return out;
   }
 
   /**

