@@ -51,6 +51,8 @@ envFrom:
 {{- define "ipt.commonEnv" -}}
 - name: IPT_STATUS_PORT
   value: {{ .Values.statusPort | quote }}
+- name: IPT_STATUS_BIND
+  value: {{ .Values.statusBindAddress | quote }}
 - name: HOME
   value: /tmp
 - name: DJL_CACHE_DIR

@@ -17,6 +17,7 @@ public final class CurationMetrics {
   private final Counter duplicates;
   private final Counter published;
   private final Counter nearDuplicates;
+  private final Counter threadReplacements;
   private final Histogram latency;
   private final DomainLabels domains = new DomainLabels();
 
@@ -34,6 +35,8 @@ public final class CurationMetrics {
     latency = Histogram.builder().name("ipt_curation_latency_seconds")
         .help("From the raw record's timestamp (the producer's send, just before its ack) to the curated or held-out record.")
         .labelNames("topic").classicUpperBounds(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60).register(registry);
+    threadReplacements = Counter.builder().name("ipt_curation_stream_thread_replacements_total")
+        .help("Stream threads that died and were replaced; deaths in a row on one record also fail /healthz.").register(registry);
     published = Counter.builder().name("ipt_curation_published_total").help("Curated documents written, by output topic.")
         .labelNames("topic", "domain").register(registry);
   }
@@ -61,6 +64,10 @@ public final class CurationMetrics {
   void published(String topic, String domain, double latencySeconds) {
     published.labelValues(topic, label(domain)).inc();
     latency.labelValues(topic).observe(Math.max(0, latencySeconds));
+  }
+
+  void threadReplaced() {
+    threadReplacements.inc();
   }
 
   private String label(String domain) {

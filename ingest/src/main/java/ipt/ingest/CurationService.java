@@ -31,9 +31,11 @@ public final class CurationService implements AutoCloseable {
   private static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(30);
 
   private final KafkaStreams streams;
+  private final StreamThreadDeaths deaths;
 
-  private CurationService(KafkaStreams streams) {
+  private CurationService(KafkaStreams streams, StreamThreadDeaths deaths) {
     this.streams = streams;
+    this.deaths = deaths;
   }
 
   /**
@@ -43,15 +45,20 @@ public final class CurationService implements AutoCloseable {
    */
   public static CurationService start(
       Map<String, Object> kafkaProps, CurationConfig config, Path stateDir, PrometheusRegistry registry) {
-    KafkaStreams streams = new KafkaStreams(CurationTopology.build(config, new CurationMetrics(registry)), streamsProps(kafkaProps, stateDir));
-    // A thread that dies on a transient fault (broker gone, fenced producer) comes back; bad input never gets here.
+    CurationMetrics metrics = new CurationMetrics(registry);
+    StreamThreadDeaths deaths = new StreamThreadDeaths();
+    KafkaStreams streams = new KafkaStreams(CurationTopology.build(config, metrics, deaths), streamsProps(kafkaProps, stateDir));
+    // A thread that dies on a transient fault (broker gone, fenced producer) comes back; bad input should never get
+    // here, and if it does the deaths in a row on one record show in /healthz and the replacement counter.
     streams.setUncaughtExceptionHandler(e -> {
-      LOG.error("curation stream thread failed; replacing it", e);
+      String on = deaths.died().map(p -> " on " + p).orElse("");
+      LOG.error("curation stream thread failed{}; replacing it", on, e);
+      metrics.threadReplaced();
       return StreamThreadExceptionResponse.REPLACE_THREAD;
     });
     streams.setStateListener((now, before) -> LOG.info("curation streams {} -> {}", before, now));
     streams.start();
-    return new CurationService(streams);
+    return new CurationService(streams, deaths);
   }
 
   static Properties streamsProps(Map<String, Object> kafkaProps, Path stateDir) {
@@ -68,9 +75,14 @@ public final class CurationService implements AutoCloseable {
     return props;
   }
 
-  /** Healthy while running or rebalancing (and while starting); failing once stopped or errored. */
+  /**
+   * Healthy while running or rebalancing (and while starting); failing once stopped or errored, or while stream
+   * threads keep dying on the same record (a partition that cannot move on).
+   */
   public StatusServer.Health health() {
     KafkaStreams.State state = streams.state();
+    var stuck = deaths.stuck();
+    if (stuck.isPresent()) return StatusServer.Health.failing("curation " + state + ", " + stuck.get());
     return switch (state) {
       case CREATED, REBALANCING, RUNNING -> StatusServer.Health.ok("curation " + state);
       case PENDING_SHUTDOWN, NOT_RUNNING, PENDING_ERROR, ERROR -> StatusServer.Health.failing("curation " + state);

@@ -50,13 +50,17 @@ public final class CurationTopology {
   }
 
   public static Topology build(CurationConfig config, CurationMetrics metrics) {
+    return build(config, metrics, new StreamThreadDeaths());
+  }
+
+  static Topology build(CurationConfig config, CurationMetrics metrics, StreamThreadDeaths deaths) {
     StreamsBuilder builder = new StreamsBuilder();
     builder.addStateStore(
         Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(config.dedupStoreName()), Serdes.String(), Serdes.String()));
 
     Map<String, KStream<String, Staged>> parsed =
         builder.stream(Topics.RAW, Consumed.with(Serdes.ByteArray(), Serdes.ByteArray()).withName("raw"))
-            .process(() -> new ParseStage(config, metrics), Named.as("parse"))
+            .process(() -> new ParseStage(config, metrics, deaths), Named.as("parse"))
             .split(Named.as("parse-"))
             .branch((key, staged) -> staged instanceof Staged.Rejection, Branched.as(REJECTED))
             .defaultBranch(Branched.as(ACCEPTED));

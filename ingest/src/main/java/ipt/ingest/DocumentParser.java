@@ -2,15 +2,31 @@ package ipt.ingest;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.StreamReadFeature;
+import com.fasterxml.jackson.core.exc.StreamConstraintsException;
+import com.fasterxml.jackson.core.io.JsonEOFException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import ipt.schemas.AvroSerde;
 import ipt.schemas.Document;
+import ipt.schemas.SchemaHistory;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.time.Instant;
+import java.util.Collections;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.Locale;
 import java.util.Map;
+import java.util.stream.Collectors;
+import org.apache.avro.AvroRuntimeException;
+import org.apache.avro.Schema;
+import org.apache.avro.SchemaNormalization;
+import org.apache.avro.generic.GenericDatumReader;
+import org.apache.avro.io.BinaryDecoder;
+import org.apache.avro.io.DecoderFactory;
 import org.apache.avro.message.MissingSchemaException;
 import org.apache.kafka.common.errors.SerializationException;
 
@@ -26,6 +42,11 @@ final class DocumentParser {
           .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
           .build();
   private static final AvroSerde<Document> AVRO = AvroSerde.of(Document.class);
+  /** Every Document schema a producer may write with, by its fingerprint (CRC-64-AVRO of the Parsing Canonical Form). */
+  private static final Map<Long, Schema> DOCUMENT_SCHEMAS = documentSchemas();
+  private static final String EXPECTED_FINGERPRINTS =
+      DOCUMENT_SCHEMAS.keySet().stream().map(DocumentParser::fingerprintHex).collect(Collectors.joining(", "));
+  private static final int HEADER_BYTES = 10;
   private static final int MAX_DETAIL_CHARS = 300;
 
   private DocumentParser() {}
@@ -37,13 +58,50 @@ final class DocumentParser {
     return parseJson(bytes, null, ingestTime, defaultSource);
   }
 
+  /**
+   * A single-object encoded Document. Before anything is allocated the body is walked against its writer schema
+   * (skipping, which allocates nothing), so a length that claims more bytes than the record has, a bad union
+   * index or bytes after the record end as {@code bad-avro} whatever the heap.
+   */
   static Document parseAvro(byte[] bytes) throws InvalidDocumentException {
+    long fingerprint = ByteBuffer.wrap(bytes, 2, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
+    Schema writer = DOCUMENT_SCHEMAS.get(fingerprint);
+    if (writer == null) {
+      throw new InvalidDocumentException(Reason.UNKNOWN_SCHEMA, "schema fingerprint " + fingerprintHex(fingerprint)
+          + " is not a Document schema; expected one of " + EXPECTED_FINGERPRINTS + " (CRC-64-AVRO of the Parsing Canonical Form, see README)");
+    }
+    BinaryDecoder body = DecoderFactory.get().binaryDecoder(bytes, HEADER_BYTES, bytes.length - HEADER_BYTES, null);
+    try {
+      GenericDatumReader.skip(writer, body);
+      if (!body.isEnd()) {
+        throw new InvalidDocumentException(Reason.BAD_AVRO, body.inputStream().available() + " bytes after the end of the record");
+      }
+    } catch (IOException e) {
+      throw new InvalidDocumentException(Reason.BAD_AVRO, "the record declares more bytes than its " + (bytes.length - HEADER_BYTES) + "-byte body holds");
+    } catch (AvroRuntimeException e) {
+      throw new InvalidDocumentException(Reason.BAD_AVRO, shorten(e.getMessage()));
+    }
     try {
       return AVRO.decode(bytes);
     } catch (SerializationException e) {
       Reason reason = e.getCause() instanceof MissingSchemaException ? Reason.UNKNOWN_SCHEMA : Reason.BAD_AVRO;
       throw new InvalidDocumentException(reason, shorten(e.getMessage()));
     }
+  }
+
+  /** The fingerprint as the 8 header bytes read it, little-endian, in hex (as the README lists them). */
+  static String fingerprintHex(long fingerprint) {
+    return String.format(Locale.ROOT, "%016x", Long.reverseBytes(fingerprint));
+  }
+
+  private static Map<Long, Schema> documentSchemas() {
+    Map<Long, Schema> out = new LinkedHashMap<>();
+    Schema current = Document.getClassSchema();
+    out.put(SchemaNormalization.parsingFingerprint64(current), current);
+    for (Schema s : SchemaHistory.schemas()) {
+      if (s.getFullName().equals(current.getFullName())) out.put(SchemaNormalization.parsingFingerprint64(s), s);
+    }
+    return Collections.unmodifiableMap(out);
   }
 
   /**
@@ -64,8 +122,25 @@ final class DocumentParser {
       return JSON.readTree(json);
     } catch (JsonProcessingException e) {
       String where = e.getLocation() == null ? "" : " at line " + e.getLocation().getLineNr() + " column " + e.getLocation().getColumnNr();
-      throw new InvalidDocumentException(Reason.MALFORMED_JSON, shorten(e.getOriginalMessage()) + where);
+      throw new InvalidDocumentException(Reason.MALFORMED_JSON, jsonProblem(e) + where);
     }
+  }
+
+  /** What is wrong with the JSON, in the API's words: Jackson's own messages name its classes and settings. */
+  private static String jsonProblem(JsonProcessingException e) {
+    String m = String.valueOf(e.getOriginalMessage());
+    if (e instanceof JsonEOFException) return "the JSON ends before its value is complete";
+    if (e instanceof StreamConstraintsException) return "the JSON nests too deeply or has a value that is too long";
+    if (m.startsWith("Trailing token")) return "there is more after the JSON value (one value per body, or per line in NDJSON)";
+    if (m.startsWith("Duplicate field ")) return "duplicate key " + shorten(m.substring("Duplicate field ".length()));
+    if (m.startsWith("Illegal unquoted character")) return "a control character inside a string must be escaped";
+    int quote = m.indexOf("('");
+    int end = m.indexOf("' (code");
+    if (m.startsWith("Unexpected character") && quote >= 0 && end > quote) return "unexpected character '" + m.substring(quote + 2, end) + "'";
+    int token = m.indexOf('\'');
+    int tokenEnd = m.indexOf("':");
+    if (m.startsWith("Unrecognized token") && token >= 0 && tokenEnd > token) return "unexpected word '" + shorten(m.substring(token + 1, tokenEnd)) + "'";
+    return "not valid JSON";
   }
 
   /** One document from a parsed JSON value; see {@link #parseJson}. */

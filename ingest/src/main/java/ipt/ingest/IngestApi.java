@@ -9,6 +9,7 @@ import ipt.runtime.KafkaSettings;
 import ipt.runtime.ServiceProcess;
 import ipt.runtime.StatusServer;
 import ipt.schemas.Document;
+import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
@@ -22,7 +23,11 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.zip.GZIPInputStream;
 import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.io.Connection;
 import org.eclipse.jetty.io.Content;
 import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.HttpConfiguration;
@@ -64,10 +69,14 @@ public final class IngestApi implements AutoCloseable {
     DocumentPublisher publisher = new DocumentPublisher(props);
     HttpConfiguration http = new HttpConfiguration();
     http.setSendServerVersion(false);
+    // Slow and stalled clients are cut off rather than left to hold connections (a body is read without a thread).
+    http.setMinRequestDataRate(config.minRequestBytesPerSecond());
     Server server = new Server();
     ServerConnector connector = new ServerConnector(server, new HttpConnectionFactory(http));
     connector.setHost(config.host());
     connector.setPort(config.port());
+    connector.setIdleTimeout(config.idleTimeoutMs());
+    connector.addBean(new HeaderTimeout(connector, config.headerTimeoutMs()));
     server.addConnector(connector);
     server.setHandler(new DocumentsHandler(config, curation, publisher, new IngestApiMetrics(registry)));
     try {
@@ -107,6 +116,19 @@ public final class IngestApi implements AutoCloseable {
   }
 
 
+  /**
+   * Closes a connection that has not sent a whole request head within the timeout: the idle timeout alone lets a
+   * client that sends one header byte every few seconds keep a connection for ever.
+   */
+  private record HeaderTimeout(ServerConnector connector, long timeoutMs) implements Connection.Listener {
+    @Override
+    public void onOpened(Connection connection) {
+      connector.getScheduler().schedule(() -> {
+        if (connection.getMessagesIn() == 0 && connection.getEndPoint().isOpen()) connection.close();
+      }, timeoutMs, TimeUnit.MILLISECONDS);
+    }
+  }
+
   /** One failed document of a batch: where it was, its id if it had one, and why. */
   private record Failure(int index, String id, String reason, String detail) {}
 
@@ -116,13 +138,15 @@ public final class IngestApi implements AutoCloseable {
     private final DocumentPublisher publisher;
     private final IngestApiMetrics metrics;
     private final byte[] token;
+    private final Semaphore permits;
 
     DocumentsHandler(IngestApiConfig config, CurationConfig curation, DocumentPublisher publisher, IngestApiMetrics metrics) {
       this.config = config;
       this.curation = curation;
       this.publisher = publisher;
       this.metrics = metrics;
-      this.token = ("Bearer " + config.token()).getBytes(StandardCharsets.UTF_8);
+      this.token = config.token().getBytes(StandardCharsets.UTF_8);
+      this.permits = new Semaphore(config.maxConcurrentRequests());
     }
 
     @Override
@@ -147,7 +171,7 @@ public final class IngestApi implements AutoCloseable {
         return true;
       }
       String auth = request.getHeaders().get(HttpHeader.AUTHORIZATION);
-      if (auth == null || !MessageDigest.isEqual(auth.getBytes(StandardCharsets.UTF_8), token)) {
+      if (auth == null || !MessageDigest.isEqual(bearerToken(auth), token)) {
         response.getHeaders().put(HttpHeader.WWW_AUTHENTICATE, "Bearer realm=\"ipt\"");
         error(response, callback, "documents", method, start, 401, "unauthorized",
             auth == null ? "missing Authorization: Bearer <token>" : "wrong bearer token");
@@ -176,18 +200,56 @@ public final class IngestApi implements AutoCloseable {
         error(response, callback, "documents", method, start, 415, "unsupported-media-type", "only charset=utf-8 is accepted");
         return;
       }
+      String encoding = request.getHeaders().get(HttpHeader.CONTENT_ENCODING);
+      boolean gzip = encoding != null && (encoding.strip().equalsIgnoreCase("gzip") || encoding.strip().equalsIgnoreCase("x-gzip"));
+      if (encoding != null && !gzip && !encoding.strip().equalsIgnoreCase("identity")) {
+        error(response, callback, "documents", method, start, 415, "unsupported-encoding",
+            "Content-Encoding '" + DocumentParser.shorten(encoding) + "' is not supported; send gzip or identity");
+        return;
+      }
       if (request.getLength() > config.maxBodyBytes()) {
         error(response, callback, "documents", method, start, 413, "body-too-large",
             "body of " + request.getLength() + " bytes is over the limit of " + config.maxBodyBytes());
         return;
       }
-      byte[] body;
-      try (InputStream in = Content.Source.asInputStream(request)) {
-        body = in.readNBytes(config.maxBodyBytes() + 1);
+      BodyReader.read(request, config.maxBodyBytes()).whenComplete((body, failure) -> {
+        if (failure != null) {
+          error(response, callback, "documents", method, start, 400, "unreadable-body", "could not read the body: " + DocumentParser.shorten(failure.getMessage()));
+        } else if (!permits.tryAcquire()) {
+          response.getHeaders().put(HttpHeader.RETRY_AFTER, "1");
+          error(response, callback, "documents", method, start, 503, "overloaded",
+              config.maxConcurrentRequests() + " requests are being published already; retry after a second");
+        } else {
+          Callback release = Callback.from(callback, (Runnable) permits::release);
+          try {
+            handleBody(request, response, release, start, ndjson, gzip ? gunzip(body) : body);
+          } catch (InvalidDocumentException e) {
+            error(response, release, "documents", method, start, e.reason() == Reason.DOCUMENT_TOO_LARGE ? 413 : 400,
+                e.reason() == Reason.DOCUMENT_TOO_LARGE ? "body-too-large" : "bad-encoding", e.getMessage());
+          } catch (RuntimeException e) {
+            LOG.error("ingest request failed unexpectedly", e);
+            error(response, release, "documents", method, start, 500, "internal-error", "unexpected error; nothing from this request was accepted");
+          }
+        }
+      });
+    }
+
+    /** A gzip body, inflated up to the body limit (a small gzip can inflate to gigabytes). */
+    private byte[] gunzip(byte[] body) throws InvalidDocumentException {
+      if (body.length > config.maxBodyBytes()) return body;
+      try (InputStream in = new GZIPInputStream(new ByteArrayInputStream(body))) {
+        byte[] inflated = in.readNBytes(config.maxBodyBytes() + 1);
+        if (inflated.length > config.maxBodyBytes()) {
+          throw new InvalidDocumentException(Reason.DOCUMENT_TOO_LARGE, "gzip body inflates to more than the limit of " + config.maxBodyBytes() + " bytes");
+        }
+        return inflated;
       } catch (IOException e) {
-        error(response, callback, "documents", method, start, 400, "unreadable-body", "could not read the body: " + e.getMessage());
-        return;
+        throw new InvalidDocumentException(Reason.MALFORMED_JSON, "Content-Encoding is gzip but the body is not valid gzip");
       }
+    }
+
+    private void handleBody(Request request, Response response, Callback callback, long start, boolean ndjson, byte[] body) {
+      String method = request.getMethod();
       metrics.bodyBytes(body.length);
       if (body.length > config.maxBodyBytes()) {
         error(response, callback, "documents", method, start, 413, "body-too-large", "body is over the limit of " + config.maxBodyBytes() + " bytes");
@@ -278,6 +340,13 @@ public final class IngestApi implements AutoCloseable {
             if (status == 503) response.getHeaders().put(HttpHeader.RETRY_AFTER, "5");
             reply(response, callback, "documents", method, start, status, outcome(accepted, failures));
           });
+    }
+
+    /** The credentials of a Bearer authorization; the scheme name is case-insensitive (RFC 7235 section 2.1). */
+    private static byte[] bearerToken(String authorization) {
+      String[] parts = authorization.strip().split(" +", 2);
+      if (parts.length != 2 || !parts[0].equalsIgnoreCase("Bearer")) return new byte[0];
+      return parts[1].strip().getBytes(StandardCharsets.UTF_8);
     }
 
     /** No charset parameter means UTF-8 (RFC 8259); any other than UTF-8 is refused rather than guessed at. */

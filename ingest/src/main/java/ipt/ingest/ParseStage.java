@@ -18,11 +18,13 @@ final class ParseStage implements Processor<byte[], byte[], String, Staged> {
 
   private final CurationConfig config;
   private final CurationMetrics metrics;
+  private final StreamThreadDeaths deaths;
   private ProcessorContext<String, Staged> context;
 
-  ParseStage(CurationConfig config, CurationMetrics metrics) {
+  ParseStage(CurationConfig config, CurationMetrics metrics, StreamThreadDeaths deaths) {
     this.config = config;
     this.metrics = metrics;
+    this.deaths = deaths;
   }
 
   @Override
@@ -37,7 +39,9 @@ final class ParseStage implements Processor<byte[], byte[], String, Staged> {
     long offset = context.recordMetadata().map(RecordMetadata::offset).orElse(-1L);
     byte[] original = record.value();
     metrics.stageIn(Reason.Stage.PARSE, CurationMetrics.UNPARSED);
+    deaths.processing(topic, partition, offset);
     Document parsed = null;
+    Staged out;
     try {
       // JSON documents carry no time of their own: the record's timestamp is when the producer sent it.
       parsed = DocumentParser.parse(original, Instant.ofEpochMilli(record.timestamp()), "kafka:" + topic);
@@ -48,21 +52,28 @@ final class ParseStage implements Processor<byte[], byte[], String, Staged> {
       metrics.stageIn(Reason.Stage.QUALITY, curated.getDomain());
       QualityRules.check(curated.getText(), config.qualityFor(curated.getDomain()));
       metrics.stageOut(Reason.Stage.QUALITY, curated.getDomain());
-      String contentHash = Sha256.hex(curated.getText());
-      context.forward(record.withKey(contentHash).withValue(new Staged.Candidate(curated, original, topic, partition, offset)));
+      out = new Staged.Candidate(curated, original, topic, partition, offset);
     } catch (InvalidDocumentException e) {
-      reject(record, e.reason(), e.getMessage(), parsed, topic, partition, offset);
-    } catch (RuntimeException e) {
+      out = rejection(record, e.reason(), e.getMessage(), parsed, topic, partition, offset);
+    } catch (RuntimeException | Error e) {
+      // Errors too (an OutOfMemoryError or StackOverflowError from one record): a thread that died here would
+      // be replaced and read the same record again, and the partition would never move on.
       LOG.error("unexpected error curating {}-{}@{}; sent to the rejected topic", topic, partition, offset, e);
-      reject(record, Reason.UNEXPECTED_ERROR, DocumentParser.shorten(e.toString()), parsed, topic, partition, offset);
+      out = rejection(record, Reason.UNEXPECTED_ERROR, DocumentParser.shorten(e.toString()), parsed, topic, partition, offset);
     }
+    // Outside the try: a failure to forward (a fenced producer, a lost task) is Kafka's to handle, not a bad record.
+    if (out instanceof Staged.Candidate c) {
+      context.forward(record.withKey(Sha256.hex(c.document().getText())).withValue(out));
+    } else {
+      context.forward(record.withKey(((Staged.Rejection) out).record().getDocumentId()).withValue(out));
+    }
+    deaths.done();
   }
 
-  private void reject(
+  private Staged rejection(
       Record<byte[], byte[]> record, Reason reason, String detail, Document parsed, String topic, int partition, long offset) {
     metrics.rejected(reason);
     String id = parsed == null ? null : parsed.getId();
-    context.forward(
-        record.withKey(id).withValue(Rejections.of(reason, detail, id, record.value(), topic, partition, offset, context.currentSystemTimeMs())));
+    return Rejections.of(reason, detail, id, record.value(), topic, partition, offset, context.currentSystemTimeMs());
   }
 }

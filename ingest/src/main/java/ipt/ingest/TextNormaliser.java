@@ -46,11 +46,14 @@ final class TextNormaliser {
     return c != '\n' && (Character.isWhitespace(c) || Character.isSpaceChar(c));
   }
 
-  /** True when the text has nothing but white space. */
+  /**
+   * True when the text has nothing visible: only white space and format characters (zero-width space and joiners,
+   * word joiner, BOM, soft hyphen), which are kept inside text (a joiner means something in Persian or an emoji).
+   */
   static boolean isEmpty(String text) {
     for (int i = 0; i < text.length(); i++) {
       char c = text.charAt(i);
-      if (c != '\n' && !isBlank(c)) return false;
+      if (c != '\n' && !isBlank(c) && Character.getType(c) != Character.FORMAT) return false;
     }
     return true;
   }

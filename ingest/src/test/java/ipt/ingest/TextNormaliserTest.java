@@ -49,4 +49,11 @@ class TextNormaliserTest {
     assertTrue(TextNormaliser.isEmpty(" \n\t\u00a0\u2003"));
     assertFalse(TextNormaliser.isEmpty(" . "));
   }
+
+  @Test
+  void zeroWidthCharactersAloneAreEmptyText() {
+    assertTrue(TextNormaliser.isEmpty("\u200b\u200c\u200d \u2060\ufeff\u00ad\n\u200b"));
+    assertFalse(TextNormaliser.isEmpty("\u200b a \u200b"));
+    assertFalse(TextNormaliser.isEmpty("\ud83d\udc69\u200d\ud83d\udcbb"), "an emoji joined by a ZWJ is visible");
+  }
 }

@@ -15,7 +15,8 @@ public final class ServiceProcess {
   private ServiceProcess() {}
 
   /**
-   * Serves {@code /metrics} and {@code /healthz} on {@code IPT_STATUS_PORT} (8080) and blocks until the JVM
+   * Serves {@code /metrics} and {@code /healthz} on {@code IPT_STATUS_BIND}:{@code IPT_STATUS_PORT} (127.0.0.1:8080;
+   * the Helm chart binds 0.0.0.0 so that probes and Prometheus reach it) and blocks until the JVM
    * is asked to stop; the shutdown hook closes {@code service} before the process exits.
    */
   public static void runUntilShutdown(String name, Map<String, String> env, PrometheusRegistry registry,
@@ -27,8 +28,9 @@ public final class ServiceProcess {
   public static void runUntilShutdown(String name, Map<String, String> env, PrometheusRegistry registry,
       Supplier<StatusServer.Health> health, AutoCloseable service, Map<String, HttpHandler> routes) throws Exception {
     int port = Integer.parseInt(env.getOrDefault("IPT_STATUS_PORT", "8080"));
+    String bind = StatusServer.bindAddress(env);
     CountDownLatch closed = new CountDownLatch(1);
-    try (StatusServer status = StatusServer.start("0.0.0.0", port, registry, health, routes)) {
+    try (StatusServer status = StatusServer.start(bind, port, registry, health, routes)) {
       Runtime.getRuntime().addShutdownHook(new Thread(() -> {
         try {
           service.close();
@@ -38,7 +40,7 @@ public final class ServiceProcess {
           closed.countDown();
         }
       }, name + "-shutdown"));
-      LOG.info("{} running; /metrics and /healthz on port {}", name, status.port());
+      LOG.info("{} running; /metrics and /healthz on {}:{}", name, bind, status.port());
       closed.await();
     }
   }

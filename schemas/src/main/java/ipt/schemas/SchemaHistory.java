@@ -26,7 +26,7 @@ public final class SchemaHistory {
     return STORE;
   }
 
-  static List<Schema> schemas() {
+  public static List<Schema> schemas() {
     List<Schema> out = new ArrayList<>();
     try (InputStream index = SchemaHistory.class.getResourceAsStream(DIR + "index.txt");
         BufferedReader lines = new BufferedReader(new InputStreamReader(index, StandardCharsets.UTF_8))) {
