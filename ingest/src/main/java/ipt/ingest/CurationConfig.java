@@ -15,11 +15,14 @@ import java.util.Optional;
  * @param dedupStoreName the state store of content hashes already seen (its changelog topic is named after it)
  * @param quality quality thresholds by domain ({@link QualityThresholds#none()} turns the filter off for one)
  * @param defaultQuality thresholds for domains not in {@code quality}
+ * @param unspacedQuality thresholds for domains not in {@code quality}, for a text whose letters are mostly of scripts
+ *     written without spaces ({@link Scripts#mostlyUnspaced()})
  * @param nearDup MinHash near-duplicate removal; empty: off
  */
 public record CurationConfig(
     double heldoutFraction, int minTextChars, int maxTextChars, int maxIdChars, String dedupStoreName,
-    Map<String, QualityThresholds> quality, QualityThresholds defaultQuality, Optional<MinHash.Config> nearDup) {
+    Map<String, QualityThresholds> quality, QualityThresholds defaultQuality, QualityThresholds unspacedQuality,
+    Optional<MinHash.Config> nearDup) {
 
   /** Domains that get the code preset by default. */
   private static final String[] CODE_DOMAINS = {"code", "java", "python", "c", "cpp", "csharp", "go", "rust", "javascript", "typescript",
@@ -39,47 +42,52 @@ public record CurationConfig(
     quality = Map.copyOf(quality);
   }
 
-  /** 5% held out; English prose rules for en, code rules for code domains, prose rules for the rest; near-dup 14×8. */
+  /**
+   * 5% held out; English prose rules for en, code rules for code domains, for the rest prose rules, or the unspaced
+   * preset for a text mostly in scripts written without spaces; near-dup 14×8.
+   */
   public static CurationConfig defaults() {
     Map<String, QualityThresholds> quality = new HashMap<>();
     quality.put("en", QualityThresholds.english());
     for (String code : CODE_DOMAINS) quality.put(code, QualityThresholds.code());
     return new CurationConfig(0.05, 1, 1_000_000, 256, "dedup-content-hashes", quality, QualityThresholds.prose(),
-        Optional.of(MinHash.Config.defaults()));
+        QualityThresholds.unspaced(), Optional.of(MinHash.Config.defaults()));
   }
 
   public CurationConfig withHeldoutFraction(double fraction) {
-    return new CurationConfig(fraction, minTextChars, maxTextChars, maxIdChars, dedupStoreName, quality, defaultQuality, nearDup);
+    return new CurationConfig(fraction, minTextChars, maxTextChars, maxIdChars, dedupStoreName, quality, defaultQuality, unspacedQuality, nearDup);
   }
 
   public CurationConfig withTextChars(int min, int max) {
-    return new CurationConfig(heldoutFraction, min, max, maxIdChars, dedupStoreName, quality, defaultQuality, nearDup);
+    return new CurationConfig(heldoutFraction, min, max, maxIdChars, dedupStoreName, quality, defaultQuality, unspacedQuality, nearDup);
   }
 
   /** Only validation and exact dedup: no quality filter, no near-dup removal. */
   public CurationConfig withoutContentFilters() {
     return new CurationConfig(heldoutFraction, minTextChars, maxTextChars, maxIdChars, dedupStoreName, Map.of(), QualityThresholds.none(),
-        Optional.empty());
+        QualityThresholds.none(), Optional.empty());
   }
 
   public CurationConfig withQuality(String domain, QualityThresholds thresholds) {
     Map<String, QualityThresholds> q = new HashMap<>(quality);
     q.put(domain, thresholds);
-    return new CurationConfig(heldoutFraction, minTextChars, maxTextChars, maxIdChars, dedupStoreName, q, defaultQuality, nearDup);
+    return new CurationConfig(heldoutFraction, minTextChars, maxTextChars, maxIdChars, dedupStoreName, q, defaultQuality, unspacedQuality, nearDup);
   }
 
+  /** The thresholds for every domain not named, whatever the script. */
   public CurationConfig withDefaultQuality(QualityThresholds thresholds) {
-    return new CurationConfig(heldoutFraction, minTextChars, maxTextChars, maxIdChars, dedupStoreName, quality, thresholds, nearDup);
+    return new CurationConfig(heldoutFraction, minTextChars, maxTextChars, maxIdChars, dedupStoreName, quality, thresholds, thresholds, nearDup);
   }
 
   public CurationConfig withNearDup(Optional<MinHash.Config> config) {
-    return new CurationConfig(heldoutFraction, minTextChars, maxTextChars, maxIdChars, dedupStoreName, quality, defaultQuality, config);
+    return new CurationConfig(heldoutFraction, minTextChars, maxTextChars, maxIdChars, dedupStoreName, quality, defaultQuality, unspacedQuality, config);
   }
 
   /**
    * The defaults, changed by: {@code IPT_HELDOUT_FRACTION}; {@code IPT_QUALITY_DEFAULT} and
    * {@code IPT_QUALITY_<DOMAIN>} (domain upper-cased, {@code -}/{@code .} as {@code _}), each one of
-   * {@code english}, {@code prose}, {@code code}, {@code off}; {@code IPT_NEAR_DUP} ({@code on}/{@code off}).
+   * {@code english}, {@code prose}, {@code unspaced}, {@code code}, {@code off} (a named preset applies to every
+   * script; {@code IPT_QUALITY_DEFAULT} to every domain not named); {@code IPT_NEAR_DUP} ({@code on}/{@code off}).
    */
   public static CurationConfig fromEnv(Map<String, String> env) {
     CurationConfig c = defaults();
@@ -100,13 +108,17 @@ public record CurationConfig(
     return switch (name.strip()) {
       case "english" -> QualityThresholds.english();
       case "prose" -> QualityThresholds.prose();
+      case "unspaced" -> QualityThresholds.unspaced();
       case "code" -> QualityThresholds.code();
       case "off" -> QualityThresholds.none();
-      default -> throw new IllegalArgumentException(variable + " must be english, prose, code or off, not '" + name + "'");
+      default -> throw new IllegalArgumentException(variable + " must be english, prose, unspaced, code or off, not '" + name + "'");
     };
   }
 
-  QualityThresholds qualityFor(String domain) {
-    return quality.getOrDefault(domain, defaultQuality);
+  /** The domain's named preset, else the default for the text's scripts. */
+  QualityThresholds qualityFor(String domain, Scripts scripts) {
+    QualityThresholds named = quality.get(domain);
+    if (named != null) return named;
+    return scripts.mostlyUnspaced() ? unspacedQuality : defaultQuality;
   }
 }

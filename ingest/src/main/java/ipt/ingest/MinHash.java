@@ -76,7 +76,8 @@ public final class MinHash {
 
   /** The text's distinct shingle hashes, sorted. */
   long[] shingleHashes(String text) {
-    long[] tokens = QualityRules.isSpaceless(text) ? letterHashes(text) : wordHashes(text);
+    // Letters are the tokens where some script needs a dictionary for words: character shingles, as usual for CJK.
+    long[] tokens = Scripts.of(text).needsDictionary() ? letterHashes(text) : wordHashes(text);
     int n = Math.min(config.shingle(), tokens.length);
     if (n == 0) return new long[0];
     long[] shingles = new long[tokens.length - n + 1];

@@ -50,7 +50,8 @@ final class ParseStage implements Processor<byte[], byte[], String, Staged> {
       Document curated = DocumentValidator.validate(parsed, config);
       metrics.stageOut(Reason.Stage.VALIDATE, curated.getDomain());
       metrics.stageIn(Reason.Stage.QUALITY, curated.getDomain());
-      QualityRules.check(curated.getText(), config.qualityFor(curated.getDomain()));
+      Scripts scripts = Scripts.of(curated.getText());
+      QualityRules.check(curated.getText(), scripts, config.qualityFor(curated.getDomain(), scripts));
       metrics.stageOut(Reason.Stage.QUALITY, curated.getDomain());
       out = new Staged.Candidate(curated, original, topic, partition, offset);
     } catch (InvalidDocumentException e) {

@@ -1,5 +1,7 @@
 package ipt.ingest;
 
+import com.ibm.icu.text.BreakIterator;
+import com.ibm.icu.util.ULocale;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -11,31 +13,29 @@ import java.util.function.Supplier;
 
 /**
  * The quality filter: a normalised text against {@link QualityThresholds}, the first rule it breaks as an
- * {@link InvalidDocumentException} with the measured value and the bound. Text with almost no spaces (Chinese,
- * Japanese, Thai) is measured in letters instead of words, so the same rules apply without a tokenizer.
+ * {@link InvalidDocumentException} with the measured value and the bound. Where a text's letters include scripts
+ * written without spaces (Chinese, Japanese, Thai, Lao, Khmer, Burmese), ICU's dictionary-based word segmentation
+ * finds its words, for those letters and any Latin beside them, so the word rules mean the same in every script.
  */
 final class QualityRules {
-  /** Below this share of white space among non-space characters, the text is taken to be written without spaces. */
-  private static final double SPACELESS = 0.05;
   private static final int MIN_LINES_FOR_LINE_SHARES = 3;
+  /** A BreakIterator holds its text: one per stream thread, cloned from ICU's cached root instance. */
+  private static final ThreadLocal<BreakIterator> WORDS = ThreadLocal.withInitial(() -> BreakIterator.getWordInstance(ULocale.ROOT));
 
   private QualityRules() {}
 
   static void check(String text, QualityThresholds t) throws InvalidDocumentException {
-    String[] lines = text.split("\n");
-    if (t.maxMeanLineLength() > 0 || t.maxLineLength() > 0 || t.minAlphanumeric() > 0) codeRules(text, lines, t);
-    boolean spaceless = isSpaceless(text);
-    List<String> words = spaceless ? letters(text) : words(text);
-    bound(words.size() >= t.minWords(), Reason.TOO_FEW_WORDS, () -> words.size() + " words, fewer than " + t.minWords());
-    bound(words.size() <= t.maxWords(), Reason.TOO_MANY_WORDS, () -> words.size() + " words, more than " + t.maxWords());
-    if (!spaceless) wordRules(text, lines, words, t);
-    repetitionRules(text, lines, words, t);
+    check(text, Scripts.of(text), t);
   }
 
-  static boolean isSpaceless(String text) {
-    long spaces = text.chars().filter(Character::isWhitespace).count();
-    long visible = text.length() - spaces;
-    return visible >= 20 && spaces < SPACELESS * visible;
+  static void check(String text, Scripts scripts, QualityThresholds t) throws InvalidDocumentException {
+    String[] lines = text.split("\n");
+    if (t.maxMeanLineLength() > 0 || t.maxLineLength() > 0 || t.minAlphanumeric() > 0) codeRules(text, lines, t);
+    List<String> words = scripts.needsDictionary() ? segmentedWords(text) : words(text);
+    bound(words.size() >= t.minWords(), Reason.TOO_FEW_WORDS, () -> words.size() + " words, fewer than " + t.minWords());
+    bound(words.size() <= t.maxWords(), Reason.TOO_MANY_WORDS, () -> words.size() + " words, more than " + t.maxWords());
+    if (!words.isEmpty()) wordRules(text, lines, words, t);
+    repetitionRules(text, lines, words, t);
   }
 
   private static void codeRules(String text, String[] lines, QualityThresholds t) throws InvalidDocumentException {
@@ -178,10 +178,15 @@ final class QualityRules {
     return out;
   }
 
-  /** For text without spaces: every letter or digit is a "word". */
-  static List<String> letters(String text) {
+  /** Words as ICU's word break rules and dictionaries find them; punctuation and spaces between them are not words. */
+  static List<String> segmentedWords(String text) {
+    BreakIterator boundaries = WORDS.get();
+    boundaries.setText(text);
     List<String> out = new ArrayList<>();
-    text.codePoints().filter(Character::isLetterOrDigit).forEach(cp -> out.add(new String(Character.toChars(cp))));
+    for (int start = boundaries.first(), end = boundaries.next(); end != BreakIterator.DONE; start = end, end = boundaries.next()) {
+      if (boundaries.getRuleStatus() != BreakIterator.WORD_NONE) out.add(text.substring(start, end));
+    }
+    boundaries.setText("");
     return out;
   }
 

@@ -8,7 +8,7 @@ import java.util.Set;
  * as in datatrove's GopherQualityFilter and GopherRepetitionFilter), the code rules The Stack's (Kocetkov
  * et al. 2022). A rule whose threshold is {@code off} (NaN, 0 or an empty list) is skipped.
  *
- * @param minWords fewest words (for text without spaces: letters)
+ * @param minWords fewest words (in scripts written without spaces, as ICU's dictionaries segment them)
  * @param maxWords most words
  * @param minMeanWordLength shortest mean word length (NaN: off)
  * @param maxMeanWordLength longest mean word length (NaN: off)
@@ -55,6 +55,19 @@ public record QualityThresholds(
     return new QualityThresholds(p.minWords, p.maxWords, p.minMeanWordLength, p.maxMeanWordLength, p.maxSymbolToWord,
         p.maxBulletLines, p.maxEllipsisLines, p.minAlphaWords, ENGLISH_STOP_WORDS, 2, p.maxDuplicateLines, p.maxDuplicateLineChars,
         p.maxTopNgramChars, p.maxDuplicateNgramChars, p.maxMeanLineLength, p.maxLineLength, p.minAlphanumeric);
+  }
+
+  /**
+   * {@link #prose()} for text mostly in scripts written without spaces (Chinese, Japanese, Thai, Lao, Khmer,
+   * Burmese), its words found by ICU's dictionaries: from 10 words (a word there carries about what two English
+   * words do: a four-line poem is a document), and no bound on mean word length, which for dictionary words
+   * measures the dictionary rather than the text.
+   */
+  public static QualityThresholds unspaced() {
+    QualityThresholds p = prose();
+    return new QualityThresholds(10, p.maxWords, OFF, OFF, p.maxSymbolToWord, p.maxBulletLines, p.maxEllipsisLines,
+        p.minAlphaWords, Set.of(), 0, p.maxDuplicateLines, p.maxDuplicateLineChars, p.maxTopNgramChars, p.maxDuplicateNgramChars,
+        p.maxMeanLineLength, p.maxLineLength, p.minAlphanumeric);
   }
 
   /** Every rule off. */

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 class QualityRulesTest {
@@ -16,6 +17,12 @@ class QualityRulesTest {
       + " Standpunkten des Rates und dieses Hauses.";
   private static final String CHINESE = "欧洲议会今天通过了关于渔业政策的决议。委员会的报告员感谢各位议员在过去一年中的合作,"
       + "并希望理事会能够尽快采纳这一提案。许多议员认为,这项政策对沿海地区的经济发展非常重要。";
+  /** Tang poems (public domain, as in Debian's fortunes-zh), a line break every five or seven characters. */
+  static final String[] POEMS = {
+      "床前明月光，\n疑是地上霜。\n举头望明月，\n低头思故乡。",
+      "白日依山尽，\n黄河入海流。\n欲穷千里目，\n更上一层楼。",
+      "春眠不觉晓，\n处处闻啼鸟。\n夜来风雨声，\n花落知多少。",
+      "朝辞白帝彩云间，\n千里江陵一日还。\n两岸猿声啼不住，\n轻舟已过万重山。"};
   private static final String JAVA = "public final class Counter {\n  private long count;\n\n  /** Adds one. */\n"
       + "  public void increment() {\n    count++;\n  }\n\n  public long get() {\n    return count;\n  }\n}\n";
 
@@ -62,11 +69,29 @@ class QualityRulesTest {
   }
 
   @Test
-  void textWithoutSpacesIsMeasuredInLetters() {
-    assertTrue(QualityRules.isSpaceless(CHINESE));
-    assertDoesNotThrow(() -> QualityRules.check(CHINESE, QualityThresholds.prose()));
-    assertEquals("too-few-words", reason("欧洲议会今天通过了决议。", QualityThresholds.prose()));
-    assertEquals("top-ngram-repetition", reason("哈哈".repeat(40) + CHINESE, QualityThresholds.prose()));
+  void wordsOfUnspacedScriptsComeFromDictionariesNotFromSpaces() {
+    assertEquals(List.of("欧洲", "议会", "今天", "通过", "了", "决议"), QualityRules.segmentedWords("欧洲议会今天通过了决议。"));
+    assertEquals(List.of("東京", "で", "AI", "会議", "が", "開", "か", "れ", "た"), QualityRules.segmentedWords("東京でAI会議が開かれた。"));
+    assertEquals(List.of("ภาษา", "ไทย", "ง่าย", "นิดเดียว"), QualityRules.segmentedWords("ภาษาไทยง่ายนิดเดียว"));
+    assertTrue(Scripts.of(POEMS[0]).mostlyUnspaced());
+    assertTrue(Scripts.of("public void run() { // 运行任务\n }").needsDictionary());
+  }
+
+  @Test
+  void shortLinePoemsAreMeasuredInWordsNotLines() {
+    // Four lines of five characters: counting spaces called this "spaced text" of 4 words.
+    for (String poem : POEMS) assertDoesNotThrow(() -> QualityRules.check(poem, QualityThresholds.unspaced()), poem);
+    assertDoesNotThrow(() -> QualityRules.check(CHINESE, QualityThresholds.unspaced()));
+    assertEquals("too-few-words", reason("欧洲议会今天通过了决议。", QualityThresholds.unspaced()));
+    assertEquals("top-ngram-repetition", reason("哈哈".repeat(40) + CHINESE, QualityThresholds.unspaced()));
+  }
+
+  @Test
+  void mixedScriptTextIsNotPenalisedForBeingMixed() {
+    String japaneseWithLatin = "本日はKafka StreamsとAvroを使ったデータ処理の仕組みについて説明します。"
+        + "まずProducerがレコードを送信し、次にConsumerがそれを読み取ります。";
+    assertDoesNotThrow(() -> QualityRules.check(japaneseWithLatin, QualityThresholds.unspaced()));
+    assertDoesNotThrow(() -> QualityRules.check(SPEECH + " 欧洲议会 (Europäisches Parlament).", QualityThresholds.english()));
   }
 
   @Test
