@@ -8,9 +8,14 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-/** A model's metrics on a task, forward only: loss for text; acc and acc_norm for multiple choice. */
+/**
+ * A model's metrics on a task, forward only: for text loss (nats per token) and, comparable across tokenizers
+ * and scripts, bits per UTF-8 byte and nats per character; acc and acc_norm for multiple choice.
+ */
 final class TaskScores {
   static final String LOSS = "loss";
+  static final String BITS_PER_BYTE = "bits_per_byte";
+  static final String NATS_PER_CHAR = "nats_per_char";
   static final String ACC = "acc";
   static final String ACC_NORM = "acc_norm";
 
@@ -34,7 +39,38 @@ final class TaskScores {
 
   private static Score text(LanguageModel model, Task.Text task) {
     List<int[]> sequences = model.tokenizer().windows(task.documents(), model.config().contextLength() + 1);
-    return new Score(Map.of(LOSS, model.loss(sequences)), sequences.size());
+    double loss = model.loss(sequences);
+    Map<String, Double> metrics = new LinkedHashMap<>();
+    metrics.put(LOSS, loss);
+    metrics.putAll(perText(loss, sequences, task.documents()));
+    return new Score(metrics, sequences.size());
+  }
+
+  /**
+   * The same nats per UTF-8 byte (in bits) and per character (code point): a byte-level model spends three tokens
+   * on a Chinese character, so its loss per token looks three times better than a word-piece model's on the same
+   * text. The first token of each window is not predicted: the text counted is the share of the predicted tokens
+   * (exact for the byte-level model, where a token is a byte; a document separator counts as one byte and char).
+   */
+  static Map<String, Double> perText(double lossPerToken, List<int[]> sequences, List<String> documents) {
+    long tokens = 0;
+    long predicted = 0;
+    for (int[] s : sequences) {
+      tokens += s.length;
+      predicted += s.length - 1;
+    }
+    long bytes = Math.max(0, documents.size() - 1);
+    long chars = bytes;
+    for (String d : documents) {
+      bytes += d.getBytes(StandardCharsets.UTF_8).length;
+      chars += d.codePointCount(0, d.length());
+    }
+    Map<String, Double> out = new LinkedHashMap<>();
+    double covered = predicted == 0 ? 0 : (double) predicted / tokens;
+    double nats = lossPerToken * predicted;
+    out.put(BITS_PER_BYTE, covered == 0 || bytes == 0 ? Double.NaN : nats / Math.log(2) / (bytes * covered));
+    out.put(NATS_PER_CHAR, covered == 0 || chars == 0 ? Double.NaN : nats / (chars * covered));
+    return out;
   }
 
   /**
