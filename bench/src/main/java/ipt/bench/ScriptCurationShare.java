@@ -105,7 +105,7 @@ public final class ScriptCurationShare {
           text.append(GROFF_ESCAPE.matcher(line).replaceAll("").replace("\\-", "-").replace("\\e", "\\")).append('\n');
         }
         String body = text.toString().strip();
-        if (!body.isEmpty()) out.add(new Doc(corpus, corpus + ":" + root.relativize(page), domain, body));
+        if (!body.isEmpty()) out.add(new Doc(corpus, corpus + ":" + root.getFileName() + "/" + root.relativize(page), domain, body));
       }
     }
   }

@@ -220,18 +220,23 @@ public final class IngestApi implements AutoCloseable {
           error(response, callback, "documents", method, start, 503, "overloaded",
               config.maxConcurrentRequests() + " requests are being published already; retry after a second");
         } else {
-          Callback release = Callback.from(callback, (Runnable) permits::release);
-          try {
-            handleBody(request, response, release, start, ndjson, gzip ? gunzip(body) : body);
-          } catch (InvalidDocumentException e) {
-            error(response, release, "documents", method, start, e.reason() == Reason.DOCUMENT_TOO_LARGE ? 413 : 400,
-                e.reason() == Reason.DOCUMENT_TOO_LARGE ? "body-too-large" : "bad-encoding", e.getMessage());
-          } catch (RuntimeException e) {
-            LOG.error("ingest request failed unexpectedly", e);
-            error(response, release, "documents", method, start, 500, "internal-error", "unexpected error; nothing from this request was accepted");
-          }
+          handlePermitted(request, response, Callback.from(callback, (Runnable) permits::release), start, ndjson, gzip, body);
         }
       });
+    }
+
+    /** Holding one of the {@code maxConcurrentRequests} permits, released with the callback. */
+    private void handlePermitted(Request request, Response response, Callback callback, long start, boolean ndjson, boolean gzip, byte[] body) {
+      String method = request.getMethod();
+      try {
+        handleBody(request, response, callback, start, ndjson, gzip ? gunzip(body) : body);
+      } catch (InvalidDocumentException e) {
+        if (e.reason() == Reason.DOCUMENT_TOO_LARGE) error(response, callback, "documents", method, start, 413, "body-too-large", e.getMessage());
+        else error(response, callback, "documents", method, start, 400, "bad-encoding", e.getMessage());
+      } catch (RuntimeException e) {
+        LOG.error("ingest request failed unexpectedly", e);
+        error(response, callback, "documents", method, start, 500, "internal-error", "unexpected error; nothing from this request was accepted");
+      }
     }
 
     /** A gzip body, inflated up to the body limit (a small gzip can inflate to gigabytes). */

@@ -72,7 +72,7 @@ class QualityRulesTest {
   void wordsOfUnspacedScriptsComeFromDictionariesNotFromSpaces() {
     assertEquals(List.of("欧洲", "议会", "今天", "通过", "了", "决议"), QualityRules.segmentedWords("欧洲议会今天通过了决议。"));
     assertEquals(List.of("東京", "で", "AI", "会議", "が", "開", "か", "れ", "た"), QualityRules.segmentedWords("東京でAI会議が開かれた。"));
-    assertEquals(List.of("ภาษา", "ไทย", "ง่าย", "นิดเดียว"), QualityRules.segmentedWords("ภาษาไทยง่ายนิดเดียว"));
+    assertEquals(List.of("ภาษา", "ไทย", "ง่าย", "นิด", "เดียว"), QualityRules.segmentedWords("ภาษาไทยง่ายนิดเดียว"));
     assertTrue(Scripts.of(POEMS[0]).mostlyUnspaced());
     assertTrue(Scripts.of("public void run() { // 运行任务\n }").needsDictionary());
   }

@@ -56,6 +56,8 @@ class BadInputIT {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final AvroSerde<Document> DOCUMENTS = AvroSerde.of(Document.class);
   private static final String TOKEN = "bad-input-token";
+  private static final java.util.regex.Pattern JACKSON_WORDS =
+      java.util.regex.Pattern.compile("(?i)jackson|FAIL_ON|DeserializationFeature|JsonNode|`|StreamReadConstraints|START_OBJECT");
 
   @TempDir Path work;
 
@@ -120,6 +122,12 @@ class BadInputIT {
     table.add("| http | " + name + " | " + r.status() + " " + got + " |");
     assertEquals(status, r.status(), name + ": " + r.body());
     if (code != null) assertEquals(code, r.body().path("error").asText(), name + ": " + r.body());
+    if (r.body() != null) assertInOwnWords(name, r.body().path("detail").asText());
+  }
+
+  /** Error details speak of the request, not of the JSON library's classes and settings. */
+  private static void assertInOwnWords(String name, String detail) {
+    assertTrue(!JACKSON_WORDS.matcher(detail).find(), name + ": detail names library internals: " + detail);
   }
 
   /** A JSON-array batch of a valid document, the bad one, and another valid one: 207 naming the bad one's reason. */
@@ -141,6 +149,7 @@ class BadInputIT {
     assertEquals(1, failed.size(), name + ": " + r.body());
     assertEquals(index, failed.get(0).path("index").asInt(), name);
     assertEquals(reason, failed.get(0).path("reason").asText(), name + ": " + r.body());
+    assertInOwnWords(name, failed.get(0).path("detail").asText());
   }
 
   @Test
@@ -185,6 +194,146 @@ class BadInputIT {
     }
   }
 
+  /**
+   * The 15-byte record that declares a 2 GiB string, at the chart's curation heap (limit 2 GiB, MaxRAMPercentage 75:
+   * 1.5 GiB), curation run as its own process as the chart runs it: the record is dead-lettered as bad-avro, the
+   * valid documents queued behind it on the same partition are curated, no stream thread is replaced and /healthz
+   * stays ok. Before bounded decoding the thread died on an OutOfMemoryError, was replaced and read it again.
+   */
+  @Test
+  void aLengthBombAtTheChartsHeapIsDeadLetteredAndThePartitionMovesOn() throws Exception {
+    try (EmbeddedKafka broker = EmbeddedKafka.start()) {
+      Map<String, Object> kafka = KafkaSettings.of(broker.bootstrapServers());
+      try (Admin admin = Admin.create(kafka)) {
+        Topics.ensure(admin, Topics.specs(3), (short) 1);
+      }
+      int statusPort;
+      try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+        statusPort = s.getLocalPort();
+      }
+      ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx1536m",
+          "-cp", System.getProperty("java.class.path"), "ipt.ingest.CurationService");
+      pb.environment().put("KAFKA_BOOTSTRAP_SERVERS", broker.bootstrapServers());
+      pb.environment().put("IPT_STATE_DIR", work.resolve("curation-state").toString());
+      pb.environment().put("IPT_STATUS_PORT", String.valueOf(statusPort));
+      pb.environment().put("IPT_STATUS_BIND", "127.0.0.1");
+      Process curation = pb.redirectErrorStream(true).redirectOutput(work.resolve("curation.log").toFile()).start();
+      try {
+        Document template = Document.newBuilder().setId("bomb").setDomain("en").setText("x").setSource("t")
+            .setIngestTime(Instant.EPOCH).setMetadata(Map.of()).build();
+        byte[] bomb = lengthBomb(DOCUMENTS.encode(template));
+        assertEquals(15, bomb.length);
+        Map<String, Object> props = new HashMap<>(kafka);
+        props.put(ProducerConfig.ACKS_CONFIG, "all");
+        try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(props, new ByteArraySerializer(), new ByteArraySerializer())) {
+          producer.send(new ProducerRecord<>(Topics.RAW, 0, null, bomb)).get();
+          for (int i = 0; i < 20; i++) producer.send(new ProducerRecord<>(Topics.RAW, 0, null, utf8(valid()))).get();
+        }
+        CurationOutput output = CurationOutput.read(kafka, Duration.ofMinutes(3));
+        for (String id : validIds) assertEquals(1, output.kept().getOrDefault(id, 0), "document " + id + " behind the bomb, curated once");
+        List<RejectedDocument> bombs = output.rejected().stream().filter(r -> r.getOriginalBytes().remaining() == bomb.length).toList();
+        assertEquals(1, bombs.size(), "the bomb dead-lettered once");
+        assertEquals("bad-avro", bombs.get(0).getReason());
+        assertEquals(0, bombs.get(0).getSourcePartition());
+        HttpResponse<String> metrics = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + statusPort + "/metrics")).build(),
+            HttpResponse.BodyHandlers.ofString());
+        assertTrue(metrics.body().contains("ipt_curation_stream_thread_replacements_total 0.0"), "no stream thread replaced");
+        HttpResponse<String> health = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + statusPort + "/healthz")).build(),
+            HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, health.statusCode(), health.body());
+        assertTrue(!Files.readString(work.resolve("curation.log")).contains("OutOfMemoryError"), "no OutOfMemoryError in the curation log");
+        System.out.println("length bomb at -Xmx1536m: bad-avro, " + validIds.size() + " documents behind it curated, 0 thread replacements, " + health.body().strip());
+      } finally {
+        curation.destroy();
+        if (!curation.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)) curation.destroyForcibly();
+      }
+    }
+  }
+
+  /**
+   * Hundreds of clients at once that send a body one byte a second, or their headers one byte a second, against the
+   * API with its default settings: an ordinary request is still accepted and the status port's /healthz answers ok;
+   * the slow clients are cut off by the minimum data rate and the header timeout. Before, a blocking body read gave
+   * every slow client a server thread and ordinary requests timed out. The latencies are printed, not asserted.
+   */
+  @Test
+  void slowClientsDoNotStarveTheApi() throws Exception {
+    try (EmbeddedKafka broker = EmbeddedKafka.start()) {
+      Map<String, Object> kafka = KafkaSettings.of(broker.bootstrapServers());
+      try (Admin admin = Admin.create(kafka)) {
+        Topics.ensure(admin, Topics.specs(3), (short) 1);
+      }
+      CurationConfig config = CurationConfig.defaults();
+      try (IngestApi ingest = IngestApi.start(IngestApiConfig.of("127.0.0.1", 0, TOKEN), kafka, config, new PrometheusRegistry());
+          ipt.runtime.StatusServer status = ipt.runtime.StatusServer.start("127.0.0.1", 0, new PrometheusRegistry(), ingest::health)) {
+        api = ingest.url();
+        List<java.net.Socket> slowBodies = new ArrayList<>();
+        List<java.net.Socket> slowHeads = new ArrayList<>();
+        String head = "POST /v1/documents HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + TOKEN
+            + "\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n";
+        for (int i = 0; i < 300; i++) {
+          java.net.Socket s = new java.net.Socket("127.0.0.1", api.getPort());
+          s.getOutputStream().write(utf8(head));
+          slowBodies.add(s);
+        }
+        for (int i = 0; i < 100; i++) slowHeads.add(new java.net.Socket("127.0.0.1", api.getPort()));
+        long until = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        List<Long> latencies = new ArrayList<>();
+        int second = 0;
+        while (System.nanoTime() < until) {
+          for (java.net.Socket s : slowBodies) trickle(s, (byte) ' ');
+          for (java.net.Socket s : slowHeads) trickle(s, (byte) head.charAt(second % head.length()));
+          second++;
+          if (second % 3 == 0) {
+            long start = System.nanoTime();
+            HttpResponse<String> ok = http.send(HttpRequest.newBuilder(api.resolve("/v1/documents")).timeout(Duration.ofSeconds(5))
+                .header("Authorization", "Bearer " + TOKEN).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(valid())).build(), HttpResponse.BodyHandlers.ofString());
+            latencies.add((System.nanoTime() - start) / 1_000_000);
+            assertEquals(202, ok.statusCode(), ok.body());
+            HttpResponse<String> health = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + status.port() + "/healthz"))
+                .timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString());
+            assertEquals(200, health.statusCode(), health.body());
+          }
+          Thread.sleep(1000);
+        }
+        long cutBodies = slowBodies.stream().filter(BadInputIT::closedByServer).count();
+        long cutHeads = slowHeads.stream().filter(BadInputIT::closedByServer).count();
+        System.out.println("300 slow bodies + 100 slow heads: ordinary POSTs answered 202 in " + latencies + " ms; "
+            + cutBodies + " slow bodies and " + cutHeads + " slow heads cut off by the server within 20 s");
+        assertEquals(300, cutBodies, "every slow body cut off by the minimum data rate");
+        assertEquals(100, cutHeads, "every slow head cut off by the header timeout");
+        for (java.net.Socket s : slowBodies) s.close();
+        for (java.net.Socket s : slowHeads) s.close();
+      }
+    }
+  }
+
+  /** One more byte from a slow client; a connection the server closed stays closed. */
+  private static void trickle(java.net.Socket s, byte b) {
+    try {
+      s.getOutputStream().write(b);
+    } catch (IOException closed) {
+      // cut off by the server
+    }
+  }
+
+  /** The server closed it: reading sees the end of the stream (after any response) or a reset. */
+  private static boolean closedByServer(java.net.Socket s) {
+    try {
+      s.setSoTimeout(2000);
+      java.io.InputStream in = s.getInputStream();
+      byte[] buffer = new byte[4096];
+      while (true) {
+        if (in.read(buffer) < 0) return true;
+      }
+    } catch (java.net.SocketTimeoutException open) {
+      return false;
+    } catch (IOException reset) {
+      return true;
+    }
+  }
+
   private int httpCases() throws IOException, InterruptedException {
     int before = table.size();
     String v = "/v1/documents";
@@ -220,6 +369,17 @@ class BadInputIT {
     whole("truncated multibyte at end", "POST", v, auth("application/json"), concat(utf8("{\"domain\":\"en\",\"text\":\"a\"}"), new byte[] {(byte) 0xE2, (byte) 0x82}), false, 400, "invalid-utf8");
     whole("UTF-16 body", "POST", v, auth("application/json"), valid0().getBytes(StandardCharsets.UTF_16), false, 400, "invalid-utf8");
     whole("gzip bytes as JSON", "POST", v, auth("application/json"), gzip(utf8(valid0())), false, 400, "invalid-utf8");
+    Map<String, String> brotli = auth("application/json");
+    brotli.put("Content-Encoding", "br");
+    whole("Content-Encoding br", "POST", v, brotli, utf8(valid0()), false, 415, "unsupported-encoding");
+    Map<String, String> gzipped = auth("application/json");
+    gzipped.put("Content-Encoding", "gzip");
+    whole("Content-Encoding gzip, not gzip", "POST", v, gzipped, utf8(valid0()), false, 400, "bad-encoding");
+    whole("gzip bomb over the body limit", "POST", v, gzipped, gzip(utf8("[" + " ".repeat(17 << 20) + "]")), false, 413, "body-too-large");
+    accepted("Content-Encoding gzip", gzipped, gzip(utf8(valid())));
+    Map<String, String> lowerCase = auth("application/json");
+    lowerCase.put("Authorization", "bearer " + TOKEN);
+    accepted("auth scheme in lower case", lowerCase, utf8(valid()));
     byte[] junk = new byte[512];
     new Random(3).nextBytes(junk);
     whole("random binary junk", "POST", v, auth("application/json"), junk, false, 400, "invalid-utf8");
@@ -248,6 +408,7 @@ class BadInputIT {
     inBatch("empty text", "{\"domain\":\"en\",\"text\":\"\"}", "empty-text");
     inBatch("whitespace-only text", "{\"domain\":\"en\",\"text\":\"  \\n\\t \"}", "empty-text");
     inBatch("control characters only", "{\"domain\":\"en\",\"text\":\"\\u0000\\u0001\\u0002\"}", "empty-text");
+    inBatch("zero-width characters only", "{\"domain\":\"en\",\"text\":\"\\u200b\\u200c\\u200d\\u2060\\ufeff\"}", "empty-text");
     inBatch("upper-case domain", "{\"domain\":\"EN\",\"text\":\"a b\"}", "bad-domain");
     inBatch("domain with a space", "{\"domain\":\"en us\",\"text\":\"a b\"}", "bad-domain");
     inBatch("empty domain", "{\"domain\":\"\",\"text\":\"a b\"}", "bad-domain");
@@ -269,6 +430,13 @@ class BadInputIT {
     inNdjson("NDJSON array line", utf8("[1]"), "not-an-object");
     inNdjson("NDJSON missing text", utf8("{\"domain\":\"en\"}"), "missing-field");
     return table.size() - before;
+  }
+
+  /** A request every document of which must be accepted (202). */
+  private void accepted(String name, Map<String, String> headers, byte[] body) throws IOException, InterruptedException {
+    Reply r = post("POST", "/v1/documents", headers, body, false);
+    table.add("| http | " + name + " | " + r.status() + " accepted |");
+    assertEquals(202, r.status(), name + ": " + r.body());
   }
 
   /** A valid document for requests refused as a whole (so it is never expected downstream). */
@@ -325,12 +493,16 @@ class BadInputIT {
     add.accept("Avro, truncated body", new Object[] {Arrays.copyOf(goodAvro, goodAvro.length - 5), "bad-avro"});
     add.accept("Avro marker only", new Object[] {new byte[] {(byte) 0xC3, 0x01}, "invalid-utf8"});
     add.accept("Avro header, garbage body", new Object[] {concat(Arrays.copyOf(goodAvro, 10), junk), "bad-avro"});
+    add.accept("Avro, junk after a valid record", new Object[] {concat(DOCUMENTS.encode(Document.newBuilder(avroValid).setId("avro-tail").build()), utf8("junk")), "bad-avro"});
+    add.accept("Avro, a 2 GiB string length in 15 bytes", new Object[] {lengthBomb(goodAvro), "bad-avro"});
+    add.accept("Avro, a map of 2^30 entries", new Object[] {mapBomb(), "bad-avro"});
     add.accept("Avro, empty text", new Object[] {DOCUMENTS.encode(Document.newBuilder(avroValid).setId("avro-empty").setText("").build()), "empty-text"});
     add.accept("Avro, bad domain", new Object[] {DOCUMENTS.encode(Document.newBuilder(avroValid).setId("avro-domain").setDomain("Not A Domain").setText("a b").build()), "bad-domain"});
     add.accept("Avro, control char in id", new Object[] {DOCUMENTS.encode(Document.newBuilder(avroValid).setId("a\u0001b").setText("a b").build()), "bad-id"});
     add.accept("empty text", new Object[] {utf8("{\"domain\":\"en\",\"text\":\"\"}"), "empty-text"});
     add.accept("whitespace text", new Object[] {utf8("{\"domain\":\"en\",\"text\":\" \\r\\n \"}"), "empty-text"});
     add.accept("control characters only", new Object[] {utf8("{\"domain\":\"en\",\"text\":\"\\u0003\\u0004\"}"), "empty-text"});
+    add.accept("zero-width characters only", new Object[] {utf8("{\"domain\":\"en\",\"text\":\"\\u200b\\u200b\\u2060\"}"), "empty-text"});
     add.accept("upper-case domain", new Object[] {utf8("{\"domain\":\"DE\",\"text\":\"a b\"}"), "bad-domain"});
     add.accept("domain with a slash", new Object[] {utf8("{\"domain\":\"en/us\",\"text\":\"a b\"}"), "bad-domain"});
     add.accept("empty domain", new Object[] {utf8("{\"domain\":\"\",\"text\":\"a b\"}"), "bad-domain"});
@@ -366,6 +538,30 @@ class BadInputIT {
       }
     }
     return table.size() - before;
+  }
+
+  /** A single-object header and an id whose length field declares 2^31 - 16 bytes: 15 bytes that asked for 2 GiB. */
+  static byte[] lengthBomb(byte[] goodAvro) {
+    return concat(Arrays.copyOf(goodAvro, 10), zigZagVarint((1L << 31) - 16));
+  }
+
+  /** A Document whose strings are empty and whose metadata map declares 2^30 entries. */
+  private static byte[] mapBomb() {
+    byte[] header = Arrays.copyOf(DOCUMENTS.encode(Document.newBuilder().setId("x").setDomain("en").setText("x").setSource("t")
+        .setIngestTime(Instant.EPOCH).setMetadata(Map.of()).build()), 10);
+    // id, domain, text, source: empty strings; ingestTime 0; then the map's block count.
+    return concat(header, new byte[] {0, 0, 0, 0, 0}, zigZagVarint(1L << 30));
+  }
+
+  private static byte[] zigZagVarint(long value) {
+    long n = (value << 1) ^ (value >> 63);
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    while ((n & ~0x7FL) != 0) {
+      out.write((int) ((n & 0x7F) | 0x80));
+      n >>>= 7;
+    }
+    out.write((int) n);
+    return out.toByteArray();
   }
 
   /** The same valid document as Avro, so both encodings are mixed in. */
