@@ -50,17 +50,25 @@ final class QualityRules {
   }
 
   private static void wordRules(String text, String[] lines, List<String> words, QualityThresholds t) throws InvalidDocumentException {
-    int wordChars = 0;
+    // Word length is measured on words of spaced scripts only: a dictionary word of Chinese is one or two
+    // characters, so Chinese beside Latin would otherwise fail a bound set for Latin words.
+    int spacedWords = 0;
+    int spacedWordChars = 0;
     int alphaWords = 0;
     int stops = 0;
     for (String w : words) {
-      wordChars += w.length();
+      if (!Scripts.isUnspaced(w.codePointAt(0))) {
+        spacedWords++;
+        spacedWordChars += w.length();
+      }
       if (w.chars().anyMatch(Character::isLetter)) alphaWords++;
       if (!t.stopWords().isEmpty() && t.stopWords().contains(w.toLowerCase(Locale.ROOT))) stops++;
     }
-    double meanLength = (double) wordChars / words.size();
-    check(meanLength, t.minMeanWordLength(), false, Reason.MEAN_WORD_LENGTH, "mean word length");
-    check(meanLength, t.maxMeanWordLength(), true, Reason.MEAN_WORD_LENGTH, "mean word length");
+    if (spacedWords > 0) {
+      double meanLength = (double) spacedWordChars / spacedWords;
+      check(meanLength, t.minMeanWordLength(), false, Reason.MEAN_WORD_LENGTH, "mean word length");
+      check(meanLength, t.maxMeanWordLength(), true, Reason.MEAN_WORD_LENGTH, "mean word length");
+    }
     int symbols = count(text, "#") + count(text, "...") + count(text, "…");
     check((double) symbols / words.size(), t.maxSymbolToWord(), true, Reason.SYMBOL_RATIO, "hash and ellipsis symbols per word");
     int bullets = 0;

@@ -21,9 +21,14 @@ record Scripts(int letters, int unspacedLetters) {
       i += Character.charCount(cp);
       if (!Character.isLetter(cp)) continue;
       letters++;
-      if (cp >= FIRST_UNSPACED && isUnspaced(Character.UnicodeScript.of(cp))) unspaced++;
+      if (isUnspaced(cp)) unspaced++;
     }
     return new Scripts(letters, unspaced);
+  }
+
+  /** A letter of a script written without spaces. */
+  static boolean isUnspaced(int cp) {
+    return cp >= FIRST_UNSPACED && isUnspaced(Character.UnicodeScript.of(cp));
   }
 
   private static boolean isUnspaced(Character.UnicodeScript script) {

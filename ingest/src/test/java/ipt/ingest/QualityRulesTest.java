@@ -92,6 +92,10 @@ class QualityRulesTest {
         + "まずProducerがレコードを送信し、次にConsumerがそれを読み取ります。";
     assertDoesNotThrow(() -> QualityRules.check(japaneseWithLatin, QualityThresholds.unspaced()));
     assertDoesNotThrow(() -> QualityRules.check(SPEECH + " 欧洲议会 (Europäisches Parlament).", QualityThresholds.english()));
+    // A manual page: Chinese prose around Latin options, judged by the prose preset (its Latin words set the mean).
+    String manPage = "ls 命令列出目录中的文件。\n使用 --all 选项时,也会显示以点开头的隐藏文件。\n"
+        + "使用 --long 选项时,每个文件显示为一行,包括权限、所有者、大小和修改时间。";
+    assertDoesNotThrow(() -> QualityRules.check(manPage, QualityThresholds.prose()));
   }
 
   @Test
