@@ -7,6 +7,7 @@ import ipt.model.LanguageModel;
 import ipt.model.TrainConfig;
 import ipt.runtime.KafkaSettings;
 import ipt.runtime.ServiceProcess;
+import ipt.runtime.Settings;
 import ipt.runtime.StatusServer.Health;
 import ipt.runtime.TopicReader;
 import ipt.runtime.Topics;
@@ -86,7 +87,7 @@ public final class EvaluatorService implements AutoCloseable {
     this.metrics = new EvaluatorMetrics(registry);
     this.gate = new PromotionGate(config.rules());
     this.suites = UserSuites.load(config.suites());
-    this.store = config.store(System.getenv());
+    this.store = config.store(Settings.environment());
     this.registry = ModelRegistry.follow(kafka);
     this.thread = new Thread(this::run, "evaluator");
   }
@@ -406,9 +407,9 @@ public final class EvaluatorService implements AutoCloseable {
 
   /** Runs the evaluator against the Kafka cluster named by KAFKA_BOOTSTRAP_SERVERS (see README). */
   public static void main(String[] args) throws Exception {
-    Map<String, String> env = System.getenv();
+    Settings.Values settings = EvaluatorConfig.SETTINGS.parse(Settings.environment());
     PrometheusRegistry registry = new PrometheusRegistry();
-    EvaluatorService service = start(KafkaSettings.fromEnv(env), EvaluatorConfig.fromEnv(env), registry);
-    ServiceProcess.runUntilShutdown("evaluator", env, registry, service::health, service::close, Map.of(RegistryApi.PATH, service.registryApi()));
+    EvaluatorService service = start(KafkaSettings.fromEnv(settings.env()), EvaluatorConfig.from(settings), registry);
+    ServiceProcess.runUntilShutdown("evaluator", settings.get(Settings.STATUS_PORT), registry, service::health, service::close, Map.of(RegistryApi.PATH, service.registryApi()));
   }
 }

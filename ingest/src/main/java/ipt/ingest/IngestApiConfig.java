@@ -1,5 +1,10 @@
 package ipt.ingest;
 
+import ipt.runtime.Setting;
+import ipt.runtime.Setting.Change;
+import ipt.runtime.Setting.Rule;
+import ipt.runtime.Setting.Type;
+import ipt.runtime.Settings;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -26,18 +31,35 @@ public record IngestApiConfig(String host, int port, String token, int maxBodyBy
     return new IngestApiConfig(host, port, token, 16 << 20, 4 << 20, 1000);
   }
 
-  /**
-   * From {@code IPT_INGEST_HOST} (default 0.0.0.0), {@code IPT_INGEST_PORT} (8081), the token from
-   * {@code IPT_INGEST_TOKEN_FILE} (a mounted secret) or {@code IPT_INGEST_TOKEN}, and
-   * {@code IPT_INGEST_MAX_BODY_BYTES}, {@code IPT_INGEST_MAX_DOCUMENT_BYTES}, {@code IPT_INGEST_MAX_BATCH_DOCUMENTS}.
-   */
+  /** The ingest API's settings, each declared once: README "HTTP ingest API" is this table ({@code ipt config --markdown}). */
+  public static final Settings SETTINGS = new Settings("ingest-api", Settings.KAFKA, Settings.STATUS_PORT);
+  static final Setting<String> HOST = SETTINGS.add(Setting.of("IPT_INGEST_HOST", Type.STRING, "0.0.0.0", Rule.ANY,
+      Change.RESTART, "address the API binds"));
+  static final Setting<Integer> PORT = SETTINGS.add(Setting.of("IPT_INGEST_PORT", Type.INT, 8081, Rule.between(1, 65535),
+      Change.RESTART, "port of `POST /v1/documents`"));
+  static final Setting<Path> TOKEN_FILE = SETTINGS.add(Setting.optional("IPT_INGEST_TOKEN_FILE", Type.PATH, "",
+      Rule.exists(), Change.RESTART, "file holding the bearer token every request must carry (a mounted secret)"));
+  public static final Setting<String> TOKEN = SETTINGS.add(Setting.optional("IPT_INGEST_TOKEN", Type.SECRET, "",
+      Rule.ANY, Change.RESTART, "the bearer token itself, instead of `IPT_INGEST_TOKEN_FILE` (one of the two is required)"));
+  static final Setting<Integer> MAX_BODY_BYTES = SETTINGS.add(Setting.of("IPT_INGEST_MAX_BODY_BYTES", Type.INT, 16 << 20,
+      Rule.atLeast(1), Change.RESTART, "larger request bodies get 413"));
+  static final Setting<Integer> MAX_DOCUMENT_BYTES = SETTINGS.add(Setting.of("IPT_INGEST_MAX_DOCUMENT_BYTES", Type.INT,
+      4 << 20, Rule.atLeast(1), Change.RESTART, "a larger document (its JSON) fails alone, as `document-too-large`"));
+  static final Setting<Integer> MAX_BATCH_DOCUMENTS = SETTINGS.add(Setting.of("IPT_INGEST_MAX_BATCH_DOCUMENTS", Type.INT,
+      1000, Rule.atLeast(1), Change.RESTART, "more documents in one request get 400 `batch-too-long`"));
+
+  /** From the environment ({@link #SETTINGS}). */
   public static IngestApiConfig fromEnv(Map<String, String> env) {
-    String file = env.get("IPT_INGEST_TOKEN_FILE");
-    String token = env.get("IPT_INGEST_TOKEN");
+    return from(SETTINGS.parse(env));
+  }
+
+  static IngestApiConfig from(Settings.Values v) {
+    Path file = v.get(TOKEN_FILE);
+    String token = v.get(TOKEN);
     if (file != null && token != null) throw new IllegalArgumentException("set IPT_INGEST_TOKEN_FILE or IPT_INGEST_TOKEN, not both");
     if (file != null) {
       try {
-        token = Files.readString(Path.of(file)).strip();
+        token = Files.readString(file).strip();
       } catch (IOException e) {
         throw new UncheckedIOException("cannot read IPT_INGEST_TOKEN_FILE " + file, e);
       }
@@ -45,21 +67,7 @@ public record IngestApiConfig(String host, int port, String token, int maxBodyBy
     if (token == null || token.isBlank()) {
       throw new IllegalArgumentException("the ingest API needs a bearer token: set IPT_INGEST_TOKEN_FILE or IPT_INGEST_TOKEN");
     }
-    IngestApiConfig defaults = of("0.0.0.0", 8081, token);
-    return new IngestApiConfig(env.getOrDefault("IPT_INGEST_HOST", defaults.host()),
-        intOf(env, "IPT_INGEST_PORT", defaults.port()), token,
-        intOf(env, "IPT_INGEST_MAX_BODY_BYTES", defaults.maxBodyBytes()),
-        intOf(env, "IPT_INGEST_MAX_DOCUMENT_BYTES", defaults.maxDocumentBytes()),
-        intOf(env, "IPT_INGEST_MAX_BATCH_DOCUMENTS", defaults.maxBatchDocuments()));
-  }
-
-  private static int intOf(Map<String, String> env, String name, int fallback) {
-    String value = env.get(name);
-    if (value == null) return fallback;
-    try {
-      return Integer.parseInt(value.strip());
-    } catch (NumberFormatException e) {
-      throw new IllegalArgumentException(name + " must be an integer, not '" + value + "'");
-    }
+    return new IngestApiConfig(v.get(HOST), v.get(PORT), token, v.get(MAX_BODY_BYTES), v.get(MAX_DOCUMENT_BYTES),
+        v.get(MAX_BATCH_DOCUMENTS));
   }
 }

@@ -31,7 +31,7 @@ class CurationConfigTest {
   @Test
   void aWrongSettingIsAClearError() {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> CurationConfig.fromEnv(Map.of("IPT_QUALITY_EN", "strict")));
-    assertTrue(e.getMessage().contains("IPT_QUALITY_EN must be english, prose, code or off"), e.getMessage());
+    assertEquals("IPT_QUALITY_EN=strict: must be one of english, prose, code, off", e.getMessage());
     assertThrows(IllegalArgumentException.class, () -> CurationConfig.fromEnv(Map.of("IPT_NEAR_DUP", "yes")));
   }
 }

@@ -15,20 +15,19 @@ public final class ServiceProcess {
   private ServiceProcess() {}
 
   /**
-   * Serves {@code /metrics} and {@code /healthz} on {@code IPT_STATUS_PORT} (8080) and blocks until the JVM
+   * Serves {@code /metrics} and {@code /healthz} on {@code statusPort} ({@link Settings#STATUS_PORT}) and blocks until the JVM
    * is asked to stop; the shutdown hook closes {@code service} before the process exits.
    */
-  public static void runUntilShutdown(String name, Map<String, String> env, PrometheusRegistry registry,
+  public static void runUntilShutdown(String name, int statusPort, PrometheusRegistry registry,
       Supplier<StatusServer.Health> health, AutoCloseable service) throws Exception {
-    runUntilShutdown(name, env, registry, health, service, Map.of());
+    runUntilShutdown(name, statusPort, registry, health, service, Map.of());
   }
 
   /** The same, also serving the service's own API {@code routes} on the status port. */
-  public static void runUntilShutdown(String name, Map<String, String> env, PrometheusRegistry registry,
+  public static void runUntilShutdown(String name, int statusPort, PrometheusRegistry registry,
       Supplier<StatusServer.Health> health, AutoCloseable service, Map<String, HttpHandler> routes) throws Exception {
-    int port = Integer.parseInt(env.getOrDefault("IPT_STATUS_PORT", "8080"));
     CountDownLatch closed = new CountDownLatch(1);
-    try (StatusServer status = StatusServer.start("0.0.0.0", port, registry, health, routes)) {
+    try (StatusServer status = StatusServer.start("0.0.0.0", statusPort, registry, health, routes)) {
       Runtime.getRuntime().addShutdownHook(new Thread(() -> {
         try {
           service.close();

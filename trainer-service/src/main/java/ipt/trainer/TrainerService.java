@@ -4,9 +4,11 @@ import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import ipt.model.Checkpoint;
 import ipt.model.CheckpointException;
 import ipt.model.CheckpointStore;
+import ipt.model.GptConfig;
 import ipt.model.LanguageModel;
 import ipt.runtime.KafkaSettings;
 import ipt.runtime.ServiceProcess;
+import ipt.runtime.Settings;
 import ipt.runtime.StatusServer;
 import ipt.runtime.StatusServer.Health;
 import ipt.runtime.TopicReader;
@@ -96,7 +98,7 @@ public final class TrainerService implements AutoCloseable {
     this.metrics = new TrainerMetrics(registry);
     metrics.lineage(config.lineage());
     // The lineage's local directory doubles as the cache of what the store fetches: its own checkpoints are there.
-    this.store = CheckpointStore.of(config.checkpointStore(), config.checkpointRoot().getParent(), System.getenv());
+    this.store = CheckpointStore.of(config.checkpointStore(), config.checkpointRoot().getParent(), Settings.environment());
     this.thread = new Thread(this::run, "trainer-" + config.lineage());
   }
 
@@ -210,10 +212,39 @@ public final class TrainerService implements AutoCloseable {
       Checkpoint checkpoint = store.open(last.getLocation());
       model = prepared(LanguageModel.load(checkpoint, config.train()));
       packer = Packer.fromTail(config.sequenceLength(), model.tokenizer().eos(), checkpoint.file(TAIL_FILE));
-      lineageState = LineageState.parse(checkpoint.file(STATE_FILE));
+      refuseChangedShape(model.config(), version);
+      LineageState saved = LineageState.parse(checkpoint.file(STATE_FILE));
+      lineageState = saved.rebased(config.replay().fraction(), config.forgetting().maxReplay());
+      if (saved != lineageState) {
+        log.warn("{}: IPT_REPLAY_FRACTION changed from {} to {}; replay is {}% from this round (resets add {}%)", config.lineage(),
+            saved.configuredFraction(), lineageState.configuredFraction(), Math.round(lineageState.replayFraction() * 100),
+            Math.round((lineageState.replayFraction() - lineageState.configuredFraction()) * 100));
+      }
       log.info("{}: resumed from checkpoint v{} at step {} (replay {}%)", config.lineage(), version, model.step(),
           Math.round(lineageState.replayFraction() * 100));
     }
+    metrics.replayFraction(config.lineage(), lineageState.configuredFraction(), lineageState.replayFraction());
+  }
+
+  /** The model's shape is the lineage's: a configuration that asks for another is refused, not ignored. */
+  private void refuseChangedShape(GptConfig saved, long version) {
+    String mismatch = shapeMismatch(saved);
+    if (mismatch != null) {
+      throw new IllegalStateException("lineage " + config.lineage() + "'s checkpoint v" + version + " " + mismatch
+          + "; a lineage's shape is fixed when it starts: start a new lineage to change it");
+    }
+  }
+
+  /** What differs between a model's shape and the configured one, or null. */
+  private String shapeMismatch(GptConfig have) {
+    GptConfig want = config.model();
+    if (have.contextLength() == want.contextLength() && have.dModel() == want.dModel() && have.nLayers() == want.nLayers()
+        && have.nHeads() == want.nHeads()) {
+      return null;
+    }
+    return String.format("has IPT_CONTEXT_LENGTH=%d IPT_D_MODEL=%d IPT_LAYERS=%d IPT_HEADS=%d, configured %d, %d, %d, %d",
+        have.contextLength(), have.dModel(), have.nLayers(), have.nHeads(), want.contextLength(), want.dModel(), want.nLayers(),
+        want.nHeads());
   }
 
   /** A new lineage's first weights (TrainerConfig.Start), in the context length the packer cuts sequences for. */
@@ -222,10 +253,10 @@ public final class TrainerService implements AutoCloseable {
     LanguageModel m = from == null ? LanguageModel.create(config.model(), config.train())
         : Files.isDirectory(from) ? LanguageModel.load(Checkpoint.open(from), config.train())
         : LanguageModel.fromTorchScript(from, config.start().tokenizer(), config.model(), config.train());
-    if (m.config().contextLength() != config.model().contextLength()) {
+    String mismatch = shapeMismatch(m.config());
+    if (mismatch != null) {
       m.close();
-      throw new IllegalStateException(from + " has context length " + m.config().contextLength() + ", the lineage is configured for "
-          + config.model().contextLength() + " (IPT_CONTEXT_LENGTH)");
+      throw new IllegalStateException(from + " " + mismatch);
     }
     return m;
   }
@@ -248,7 +279,7 @@ public final class TrainerService implements AutoCloseable {
     Forgetting f = config.forgetting();
     List<Long> rejected = seen.rejectedSince().stream().filter(v -> v > lineageState.lastResetAfter()).toList();
     if (f.resetAfterRejections() > 0 && rejected.size() >= f.resetAfterRejections()) {
-      double raised = Math.min(f.maxReplay(), lineageState.replayFraction() + f.replayRaise());
+      double raised = lineageState.reset(f.replayRaise(), f.maxReplay(), 0).replayFraction();
       log.warn("{}: {} consecutive candidates rejected ({}); resetting the working weights to champion v{} and raising replay {}% -> {}%",
           config.lineage(), rejected.size(), rejected, champion.getVersion(), Math.round(lineageState.replayFraction() * 100),
           Math.round(raised * 100));
@@ -256,8 +287,9 @@ public final class TrainerService implements AutoCloseable {
       model.close();
       model = reset;
       anchoredTo = -1;
-      lineageState = new LineageState(raised, rejected.get(rejected.size() - 1), lineageState.resets() + 1);
+      lineageState = lineageState.reset(f.replayRaise(), f.maxReplay(), rejected.get(rejected.size() - 1));
       metrics.reset(config.lineage());
+      metrics.replayFraction(config.lineage(), lineageState.configuredFraction(), lineageState.replayFraction());
     }
     if (f.l2Pull() > 0 && anchoredTo != champion.getVersion()) {
       pullTowards(model, champion);
@@ -456,9 +488,9 @@ public final class TrainerService implements AutoCloseable {
 
   /** Runs one trainer against the Kafka cluster named by KAFKA_BOOTSTRAP_SERVERS (see README). */
   public static void main(String[] args) throws Exception {
-    Map<String, String> env = System.getenv();
+    Settings.Values settings = TrainerConfig.SETTINGS.parse(Settings.environment());
     PrometheusRegistry registry = new PrometheusRegistry();
-    TrainerService service = start(KafkaSettings.fromEnv(env), TrainerConfig.fromEnv(env), registry);
-    ServiceProcess.runUntilShutdown("trainer", env, registry, service::health, service::close);
+    TrainerService service = start(KafkaSettings.fromEnv(settings.env()), TrainerConfig.from(settings), registry);
+    ServiceProcess.runUntilShutdown("trainer", settings.get(Settings.STATUS_PORT), registry, service::health, service::close);
   }
 }
