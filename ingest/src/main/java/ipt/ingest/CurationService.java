@@ -5,7 +5,7 @@ import ipt.runtime.KafkaSettings;
 import ipt.runtime.ServiceProcess;
 import ipt.runtime.Settings;
 import ipt.runtime.StatusServer;
-import ipt.runtime.Topics;
+import ipt.schemas.Topics;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;

@@ -16,7 +16,7 @@ import ipt.ingest.IngestJournal;
 import ipt.ingest.LoadReport;
 import ipt.runtime.KafkaSettings;
 import ipt.runtime.Settings;
-import ipt.runtime.Topics;
+import ipt.schemas.Topics;
 import ipt.schemas.Decision;
 import ipt.schemas.EvaluationReport;
 import ipt.schemas.Promotion;

@@ -12,8 +12,7 @@ import ipt.runtime.Settings;
 import ipt.runtime.StatusServer;
 import ipt.runtime.StatusServer.Health;
 import ipt.runtime.TopicReader;
-import ipt.runtime.Topics;
-import ipt.schemas.AvroSerde;
+import ipt.schemas.Topics;
 import ipt.schemas.CheckpointPublished;
 import ipt.schemas.Document;
 import ipt.schemas.PartitionOffset;
@@ -37,7 +36,6 @@ import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.SerializationException;
 import org.apache.kafka.common.errors.WakeupException;
@@ -69,8 +67,6 @@ public final class TrainerService implements AutoCloseable {
   private final Map<String, Object> kafka;
   private final TrainerConfig config;
   private final TrainerMetrics metrics;
-  private final AvroSerde<Document> documents = AvroSerde.of(Document.class);
-  private final AvroSerde<CheckpointPublished> checkpoints = AvroSerde.of(CheckpointPublished.class);
   private final Thread thread;
   private final CountDownLatch stopped = new CountDownLatch(1);
   private volatile boolean running = true;
@@ -165,7 +161,7 @@ public final class TrainerService implements AutoCloseable {
       // Fences an older instance of this lineage and aborts its open transaction before we read.
       producer.initTransactions();
       recover();
-      consumer.subscribe(List.of(Topics.CURATED));
+      consumer.subscribe(List.of(Topics.CURATED.name()));
       health = Health.ok("training " + config.lineage());
       while (running) {
         ConsumerRecords<String, byte[]> records = consumer.poll(Duration.ofMillis(200));
@@ -302,9 +298,9 @@ public final class TrainerService implements AutoCloseable {
   private Optional<CheckpointPublished> lastCommittedCheckpoint() {
     CheckpointPublished latest = null;
     long documentsSeen = 0;
-    for (ConsumerRecord<String, byte[]> r : TopicReader.readAll(kafka, Topics.CHECKPOINTS)) {
+    for (ConsumerRecord<String, byte[]> r : TopicReader.readAll(kafka, Topics.CHECKPOINTS.name())) {
       if (!config.lineage().equals(r.key())) continue;
-      CheckpointPublished c = checkpoints.decode(r.value());
+      CheckpointPublished c = Topics.CHECKPOINTS.value(r);
       if (latest == null || c.getVersion() > latest.getVersion()) latest = c;
       documentsSeen += c.getDocuments();
     }
@@ -328,7 +324,7 @@ public final class TrainerService implements AutoCloseable {
         pendingOffsets.put(tp, new OffsetAndMetadata(r.offset() + 1));
         if (r.value() == null) continue;
         try {
-          Document doc = documents.decode(r.value());
+          Document doc = Topics.CURATED.value(r);
           packer.add(doc.getDomain(), model.tokenizer().encode(doc.getText()));
           pendingIds.add(doc.getId());
           metrics.consumed(config.lineage(), doc.getDomain());
@@ -364,7 +360,7 @@ public final class TrainerService implements AutoCloseable {
     metrics.checkpointWritten(config.lineage(), (System.nanoTime() - writeStarted) / 1e9, sizeOf(checkpoint.dir()));
     CheckpointPublished event = event(checkpoint, store.keep(checkpoint), version, trainLoss);
     producer.beginTransaction();
-    producer.send(new ProducerRecord<>(Topics.CHECKPOINTS, config.lineage(), checkpoints.encode(event)));
+    producer.send(Topics.CHECKPOINTS.record(config.lineage(), event));
     producer.sendOffsetsToTransaction(Map.copyOf(pendingOffsets), consumer.groupMetadata());
     producer.commitTransaction();
     last = event;
