@@ -8,11 +8,9 @@ import ipt.model.GptConfig;
 import ipt.model.LanguageModel;
 import ipt.model.TrainConfig;
 import ipt.runtime.KafkaSettings;
-import ipt.runtime.Topics;
-import ipt.schemas.AvroSerde;
+import ipt.schemas.Topics;
 import ipt.schemas.CheckpointPublished;
 import ipt.schemas.Document;
-import ipt.schemas.Promotion;
 import ipt.standalone.EmbeddedKafka;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -112,13 +110,13 @@ public final class EvaluationBenchmark {
       }, "trainer");
       List<Double> latencies = new ArrayList<>();
       try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(kafka, new StringSerializer(), new ByteArraySerializer());
-          KafkaConsumer<String, byte[]> promotions = consumer(kafka, Topics.PROMOTIONS);
+          KafkaConsumer<String, byte[]> promotions = consumer(kafka, Topics.PROMOTIONS.name());
           LanguageModel model = LanguageModel.create(config, TrainConfig.defaults())) {
         SplittableRandom random = new SplittableRandom(3);
         for (String domain : List.of("en", "de")) {
           for (int i = 0; i < 8; i++) {
-            producer.send(new ProducerRecord<>(Topics.HELDOUT, domain + i, AvroSerde.of(Document.class).encode(Document.newBuilder().setId(domain + i)
-                .setDomain(domain).setText(text(random, HELD_OUT / 6)).setSource("bench").setIngestTime(Instant.now()).setMetadata(Map.of()).build())));
+            producer.send(Topics.HELDOUT.record(domain + i, Document.newBuilder().setId(domain + i)
+                .setDomain(domain).setText(text(random, HELD_OUT / 6)).setSource("bench").setIngestTime(Instant.now()).setMetadata(Map.of()).build()));
           }
         }
         producer.flush();
@@ -133,7 +131,7 @@ public final class EvaluationBenchmark {
               .setSha256(c.sha256()).setStep(model.step()).setTokensSeen(0).setDocuments(0).setOffsets(List.of()).setTrainLoss(5.0)
               .setCreatedAt(Instant.now()).build();
           long published = System.nanoTime();
-          producer.send(new ProducerRecord<>(Topics.CHECKPOINTS, "bench", AvroSerde.of(CheckpointPublished.class).encode(event))).get();
+          producer.send(Topics.CHECKPOINTS.record("bench", event)).get();
           awaitPromotion(promotions, v);
           // v1 is the lineage's first (no champion to score): the figures are for judging against a champion.
           if (v > 1) latencies.add((System.nanoTime() - published) / 1e6);
@@ -158,7 +156,7 @@ public final class EvaluationBenchmark {
     long deadline = System.nanoTime() + Duration.ofMinutes(2).toNanos();
     while (System.nanoTime() < deadline) {
       for (ConsumerRecord<String, byte[]> r : promotions.poll(Duration.ofMillis(5))) {
-        if (AvroSerde.of(Promotion.class).decode(r.value()).getVersion() == version) return;
+        if (Topics.PROMOTIONS.value(r).getVersion() == version) return;
       }
     }
     throw new IllegalStateException("v" + version + " was not promoted within 2 minutes (see the evaluator's log)");
@@ -168,10 +166,10 @@ public final class EvaluationBenchmark {
   private static List<Double> roundTrips(Map<String, Object> kafka, int count) throws Exception {
     List<Double> out = new ArrayList<>();
     try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(kafka, new StringSerializer(), new ByteArraySerializer());
-        KafkaConsumer<String, byte[]> consumer = consumer(kafka, Topics.REJECTED)) {
+        KafkaConsumer<String, byte[]> consumer = consumer(kafka, Topics.REJECTED.name())) {
       for (int i = 0; i < count + 3; i++) {
         long start = System.nanoTime();
-        producer.send(new ProducerRecord<>(Topics.REJECTED, "ping", new byte[100])).get();
+        producer.send(new ProducerRecord<>(Topics.REJECTED.name(), "ping", new byte[100])).get();
         while (consumer.poll(Duration.ofMillis(5)).isEmpty()) {
           // until it arrives
         }

@@ -7,7 +7,7 @@ import ipt.ingest.HttpDocumentSink;
 import ipt.ingest.IngestApi;
 import ipt.ingest.IngestApiConfig;
 import ipt.runtime.KafkaSettings;
-import ipt.runtime.Topics;
+import ipt.schemas.Topics;
 import ipt.schemas.Document;
 import ipt.standalone.EmbeddedKafka;
 import ipt.standalone.SyntheticProse;

@@ -1,9 +1,6 @@
 package ipt.bench;
 
-import ipt.runtime.Topics;
-import ipt.schemas.AvroSerde;
-import ipt.schemas.Document;
-import ipt.schemas.RejectedDocument;
+import ipt.schemas.Topics;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -23,8 +20,6 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
  * for a set of document ids, and says when the last of them came out.
  */
 final class OutputWatch implements AutoCloseable {
-  private static final AvroSerde<Document> DOCUMENTS = AvroSerde.of(Document.class);
-  private static final AvroSerde<RejectedDocument> REJECTIONS = AvroSerde.of(RejectedDocument.class);
 
   /** When the first and last watched id came out, and how many were kept (curated or held out) vs rejected. */
   record Arrivals(long firstNanos, long lastNanos, int kept, int rejected) {}
@@ -38,7 +33,7 @@ final class OutputWatch implements AutoCloseable {
     props.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 5000);
     consumer = new KafkaConsumer<>(props, new ByteArrayDeserializer(), new ByteArrayDeserializer());
     List<TopicPartition> partitions = new ArrayList<>();
-    for (String topic : List.of(Topics.CURATED, Topics.HELDOUT, Topics.REJECTED)) {
+    for (String topic : List.of(Topics.CURATED.name(), Topics.HELDOUT.name(), Topics.REJECTED.name())) {
       consumer.partitionsFor(topic).forEach(p -> partitions.add(new TopicPartition(topic, p.partition())));
     }
     consumer.assign(partitions);
@@ -57,8 +52,9 @@ final class OutputWatch implements AutoCloseable {
         throw new TimeoutException((kept + rejected) + " of " + ids.size() + " documents came out of curation in " + timeout);
       }
       for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(100))) {
-        boolean isRejection = r.topic().equals(Topics.REJECTED);
-        String id = isRejection ? REJECTIONS.decode(r.value()).getDocumentId() : DOCUMENTS.decode(r.value()).getId();
+        boolean isRejection = Topics.REJECTED.holds(r);
+        String id = isRejection ? Topics.REJECTED.value(r).getDocumentId()
+            : (Topics.CURATED.holds(r) ? Topics.CURATED : Topics.HELDOUT).value(r).getId();
         if (id == null || !ids.contains(id)) continue;
         long now = System.nanoTime();
         if (first == 0) first = now;

@@ -5,7 +5,7 @@ import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import ipt.ingest.CurationConfig;
 import ipt.ingest.CurationService;
 import ipt.runtime.KafkaSettings;
-import ipt.runtime.Topics;
+import ipt.schemas.Topics;
 import ipt.schemas.AvroSerde;
 import ipt.schemas.Document;
 import ipt.schemas.RejectedDocument;
@@ -67,7 +67,7 @@ public final class ScriptCurationShare {
       try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(kafka, new ByteArraySerializer(), new ByteArraySerializer())) {
         for (Doc d : docs) {
           byte[] json = JSON.writeValueAsBytes(Map.of("id", d.id(), "domain", d.domain(), "text", d.text()));
-          producer.send(new ProducerRecord<>(Topics.RAW, json));
+          producer.send(new ProducerRecord<>(Topics.RAW.name(), json));
         }
       }
       try (CurationService curation = CurationService.start(kafka, CurationConfig.defaults(), work.resolve("streams"), new PrometheusRegistry())) {
@@ -121,10 +121,10 @@ public final class ScriptCurationShare {
     Map<String, String> out = new HashMap<>();
     long deadline = System.nanoTime() + Duration.ofMinutes(20).toNanos();
     try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(props, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
-      consumer.subscribe(List.of(Topics.CURATED, Topics.HELDOUT, Topics.REJECTED));
+      consumer.subscribe(List.of(Topics.CURATED.name(), Topics.HELDOUT.name(), Topics.REJECTED.name()));
       while (out.size() < expected && System.nanoTime() < deadline) {
         for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(500))) {
-          if (r.topic().equals(Topics.REJECTED)) {
+          if (r.topic().equals(Topics.REJECTED.name())) {
             RejectedDocument d = rejections.decode(r.value());
             String id = d.getDocumentId();
             if (id == null) id = JSON.readTree(toBytes(d)).path("id").asText();

@@ -6,8 +6,8 @@ import ipt.evaluator.EvaluatorConfig;
 import ipt.evaluator.EvaluatorService;
 import ipt.runtime.KafkaSettings;
 import ipt.runtime.TopicReader;
-import ipt.runtime.Topics;
-import ipt.schemas.AvroSerde;
+import ipt.schemas.Topic;
+import ipt.schemas.Topics;
 import ipt.schemas.Document;
 import ipt.schemas.EvaluationReport;
 import ipt.schemas.TaskResult;
@@ -89,33 +89,31 @@ final class ServiceArms {
     Map<String, Object> props = new HashMap<>(kafka);
     props.put("key.serializer", StringSerializer.class);
     props.put("value.serializer", ByteArraySerializer.class);
-    AvroSerde<Document> documents = AvroSerde.of(Document.class);
     try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(props)) {
       int i = 0;
-      for (String text : corpus.heldOutA()) producer.send(record(documents, Topics.HELDOUT, "heldout-" + i++, ContinualPretraining.A, text));
-      for (String text : corpus.heldOutB()) producer.send(record(documents, Topics.HELDOUT, "heldout-" + i++, ContinualPretraining.B, text));
-      for (DemoCorpus.Text t : phase1) producer.send(record(documents, Topics.CURATED, t.id(), t.domain(), t.text()));
-      for (DemoCorpus.Text t : phase2) producer.send(record(documents, Topics.CURATED, t.id(), t.domain(), t.text()));
+      for (String text : corpus.heldOutA()) producer.send(record(Topics.HELDOUT, "heldout-" + i++, ContinualPretraining.A, text));
+      for (String text : corpus.heldOutB()) producer.send(record(Topics.HELDOUT, "heldout-" + i++, ContinualPretraining.B, text));
+      for (DemoCorpus.Text t : phase1) producer.send(record(Topics.CURATED, t.id(), t.domain(), t.text()));
+      for (DemoCorpus.Text t : phase2) producer.send(record(Topics.CURATED, t.id(), t.domain(), t.text()));
       producer.flush();
     }
   }
 
-  private static ProducerRecord<String, byte[]> record(AvroSerde<Document> documents, String topic, String id, String domain, String text) {
+  private static ProducerRecord<String, byte[]> record(Topic<String, Document> topic, String id, String domain, String text) {
     Document d = Document.newBuilder().setId(id).setDomain(domain).setText(text).setSource("experiment").setIngestTime(Instant.now()).build();
-    return new ProducerRecord<>(topic, "experiment", documents.encode(d));
+    return topic.record("experiment", d);
   }
 
   /** Waits for the evaluator's report on every lineage's second checkpoint. */
   private static List<Judged> await(Map<String, Object> kafka, List<TrainerService> trainers, EvaluatorService evaluator, Duration timeout)
       throws Exception {
     long deadline = System.nanoTime() + timeout.toNanos();
-    AvroSerde<EvaluationReport> reports = AvroSerde.of(EvaluationReport.class);
     while (true) {
       for (TrainerService t : trainers) if (!t.health().ok()) throw new IllegalStateException("trainer failed: " + t.health().detail());
       if (!evaluator.health().ok()) throw new IllegalStateException("evaluator failed: " + evaluator.health().detail());
       Map<String, Map<Long, EvaluationReport>> byLineage = new HashMap<>();
-      for (ConsumerRecord<String, byte[]> r : TopicReader.readAll(kafka, Topics.EVALUATIONS)) {
-        EvaluationReport e = reports.decode(r.value());
+      for (ConsumerRecord<String, byte[]> r : TopicReader.readAll(kafka, Topics.EVALUATIONS.name())) {
+        EvaluationReport e = Topics.EVALUATIONS.value(r);
         byLineage.computeIfAbsent(e.getLineage(), k -> new HashMap<>()).put(e.getCandidateVersion(), e);
       }
       List<Judged> judged = new ArrayList<>();

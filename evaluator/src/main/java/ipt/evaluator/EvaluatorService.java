@@ -7,10 +7,10 @@ import ipt.model.LanguageModel;
 import ipt.model.TrainConfig;
 import ipt.runtime.KafkaSettings;
 import ipt.runtime.ServiceProcess;
+import ipt.runtime.Settings;
 import ipt.runtime.StatusServer.Health;
 import ipt.runtime.TopicReader;
-import ipt.runtime.Topics;
-import ipt.schemas.AvroSerde;
+import ipt.schemas.Topics;
 import ipt.schemas.CheckpointPublished;
 import ipt.schemas.Decision;
 import ipt.schemas.Document;
@@ -32,7 +32,6 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.SerializationException;
 import org.apache.kafka.common.errors.WakeupException;
@@ -61,10 +60,6 @@ public final class EvaluatorService implements AutoCloseable {
   private final List<Task> suites;
   private final CheckpointStore store;
   private final ModelRegistry registry;
-  private final AvroSerde<Document> documents = AvroSerde.of(Document.class);
-  private final AvroSerde<CheckpointPublished> checkpoints = AvroSerde.of(CheckpointPublished.class);
-  private final AvroSerde<EvaluationReport> reports = AvroSerde.of(EvaluationReport.class);
-  private final AvroSerde<Promotion> promotions = AvroSerde.of(Promotion.class);
   private final Thread thread;
   private final CountDownLatch stopped = new CountDownLatch(1);
   private volatile boolean running = true;
@@ -86,7 +81,7 @@ public final class EvaluatorService implements AutoCloseable {
     this.metrics = new EvaluatorMetrics(registry);
     this.gate = new PromotionGate(config.rules());
     this.suites = UserSuites.load(config.suites());
-    this.store = config.store(System.getenv());
+    this.store = config.store(Settings.environment());
     this.registry = ModelRegistry.follow(kafka);
     this.thread = new Thread(this::run, "evaluator");
   }
@@ -143,10 +138,10 @@ public final class EvaluatorService implements AutoCloseable {
       producer.initTransactions();
       snapshots = HeldOutSnapshots.open(config.snapshots(), config.heldOutTokensPerDomain());
       ledger = new ForgettingLedger();
-      List<TopicPartition> heldOutPartitions = TopicReader.fromBeginning(heldOutReader, Topics.HELDOUT);
-      List<TopicPartition> decisionPartitions = TopicReader.fromBeginning(decisionReader, Topics.PROMOTIONS, Topics.EVALUATIONS);
+      List<TopicPartition> heldOutPartitions = TopicReader.fromBeginning(heldOutReader, Topics.HELDOUT.name());
+      List<TopicPartition> decisionPartitions = TopicReader.fromBeginning(decisionReader, Topics.PROMOTIONS.name(), Topics.EVALUATIONS.name());
       followDecisions(decisionReader, decisionPartitions);
-      consumer.subscribe(List.of(Topics.CHECKPOINTS));
+      consumer.subscribe(List.of(Topics.CHECKPOINTS.name()));
       health = Health.ok("evaluating");
       while (running) {
         var records = consumer.poll(Duration.ofMillis(200));
@@ -165,7 +160,7 @@ public final class EvaluatorService implements AutoCloseable {
     long started = System.nanoTime();
     CheckpointPublished candidate;
     try {
-      candidate = checkpoints.decode(record.value());
+      candidate = Topics.CHECKPOINTS.value(record);
     } catch (SerializationException e) {
       log.warn("skipping undecodable checkpoint event at offset {}: {}", record.offset(), e.getMessage());
       commitOffsetOnly(producer, consumer, record);
@@ -219,8 +214,8 @@ public final class EvaluatorService implements AutoCloseable {
     report.setForwardTransfer(transfer.forwardTransfer() == null || !Double.isFinite(transfer.forwardTransfer()) ? null : transfer.forwardTransfer());
     Promotion promotion = verdict.promote() ? promotion(candidate, champion, verdict) : null;
     producer.beginTransaction();
-    producer.send(new ProducerRecord<>(Topics.EVALUATIONS, lineage, reports.encode(report)));
-    if (promotion != null) producer.send(new ProducerRecord<>(Topics.PROMOTIONS, lineage, promotions.encode(promotion)));
+    producer.send(Topics.EVALUATIONS.record(lineage, report));
+    if (promotion != null) producer.send(Topics.PROMOTIONS.record(lineage, promotion));
     producer.sendOffsetsToTransaction(next(record), consumer.groupMetadata());
     producer.commitTransaction();
 
@@ -328,11 +323,11 @@ public final class EvaluatorService implements AutoCloseable {
     Map<String, Promotion> latest = new HashMap<>();
     for (ConsumerRecord<String, byte[]> r : TopicReader.readToEnd(reader, partitions)) {
       try {
-        if (r.topic().equals(Topics.PROMOTIONS)) {
-          Promotion p = promotions.decode(r.value());
+        if (Topics.PROMOTIONS.holds(r)) {
+          Promotion p = Topics.PROMOTIONS.value(r);
           latest.put(p.getLineage(), p);
         } else {
-          ledger.record(reports.decode(r.value()));
+          ledger.record(Topics.EVALUATIONS.value(r));
         }
       } catch (SerializationException e) {
         log.warn("skipping undecodable record {}@{}: {}", r.topic(), r.offset(), e.getMessage());
@@ -358,7 +353,7 @@ public final class EvaluatorService implements AutoCloseable {
   private void catchUpHeldOut(KafkaConsumer<String, byte[]> reader, List<TopicPartition> partitions) throws IOException {
     for (ConsumerRecord<String, byte[]> r : TopicReader.readToEnd(reader, partitions)) {
       try {
-        Document doc = documents.decode(r.value());
+        Document doc = Topics.HELDOUT.value(r);
         if (snapshots.add(doc.getDomain(), doc.getText())) {
           log.info("held-out snapshot v{}: {} became a task", snapshots.current().version(), doc.getDomain());
         }
@@ -406,9 +401,9 @@ public final class EvaluatorService implements AutoCloseable {
 
   /** Runs the evaluator against the Kafka cluster named by KAFKA_BOOTSTRAP_SERVERS (see README). */
   public static void main(String[] args) throws Exception {
-    Map<String, String> env = System.getenv();
+    Settings.Values settings = EvaluatorConfig.SETTINGS.parse(Settings.environment());
     PrometheusRegistry registry = new PrometheusRegistry();
-    EvaluatorService service = start(KafkaSettings.fromEnv(env), EvaluatorConfig.fromEnv(env), registry);
-    ServiceProcess.runUntilShutdown("evaluator", env, registry, service::health, service::close, Map.of(RegistryApi.PATH, service.registryApi()));
+    EvaluatorService service = start(KafkaSettings.fromEnv(settings.env()), EvaluatorConfig.from(settings), registry);
+    ServiceProcess.runUntilShutdown("evaluator", settings, registry, service::health, service::close, Map.of(RegistryApi.PATH, service.registryApi()));
   }
 }

@@ -1,8 +1,7 @@
 package ipt.evaluator;
 
 import ipt.runtime.TopicReader;
-import ipt.runtime.Topics;
-import ipt.schemas.AvroSerde;
+import ipt.schemas.Topics;
 import ipt.schemas.CheckpointPublished;
 import ipt.schemas.Decision;
 import ipt.schemas.EvaluationReport;
@@ -14,7 +13,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.errors.SerializationException;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringSerializer;
@@ -26,9 +24,6 @@ import org.apache.kafka.common.serialization.StringSerializer;
  * in one Kafka transaction, so the history never shows one without the other.
  */
 public final class ManualPromotion {
-  private static final AvroSerde<CheckpointPublished> CHECKPOINTS = AvroSerde.of(CheckpointPublished.class);
-  private static final AvroSerde<EvaluationReport> REPORTS = AvroSerde.of(EvaluationReport.class);
-  private static final AvroSerde<Promotion> PROMOTIONS = AvroSerde.of(Promotion.class);
 
   private ManualPromotion() {}
 
@@ -62,8 +57,8 @@ public final class ManualPromotion {
     try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(props, new StringSerializer(), new ByteArraySerializer())) {
       producer.initTransactions();
       producer.beginTransaction();
-      producer.send(new ProducerRecord<>(Topics.PROMOTIONS, lineage, PROMOTIONS.encode(promotion)));
-      producer.send(new ProducerRecord<>(Topics.EVALUATIONS, lineage, REPORTS.encode(audit)));
+      producer.send(Topics.PROMOTIONS.record(lineage, promotion));
+      producer.send(Topics.EVALUATIONS.record(lineage, audit));
       producer.commitTransaction();
     }
     return promotion;
@@ -71,9 +66,9 @@ public final class ManualPromotion {
 
   private static CheckpointPublished published(Map<String, Object> kafka, String lineage, long version) {
     CheckpointPublished found = null;
-    for (var r : TopicReader.readAll(kafka, Topics.CHECKPOINTS)) {
+    for (var r : TopicReader.readAll(kafka, Topics.CHECKPOINTS.name())) {
       try {
-        CheckpointPublished c = CHECKPOINTS.decode(r.value());
+        CheckpointPublished c = Topics.CHECKPOINTS.value(r);
         if (c.getLineage().equals(lineage) && c.getVersion() == version) found = c;
       } catch (SerializationException e) {
         // not a checkpoint this version of ipt can read: not the one asked for

@@ -1,8 +1,7 @@
 package ipt.evaluator;
 
 import ipt.runtime.TopicReader;
-import ipt.runtime.Topics;
-import ipt.schemas.AvroSerde;
+import ipt.schemas.Topics;
 import ipt.schemas.Decision;
 import ipt.schemas.EvaluationReport;
 import ipt.schemas.Promotion;
@@ -27,8 +26,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class ModelRegistry implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ModelRegistry.class);
-  private static final AvroSerde<EvaluationReport> REPORTS = AvroSerde.of(EvaluationReport.class);
-  private static final AvroSerde<Promotion> PROMOTIONS = AvroSerde.of(Promotion.class);
 
   private final Map<String, Promotion> champions = new TreeMap<>();
   private final Map<String, List<EvaluationReport>> history = new TreeMap<>();
@@ -46,7 +43,7 @@ public final class ModelRegistry implements AutoCloseable {
   private KafkaConsumer<String, byte[]> connect() {
     KafkaConsumer<String, byte[]> c = TopicReader.open(kafka);
     try {
-      TopicReader.fromBeginning(c, Topics.PROMOTIONS, Topics.EVALUATIONS);
+      TopicReader.fromBeginning(c, Topics.PROMOTIONS.name(), Topics.EVALUATIONS.name());
     } catch (RuntimeException e) {
       c.close();
       throw e;
@@ -61,7 +58,7 @@ public final class ModelRegistry implements AutoCloseable {
   /** Both topics read to their current end. */
   public static ModelRegistry read(Map<String, Object> kafka) {
     ModelRegistry registry = new ModelRegistry(kafka, false);
-    TopicReader.readAll(kafka, Topics.PROMOTIONS, Topics.EVALUATIONS).forEach(registry::take);
+    TopicReader.readAll(kafka, Topics.PROMOTIONS.name(), Topics.EVALUATIONS.name()).forEach(registry::take);
     return registry;
   }
 
@@ -97,11 +94,11 @@ public final class ModelRegistry implements AutoCloseable {
   private synchronized void take(ConsumerRecord<String, byte[]> r) {
     if (r.value() == null) return;
     try {
-      if (r.topic().equals(Topics.PROMOTIONS)) {
-        Promotion p = PROMOTIONS.decode(r.value());
+      if (Topics.PROMOTIONS.holds(r)) {
+        Promotion p = Topics.PROMOTIONS.value(r);
         champions.put(p.getLineage(), p);
       } else {
-        EvaluationReport report = REPORTS.decode(r.value());
+        EvaluationReport report = Topics.EVALUATIONS.value(r);
         history.computeIfAbsent(report.getLineage(), k -> new ArrayList<>()).add(report);
       }
     } catch (SerializationException e) {

@@ -1,6 +1,13 @@
 package ipt.ingest;
 
+import ipt.runtime.Setting;
+import ipt.runtime.Setting.Change;
+import ipt.runtime.Setting.Rule;
+import ipt.runtime.Setting.Type;
+import ipt.runtime.Settings;
+import java.nio.file.Path;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
@@ -83,36 +90,53 @@ public record CurationConfig(
     return new CurationConfig(heldoutFraction, minTextChars, maxTextChars, maxIdChars, dedupStoreName, quality, defaultQuality, unspacedQuality, config);
   }
 
+  /** Quality presets by the word that names them. */
+  private static final Map<String, QualityThresholds> PRESETS = presets();
+
   /**
-   * The defaults, changed by: {@code IPT_HELDOUT_FRACTION}; {@code IPT_QUALITY_DEFAULT} and
-   * {@code IPT_QUALITY_<DOMAIN>} (domain upper-cased, {@code -}/{@code .} as {@code _}), each one of
-   * {@code english}, {@code prose}, {@code unspaced}, {@code code}, {@code off} (a named preset applies to every
-   * script; {@code IPT_QUALITY_DEFAULT} to every domain not named); {@code IPT_NEAR_DUP} ({@code on}/{@code off}).
+   * The curation service's settings, each declared once: README "Curation" is this table ({@code ipt config
+   * --markdown}). A named preset applies to every script; without one a domain's documents get the default preset of
+   * their scripts ({@code prose}, or {@code unspaced} for text mostly in scripts written without spaces). The ingest
+   * API reads the rules too, to refuse what curation would.
    */
+  public static final Settings SETTINGS = new Settings("curation", Settings.KAFKA, Settings.STATUS_PORT, Settings.STATUS_BIND);
+  static final Setting<Double> HELDOUT_FRACTION = SETTINGS.add(Setting.of("IPT_HELDOUT_FRACTION", Type.DOUBLE, 0.05,
+      Rule.between(0, 1), Change.RESTART, "share of documents (by a hash of their id) routed to the held-out topic"));
+  static final Setting<QualityThresholds> QUALITY_DEFAULT = SETTINGS.add(Setting.optional("IPT_QUALITY_DEFAULT",
+      Type.words(PRESETS), "`prose` (`unspaced` for text mostly in unspaced scripts)", Rule.ANY, Change.RESTART,
+      "quality preset of domains without their own, whatever their script"));
+  static final Setting<QualityThresholds> QUALITY = SETTINGS.add(Setting.family("IPT_QUALITY_", "<DOMAIN>",
+      Type.words(PRESETS), "`en`: `english`, code domains: `code`", Change.RESTART,
+      "quality preset of one domain (upper-cased, `-` as `_`)"));
+  static final Setting<Boolean> NEAR_DUP = SETTINGS.add(Setting.of("IPT_NEAR_DUP", Type.ON_OFF,
+      true, Rule.ANY, Change.RESTART, "MinHash near-duplicate removal"));
+  static final Setting<Path> STATE_DIR = SETTINGS.add(Setting.optional("IPT_STATE_DIR", Type.PATH, "`$TMPDIR/ipt-curation`",
+      Rule.ANY, Change.RESTART, "Kafka Streams state (the dedup stores; rebuilt from their changelogs when lost)"));
+  static final Setting<Integer> DOCUMENT_PARTITIONS = SETTINGS.add(Setting.of("IPT_DOCUMENT_PARTITIONS", Type.INT, 3,
+      Rule.atLeast(1), Change.RESTART, "partitions of the document topics it creates when they are missing"));
+
+  /** The defaults, changed by the environment ({@link #SETTINGS}). */
   public static CurationConfig fromEnv(Map<String, String> env) {
-    CurationConfig c = defaults();
-    String fraction = env.get("IPT_HELDOUT_FRACTION");
-    if (fraction != null) c = c.withHeldoutFraction(Double.parseDouble(fraction.strip()));
-    for (Map.Entry<String, String> e : env.entrySet()) {
-      if (!e.getKey().startsWith("IPT_QUALITY_")) continue;
-      String domain = e.getKey().substring("IPT_QUALITY_".length()).toLowerCase(Locale.ROOT).replace('_', '-');
-      QualityThresholds preset = preset(e.getKey(), e.getValue());
-      c = domain.equals("default") ? c.withDefaultQuality(preset) : c.withQuality(domain, preset);
-    }
-    String nearDup = env.getOrDefault("IPT_NEAR_DUP", "on").strip();
-    if (!nearDup.equals("on") && !nearDup.equals("off")) throw new IllegalArgumentException("IPT_NEAR_DUP must be on or off, not '" + nearDup + "'");
-    return nearDup.equals("off") ? c.withNearDup(Optional.empty()) : c;
+    return from(SETTINGS.parse(env));
   }
 
-  private static QualityThresholds preset(String variable, String name) {
-    return switch (name.strip()) {
-      case "english" -> QualityThresholds.english();
-      case "prose" -> QualityThresholds.prose();
-      case "unspaced" -> QualityThresholds.unspaced();
-      case "code" -> QualityThresholds.code();
-      case "off" -> QualityThresholds.none();
-      default -> throw new IllegalArgumentException(variable + " must be english, prose, unspaced, code or off, not '" + name + "'");
-    };
+  static CurationConfig from(Settings.Values v) {
+    CurationConfig c = defaults().withHeldoutFraction(v.get(HELDOUT_FRACTION));
+    if (v.isSet(QUALITY_DEFAULT)) c = c.withDefaultQuality(v.get(QUALITY_DEFAULT));
+    for (Map.Entry<String, QualityThresholds> e : v.family(QUALITY).entrySet()) {
+      c = c.withQuality(e.getKey().toLowerCase(Locale.ROOT).replace('_', '-'), e.getValue());
+    }
+    return v.get(NEAR_DUP) ? c : c.withNearDup(Optional.empty());
+  }
+
+  private static Map<String, QualityThresholds> presets() {
+    Map<String, QualityThresholds> p = new LinkedHashMap<>();
+    p.put("english", QualityThresholds.english());
+    p.put("prose", QualityThresholds.prose());
+    p.put("unspaced", QualityThresholds.unspaced());
+    p.put("code", QualityThresholds.code());
+    p.put("off", QualityThresholds.none());
+    return p;
   }
 
   /** The domain's named preset, else the default for the text's scripts. */

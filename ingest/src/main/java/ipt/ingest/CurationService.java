@@ -3,8 +3,9 @@ package ipt.ingest;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import ipt.runtime.KafkaSettings;
 import ipt.runtime.ServiceProcess;
+import ipt.runtime.Settings;
 import ipt.runtime.StatusServer;
-import ipt.runtime.Topics;
+import ipt.schemas.Topics;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
@@ -99,17 +100,16 @@ public final class CurationService implements AutoCloseable {
   }
 
   /**
-   * Runs the service alone: Kafka settings from {@code KAFKA_*}, state in {@code IPT_STATE_DIR}, status on
-   * {@code IPT_STATUS_PORT} (8080), curation settings as in {@link CurationConfig#fromEnv}; topics are
-   * created if missing ({@code IPT_DOCUMENT_PARTITIONS}, 3).
+   * Runs the service alone, with the settings of {@link CurationConfig#SETTINGS}; topics are created if missing.
    */
   public static void main(String[] args) throws Exception {
-    Map<String, String> env = System.getenv();
-    Map<String, Object> kafka = KafkaSettings.fromEnv(env);
     // Settings first: a wrong one is reported at once, not after waiting for the broker.
-    CurationConfig config = CurationConfig.fromEnv(env);
-    Path stateDir = Path.of(env.getOrDefault("IPT_STATE_DIR", Path.of(System.getProperty("java.io.tmpdir"), "ipt-curation").toString()));
-    int partitions = Integer.parseInt(env.getOrDefault("IPT_DOCUMENT_PARTITIONS", "3"));
+    Settings.Values settings = CurationConfig.SETTINGS.parse(Settings.environment());
+    Map<String, Object> kafka = KafkaSettings.fromEnv(settings.env());
+    CurationConfig config = CurationConfig.from(settings);
+    Path stateDir = settings.isSet(CurationConfig.STATE_DIR) ? settings.get(CurationConfig.STATE_DIR)
+        : Path.of(System.getProperty("java.io.tmpdir"), "ipt-curation");
+    int partitions = settings.get(CurationConfig.DOCUMENT_PARTITIONS);
     short replication = Short.parseShort(String.valueOf(kafka.getOrDefault(StreamsConfig.REPLICATION_FACTOR_CONFIG, "1")));
     try (Admin admin = Admin.create(kafka)) {
       Topics.ensure(admin, Topics.specs(partitions), replication);
@@ -117,6 +117,6 @@ public final class CurationService implements AutoCloseable {
 
     PrometheusRegistry registry = new PrometheusRegistry();
     CurationService service = start(kafka, config, stateDir, registry);
-    ServiceProcess.runUntilShutdown("curation", env, registry, service::health, service);
+    ServiceProcess.runUntilShutdown("curation", settings, registry, service::health, service);
   }
 }

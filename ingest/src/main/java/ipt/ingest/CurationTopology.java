@@ -1,10 +1,9 @@
 package ipt.ingest;
 
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
-import ipt.runtime.Topics;
-import ipt.schemas.AvroSerde;
+import ipt.schemas.Topic;
+import ipt.schemas.Topics;
 import ipt.schemas.Document;
-import ipt.schemas.RejectedDocument;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Map;
@@ -37,8 +36,6 @@ public final class CurationTopology {
   static final String NEAR_DUP_REPARTITION = "near-dup-by-domain";
   static final String NEAR_DUP_STORE = "near-dup-bands";
 
-  private static final AvroSerde<Document> DOCUMENTS = AvroSerde.of(Document.class);
-  private static final AvroSerde<RejectedDocument> REJECTIONS = AvroSerde.of(RejectedDocument.class);
   private static final String REJECTED = "rejected";
   private static final String ACCEPTED = "accepted";
 
@@ -59,7 +56,7 @@ public final class CurationTopology {
         Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(config.dedupStoreName()), Serdes.String(), Serdes.String()));
 
     Map<String, KStream<String, Staged>> parsed =
-        builder.stream(Topics.RAW, Consumed.with(Serdes.ByteArray(), Serdes.ByteArray()).withName("raw"))
+        builder.stream(Topics.RAW.name(), Consumed.with(Topics.RAW.keys(), Topics.RAW.values()).withName("raw"))
             .process(() -> new ParseStage(config, metrics, deaths), Named.as("parse"))
             .split(Named.as("parse-"))
             .branch((key, staged) -> staged instanceof Staged.Rejection, Branched.as(REJECTED))
@@ -105,15 +102,14 @@ public final class CurationTopology {
 
   private static void reject(KStream<String, Staged> rejections, String stage) {
     rejections
-        .mapValues(staged -> REJECTIONS.encode(((Staged.Rejection) staged).record()), Named.as("encode-" + stage + "-rejection"))
-        .to(Topics.REJECTED, Produced.with(Serdes.String(), Serdes.ByteArray()).withName(stage + "-to-rejected"));
+        .mapValues(staged -> ((Staged.Rejection) staged).record(), Named.as(stage + "-rejection"))
+        .to(Topics.REJECTED.name(), Produced.with(Topics.REJECTED.keys(), Topics.REJECTED.values()).withName(stage + "-to-rejected"));
   }
 
-  private static void publish(KStream<String, Document> documents, String topic, CurationMetrics metrics) {
+  private static void publish(KStream<String, Document> documents, Topic<String, Document> topic, CurationMetrics metrics) {
     documents
-        .processValues(() -> new Published(topic, metrics), Named.as("count-" + topic))
-        .mapValues(DOCUMENTS::encode, Named.as("encode-" + topic))
-        .to(topic, Produced.with(Serdes.String(), Serdes.ByteArray()).withName("to-" + topic));
+        .processValues(() -> new Published(topic.name(), metrics), Named.as("count-" + topic.name()))
+        .to(topic.name(), Produced.with(topic.keys(), topic.values()).withName("to-" + topic.name()));
   }
 
   /** Counts a document out and observes its latency: the raw record's timestamp travels with it through repartitions. */

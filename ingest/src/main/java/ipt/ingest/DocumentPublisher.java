@@ -1,7 +1,6 @@
 package ipt.ingest;
 
-import ipt.runtime.Topics;
-import ipt.schemas.AvroSerde;
+import ipt.schemas.Topics;
 import ipt.schemas.Document;
 import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
@@ -19,7 +18,6 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  * {@code acks=all}: a completed future means the document is on every in-sync replica.
  */
 public final class DocumentPublisher implements DocumentSink {
-  private static final AvroSerde<Document> DOCUMENTS = AvroSerde.of(Document.class);
 
   private final Producer<byte[], byte[]> producer;
 
@@ -50,7 +48,7 @@ public final class DocumentPublisher implements DocumentSink {
     CompletableFuture<RecordMetadata> acked = new CompletableFuture<>();
     try {
       ProducerRecord<byte[], byte[]> record =
-          new ProducerRecord<>(Topics.RAW, document.getId().getBytes(StandardCharsets.UTF_8), DOCUMENTS.encode(document));
+          Topics.RAW.record(document.getId().getBytes(StandardCharsets.UTF_8), Topics.rawDocument(document));
       producer.send(record, (metadata, error) -> {
         if (error != null) acked.completeExceptionally(error);
         else acked.complete(metadata);

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import ipt.runtime.KafkaSettings;
 import ipt.runtime.ServiceProcess;
+import ipt.runtime.Settings;
 import ipt.runtime.StatusServer;
 import ipt.schemas.Document;
 import java.io.ByteArrayInputStream;
@@ -108,11 +109,13 @@ public final class IngestApi implements AutoCloseable {
 
   /** Runs the API against the Kafka cluster named by KAFKA_BOOTSTRAP_SERVERS (see README). */
   public static void main(String[] args) throws Exception {
-    Map<String, String> env = System.getenv();
+    Settings.Values settings = IngestApiConfig.SETTINGS.parse(Settings.environment());
+    // The curation rules too: the API refuses at once what curation would reject.
+    CurationConfig curation = CurationConfig.from(CurationConfig.SETTINGS.parse(settings.env()));
     PrometheusRegistry registry = new PrometheusRegistry();
-    IngestApi api = start(IngestApiConfig.fromEnv(env), KafkaSettings.fromEnv(env), CurationConfig.fromEnv(env), registry);
+    IngestApi api = start(IngestApiConfig.from(settings), KafkaSettings.fromEnv(settings.env()), curation, registry);
     LOG.info("ingest API on port {}", api.port());
-    ServiceProcess.runUntilShutdown("ingest-api", env, registry, api::health, api);
+    ServiceProcess.runUntilShutdown("ingest-api", settings, registry, api::health, api);
   }
 
 

@@ -1,8 +1,12 @@
 package ipt.ingest;
 
+import ipt.runtime.Setting;
+import ipt.runtime.Setting.Change;
+import ipt.runtime.Setting.Rule;
+import ipt.runtime.Setting.Type;
+import ipt.runtime.Settings;
 import java.io.IOException;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.Map;
 
@@ -42,22 +46,45 @@ public record IngestApiConfig(
         headerTimeoutMs, idleTimeoutMs, maxConcurrentRequests);
   }
 
-  /**
-   * From {@code IPT_INGEST_HOST} (default 0.0.0.0), {@code IPT_INGEST_PORT} (8081), the token from
-   * {@code IPT_INGEST_TOKEN_FILE} (a mounted secret) or {@code IPT_INGEST_TOKEN}, and
-   * {@code IPT_INGEST_MAX_BODY_BYTES}, {@code IPT_INGEST_MAX_DOCUMENT_BYTES}, {@code IPT_INGEST_MAX_BATCH_DOCUMENTS},
-   * {@code IPT_INGEST_MIN_REQUEST_BYTES_PER_SECOND}, {@code IPT_INGEST_HEADER_TIMEOUT_MS},
-   * {@code IPT_INGEST_IDLE_TIMEOUT_MS}, {@code IPT_INGEST_MAX_CONCURRENT_REQUESTS} (defaults as in {@link #of}).
-   */
+  /** The ingest API's settings, each declared once: README "HTTP ingest API" is this table ({@code ipt config --markdown}). */
+  public static final Settings SETTINGS = new Settings("ingest-api", Settings.KAFKA, Settings.STATUS_PORT, Settings.STATUS_BIND);
+  static final Setting<String> HOST = SETTINGS.add(Setting.of("IPT_INGEST_HOST", Type.STRING, "0.0.0.0", Rule.ANY,
+      Change.RESTART, "address the API binds"));
+  static final Setting<Integer> PORT = SETTINGS.add(Setting.of("IPT_INGEST_PORT", Type.INT, 8081, Rule.between(1, 65535),
+      Change.RESTART, "port of `POST /v1/documents`"));
+  static final Setting<Path> TOKEN_FILE = SETTINGS.add(Setting.optional("IPT_INGEST_TOKEN_FILE", Type.PATH, "",
+      Rule.exists(), Change.RESTART, "file holding the bearer token every request must carry (a mounted secret)"));
+  public static final Setting<String> TOKEN = SETTINGS.add(Setting.optional("IPT_INGEST_TOKEN", Type.SECRET, "",
+      Rule.ANY, Change.RESTART, "the bearer token itself, instead of `IPT_INGEST_TOKEN_FILE` (one of the two is required)"));
+  static final Setting<Integer> MAX_BODY_BYTES = SETTINGS.add(Setting.of("IPT_INGEST_MAX_BODY_BYTES", Type.INT, 16 << 20,
+      Rule.atLeast(1), Change.RESTART, "larger request bodies get 413"));
+  static final Setting<Integer> MAX_DOCUMENT_BYTES = SETTINGS.add(Setting.of("IPT_INGEST_MAX_DOCUMENT_BYTES", Type.INT,
+      4 << 20, Rule.atLeast(1), Change.RESTART, "a larger document (its JSON) fails alone, as `document-too-large`"));
+  static final Setting<Integer> MAX_BATCH_DOCUMENTS = SETTINGS.add(Setting.of("IPT_INGEST_MAX_BATCH_DOCUMENTS", Type.INT,
+      1000, Rule.atLeast(1), Change.RESTART, "more documents in one request get 400 `batch-too-long`"));
+  static final Setting<Integer> MIN_REQUEST_BYTES_PER_SECOND = SETTINGS.add(Setting.of(
+      "IPT_INGEST_MIN_REQUEST_BYTES_PER_SECOND", Type.INT, 4096, Rule.atLeast(0), Change.RESTART,
+      "a request body arriving slower than this is cut off (408); 0 turns the check off"));
+  static final Setting<Integer> HEADER_TIMEOUT_MS = SETTINGS.add(Setting.of("IPT_INGEST_HEADER_TIMEOUT_MS", Type.INT,
+      10_000, Rule.atLeast(1), Change.RESTART, "time a client has to send a request's head"));
+  static final Setting<Integer> IDLE_TIMEOUT_MS = SETTINGS.add(Setting.of("IPT_INGEST_IDLE_TIMEOUT_MS", Type.INT,
+      30_000, Rule.atLeast(1), Change.RESTART, "a connection that sends nothing for this long is closed"));
+  static final Setting<Integer> MAX_CONCURRENT_REQUESTS = SETTINGS.add(Setting.of(
+      "IPT_INGEST_MAX_CONCURRENT_REQUESTS", Type.INT, 64, Rule.atLeast(1), Change.RESTART,
+      "requests handled at once; more get 503 `overloaded` with `Retry-After`"));
+
+  /** From the environment ({@link #SETTINGS}). */
   public static IngestApiConfig fromEnv(Map<String, String> env) {
-    String file = env.get("IPT_INGEST_TOKEN_FILE");
-    String token = env.get("IPT_INGEST_TOKEN");
+    return from(SETTINGS.parse(env));
+  }
+
+  static IngestApiConfig from(Settings.Values v) {
+    Path file = v.get(TOKEN_FILE);
+    String token = v.get(TOKEN);
     if (file != null && token != null) throw new IllegalArgumentException("set IPT_INGEST_TOKEN_FILE or IPT_INGEST_TOKEN, not both");
     if (file != null) {
       try {
-        token = Files.readString(Path.of(file)).strip();
-      } catch (NoSuchFileException e) {
-        throw new IllegalArgumentException("IPT_INGEST_TOKEN_FILE names " + file + ", which does not exist");
+        token = Files.readString(file).strip();
       } catch (IOException e) {
         throw new IllegalArgumentException("cannot read IPT_INGEST_TOKEN_FILE " + file + ": " + e.getMessage());
       }
@@ -65,25 +92,8 @@ public record IngestApiConfig(
     if (token == null || token.isBlank()) {
       throw new IllegalArgumentException("the ingest API needs a bearer token: set IPT_INGEST_TOKEN_FILE or IPT_INGEST_TOKEN");
     }
-    IngestApiConfig d = of("0.0.0.0", 8081, token);
-    return new IngestApiConfig(env.getOrDefault("IPT_INGEST_HOST", d.host()),
-        intOf(env, "IPT_INGEST_PORT", d.port()), token,
-        intOf(env, "IPT_INGEST_MAX_BODY_BYTES", d.maxBodyBytes()),
-        intOf(env, "IPT_INGEST_MAX_DOCUMENT_BYTES", d.maxDocumentBytes()),
-        intOf(env, "IPT_INGEST_MAX_BATCH_DOCUMENTS", d.maxBatchDocuments()),
-        intOf(env, "IPT_INGEST_MIN_REQUEST_BYTES_PER_SECOND", d.minRequestBytesPerSecond()),
-        intOf(env, "IPT_INGEST_HEADER_TIMEOUT_MS", d.headerTimeoutMs()),
-        intOf(env, "IPT_INGEST_IDLE_TIMEOUT_MS", d.idleTimeoutMs()),
-        intOf(env, "IPT_INGEST_MAX_CONCURRENT_REQUESTS", d.maxConcurrentRequests()));
-  }
-
-  private static int intOf(Map<String, String> env, String name, int fallback) {
-    String value = env.get(name);
-    if (value == null) return fallback;
-    try {
-      return Integer.parseInt(value.strip());
-    } catch (NumberFormatException e) {
-      throw new IllegalArgumentException(name + " must be an integer, not '" + value + "'");
-    }
+    return new IngestApiConfig(v.get(HOST), v.get(PORT), token, v.get(MAX_BODY_BYTES), v.get(MAX_DOCUMENT_BYTES),
+        v.get(MAX_BATCH_DOCUMENTS), v.get(MIN_REQUEST_BYTES_PER_SECOND), v.get(HEADER_TIMEOUT_MS), v.get(IDLE_TIMEOUT_MS),
+        v.get(MAX_CONCURRENT_REQUESTS));
   }
 }

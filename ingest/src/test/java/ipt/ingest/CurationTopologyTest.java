@@ -9,7 +9,7 @@ import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import io.prometheus.metrics.model.snapshots.CounterSnapshot;
 import io.prometheus.metrics.model.snapshots.Labels;
 import io.prometheus.metrics.model.snapshots.MetricSnapshot;
-import ipt.runtime.Topics;
+import ipt.schemas.Topics;
 import ipt.schemas.AvroSerde;
 import ipt.schemas.Document;
 import ipt.schemas.RejectedDocument;
@@ -64,10 +64,10 @@ class CurationTopologyTest {
     props.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092");
     props.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
     driver = new TopologyTestDriver(CurationTopology.build(config, new CurationMetrics(registry)), props);
-    raw = driver.createInputTopic(Topics.RAW, new ByteArraySerializer(), new ByteArraySerializer());
-    curated = driver.createOutputTopic(Topics.CURATED, new StringDeserializer(), new ByteArrayDeserializer());
-    heldout = driver.createOutputTopic(Topics.HELDOUT, new StringDeserializer(), new ByteArrayDeserializer());
-    rejected = driver.createOutputTopic(Topics.REJECTED, new StringDeserializer(), new ByteArrayDeserializer());
+    raw = driver.createInputTopic(Topics.RAW.name(), new ByteArraySerializer(), new ByteArraySerializer());
+    curated = driver.createOutputTopic(Topics.CURATED.name(), new StringDeserializer(), new ByteArrayDeserializer());
+    heldout = driver.createOutputTopic(Topics.HELDOUT.name(), new StringDeserializer(), new ByteArrayDeserializer());
+    rejected = driver.createOutputTopic(Topics.REJECTED.name(), new StringDeserializer(), new ByteArrayDeserializer());
   }
 
   @AfterEach
@@ -129,7 +129,7 @@ class CurationTopologyTest {
     assertEquals("Document number 7\nsecond line", doc.getText());
     assertEquals("en", doc.getDomain());
     assertEquals(Map.of("lang", "en"), doc.getMetadata());
-    assertEquals("kafka:" + Topics.RAW, doc.getSource());
+    assertEquals("kafka:" + Topics.RAW.name(), doc.getSource());
     assertTrue(rejected.isEmpty());
   }
 
@@ -167,7 +167,7 @@ class CurationTopologyTest {
     assertEquals("second", dup.getDocumentId());
     assertTrue(dup.getDetail().contains("first"), dup.getDetail());
     assertArrayEquals(second, bytes(dup.getOriginalBytes()), "the original bytes, not the normalised document");
-    assertEquals(Topics.RAW, dup.getSourceTopic());
+    assertEquals(Topics.RAW.name(), dup.getSourceTopic());
     assertEquals(1, dup.getSourceOffset());
     assertEquals("fourth", dups.get(1).getDocumentId());
     assertEquals(2.0, counter("ipt_curation_rejected", Labels.of("reason", "duplicate", "stage", "dedup")));
@@ -260,7 +260,7 @@ class CurationTopologyTest {
       assertEquals(Reason.valueOf(b.reason().toUpperCase().replace('-', '_')).stage(), r.getStage(), b.name());
       assertTrue(!r.getDetail().isBlank(), b.name() + ": has a detail");
       assertArrayEquals(b.bytes(), bytes(r.getOriginalBytes()), b.name() + ": original bytes");
-      assertEquals(Topics.RAW, r.getSourceTopic());
+      assertEquals(Topics.RAW.name(), r.getSourceTopic());
       assertEquals(0, r.getSourcePartition());
       assertEquals(i, r.getSourceOffset(), b.name());
       assertTrue(curated.isEmpty() && heldout.isEmpty(), b.name() + ": nothing curated");
@@ -309,8 +309,8 @@ class CurationTopologyTest {
     assertEquals(1.0, counter("ipt_curation_stage_out", Labels.of("domain", "en", "stage", "dedup")));
     assertEquals(1.0, counter("ipt_curation_rejected", Labels.of("reason", "empty-text", "stage", "validate")));
     assertEquals(1.0, counter("ipt_curation_rejected", Labels.of("reason", "malformed-json", "stage", "parse")));
-    double published = counter("ipt_curation_published", Labels.of("domain", "en", "topic", Topics.CURATED))
-        + counter("ipt_curation_published", Labels.of("domain", "en", "topic", Topics.HELDOUT));
+    double published = counter("ipt_curation_published", Labels.of("domain", "en", "topic", Topics.CURATED.name()))
+        + counter("ipt_curation_published", Labels.of("domain", "en", "topic", Topics.HELDOUT.name()));
     assertEquals(1.0, published);
   }
 

@@ -3,7 +3,7 @@ package ipt.ingest;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import ipt.runtime.Topics;
+import ipt.schemas.Topics;
 import ipt.schemas.AvroSerde;
 import ipt.schemas.Document;
 import java.io.ByteArrayOutputStream;
@@ -60,7 +60,7 @@ class FileLoaderTest {
 
   private List<Document> published() {
     for (ProducerRecord<byte[], byte[]> r : producer.history()) {
-      assertEquals(Topics.RAW, r.topic());
+      assertEquals(Topics.RAW.name(), r.topic());
       assertEquals(DOCUMENTS.decode(r.value()).getId(), new String(r.key(), StandardCharsets.UTF_8), "keyed by id");
     }
     return producer.history().stream().map(r -> DOCUMENTS.decode(r.value())).toList();

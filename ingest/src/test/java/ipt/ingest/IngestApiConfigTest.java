@@ -3,7 +3,7 @@ package ipt.ingest;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
-import ipt.runtime.StatusServer;
+import ipt.runtime.Settings;
 import java.nio.file.Path;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -17,7 +17,7 @@ class IngestApiConfigTest {
     String file = dir.resolve("no-such-token").toString();
     // IllegalArgumentException: `ipt ingest-api` prints its message alone, with no stack trace.
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> IngestApiConfig.fromEnv(Map.of("IPT_INGEST_TOKEN_FILE", file)));
-    assertEquals("IPT_INGEST_TOKEN_FILE names " + file + ", which does not exist", e.getMessage());
+    assertEquals("IPT_INGEST_TOKEN_FILE=" + file + ": must exist", e.getMessage());
   }
 
   @Test
@@ -38,9 +38,9 @@ class IngestApiConfigTest {
 
   @Test
   void statusPortsBindLoopbackUnlessTold() {
-    assertEquals("127.0.0.1", StatusServer.bindAddress(Map.of()));
-    assertEquals("0.0.0.0", StatusServer.bindAddress(Map.of("IPT_STATUS_BIND", "0.0.0.0")));
-    assertEquals("::", StatusServer.bindAddress(Map.of("IPT_STATUS_BIND", "::")));
-    assertThrows(IllegalArgumentException.class, () -> StatusServer.bindAddress(Map.of("IPT_STATUS_BIND", "everywhere")));
+    assertEquals("127.0.0.1", IngestApiConfig.SETTINGS.parse(Map.of()).get(Settings.STATUS_BIND));
+    assertEquals("0.0.0.0", IngestApiConfig.SETTINGS.parse(Map.of("IPT_STATUS_BIND", "0.0.0.0")).get(Settings.STATUS_BIND));
+    assertEquals("::", IngestApiConfig.SETTINGS.parse(Map.of("IPT_STATUS_BIND", "::")).get(Settings.STATUS_BIND));
+    assertThrows(IllegalArgumentException.class, () -> IngestApiConfig.SETTINGS.parse(Map.of("IPT_STATUS_BIND", "everywhere")));
   }
 }

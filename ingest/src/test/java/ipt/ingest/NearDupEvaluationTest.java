@@ -2,7 +2,7 @@ package ipt.ingest;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import ipt.runtime.Topics;
+import ipt.schemas.Topics;
 import ipt.schemas.AvroSerde;
 import ipt.schemas.Document;
 import ipt.schemas.RejectedDocument;
@@ -120,16 +120,16 @@ class NearDupEvaluationTest {
     props.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
     CurationConfig config = CurationConfig.defaults().withoutContentFilters().withNearDup(Optional.of(MinHash.Config.defaults()));
     try (TopologyTestDriver driver = new TopologyTestDriver(CurationTopology.build(config), props)) {
-      TestInputTopic<byte[], byte[]> raw = driver.createInputTopic(Topics.RAW, new ByteArraySerializer(), new ByteArraySerializer());
+      TestInputTopic<byte[], byte[]> raw = driver.createInputTopic(Topics.RAW.name(), new ByteArraySerializer(), new ByteArraySerializer());
       for (String[] s : sends) {
         raw.pipeInput(DOCUMENTS.encode(Document.newBuilder().setId(s[0]).setDomain("en").setText(s[1]).setSource("eval")
             .setIngestTime(Instant.EPOCH).setMetadata(Map.of()).build()));
       }
-      for (String topic : List.of(Topics.CURATED, Topics.HELDOUT)) {
+      for (String topic : List.of(Topics.CURATED.name(), Topics.HELDOUT.name())) {
         driver.createOutputTopic(topic, new StringDeserializer(), new ByteArrayDeserializer()).readValuesToList()
             .forEach(v -> kept.add(DOCUMENTS.decode(v).getId()));
       }
-      driver.createOutputTopic(Topics.REJECTED, new StringDeserializer(), new ByteArrayDeserializer()).readValuesToList().forEach(v -> {
+      driver.createOutputTopic(Topics.REJECTED.name(), new StringDeserializer(), new ByteArrayDeserializer()).readValuesToList().forEach(v -> {
         RejectedDocument r = REJECTIONS.decode(v);
         if (r.getReason().equals("near-duplicate")) dropped.add(r.getDocumentId());
       });

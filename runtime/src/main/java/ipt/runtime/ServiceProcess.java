@@ -15,22 +15,21 @@ public final class ServiceProcess {
   private ServiceProcess() {}
 
   /**
-   * Serves {@code /metrics} and {@code /healthz} on {@code IPT_STATUS_BIND}:{@code IPT_STATUS_PORT} (127.0.0.1:8080;
-   * the Helm chart binds 0.0.0.0 so that probes and Prometheus reach it) and blocks until the JVM
+   * Serves {@code /metrics} and {@code /healthz} on {@link Settings#STATUS_BIND}:{@link Settings#STATUS_PORT}
+   * (127.0.0.1:8080; the Helm chart binds 0.0.0.0 so that probes and Prometheus reach it) and blocks until the JVM
    * is asked to stop; the shutdown hook closes {@code service} before the process exits.
    */
-  public static void runUntilShutdown(String name, Map<String, String> env, PrometheusRegistry registry,
+  public static void runUntilShutdown(String name, Settings.Values settings, PrometheusRegistry registry,
       Supplier<StatusServer.Health> health, AutoCloseable service) throws Exception {
-    runUntilShutdown(name, env, registry, health, service, Map.of());
+    runUntilShutdown(name, settings, registry, health, service, Map.of());
   }
 
   /** The same, also serving the service's own API {@code routes} on the status port. */
-  public static void runUntilShutdown(String name, Map<String, String> env, PrometheusRegistry registry,
+  public static void runUntilShutdown(String name, Settings.Values settings, PrometheusRegistry registry,
       Supplier<StatusServer.Health> health, AutoCloseable service, Map<String, HttpHandler> routes) throws Exception {
-    int port = Integer.parseInt(env.getOrDefault("IPT_STATUS_PORT", "8080"));
-    String bind = StatusServer.bindAddress(env);
     CountDownLatch closed = new CountDownLatch(1);
-    try (StatusServer status = StatusServer.start(bind, port, registry, health, routes)) {
+    try (StatusServer status = StatusServer.start(settings.get(Settings.STATUS_BIND), settings.get(Settings.STATUS_PORT),
+        registry, health, routes)) {
       Runtime.getRuntime().addShutdownHook(new Thread(() -> {
         try {
           service.close();
@@ -40,7 +39,7 @@ public final class ServiceProcess {
           closed.countDown();
         }
       }, name + "-shutdown"));
-      LOG.info("{} running; /metrics and /healthz on {}:{}", name, bind, status.port());
+      LOG.info("{} running; /metrics and /healthz on {}:{}", name, settings.get(Settings.STATUS_BIND), status.port());
       closed.await();
     }
   }

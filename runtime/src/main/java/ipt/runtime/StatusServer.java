@@ -13,7 +13,6 @@ import java.nio.charset.StandardCharsets;
 import java.util.Map;
 import java.util.concurrent.Executors;
 import java.util.function.Supplier;
-import java.util.regex.Pattern;
 
 /** Serves {@code /metrics} (Prometheus text format) and {@code /healthz} for one service. */
 public final class StatusServer implements AutoCloseable {
@@ -27,11 +26,6 @@ public final class StatusServer implements AutoCloseable {
       return new Health(false, detail);
     }
   }
-
-  /** The address a service's status port binds: loopback unless set (the chart sets 0.0.0.0 for its probes). */
-  public static final String BIND_VARIABLE = "IPT_STATUS_BIND";
-  static final String DEFAULT_BIND = "127.0.0.1";
-  private static final Pattern IP_LITERAL = Pattern.compile("[0-9]{1,3}(\\.[0-9]{1,3}){3}|[0-9a-fA-F:]*:[0-9a-fA-F:.]*");
 
   private final HttpServer server;
 
@@ -60,15 +54,6 @@ public final class StatusServer implements AutoCloseable {
     }));
     server.start();
     return new StatusServer(server);
-  }
-
-  /** {@value #BIND_VARIABLE} from the environment, an IP address (a host name would depend on DNS at start). */
-  public static String bindAddress(Map<String, String> env) {
-    String bind = env.getOrDefault(BIND_VARIABLE, DEFAULT_BIND).strip();
-    if (!IP_LITERAL.matcher(bind).matches()) {
-      throw new IllegalArgumentException(BIND_VARIABLE + " must be an IP address such as 127.0.0.1, 0.0.0.0 or ::, not '" + bind + "'");
-    }
-    return bind;
   }
 
   private static void respondHealth(HttpExchange exchange, Health health) throws IOException {

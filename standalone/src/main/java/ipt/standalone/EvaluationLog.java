@@ -1,7 +1,6 @@
 package ipt.standalone;
 
-import ipt.runtime.Topics;
-import ipt.schemas.AvroSerde;
+import ipt.schemas.Topics;
 import ipt.schemas.EvaluationReport;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -18,7 +17,6 @@ import org.apache.kafka.common.serialization.StringDeserializer;
 /** Follows ipt.evaluations (read_committed) and keeps every report, in order. */
 final class EvaluationLog implements AutoCloseable {
   private final KafkaConsumer<String, byte[]> consumer;
-  private final AvroSerde<EvaluationReport> reports = AvroSerde.of(EvaluationReport.class);
   private final List<EvaluationReport> seen = new ArrayList<>();
   private final Thread thread;
   private volatile boolean running = true;
@@ -34,13 +32,13 @@ final class EvaluationLog implements AutoCloseable {
 
   private void follow(Consumer<EvaluationReport> onReport) {
     try {
-      var partitions = consumer.partitionsFor(Topics.EVALUATIONS).stream()
+      var partitions = consumer.partitionsFor(Topics.EVALUATIONS.name()).stream()
           .map(p -> new org.apache.kafka.common.TopicPartition(p.topic(), p.partition())).toList();
       consumer.assign(partitions);
       consumer.seekToBeginning(partitions);
       while (running) {
         for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(200))) {
-          EvaluationReport report = reports.decode(r.value());
+          EvaluationReport report = Topics.EVALUATIONS.value(r);
           synchronized (seen) {
             seen.add(report);
           }

@@ -10,13 +10,17 @@ import ipt.ingest.DocumentSink;
 import ipt.ingest.FileLoader;
 import ipt.ingest.HttpDocumentSink;
 import ipt.ingest.IngestApi;
+import ipt.ingest.IngestApiConfig;
+import ipt.ingest.CurationConfig;
 import ipt.ingest.IngestJournal;
 import ipt.ingest.LoadReport;
 import ipt.runtime.KafkaSettings;
-import ipt.runtime.Topics;
+import ipt.runtime.Settings;
+import ipt.schemas.Topics;
 import ipt.schemas.Decision;
 import ipt.schemas.EvaluationReport;
 import ipt.schemas.Promotion;
+import ipt.trainer.TrainerConfig;
 import ipt.trainer.TrainerService;
 import java.io.IOException;
 import java.net.URI;
@@ -44,8 +48,13 @@ import picocli.CommandLine;
     mixinStandardHelpOptions = true,
     version = "ipt 0.1.0",
     description = "Incremental pretraining on Kafka streams: curate, train with replay, gate promotions.",
-    subcommands = {Ipt.DemoCommand.class, Ipt.BrokerCommand.class, Ipt.TopicsCommand.class, Ipt.IngestCommand.class})
+    subcommands = {Ipt.DemoCommand.class, Ipt.BrokerCommand.class, Ipt.TopicsCommand.class, Ipt.IngestCommand.class,
+        Ipt.ConfigCommand.class})
 public final class Ipt implements Runnable {
+  /** Every service's settings, in the order the README documents them. */
+  static final List<Settings> SERVICES =
+      List.of(TrainerConfig.SETTINGS, EvaluatorConfig.SETTINGS, CurationConfig.SETTINGS, IngestApiConfig.SETTINGS);
+
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
   public static void main(String[] args) {
@@ -132,10 +141,40 @@ public final class Ipt implements Runnable {
 
     @Override
     public Integer call() throws Exception {
-      try (Admin admin = Admin.create(KafkaSettings.fromEnv(System.getenv()))) {
+      try (Admin admin = Admin.create(KafkaSettings.fromEnv(Settings.environment()))) {
         Topics.ensure(admin, Topics.specs(partitions), replicationFactor);
       }
       return 0;
+    }
+  }
+
+  @Command(name = "config", mixinStandardHelpOptions = true,
+      description = {"Lists every setting of each service with its effective value in this environment, or says which are wrong.",
+          "--markdown prints the tables the README holds instead."})
+  static final class ConfigCommand implements Callable<Integer> {
+    @Parameters(arity = "0..1", paramLabel = "SERVICE", description = "trainer, evaluator, curation or ingest-api (default: all).")
+    String service;
+
+    @Option(names = "--markdown", description = "The README tables of the declarations, without reading the environment.")
+    boolean markdown;
+
+    @Override
+    public Integer call() {
+      int status = 0;
+      for (Settings settings : SERVICES) {
+        if (service != null && !service.equals(settings.service())) continue;
+        if (markdown) {
+          System.out.println(settings.markdown());
+          continue;
+        }
+        try {
+          System.out.println(settings.parse(Settings.environment()).listing());
+        } catch (IllegalArgumentException e) {
+          System.out.println(settings.service() + ": wrong settings\n  " + e.getMessage().replace("\n", "\n  ") + "\n");
+          status = 2;
+        }
+      }
+      return status;
     }
   }
 
@@ -208,8 +247,8 @@ public final class Ipt implements Runnable {
     }
 
     private DocumentSink sink() throws IOException {
-      if (http == null) return new DocumentPublisher(KafkaSettings.fromEnv(System.getenv()));
-      String token = tokenFile != null ? Files.readString(tokenFile).strip() : System.getenv("IPT_INGEST_TOKEN");
+      if (http == null) return new DocumentPublisher(KafkaSettings.fromEnv(Settings.environment()));
+      String token = tokenFile != null ? Files.readString(tokenFile).strip() : IngestApiConfig.TOKEN.from(Settings.environment());
       if (token == null || token.isEmpty()) throw new IllegalArgumentException("--http needs a token: --token-file FILE or IPT_INGEST_TOKEN");
       return new HttpDocumentSink(http, token, batch, 8 << 20, Duration.ofMinutes(5));
     }
@@ -217,8 +256,7 @@ public final class Ipt implements Runnable {
 
   @Command(name = "ingest-api", mixinStandardHelpOptions = true,
       description = {"Runs the HTTP ingest API (POST /v1/documents, see ingest/openapi.yaml) against KAFKA_BOOTSTRAP_SERVERS.",
-          "Settings: IPT_INGEST_PORT (8081), IPT_INGEST_TOKEN_FILE or IPT_INGEST_TOKEN, IPT_INGEST_MAX_BODY_BYTES,"
-              + " IPT_INGEST_MAX_DOCUMENT_BYTES, IPT_INGEST_MAX_BATCH_DOCUMENTS; /metrics and /healthz on IPT_STATUS_PORT (8080)."})
+          "Settings: ipt config ingest-api (and the curation rules: ipt config curation)."})
   void ingestApi() throws Exception {
     IngestApi.main(new String[0]);
   }
@@ -241,7 +279,7 @@ public final class Ipt implements Runnable {
   @Command(name = "models", mixinStandardHelpOptions = true,
       description = "Lists every lineage: its champion and its last decision (ipt.promotions, ipt.evaluations on KAFKA_BOOTSTRAP_SERVERS).")
   void models() {
-    try (ModelRegistry registry = ModelRegistry.read(KafkaSettings.fromEnv(System.getenv()))) {
+    try (ModelRegistry registry = ModelRegistry.read(KafkaSettings.fromEnv(Settings.environment()))) {
       System.out.printf("%-16s %-9s %-22s %-26s %-9s %s%n", "LINEAGE", "CHAMPION", "PROMOTED AT", "BY", "DECISIONS", "LAST DECISION");
       for (String lineage : registry.lineages()) {
         Promotion champion = registry.champion(lineage).orElse(null);
@@ -265,7 +303,7 @@ public final class Ipt implements Runnable {
       @Option(names = "--version", required = true, paramLabel = "V", description = "the checkpoint version to make champion") long version,
       @Option(names = "--reason", required = true, paramLabel = "TEXT", description = "why, for the audit record") String reason,
       @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help message and exit.") boolean help) throws IOException {
-    Map<String, String> env = System.getenv();
+    Map<String, String> env = Settings.environment();
     String who = System.getProperty("user.name") + "@" + java.net.InetAddress.getLocalHost().getHostName();
     Promotion p = ManualPromotion.promote(KafkaSettings.fromEnv(env), EvaluatorConfig.fromEnv(env).store(env), lineage, version, reason, who);
     System.out.printf("%s: champion is now v%d (was %s), by %s: %s%n", lineage, p.getVersion(),

@@ -10,7 +10,7 @@ import ipt.ingest.IngestApi;
 import ipt.ingest.IngestApiConfig;
 import ipt.runtime.KafkaSettings;
 import ipt.runtime.StatusServer;
-import ipt.runtime.Topics;
+import ipt.schemas.Topics;
 import ipt.trainer.TrainerConfig;
 import ipt.trainer.TrainerService;
 import java.net.URI;
@@ -107,9 +107,9 @@ final class LocalPipeline implements AutoCloseable {
   /** Group → partitions whose committed offset is behind the end; empty when everything is settled. */
   Map<String, Map<TopicPartition, Long>> lag() throws Exception {
     Map<String, Map<TopicPartition, Long>> out = new HashMap<>();
-    groupLag("ipt-curation", List.of(Topics.RAW), out);
-    for (TrainerService t : trainers) groupLag("ipt-trainer-" + t.config().lineage(), List.of(Topics.CURATED), out);
-    groupLag("ipt-evaluator", List.of(Topics.CHECKPOINTS), out);
+    groupLag("ipt-curation", List.of(Topics.RAW.name()), out);
+    for (TrainerService t : trainers) groupLag("ipt-trainer-" + t.config().lineage(), List.of(Topics.CURATED.name()), out);
+    groupLag("ipt-evaluator", List.of(Topics.CHECKPOINTS.name()), out);
     return out;
   }
 

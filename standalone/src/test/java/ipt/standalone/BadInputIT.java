@@ -11,7 +11,7 @@ import ipt.ingest.CurationService;
 import ipt.ingest.IngestApi;
 import ipt.ingest.IngestApiConfig;
 import ipt.runtime.KafkaSettings;
-import ipt.runtime.Topics;
+import ipt.schemas.Topics;
 import ipt.schemas.AvroSerde;
 import ipt.schemas.Document;
 import ipt.schemas.RejectedDocument;
@@ -226,8 +226,8 @@ class BadInputIT {
         Map<String, Object> props = new HashMap<>(kafka);
         props.put(ProducerConfig.ACKS_CONFIG, "all");
         try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(props, new ByteArraySerializer(), new ByteArraySerializer())) {
-          producer.send(new ProducerRecord<>(Topics.RAW, 0, null, bomb)).get();
-          for (int i = 0; i < 20; i++) producer.send(new ProducerRecord<>(Topics.RAW, 0, null, utf8(valid()))).get();
+          producer.send(new ProducerRecord<>(Topics.RAW.name(), 0, null, bomb)).get();
+          for (int i = 0; i < 20; i++) producer.send(new ProducerRecord<>(Topics.RAW.name(), 0, null, utf8(valid()))).get();
         }
         CurationOutput output = CurationOutput.read(kafka, Duration.ofMinutes(3));
         for (String id : validIds) assertEquals(1, output.kept().getOrDefault(id, 0), "document " + id + " behind the bomb, curated once");
@@ -528,15 +528,15 @@ class BadInputIT {
       // The original of the duplicates goes first, so the two copies are the ones dropped.
       SyntheticProse.Doc original = prose.get(prose.size() - 1);
       validIds.add(original.id());
-      producer.send(new ProducerRecord<>(Topics.RAW, original.json())).get();
-      producer.send(new ProducerRecord<>(Topics.RAW, utf8("tombstone"), null)).get();
+      producer.send(new ProducerRecord<>(Topics.RAW.name(), original.json())).get();
+      producer.send(new ProducerRecord<>(Topics.RAW.name(), utf8("tombstone"), null)).get();
       expected.computeIfAbsent("", k -> new ArrayList<>()).add("empty-record");
       table.add("| kafka | null value (tombstone) | DLQ empty-record |");
       int n = 0;
       for (var c : cases.entrySet()) {
-        producer.send(new ProducerRecord<>(Topics.RAW, c.getValue())).get();
+        producer.send(new ProducerRecord<>(Topics.RAW.name(), c.getValue())).get();
         byte[] good = utf8(valid());
-        producer.send(new ProducerRecord<>(Topics.RAW, n++ % 2 == 0 ? good : avro(good))).get();
+        producer.send(new ProducerRecord<>(Topics.RAW.name(), n++ % 2 == 0 ? good : avro(good))).get();
         expected.computeIfAbsent(HexFormat.of().formatHex(c.getValue()), k -> new ArrayList<>()).add(reasons.get(c.getKey()));
         table.add("| kafka | " + c.getKey() + " | DLQ " + reasons.get(c.getKey()) + " |");
       }

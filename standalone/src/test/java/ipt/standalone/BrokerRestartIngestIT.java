@@ -11,7 +11,7 @@ import ipt.ingest.CurationService;
 import ipt.ingest.IngestApi;
 import ipt.ingest.IngestApiConfig;
 import ipt.runtime.KafkaSettings;
-import ipt.runtime.Topics;
+import ipt.schemas.Topics;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.http.HttpClient;

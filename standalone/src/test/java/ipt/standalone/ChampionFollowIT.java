@@ -11,7 +11,7 @@ import ipt.model.Checkpoint;
 import ipt.model.GptConfig;
 import ipt.model.TrainConfig;
 import ipt.runtime.KafkaSettings;
-import ipt.runtime.Topics;
+import ipt.schemas.Topics;
 import ipt.schemas.AvroSerde;
 import ipt.schemas.CheckpointPublished;
 import ipt.schemas.Decision;
@@ -64,7 +64,7 @@ class ChampionFollowIT {
           publish(producer, docs.subList(0, 40));
           CheckpointPublished v1 = await(kafka, 1);
           decide(producer, v1, Decision.PROMOTE);
-          producer.send(new ProducerRecord<>(Topics.PROMOTIONS, "follow", AvroSerde.of(Promotion.class).encode(Promotion.newBuilder()
+          producer.send(new ProducerRecord<>(Topics.PROMOTIONS.name(), "follow", AvroSerde.of(Promotion.class).encode(Promotion.newBuilder()
               .setLineage("follow").setVersion(1).setPreviousVersion(null).setLocation(v1.getLocation()).setSha256(v1.getSha256())
               .setDecidingRule("first-checkpoint").setPromotedAt(Instant.now()).build())));
           CheckpointPublished v3 = await(kafka, 3);
@@ -103,7 +103,7 @@ class ChampionFollowIT {
   private static void publish(KafkaProducer<String, byte[]> producer, List<SyntheticProse.Doc> docs) {
     AvroSerde<Document> serde = AvroSerde.of(Document.class);
     for (SyntheticProse.Doc d : docs) {
-      producer.send(new ProducerRecord<>(Topics.CURATED, d.id(), serde.encode(Document.newBuilder().setId(d.id()).setDomain(d.domain())
+      producer.send(new ProducerRecord<>(Topics.CURATED.name(), d.id(), serde.encode(Document.newBuilder().setId(d.id()).setDomain(d.domain())
           .setText(d.text()).setSource("it").setIngestTime(Instant.now()).setMetadata(Map.of()).build())));
     }
     producer.flush();
@@ -114,12 +114,12 @@ class ChampionFollowIT {
         .setCandidateStep(c.getStep()).setTasks(List.of()).setDecision(decision)
         .setDecidingRule(decision == Decision.PROMOTE ? "first-checkpoint" : "regression:heldout/en").setReason("set by the test")
         .setEvaluatedAt(Instant.now()).build();
-    producer.send(new ProducerRecord<>(Topics.EVALUATIONS, "follow", AvroSerde.of(EvaluationReport.class).encode(report)));
+    producer.send(new ProducerRecord<>(Topics.EVALUATIONS.name(), "follow", AvroSerde.of(EvaluationReport.class).encode(report)));
     producer.flush();
   }
 
   private static List<CheckpointPublished> committed(Map<String, Object> kafka) {
-    return PipelineIT.read(kafka, Topics.CHECKPOINTS).stream().map(CHECKPOINT::decode).toList();
+    return PipelineIT.read(kafka, Topics.CHECKPOINTS.name()).stream().map(CHECKPOINT::decode).toList();
   }
 
   private static CheckpointPublished await(Map<String, Object> kafka, long version) throws InterruptedException {

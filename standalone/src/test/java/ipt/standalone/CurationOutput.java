@@ -1,7 +1,7 @@
 package ipt.standalone;
 
 import ipt.ingest.CurationService;
-import ipt.runtime.Topics;
+import ipt.schemas.Topics;
 import ipt.schemas.AvroSerde;
 import ipt.schemas.Document;
 import ipt.schemas.RejectedDocument;
@@ -30,7 +30,7 @@ record CurationOutput(Map<String, Integer> kept, List<RejectedDocument> rejected
   static CurationOutput read(Map<String, Object> kafka, Duration timeout) throws Exception {
     try (Admin admin = Admin.create(kafka)) {
       long deadline = System.nanoTime() + timeout.toNanos();
-      while (!GroupLag.behind(admin, kafka, CurationService.APPLICATION_ID, List.of(Topics.RAW)).isEmpty()) {
+      while (!GroupLag.behind(admin, kafka, CurationService.APPLICATION_ID, List.of(Topics.RAW.name())).isEmpty()) {
         if (System.nanoTime() > deadline) throw new IllegalStateException("curation did not catch up within " + timeout);
         Thread.sleep(200);
       }
@@ -42,7 +42,7 @@ record CurationOutput(Map<String, Integer> kept, List<RejectedDocument> rejected
     List<RejectedDocument> rejected = new ArrayList<>();
     try (var consumer = new KafkaConsumer<>(props, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
       List<TopicPartition> partitions = new ArrayList<>();
-      for (String topic : List.of(Topics.CURATED, Topics.HELDOUT, Topics.REJECTED)) {
+      for (String topic : List.of(Topics.CURATED.name(), Topics.HELDOUT.name(), Topics.REJECTED.name())) {
         consumer.partitionsFor(topic).forEach(p -> partitions.add(new TopicPartition(topic, p.partition())));
       }
       consumer.assign(partitions);
@@ -50,7 +50,7 @@ record CurationOutput(Map<String, Integer> kept, List<RejectedDocument> rejected
       Map<TopicPartition, Long> end = consumer.endOffsets(partitions);
       while (partitions.stream().anyMatch(p -> consumer.position(p) < end.get(p))) {
         for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(200))) {
-          if (r.topic().equals(Topics.REJECTED)) rejected.add(REJECTIONS.decode(r.value()));
+          if (r.topic().equals(Topics.REJECTED.name())) rejected.add(REJECTIONS.decode(r.value()));
           else kept.merge(DOCUMENTS.decode(r.value()).getId(), 1, Integer::sum);
         }
       }

@@ -2,7 +2,7 @@ package ipt.standalone;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import ipt.runtime.Topics;
+import ipt.schemas.Topics;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -24,8 +24,8 @@ class EmbeddedKafkaTest {
         Admin admin = Admin.create(Map.of("bootstrap.servers", kafka.bootstrapServers()))) {
       Topics.ensure(admin, Topics.specs(3), (short) 1);
       Topics.ensure(admin, Topics.specs(3), (short) 1);
-      assertEquals(3, admin.describeTopics(List.of(Topics.CURATED)).allTopicNames().get().get(Topics.CURATED).partitions().size());
-      ConfigResource promotions = new ConfigResource(ConfigResource.Type.TOPIC, Topics.PROMOTIONS);
+      assertEquals(3, admin.describeTopics(List.of(Topics.CURATED.name())).allTopicNames().get().get(Topics.CURATED.name()).partitions().size());
+      ConfigResource promotions = new ConfigResource(ConfigResource.Type.TOPIC, Topics.PROMOTIONS.name());
       Config config = admin.describeConfigs(List.of(promotions)).all().get().get(promotions);
       assertEquals("compact", config.get("cleanup.policy").value());
 
@@ -35,10 +35,10 @@ class EmbeddedKafkaTest {
       try (KafkaProducer<String, String> producer = new KafkaProducer<>(producerProps)) {
         producer.initTransactions();
         producer.beginTransaction();
-        producer.send(new ProducerRecord<>(Topics.EVALUATIONS, "k", "aborted"));
+        producer.send(new ProducerRecord<>(Topics.EVALUATIONS.name(), "k", "aborted"));
         producer.abortTransaction();
         producer.beginTransaction();
-        producer.send(new ProducerRecord<>(Topics.EVALUATIONS, "k", "committed"));
+        producer.send(new ProducerRecord<>(Topics.EVALUATIONS.name(), "k", "committed"));
         producer.commitTransaction();
       }
       Map<String, Object> consumerProps =
@@ -46,7 +46,7 @@ class EmbeddedKafkaTest {
               "auto.offset.reset", "earliest", "key.deserializer", StringDeserializer.class,
               "value.deserializer", StringDeserializer.class);
       try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(consumerProps)) {
-        consumer.subscribe(List.of(Topics.EVALUATIONS));
+        consumer.subscribe(List.of(Topics.EVALUATIONS.name()));
         List<String> seen = new java.util.ArrayList<>();
         long deadline = System.currentTimeMillis() + 30_000;
         while (seen.isEmpty() && System.currentTimeMillis() < deadline) {

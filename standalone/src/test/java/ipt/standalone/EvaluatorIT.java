@@ -22,7 +22,7 @@ import ipt.model.TrainConfig;
 import ipt.runtime.KafkaSettings;
 import ipt.runtime.StatusServer;
 import ipt.runtime.StatusServer.Health;
-import ipt.runtime.Topics;
+import ipt.schemas.Topics;
 import ipt.schemas.AvroSerde;
 import ipt.schemas.CheckpointPublished;
 import ipt.schemas.Decision;
@@ -210,7 +210,7 @@ class EvaluatorIT {
   private static void heldOut(KafkaProducer<String, byte[]> producer, List<DemoCorpus.Text> texts) {
     AvroSerde<Document> serde = AvroSerde.of(Document.class);
     for (DemoCorpus.Text t : texts) {
-      producer.send(new ProducerRecord<>(Topics.HELDOUT, t.id(), serde.encode(Document.newBuilder().setId(t.id()).setDomain(t.domain())
+      producer.send(new ProducerRecord<>(Topics.HELDOUT.name(), t.id(), serde.encode(Document.newBuilder().setId(t.id()).setDomain(t.domain())
           .setText(t.text()).setSource("it").setIngestTime(Instant.now()).setMetadata(Map.of()).build())));
     }
     producer.flush();
@@ -228,14 +228,14 @@ class EvaluatorIT {
     CheckpointPublished event = CheckpointPublished.newBuilder().setLineage("main").setVersion(m.version()).setParentVersion(m.parentVersion())
         .setLocation(c.dir().toString()).setSha256(c.sha256()).setStep(m.step()).setTokensSeen(m.tokensSeen()).setDocuments(0).setOffsets(List.of())
         .setTrainLoss(m.trainLoss()).setCreatedAt(Instant.now()).build();
-    producer.send(new ProducerRecord<>(Topics.CHECKPOINTS, "main", AvroSerde.of(CheckpointPublished.class).encode(event))).get();
+    producer.send(new ProducerRecord<>(Topics.CHECKPOINTS.name(), "main", AvroSerde.of(CheckpointPublished.class).encode(event))).get();
     return await(kafka, m.version(), null);
   }
 
   private static EvaluationReport await(Map<String, Object> kafka, long version, String rule) throws InterruptedException {
     long deadline = System.nanoTime() + Duration.ofMinutes(2).toNanos();
     while (System.nanoTime() < deadline) {
-      Optional<EvaluationReport> r = PipelineIT.read(kafka, Topics.EVALUATIONS).stream().map(REPORTS::decode)
+      Optional<EvaluationReport> r = PipelineIT.read(kafka, Topics.EVALUATIONS.name()).stream().map(REPORTS::decode)
           .filter(x -> x.getCandidateVersion() == version && (rule == null ? !x.getDecidingRule().equals("manual") : x.getDecidingRule().equals(rule)))
           .findFirst();
       if (r.isPresent()) return r.get();

@@ -9,7 +9,7 @@ import ipt.ingest.CurationService;
 import ipt.ingest.IngestApi;
 import ipt.ingest.IngestApiConfig;
 import ipt.runtime.KafkaSettings;
-import ipt.runtime.Topics;
+import ipt.schemas.Topics;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;

@@ -8,7 +8,7 @@ import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import ipt.ingest.CurationConfig;
 import ipt.ingest.CurationService;
 import ipt.runtime.KafkaSettings;
-import ipt.runtime.Topics;
+import ipt.schemas.Topics;
 import ipt.schemas.AvroSerde;
 import ipt.schemas.Document;
 import java.nio.ByteBuffer;
@@ -112,7 +112,7 @@ class KafkaClientsIT {
     props.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
     Map<String, Document> found = new HashMap<>();
     try (var consumer = new KafkaConsumer<>(props, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
-      consumer.subscribe(List.of(Topics.CURATED));
+      consumer.subscribe(List.of(Topics.CURATED.name()));
       long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
       while (!found.keySet().containsAll(ids) && System.nanoTime() < deadline) {
         for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(200))) {

@@ -12,7 +12,7 @@ import ipt.ingest.LoadReport;
 import ipt.model.ByteTokenizer;
 import ipt.model.GptConfig;
 import ipt.model.TrainConfig;
-import ipt.runtime.Topics;
+import ipt.schemas.Topics;
 import ipt.schemas.AvroSerde;
 import ipt.schemas.CheckpointPublished;
 import ipt.schemas.Decision;
@@ -78,8 +78,8 @@ class PipelineIT {
           .setSource("it").setIngestTime(Instant.now()).setMetadata(Map.of()).build()));
       CompletableFuture.allOf(acks.toArray(new CompletableFuture[0])).get();
       try (KafkaProducer<byte[], byte[]> raw = new KafkaProducer<>(pipeline.kafka(), new ByteArraySerializer(), new ByteArraySerializer())) {
-        raw.send(new ProducerRecord<>(Topics.RAW, "{\"id\": \"broken\", \"text\": ".getBytes(StandardCharsets.UTF_8))).get();
-        raw.send(new ProducerRecord<>(Topics.RAW, new byte[] {(byte) 0xC3, 0x01, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10})).get();
+        raw.send(new ProducerRecord<>(Topics.RAW.name(), "{\"id\": \"broken\", \"text\": ".getBytes(StandardCharsets.UTF_8))).get();
+        raw.send(new ProducerRecord<>(Topics.RAW.name(), new byte[] {(byte) 0xC3, 0x01, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10})).get();
       }
       // The file loader: bad lines are reported with their line numbers and skipped, the rest is published.
       Path jsonl = work.resolve("mixed.jsonl");
@@ -127,12 +127,12 @@ class PipelineIT {
       assertTrue(metrics.contains("ipt_curation_rejected_total"), "curation metrics exported");
 
       Map<String, Object> kafkaProps = pipeline.kafka();
-      List<Document> curated = read(kafkaProps, Topics.CURATED).stream().map(AvroSerde.of(Document.class)::decode).toList();
-      List<Document> heldOut = read(kafkaProps, Topics.HELDOUT).stream().map(AvroSerde.of(Document.class)::decode).toList();
-      int rejected = read(kafkaProps, Topics.REJECTED).size();
-      List<CheckpointPublished> checkpoints = read(kafkaProps, Topics.CHECKPOINTS).stream().map(AvroSerde.of(CheckpointPublished.class)::decode).toList();
-      List<EvaluationReport> reports = read(kafkaProps, Topics.EVALUATIONS).stream().map(AvroSerde.of(EvaluationReport.class)::decode).toList();
-      List<Promotion> promotions = read(kafkaProps, Topics.PROMOTIONS).stream().map(AvroSerde.of(Promotion.class)::decode).toList();
+      List<Document> curated = read(kafkaProps, Topics.CURATED.name()).stream().map(AvroSerde.of(Document.class)::decode).toList();
+      List<Document> heldOut = read(kafkaProps, Topics.HELDOUT.name()).stream().map(AvroSerde.of(Document.class)::decode).toList();
+      int rejected = read(kafkaProps, Topics.REJECTED.name()).size();
+      List<CheckpointPublished> checkpoints = read(kafkaProps, Topics.CHECKPOINTS.name()).stream().map(AvroSerde.of(CheckpointPublished.class)::decode).toList();
+      List<EvaluationReport> reports = read(kafkaProps, Topics.EVALUATIONS.name()).stream().map(AvroSerde.of(EvaluationReport.class)::decode).toList();
+      List<Promotion> promotions = read(kafkaProps, Topics.PROMOTIONS.name()).stream().map(AvroSerde.of(Promotion.class)::decode).toList();
 
       assertEquals(published, curated.size() + heldOut.size() + rejected, "every raw record is curated, held out or rejected");
       assertTrue(rejected >= 3, "duplicate and both bad records are rejected, got " + rejected);

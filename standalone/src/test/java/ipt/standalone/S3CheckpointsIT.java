@@ -9,7 +9,7 @@ import ipt.ingest.DocumentPublisher;
 import ipt.model.ByteTokenizer;
 import ipt.model.GptConfig;
 import ipt.model.TrainConfig;
-import ipt.runtime.Topics;
+import ipt.schemas.Topics;
 import ipt.schemas.AvroSerde;
 import ipt.schemas.CheckpointPublished;
 import ipt.schemas.Decision;
@@ -74,9 +74,9 @@ class S3CheckpointsIT {
         CompletableFuture.allOf(acks.toArray(new CompletableFuture[0])).get();
         pipeline.awaitSettled(Duration.ofMinutes(5));
 
-        List<CheckpointPublished> checkpoints = PipelineIT.read(pipeline.kafka(), Topics.CHECKPOINTS).stream()
+        List<CheckpointPublished> checkpoints = PipelineIT.read(pipeline.kafka(), Topics.CHECKPOINTS.name()).stream()
             .map(AvroSerde.of(CheckpointPublished.class)::decode).toList();
-        List<EvaluationReport> reports = PipelineIT.read(pipeline.kafka(), Topics.EVALUATIONS).stream()
+        List<EvaluationReport> reports = PipelineIT.read(pipeline.kafka(), Topics.EVALUATIONS.name()).stream()
             .map(AvroSerde.of(EvaluationReport.class)::decode).toList();
         assertTrue(checkpoints.size() >= 2, "rounds: " + checkpoints.size());
         for (CheckpointPublished c : checkpoints) {

@@ -13,7 +13,7 @@ import ipt.model.Checkpoint;
 import ipt.model.GptConfig;
 import ipt.model.LanguageModel;
 import ipt.model.TrainConfig;
-import ipt.runtime.Topics;
+import ipt.schemas.Topics;
 import ipt.schemas.AvroSerde;
 import ipt.schemas.CheckpointPublished;
 import ipt.schemas.Document;
@@ -62,10 +62,10 @@ class TorchScriptStartIT {
       pipeline.awaitSettled(Duration.ofMinutes(6));
 
       Map<String, Object> props = pipeline.kafka();
-      List<Document> curated = PipelineIT.read(props, Topics.CURATED).stream().map(AvroSerde.of(Document.class)::decode).toList();
-      List<CheckpointPublished> checkpoints = PipelineIT.read(props, Topics.CHECKPOINTS).stream()
+      List<Document> curated = PipelineIT.read(props, Topics.CURATED.name()).stream().map(AvroSerde.of(Document.class)::decode).toList();
+      List<CheckpointPublished> checkpoints = PipelineIT.read(props, Topics.CHECKPOINTS.name()).stream()
           .map(AvroSerde.of(CheckpointPublished.class)::decode).toList();
-      List<EvaluationReport> reports = PipelineIT.read(props, Topics.EVALUATIONS).stream().map(AvroSerde.of(EvaluationReport.class)::decode).toList();
+      List<EvaluationReport> reports = PipelineIT.read(props, Topics.EVALUATIONS.name()).stream().map(AvroSerde.of(EvaluationReport.class)::decode).toList();
 
       assertTrue(checkpoints.size() >= 2, "at least two rounds, got " + checkpoints.size());
       byte[] tokenizer = Files.readAllBytes(RESOURCES.resolve("tokenizer.json"));
@@ -112,7 +112,7 @@ class TorchScriptStartIT {
   private static Checkpoint awaitFirstCheckpoint(Map<String, Object> props, String lineage) throws Exception {
     long deadline = System.nanoTime() + Duration.ofMinutes(2).toNanos();
     while (System.nanoTime() < deadline) {
-      for (byte[] value : PipelineIT.read(props, Topics.CHECKPOINTS)) {
+      for (byte[] value : PipelineIT.read(props, Topics.CHECKPOINTS.name())) {
         CheckpointPublished c = AvroSerde.of(CheckpointPublished.class).decode(value);
         if (c.getLineage().equals(lineage)) return Checkpoint.open(Path.of(c.getLocation()));
       }

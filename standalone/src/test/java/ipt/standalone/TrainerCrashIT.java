@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ipt.model.Checkpoint;
 import ipt.runtime.KafkaSettings;
-import ipt.runtime.Topics;
+import ipt.schemas.Topics;
 import ipt.schemas.AvroSerde;
 import ipt.schemas.CheckpointPublished;
 import ipt.schemas.Document;
@@ -162,7 +162,7 @@ class TrainerCrashIT {
         SyntheticProse.Doc d = docs.get(i);
         Document doc = Document.newBuilder().setId(d.id()).setDomain(i % 3 == 2 ? "de" : d.domain()).setText(d.text()).setSource("crash-it")
             .setIngestTime(Instant.EPOCH).setMetadata(Map.of()).build();
-        producer.send(new ProducerRecord<>(Topics.CURATED, d.id(), DOCUMENT.encode(doc)));
+        producer.send(new ProducerRecord<>(Topics.CURATED.name(), d.id(), DOCUMENT.encode(doc)));
         if (i % 30 == 29) {
           producer.flush();
           Thread.sleep(500);
@@ -240,7 +240,7 @@ class TrainerCrashIT {
   private static Map<Long, CheckpointPublished> committed(Map<String, Object> kafka, String lineage) {
     Map<Long, CheckpointPublished> out = new LinkedHashMap<>();
     Map<Long, Integer> seen = new HashMap<>();
-    for (byte[] value : PipelineIT.read(kafka, Topics.CHECKPOINTS)) {
+    for (byte[] value : PipelineIT.read(kafka, Topics.CHECKPOINTS.name())) {
       CheckpointPublished c = CHECKPOINT.decode(value);
       if (!c.getLineage().equals(lineage)) continue;
       seen.merge(c.getVersion(), 1, Integer::sum);

@@ -1,7 +1,6 @@
 package ipt.trainer;
 
-import ipt.runtime.Topics;
-import ipt.schemas.AvroSerde;
+import ipt.schemas.Topics;
 import ipt.schemas.Decision;
 import ipt.schemas.EvaluationReport;
 import ipt.schemas.Promotion;
@@ -34,8 +33,6 @@ final class ChampionWatch implements AutoCloseable {
 
   private final String lineage;
   private final KafkaConsumer<String, byte[]> consumer;
-  private final AvroSerde<Promotion> promotions = AvroSerde.of(Promotion.class);
-  private final AvroSerde<EvaluationReport> reports = AvroSerde.of(EvaluationReport.class);
   private final Thread thread;
   private volatile boolean running = true;
   private volatile State state = new State(null, List.of());
@@ -71,10 +68,10 @@ final class ChampionWatch implements AutoCloseable {
           for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofSeconds(1))) {
             if (!lineage.equals(r.key()) || r.value() == null) continue;
             try {
-              if (r.topic().equals(Topics.PROMOTIONS)) {
-                champion = promotions.decode(r.value());
+              if (Topics.PROMOTIONS.holds(r)) {
+                champion = Topics.PROMOTIONS.value(r);
               } else {
-                EvaluationReport report = reports.decode(r.value());
+                EvaluationReport report = Topics.EVALUATIONS.value(r);
                 if (report.getDecision() == Decision.PROMOTE) rejected.clear();
                 else rejected.add(report.getCandidateVersion());
               }
@@ -99,7 +96,7 @@ final class ChampionWatch implements AutoCloseable {
 
   private void assignFromBeginning() {
     List<TopicPartition> partitions = new ArrayList<>();
-    for (String topic : List.of(Topics.PROMOTIONS, Topics.EVALUATIONS)) {
+    for (String topic : List.of(Topics.PROMOTIONS.name(), Topics.EVALUATIONS.name())) {
       consumer.partitionsFor(topic).forEach(p -> partitions.add(new TopicPartition(topic, p.partition())));
     }
     consumer.assign(partitions);

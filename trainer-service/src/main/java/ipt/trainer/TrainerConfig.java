@@ -3,10 +3,14 @@ package ipt.trainer;
 import ipt.model.CheckpointStore;
 import ipt.model.GptConfig;
 import ipt.model.TrainConfig;
+import ipt.runtime.Setting;
+import ipt.runtime.Setting.Change;
+import ipt.runtime.Setting.Rule;
+import ipt.runtime.Setting.Type;
+import ipt.runtime.Settings;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Locale;
 import java.util.Map;
 
 /**
@@ -180,64 +184,94 @@ public record TrainerConfig(
     return new TrainerConfig(lineage, checkpointRoot, replayDir, rounds, replay, model, train, guard, forgetting, start, store);
   }
 
-  /** From IPT_* environment variables (README, "Trainer settings"), with {@link #of} defaults. */
+  /** The trainer's settings, each declared once: README "The trainer" is this table ({@code ipt config --markdown}). */
+  public static final Settings SETTINGS = new Settings("trainer", Settings.KAFKA, Settings.STATUS_PORT, Settings.STATUS_BIND);
+  static final Setting<String> LINEAGE = SETTINGS.add(Setting.of("IPT_LINEAGE", Type.STRING, "main",
+      Rule.matches("[a-z0-9][a-z0-9._-]{0,63}"), Change.RESTART,
+      "lineage name: consumer group, transactional id, checkpoint and replay folders (another name is another lineage)"));
+  static final Setting<Path> DATA_DIR = SETTINGS.add(Setting.of("IPT_DATA_DIR", Type.PATH, Path.of("ipt-data"), Rule.ANY,
+      Change.NEXT_ROUND, "checkpoints as written (`checkpoints/<lineage>/`) and the replay store (`replay/<lineage>/`)"));
+  static final Setting<String> CHECKPOINT_STORE = SETTINGS.add(Setting.optional("IPT_CHECKPOINT_STORE", Type.STRING,
+      "`<IPT_DATA_DIR>/checkpoints`", Rule.ANY, Change.NEXT_ROUND,
+      "where checkpoints are kept and published from: a directory the evaluator can read (a shared volume), or "
+          + "`s3://bucket/prefix` (`AWS_REGION`, AWS credentials as the AWS SDK finds them); the local copy is a cache"));
+  static final Setting<String> S3_ENDPOINT = SETTINGS.add(Setting.optional("IPT_S3_ENDPOINT", Type.STRING, "(AWS)",
+      Rule.ANY, Change.NEXT_ROUND, "an S3-compatible store's endpoint for an `s3://` checkpoint store"));
+  static final Setting<Integer> STEPS_PER_ROUND = SETTINGS.add(Setting.of("IPT_STEPS_PER_ROUND", Type.INT, 50,
+      Rule.atLeast(1), Change.NEXT_ROUND, "a round starts once new data fills its steps; one checkpoint per round"));
+  static final Setting<Integer> BATCH_SIZE = SETTINGS.add(Setting.of("IPT_BATCH_SIZE", Type.INT, 16, Rule.atLeast(1),
+      Change.NEXT_ROUND, "sequences per step, new and replayed"));
+  static final Setting<Integer> MICRO_BATCHES = SETTINGS.add(Setting.of("IPT_MICRO_BATCHES", Type.INT, 1, Rule.atLeast(1),
+      Change.NEXT_ROUND, "gradient accumulation: each batch in this many forward/backward passes, one update; divides "
+          + "`IPT_BATCH_SIZE`"));
+  static final Setting<Integer> IDLE_FLUSH_SECONDS = SETTINGS.add(Setting.of("IPT_IDLE_FLUSH_SECONDS", Type.INT, 30,
+      Rule.atLeast(0), Change.NEXT_ROUND, "when the stream goes quiet this long, a shorter round trains what is pending"));
+  static final Setting<Rounds.Schedule> SCHEDULE = SETTINGS.add(Setting.of("IPT_SCHEDULE", Type.of(Rounds.Schedule.class),
+      Rounds.Schedule.REWARM_COSINE, Rule.ANY, Change.NEXT_ROUND, "`rewarm-cosine`: every round re-warms and re-decays; "
+          + "`wsd`: one warmup, a constant rate, and a linear anneal over the last `IPT_ANNEAL_STEPS` steps of each round"));
+  static final Setting<Integer> ANNEAL_STEPS = SETTINGS.add(Setting.of("IPT_ANNEAL_STEPS", Type.INT, 10, Rule.atLeast(0),
+      Change.NEXT_ROUND, "with `wsd`, the steps before each checkpoint that decay to the minimum rate"));
+  static final Setting<Double> REPLAY_FRACTION = SETTINGS.add(Setting.of("IPT_REPLAY_FRACTION", Type.DOUBLE, 0.25,
+      Rule.from(0, 1), Change.NEXT_ROUND, "share of every batch drawn from the replay store (the batch size stays); the "
+          + "base the lineage's own raises (`IPT_RESET_AFTER_REJECTIONS`) add to"));
+  static final Setting<Double> REPLAY_CAPACITY_MB = SETTINGS.add(Setting.of("IPT_REPLAY_CAPACITY_MB", Type.DOUBLE, 256.0,
+      Rule.above(0), Change.NEXT_ROUND, "replay store size; domains share it equally, each a uniform reservoir of its history"));
+  static final Setting<Replay.Policy> REPLAY_POLICY = SETTINGS.add(Setting.of("IPT_REPLAY_POLICY",
+      Type.of(Replay.Policy.class), Replay.Policy.UNIFORM, Rule.ANY, Change.NEXT_ROUND,
+      "`uniform` draws domains by their share of the history; `domain-balanced` draws them alike"));
+  static final Setting<Boolean> FREEZE_EMBEDDINGS = SETTINGS.add(Setting.of("IPT_FREEZE_EMBEDDINGS", Type.BOOLEAN, false,
+      Rule.ANY, Change.NEXT_ROUND, "keep the embeddings (and the tied LM head) fixed"));
+  static final Setting<Integer> FROZEN_BLOCKS = SETTINGS.add(Setting.of("IPT_FROZEN_BLOCKS", Type.INT, 0, Rule.atLeast(0),
+      Change.NEXT_ROUND, "keep the first this many transformer blocks fixed"));
+  static final Setting<Double> L2_PULL = SETTINGS.add(Setting.of("IPT_L2_PULL", Type.DOUBLE, 0.0, Rule.atLeast(0),
+      Change.NEXT_ROUND, "λ of an L2 pull toward the champion's weights (decoupled: each update also moves w by "
+          + "lr·λ·(w_champion − w)); 0 for none"));
+  static final Setting<Integer> RESET_AFTER_REJECTIONS = SETTINGS.add(Setting.of("IPT_RESET_AFTER_REJECTIONS", Type.INT, 3,
+      Rule.atLeast(0), Change.NEXT_ROUND, "after this many consecutive rejected candidates, restart from the champion's "
+          + "weights and raise the replay fraction by `IPT_REPLAY_RAISE` up to `IPT_MAX_REPLAY_FRACTION`; 0 never"));
+  static final Setting<Double> REPLAY_RAISE = SETTINGS.add(Setting.of("IPT_REPLAY_RAISE", Type.DOUBLE, 0.1, Rule.atLeast(0),
+      Change.NEXT_ROUND, "what each reset adds to the replay fraction (kept in the lineage state)"));
+  static final Setting<Double> MAX_REPLAY_FRACTION = SETTINGS.add(Setting.of("IPT_MAX_REPLAY_FRACTION", Type.DOUBLE, 0.5,
+      Rule.from(0, 1), Change.NEXT_ROUND, "resets raise the replay fraction no higher"));
+  static final Setting<Double> SPIKE_FACTOR = SETTINGS.add(Setting.of("IPT_SPIKE_FACTOR", Type.DOUBLE, 3.0, Rule.above(1),
+      Change.NEXT_ROUND, "divergence guard: a non-finite loss, or one above this many times the round's mean after 5 steps, "
+          + "restores the last checkpoint and retries"));
+  static final Setting<Double> DOWN_WEIGHT = SETTINGS.add(Setting.of("IPT_DOWN_WEIGHT", Type.DOUBLE, 0.1, Rule.within(0, 1),
+      Change.NEXT_ROUND, "the retry scales the offending batch's learning rate by this; a second divergence skips it"));
+  static final Setting<Integer> CONTEXT_LENGTH = SETTINGS.add(Setting.of("IPT_CONTEXT_LENGTH", Type.INT, 128, Rule.atLeast(1),
+      Change.REFUSED, "tokens per sequence of a new lineage's model (for a TorchScript start: its declared shape)"));
+  static final Setting<Integer> D_MODEL = SETTINGS.add(Setting.of("IPT_D_MODEL", Type.INT, 128, Rule.atLeast(1),
+      Change.REFUSED, "width of a new lineage's model"));
+  static final Setting<Integer> LAYERS = SETTINGS.add(Setting.of("IPT_LAYERS", Type.INT, 2, Rule.atLeast(1),
+      Change.REFUSED, "transformer blocks of a new lineage's model"));
+  static final Setting<Integer> HEADS = SETTINGS.add(Setting.of("IPT_HEADS", Type.INT, 4, Rule.atLeast(1),
+      Change.REFUSED, "attention heads of a new lineage's model; divides `IPT_D_MODEL`"));
+  static final Setting<Path> START_FROM = SETTINGS.add(Setting.optional("IPT_START_FROM", Type.PATH, "(fresh weights)",
+      Rule.exists(), Change.NEW_LINEAGE, "a new lineage's first weights: another lineage's checkpoint directory (weights, "
+          + "AdamW state, step and tokenizer carry over), or a TorchScript file"));
+  static final Setting<Path> TOKENIZER = SETTINGS.add(Setting.optional("IPT_TOKENIZER", Type.PATH, "", Rule.exists(),
+      Change.NEW_LINEAGE, "with a TorchScript `IPT_START_FROM`: the HuggingFace `tokenizer.json` it reads text with (read "
+          + "locally, never downloaded)"));
+
+  /** From IPT_* environment variables ({@link #SETTINGS}). */
   public static TrainerConfig fromEnv(Map<String, String> env) {
-    TrainerConfig c = of(env.getOrDefault("IPT_LINEAGE", "main"), Path.of(env.getOrDefault("IPT_DATA_DIR", "ipt-data")),
-        Double.parseDouble(env.getOrDefault("IPT_REPLAY_FRACTION", "0.25")));
-    Settings s = new Settings(env);
-    Rounds r = c.rounds();
-    Replay p = c.replay();
-    Guard g = c.guard();
-    Forgetting f = c.forgetting();
+    return from(SETTINGS.parse(env));
+  }
+
+  static TrainerConfig from(Settings.Values v) {
+    TrainerConfig c = of(v.get(LINEAGE), v.get(DATA_DIR), v.get(REPLAY_FRACTION));
     GptConfig m = c.model();
+    Guard g = c.guard();
     return c
-        .withModel(new GptConfig(m.vocabSize(), s.integer("IPT_CONTEXT_LENGTH", m.contextLength()), s.integer("IPT_D_MODEL", m.dModel()),
-            s.integer("IPT_LAYERS", m.nLayers()), s.integer("IPT_HEADS", m.nHeads())), c.train())
-        .with(new Rounds(s.integer("IPT_STEPS_PER_ROUND", r.stepsPerRound()), s.integer("IPT_BATCH_SIZE", r.batchSize()),
-            s.integer("IPT_MICRO_BATCHES", r.microBatches()), Duration.ofSeconds(s.integer("IPT_IDLE_FLUSH_SECONDS", (int) r.idleFlush().toSeconds())),
-            s.choice("IPT_SCHEDULE", Rounds.Schedule.class, r.schedule()), s.integer("IPT_ANNEAL_STEPS", r.annealSteps())))
-        .with(new Replay(p.fraction(), (long) (s.decimal("IPT_REPLAY_CAPACITY_MB", p.capacityBytes() / (double) (1 << 20)) * (1 << 20)),
-            s.choice("IPT_REPLAY_POLICY", Replay.Policy.class, p.policy())))
-        .with(new Guard(s.decimal("IPT_SPIKE_FACTOR", g.spikeFactor()), g.settleSteps(), (float) s.decimal("IPT_DOWN_WEIGHT", g.downWeight())))
-        .with(new Forgetting(Boolean.parseBoolean(env.getOrDefault("IPT_FREEZE_EMBEDDINGS", String.valueOf(f.freezeEmbeddings()))),
-            s.integer("IPT_FROZEN_BLOCKS", f.frozenBlocks()), (float) s.decimal("IPT_L2_PULL", f.l2Pull()),
-            s.integer("IPT_RESET_AFTER_REJECTIONS", f.resetAfterRejections()), s.decimal("IPT_REPLAY_RAISE", f.replayRaise()),
-            s.decimal("IPT_MAX_REPLAY_FRACTION", f.maxReplay())))
-        .with(new Start(path(env, "IPT_START_FROM"), path(env, "IPT_TOKENIZER")))
-        .withCheckpointStore(env.getOrDefault("IPT_CHECKPOINT_STORE", c.checkpointStore()));
-  }
-
-  private static Path path(Map<String, String> env, String name) {
-    String value = env.get(name);
-    if (value == null || value.isBlank()) return null;
-    Path p = Path.of(value);
-    if (!Files.exists(p)) throw new IllegalArgumentException(name + "=" + value + ": no such file or directory");
-    return p;
-  }
-
-  /** Reads one variable, naming it when its value does not parse. */
-  private record Settings(Map<String, String> env) {
-    int integer(String name, int fallback) {
-      return parse(name, String.valueOf(fallback), Integer::parseInt);
-    }
-
-    double decimal(String name, double fallback) {
-      return parse(name, String.valueOf(fallback), Double::parseDouble);
-    }
-
-    /** An enum constant, written in any case and with - for _ ({@code domain-balanced}). */
-    <E extends Enum<E>> E choice(String name, Class<E> type, E fallback) {
-      return parse(name, fallback.name(), v -> Enum.valueOf(type, v.trim().toUpperCase(Locale.ROOT).replace('-', '_')));
-    }
-
-    private <T> T parse(String name, String fallback, java.util.function.Function<String, T> parser) {
-      String value = env.getOrDefault(name, fallback);
-      try {
-        return parser.apply(value);
-      } catch (IllegalArgumentException e) {
-        throw new IllegalArgumentException(name + "=" + value + ": " + e.getMessage(), e);
-      }
-    }
+        .withModel(new GptConfig(m.vocabSize(), v.get(CONTEXT_LENGTH), v.get(D_MODEL), v.get(LAYERS), v.get(HEADS)), c.train())
+        .with(new Rounds(v.get(STEPS_PER_ROUND), v.get(BATCH_SIZE), v.get(MICRO_BATCHES),
+            Duration.ofSeconds(v.get(IDLE_FLUSH_SECONDS)), v.get(SCHEDULE), v.get(ANNEAL_STEPS)))
+        .with(new Replay(v.get(REPLAY_FRACTION), (long) (v.get(REPLAY_CAPACITY_MB) * (1 << 20)), v.get(REPLAY_POLICY)))
+        .with(new Guard(v.get(SPIKE_FACTOR), g.settleSteps(), v.get(DOWN_WEIGHT).floatValue()))
+        .with(new Forgetting(v.get(FREEZE_EMBEDDINGS), v.get(FROZEN_BLOCKS), v.get(L2_PULL).floatValue(),
+            v.get(RESET_AFTER_REJECTIONS), v.get(REPLAY_RAISE), v.get(MAX_REPLAY_FRACTION)))
+        .with(new Start(v.get(START_FROM), v.get(TOKENIZER)))
+        .withCheckpointStore(v.isSet(CHECKPOINT_STORE) ? v.get(CHECKPOINT_STORE) : c.checkpointStore());
   }
 
   /** New sequences per batch: all of it while there is nothing to replay yet. */

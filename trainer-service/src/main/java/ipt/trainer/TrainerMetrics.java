@@ -30,6 +30,7 @@ final class TrainerMetrics {
   private final Gauge replayEntries;
   private final Gauge replayBytes;
   private final Counter resets;
+  private final Gauge replayFraction;
 
   TrainerMetrics(PrometheusRegistry registry) {
     checkpointSeconds = Histogram.builder().name("ipt_trainer_checkpoint_write_seconds").help("Writing a checkpoint: files, fsync, rename")
@@ -46,6 +47,9 @@ final class TrainerMetrics {
     replayBytes = Gauge.builder().name("ipt_trainer_replay_bytes").help("Bytes of sequences in the replay store by domain").labelNames("lineage", "domain").register(registry);
     resets = Counter.builder().name("ipt_trainer_champion_resets_total")
         .help("Resets of the working weights to the champion after repeated rejections").labelNames("lineage").register(registry);
+    replayFraction = Gauge.builder().name("ipt_trainer_replay_fraction")
+        .help("Share of each batch replayed: configured (IPT_REPLAY_FRACTION) and effective (raised by resets)")
+        .labelNames("lineage", "kind").register(registry);
     documents = Counter.builder().name("ipt_trainer_documents_consumed_total").help("Curated documents consumed as new data").labelNames("lineage", "domain").register(registry);
     tokens = Counter.builder().name("ipt_trainer_new_tokens_trained_total").help("New tokens trained on").labelNames("lineage").register(registry);
     steps = Counter.builder().name("ipt_trainer_steps_total").help("Optimizer steps").labelNames("lineage").register(registry);
@@ -125,6 +129,11 @@ final class TrainerMetrics {
 
   void reset(String lineage) {
     resets.labelValues(lineage).inc();
+  }
+
+  void replayFraction(String lineage, double configured, double effective) {
+    replayFraction.labelValues(lineage, "configured").set(configured);
+    replayFraction.labelValues(lineage, "effective").set(effective);
   }
 
   void orphansRemoved(String lineage, int count) {

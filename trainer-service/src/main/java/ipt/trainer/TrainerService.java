@@ -4,14 +4,15 @@ import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import ipt.model.Checkpoint;
 import ipt.model.CheckpointException;
 import ipt.model.CheckpointStore;
+import ipt.model.GptConfig;
 import ipt.model.LanguageModel;
 import ipt.runtime.KafkaSettings;
 import ipt.runtime.ServiceProcess;
+import ipt.runtime.Settings;
 import ipt.runtime.StatusServer;
 import ipt.runtime.StatusServer.Health;
 import ipt.runtime.TopicReader;
-import ipt.runtime.Topics;
-import ipt.schemas.AvroSerde;
+import ipt.schemas.Topics;
 import ipt.schemas.CheckpointPublished;
 import ipt.schemas.Document;
 import ipt.schemas.PartitionOffset;
@@ -35,7 +36,6 @@ import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.SerializationException;
 import org.apache.kafka.common.errors.WakeupException;
@@ -67,8 +67,6 @@ public final class TrainerService implements AutoCloseable {
   private final Map<String, Object> kafka;
   private final TrainerConfig config;
   private final TrainerMetrics metrics;
-  private final AvroSerde<Document> documents = AvroSerde.of(Document.class);
-  private final AvroSerde<CheckpointPublished> checkpoints = AvroSerde.of(CheckpointPublished.class);
   private final Thread thread;
   private final CountDownLatch stopped = new CountDownLatch(1);
   private volatile boolean running = true;
@@ -96,7 +94,7 @@ public final class TrainerService implements AutoCloseable {
     this.metrics = new TrainerMetrics(registry);
     metrics.lineage(config.lineage());
     // The lineage's local directory doubles as the cache of what the store fetches: its own checkpoints are there.
-    this.store = CheckpointStore.of(config.checkpointStore(), config.checkpointRoot().getParent(), System.getenv());
+    this.store = CheckpointStore.of(config.checkpointStore(), config.checkpointRoot().getParent(), Settings.environment());
     this.thread = new Thread(this::run, "trainer-" + config.lineage());
   }
 
@@ -163,7 +161,7 @@ public final class TrainerService implements AutoCloseable {
       // Fences an older instance of this lineage and aborts its open transaction before we read.
       producer.initTransactions();
       recover();
-      consumer.subscribe(List.of(Topics.CURATED));
+      consumer.subscribe(List.of(Topics.CURATED.name()));
       health = Health.ok("training " + config.lineage());
       while (running) {
         ConsumerRecords<String, byte[]> records = consumer.poll(Duration.ofMillis(200));
@@ -210,10 +208,39 @@ public final class TrainerService implements AutoCloseable {
       Checkpoint checkpoint = store.open(last.getLocation());
       model = prepared(LanguageModel.load(checkpoint, config.train()));
       packer = Packer.fromTail(config.sequenceLength(), model.tokenizer().eos(), checkpoint.file(TAIL_FILE));
-      lineageState = LineageState.parse(checkpoint.file(STATE_FILE));
+      refuseChangedShape(model.config(), version);
+      LineageState saved = LineageState.parse(checkpoint.file(STATE_FILE));
+      lineageState = saved.rebased(config.replay().fraction(), config.forgetting().maxReplay());
+      if (saved != lineageState) {
+        log.warn("{}: IPT_REPLAY_FRACTION changed from {} to {}; replay is {}% from this round (resets add {}%)", config.lineage(),
+            saved.configuredFraction(), lineageState.configuredFraction(), Math.round(lineageState.replayFraction() * 100),
+            Math.round((lineageState.replayFraction() - lineageState.configuredFraction()) * 100));
+      }
       log.info("{}: resumed from checkpoint v{} at step {} (replay {}%)", config.lineage(), version, model.step(),
           Math.round(lineageState.replayFraction() * 100));
     }
+    metrics.replayFraction(config.lineage(), lineageState.configuredFraction(), lineageState.replayFraction());
+  }
+
+  /** The model's shape is the lineage's: a configuration that asks for another is refused, not ignored. */
+  private void refuseChangedShape(GptConfig saved, long version) {
+    String mismatch = shapeMismatch(saved);
+    if (mismatch != null) {
+      throw new IllegalStateException("lineage " + config.lineage() + "'s checkpoint v" + version + " " + mismatch
+          + "; a lineage's shape is fixed when it starts: start a new lineage to change it");
+    }
+  }
+
+  /** What differs between a model's shape and the configured one, or null. */
+  private String shapeMismatch(GptConfig have) {
+    GptConfig want = config.model();
+    if (have.contextLength() == want.contextLength() && have.dModel() == want.dModel() && have.nLayers() == want.nLayers()
+        && have.nHeads() == want.nHeads()) {
+      return null;
+    }
+    return String.format("has IPT_CONTEXT_LENGTH=%d IPT_D_MODEL=%d IPT_LAYERS=%d IPT_HEADS=%d, configured %d, %d, %d, %d",
+        have.contextLength(), have.dModel(), have.nLayers(), have.nHeads(), want.contextLength(), want.dModel(), want.nLayers(),
+        want.nHeads());
   }
 
   /** A new lineage's first weights (TrainerConfig.Start), in the context length the packer cuts sequences for. */
@@ -222,10 +249,10 @@ public final class TrainerService implements AutoCloseable {
     LanguageModel m = from == null ? LanguageModel.create(config.model(), config.train())
         : Files.isDirectory(from) ? LanguageModel.load(Checkpoint.open(from), config.train())
         : LanguageModel.fromTorchScript(from, config.start().tokenizer(), config.model(), config.train());
-    if (m.config().contextLength() != config.model().contextLength()) {
+    String mismatch = shapeMismatch(m.config());
+    if (mismatch != null) {
       m.close();
-      throw new IllegalStateException(from + " has context length " + m.config().contextLength() + ", the lineage is configured for "
-          + config.model().contextLength() + " (IPT_CONTEXT_LENGTH)");
+      throw new IllegalStateException(from + " " + mismatch);
     }
     return m;
   }
@@ -248,7 +275,7 @@ public final class TrainerService implements AutoCloseable {
     Forgetting f = config.forgetting();
     List<Long> rejected = seen.rejectedSince().stream().filter(v -> v > lineageState.lastResetAfter()).toList();
     if (f.resetAfterRejections() > 0 && rejected.size() >= f.resetAfterRejections()) {
-      double raised = Math.min(f.maxReplay(), lineageState.replayFraction() + f.replayRaise());
+      double raised = lineageState.reset(f.replayRaise(), f.maxReplay(), 0).replayFraction();
       log.warn("{}: {} consecutive candidates rejected ({}); resetting the working weights to champion v{} and raising replay {}% -> {}%",
           config.lineage(), rejected.size(), rejected, champion.getVersion(), Math.round(lineageState.replayFraction() * 100),
           Math.round(raised * 100));
@@ -256,8 +283,9 @@ public final class TrainerService implements AutoCloseable {
       model.close();
       model = reset;
       anchoredTo = -1;
-      lineageState = new LineageState(raised, rejected.get(rejected.size() - 1), lineageState.resets() + 1);
+      lineageState = lineageState.reset(f.replayRaise(), f.maxReplay(), rejected.get(rejected.size() - 1));
       metrics.reset(config.lineage());
+      metrics.replayFraction(config.lineage(), lineageState.configuredFraction(), lineageState.replayFraction());
     }
     if (f.l2Pull() > 0 && anchoredTo != champion.getVersion()) {
       pullTowards(model, champion);
@@ -270,9 +298,9 @@ public final class TrainerService implements AutoCloseable {
   private Optional<CheckpointPublished> lastCommittedCheckpoint() {
     CheckpointPublished latest = null;
     long documentsSeen = 0;
-    for (ConsumerRecord<String, byte[]> r : TopicReader.readAll(kafka, Topics.CHECKPOINTS)) {
+    for (ConsumerRecord<String, byte[]> r : TopicReader.readAll(kafka, Topics.CHECKPOINTS.name())) {
       if (!config.lineage().equals(r.key())) continue;
-      CheckpointPublished c = checkpoints.decode(r.value());
+      CheckpointPublished c = Topics.CHECKPOINTS.value(r);
       if (latest == null || c.getVersion() > latest.getVersion()) latest = c;
       documentsSeen += c.getDocuments();
     }
@@ -296,7 +324,7 @@ public final class TrainerService implements AutoCloseable {
         pendingOffsets.put(tp, new OffsetAndMetadata(r.offset() + 1));
         if (r.value() == null) continue;
         try {
-          Document doc = documents.decode(r.value());
+          Document doc = Topics.CURATED.value(r);
           packer.add(doc.getDomain(), model.tokenizer().encode(doc.getText()));
           pendingIds.add(doc.getId());
           metrics.consumed(config.lineage(), doc.getDomain());
@@ -332,7 +360,7 @@ public final class TrainerService implements AutoCloseable {
     metrics.checkpointWritten(config.lineage(), (System.nanoTime() - writeStarted) / 1e9, sizeOf(checkpoint.dir()));
     CheckpointPublished event = event(checkpoint, store.keep(checkpoint), version, trainLoss);
     producer.beginTransaction();
-    producer.send(new ProducerRecord<>(Topics.CHECKPOINTS, config.lineage(), checkpoints.encode(event)));
+    producer.send(Topics.CHECKPOINTS.record(config.lineage(), event));
     producer.sendOffsetsToTransaction(Map.copyOf(pendingOffsets), consumer.groupMetadata());
     producer.commitTransaction();
     last = event;
@@ -456,9 +484,9 @@ public final class TrainerService implements AutoCloseable {
 
   /** Runs one trainer against the Kafka cluster named by KAFKA_BOOTSTRAP_SERVERS (see README). */
   public static void main(String[] args) throws Exception {
-    Map<String, String> env = System.getenv();
+    Settings.Values settings = TrainerConfig.SETTINGS.parse(Settings.environment());
     PrometheusRegistry registry = new PrometheusRegistry();
-    TrainerService service = start(KafkaSettings.fromEnv(env), TrainerConfig.fromEnv(env), registry);
-    ServiceProcess.runUntilShutdown("trainer", env, registry, service::health, service::close);
+    TrainerService service = start(KafkaSettings.fromEnv(settings.env()), TrainerConfig.from(settings), registry);
+    ServiceProcess.runUntilShutdown("trainer", settings, registry, service::health, service::close);
   }
 }
