@@ -1,12 +1,12 @@
 package ipt.bench;
 
+import ipt.testsupport.DemoCorpus;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import ipt.model.LanguageModel;
 import ipt.model.TrainConfig;
 import ipt.runtime.DirectoryTree;
-import ipt.standalone.DemoCorpus;
-import ipt.model.CheckpointStore;
+import ipt.checkpoints.CheckpointStore;
 import ipt.trainer.Lineage;
 import ipt.trainer.TrainerConfig;
 import java.nio.charset.StandardCharsets;
@@ -107,7 +107,7 @@ public final class ContinualPretraining {
         // The phase-1 checkpoint is the arm's champion: the one its L2 pull (if any) anchors to.
         Lineage.Decisions champion = new Lineage.Decisions(phase1.version(), phase1.location(), List.of());
         try (Lineage lineage = Lineage.fork(phase1, c, store(c))) {
-          long first = lineage.model().step();
+          long first = lineage.step();
           train(lineage, corpus.trainB(), steps, champion, (m, s) -> {
             if ((s - first) % every == 0) {
               double[] l = heldOut(m, corpus);

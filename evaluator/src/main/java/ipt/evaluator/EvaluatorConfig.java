@@ -1,6 +1,6 @@
 package ipt.evaluator;
 
-import ipt.model.CheckpointStore;
+import ipt.checkpoints.CheckpointStore;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -1,10 +1,11 @@
 package ipt.trainer;
 
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
-import ipt.model.Checkpoint;
-import ipt.model.CheckpointException;
-import ipt.model.CheckpointStore;
+import ipt.checkpoints.Checkpoint;
+import ipt.checkpoints.CheckpointException;
+import ipt.checkpoints.CheckpointStore;
 import ipt.model.LanguageModel;
+import ipt.model.Training;
 import ipt.trainer.TrainerConfig.Forgetting;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -20,8 +21,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One lineage's training, without Kafka: the model, the packer that cuts documents into sequences, the replay
- * store and the lineage's own state (what the forgetting guards changed). It is recovered from the lineage's last
+ * One lineage's training, without Kafka: the model in training, the packer that cuts documents into sequences,
+ * the replay store and the lineage's own state (what the forgetting guards changed). It is recovered from the lineage's last
  * committed checkpoint, absorbs documents, trains a round and writes the round's checkpoint; whoever drives it
  * (the {@link TrainerService}, the experiment) says when the round has committed. Fed the same documents with the
  * same config and decisions, it trains the same weights whoever drives it.
@@ -55,7 +56,7 @@ public final class Lineage implements AutoCloseable {
   private final CheckpointStore store;
   private final TrainerMetrics metrics;
   private final ReplayStore replay;
-  private LanguageModel model;
+  private Training training;
   private Packer packer;
   private LineageState state;
   /** The last committed checkpoint: version 0 and no location before the first. */
@@ -100,17 +101,17 @@ public final class Lineage implements AutoCloseable {
         metrics.orphansRemoved(config.lineage(), orphans.size());
       }
       if (last == null) {
-        lineage.model = lineage.prepared(lineage.startingModel());
-        lineage.packer = new Packer(config.sequenceLength(), lineage.model.tokenizer().eos());
+        lineage.training = lineage.prepared(lineage.startingModel());
+        lineage.packer = new Packer(config.sequenceLength(), lineage.training.model().tokenizer().eos());
         lineage.state = LineageState.initial(config.replay().fraction());
         log.info("{}: starting {}, {} {} parameters at step {}, tokenizer {}", config.lineage(),
-            config.start().from() == null ? "fresh" : "from " + config.start().from(), lineage.model.parameterCount(),
-            lineage.model.architecture(), lineage.model.step(), lineage.model.tokenizer());
+            config.start().from() == null ? "fresh" : "from " + config.start().from(), lineage.training.model().parameterCount(),
+            lineage.training.model().architecture(), lineage.training.step(), lineage.training.model().tokenizer());
       } else {
         lineage.resumeFrom(last, lastLocation);
         lineage.state = LineageState.parse(last.file(STATE_FILE));
         log.info("{}: resumed from checkpoint v{} at step {} (replay {}%)", config.lineage(), version,
-            lineage.model.step(), Math.round(lineage.state.replayFraction() * 100));
+            lineage.training.step(), Math.round(lineage.state.replayFraction() * 100));
       }
       return lineage;
     } catch (Exception | Error e) {
@@ -142,9 +143,9 @@ public final class Lineage implements AutoCloseable {
     }
   }
 
-  private void resumeFrom(Checkpoint checkpoint, String at) throws IOException, CheckpointException {
-    model = prepared(LanguageModel.load(checkpoint, config.train()));
-    packer = Packer.fromTail(config.sequenceLength(), model.tokenizer().eos(), checkpoint.file(TAIL_FILE));
+  private void resumeFrom(Checkpoint checkpoint, String at) throws IOException {
+    training = prepared(checkpoint.training(config.train()));
+    packer = Packer.fromTail(config.sequenceLength(), training.model().tokenizer().eos(), checkpoint.file(TAIL_FILE));
     version = checkpoint.manifest().version();
     location = at;
     tokensSeen = checkpoint.manifest().tokensSeen();
@@ -153,7 +154,7 @@ public final class Lineage implements AutoCloseable {
 
   /** Tokenizes a document into the packer; it trains in the next round that takes its sequences. */
   public void add(String id, String domain, String text) {
-    packer.add(domain, model.tokenizer().encode(text));
+    packer.add(domain, training.model().tokenizer().encode(text));
     pendingIds.add(id);
     documentsAdded++;
   }
@@ -184,14 +185,14 @@ public final class Lineage implements AutoCloseable {
     followChampion(decisions);
     int newPerBatch = newPerBatch();
     List<Packer.Sequence> fresh = packer.take(sequences);
-    TrainingRound.Step step = observer == null ? LanguageModel::train : (m, batch, lr, micro) -> {
-      LanguageModel.StepResult r = m.train(batch, lr, micro);
-      observer.after(m, m.step());
+    TrainingRound.Step step = observer == null ? Training::train : (m, batch, lr, micro) -> {
+      Training.StepResult r = m.train(batch, lr, micro);
+      observer.after(m.model(), m.step());
       return r;
     };
-    TrainingRound.Outcome outcome = TrainingRound.runGuarded(model, this::restoreLast, config, fresh, newPerBatch,
+    TrainingRound.Outcome outcome = TrainingRound.runGuarded(training, this::restoreLast, config, fresh, newPerBatch,
         replay, step, metrics, MAX_ATTEMPTS);
-    model = outcome.model();
+    training = outcome.model();
     outcome.guardEvents().forEach(e -> log.warn("{}: round v{} diverged ({}); restored v{} and retried",
         config.lineage(), next, e, version));
     TrainingRound.Result result = outcome.result();
@@ -221,7 +222,7 @@ public final class Lineage implements AutoCloseable {
    * Before a round: after enough consecutive rejections, restart from the champion with more replay; and
    * keep the L2 pull anchored to the current champion.
    */
-  private void followChampion(Decisions decisions) throws CheckpointException {
+  private void followChampion(Decisions decisions) throws IOException, CheckpointException {
     if (decisions.championLocation() == null) return;
     Forgetting f = config.forgetting();
     List<Long> rejected = decisions.rejectedSince().stream().filter(v -> v > state.lastResetAfter()).toList();
@@ -230,15 +231,15 @@ public final class Lineage implements AutoCloseable {
       log.warn("{}: {} consecutive candidates rejected ({}); resetting the working weights to champion v{} and "
           + "raising replay {}% -> {}%", config.lineage(), rejected.size(), rejected, decisions.championVersion(),
           Math.round(state.replayFraction() * 100), Math.round(raised * 100));
-      LanguageModel reset = prepared(LanguageModel.load(store.open(decisions.championLocation()), config.train()));
-      model.close();
-      model = reset;
+      Training reset = prepared(store.open(decisions.championLocation()).training(config.train()));
+      training.close();
+      training = reset;
       anchoredTo = -1;
       state = new LineageState(raised, rejected.get(rejected.size() - 1), state.resets() + 1);
       metrics.reset(config.lineage());
     }
     if (f.l2Pull() > 0 && anchoredTo != decisions.championVersion()) {
-      pullTowards(model, decisions.championLocation());
+      pullTowards(training, decisions.championLocation());
       anchoredTo = decisions.championVersion();
       anchorLocation = decisions.championLocation();
       log.info("{}: L2 pull (strength {}) toward champion v{}", config.lineage(), f.l2Pull(),
@@ -247,36 +248,35 @@ public final class Lineage implements AutoCloseable {
   }
 
   /** The last committed weights, frozen and pulled as before, for the divergence guard's retry. */
-  private LanguageModel restoreLast() throws IOException, CheckpointException {
-    LanguageModel restored = prepared(location == null ? startingModel()
-        : LanguageModel.load(store.open(location), config.train()));
+  private Training restoreLast() throws IOException, CheckpointException {
+    Training restored = prepared(location == null ? startingModel() : store.open(location).training(config.train()));
     if (config.forgetting().l2Pull() > 0 && anchoredTo >= 0) pullTowards(restored, anchorLocation);
     return restored;
   }
 
   /** Anchors {@code m}'s L2 pull to the weights of the checkpoint at {@code anchor}. */
-  private void pullTowards(LanguageModel m, String anchor) throws CheckpointException {
-    try (LanguageModel weights = LanguageModel.load(store.open(anchor), config.train())) {
+  private void pullTowards(Training m, String anchor) throws IOException, CheckpointException {
+    try (LanguageModel weights = store.open(anchor).model()) {
       m.pullTowards(weights, config.forgetting().l2Pull());
     }
   }
 
   /** A new lineage's first weights (TrainerConfig.Start), in the context length the packer cuts sequences for. */
-  private LanguageModel startingModel() throws IOException, CheckpointException {
+  private Training startingModel() throws IOException, CheckpointException {
     Path from = config.start().from();
-    LanguageModel m = from == null ? LanguageModel.create(config.model(), config.train())
-        : Files.isDirectory(from) ? LanguageModel.load(Checkpoint.open(from), config.train())
-        : LanguageModel.fromTorchScript(from, config.start().tokenizer(), config.model(), config.train());
-    if (m.config().contextLength() != config.model().contextLength()) {
+    Training m = from == null ? Training.create(config.model(), config.train())
+        : Files.isDirectory(from) ? Checkpoint.open(from).training(config.train())
+        : Training.start(LanguageModel.fromTorchScript(from, config.start().tokenizer(), config.model()), config.train());
+    if (m.model().config().contextLength() != config.model().contextLength()) {
       m.close();
-      throw new IllegalStateException(from + " has context length " + m.config().contextLength()
+      throw new IllegalStateException(from + " has context length " + m.model().config().contextLength()
           + ", the lineage is configured for " + config.model().contextLength() + " (IPT_CONTEXT_LENGTH)");
     }
     return m;
   }
 
   /** Applies the lineage's freezing to a model just created or loaded. */
-  private LanguageModel prepared(LanguageModel m) {
+  private Training prepared(Training m) {
     Forgetting f = config.forgetting();
     if (f.freezeEmbeddings() || f.frozenBlocks() > 0) m.freeze(f.freezeEmbeddings(), f.frozenBlocks());
     return m;
@@ -287,13 +287,13 @@ public final class Lineage implements AutoCloseable {
     Files.createDirectories(config.checkpointRoot());
     long tokens = tokensSeen + (long) sequences * config.sequenceLength();
     Checkpoint.Manifest manifest = new Checkpoint.Manifest(1, config.lineage(), next, location == null ? null : version,
-        model.config(), model.architecture(), model.step(), tokens, new LinkedHashMap<>(offsets), loss,
+        training.model().config(), training.model().architecture(), training.step(), tokens, new LinkedHashMap<>(offsets), loss,
         System.currentTimeMillis(), Map.of());
     Map<String, byte[]> extra = Map.of(
         TAIL_FILE, packer.tailBytes(),
         STATE_FILE, state.bytes(),
         DOCUMENTS_FILE, (String.join("\n", pendingIds) + "\n").getBytes(StandardCharsets.UTF_8));
-    return Checkpoint.write(config.checkpointRoot(), String.format("v%06d", next), manifest, model, extra);
+    return Checkpoint.write(config.checkpointRoot(), String.format("v%06d", next), manifest, training, extra);
   }
 
   private static long sizeOf(Path dir) throws IOException {
@@ -316,8 +316,14 @@ public final class Lineage implements AutoCloseable {
     return config;
   }
 
+  /** The model as trained so far (this round's steps included while a round runs). */
   public LanguageModel model() {
-    return model;
+    return training.model();
+  }
+
+  /** Optimizer steps taken so far, across checkpoints. */
+  public long step() {
+    return training.step();
   }
 
   /** The last committed checkpoint's version (0 before the first). */
@@ -353,6 +359,6 @@ public final class Lineage implements AutoCloseable {
   @Override
   public void close() {
     replay.close();
-    if (model != null) model.close();
+    if (training != null) training.close();
   }
 }

@@ -1,9 +1,11 @@
 package ipt.trainer;
 
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
-import ipt.model.Checkpoint;
-import ipt.model.CheckpointStore;
+import ipt.checkpoints.Checkpoint;
+import ipt.checkpoints.CheckpointStore;
+import ipt.runtime.DecisionFollower;
 import ipt.runtime.KafkaSettings;
+import ipt.runtime.ServiceLoop;
 import ipt.runtime.ServiceProcess;
 import ipt.runtime.StatusServer;
 import ipt.runtime.StatusServer.Health;
@@ -13,7 +15,6 @@ import ipt.schemas.AvroSerde;
 import ipt.schemas.CheckpointPublished;
 import ipt.schemas.Document;
 import ipt.schemas.PartitionOffset;
-import ipt.schemas.Promotion;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -22,7 +23,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.CountDownLatch;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -31,7 +31,6 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.SerializationException;
-import org.apache.kafka.common.errors.WakeupException;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
@@ -57,17 +56,14 @@ public final class TrainerService implements AutoCloseable {
   private final TrainerMetrics metrics;
   private final AvroSerde<Document> documents = AvroSerde.of(Document.class);
   private final AvroSerde<CheckpointPublished> checkpoints = AvroSerde.of(CheckpointPublished.class);
-  private final Thread thread;
-  private final CountDownLatch stopped = new CountDownLatch(1);
-  private volatile boolean running = true;
-  private volatile Health health = Health.ok("starting");
+  private final ServiceLoop loop;
+  private final ChampionWatch championWatch;
+  private final DecisionFollower decisions;
   private volatile Status status = new Status(0, 0, 0, 0, 0);
-  private volatile KafkaConsumer<String, byte[]> consumer;
 
   // Owned by the training thread.
   private Lineage lineage;
   private CheckpointPublished last;
-  private ChampionWatch championWatch;
   private final CheckpointStore store;
   private final Map<TopicPartition, OffsetAndMetadata> pendingOffsets = new HashMap<>();
   private long documentsCommitted;
@@ -80,17 +76,20 @@ public final class TrainerService implements AutoCloseable {
     metrics.lineage(config.lineage());
     // The lineage's local directory doubles as the cache of what the store fetches: its own checkpoints are there.
     this.store = CheckpointStore.of(config.checkpointStore(), config.checkpointRoot().getParent(), System.getenv());
-    this.thread = new Thread(this::run, "trainer-" + config.lineage());
+    this.championWatch = new ChampionWatch(config.lineage());
+    this.decisions = DecisionFollower.start(kafka, "champion-watch-" + config.lineage(), championWatch);
+    this.loop = new ServiceLoop("trainer-" + config.lineage(), this::session,
+        e -> metrics.round(config.lineage(), "failed", 0), () -> {}, RETRY_BACKOFF);
   }
 
   public static TrainerService start(Map<String, Object> kafka, TrainerConfig config, PrometheusRegistry registry) {
     TrainerService service = new TrainerService(kafka, config, registry);
-    service.thread.start();
+    service.loop.start();
     return service;
   }
 
   public Health health() {
-    return health;
+    return loop.health();
   }
 
   public Status status() {
@@ -101,50 +100,18 @@ public final class TrainerService implements AutoCloseable {
     return config;
   }
 
-  /**
-   * Runs sessions until closed. A session that fails (broker unreachable, fenced, a round that would
-   * not commit) is abandoned whole; the next one recovers from Kafka and disk, as a restarted process would.
-   */
-  private void run() {
-    championWatch = ChampionWatch.start(kafka, config.lineage());
-    try {
-      while (running) {
-        try {
-          session();
-        } catch (WakeupException e) {
-          if (running) health = Health.failing("woken up unexpectedly");
-        } catch (Exception e) {
-          if (!running) break;
-          log.error("trainer {} failed; recovering from the last committed checkpoint", config.lineage(), e);
-          health = Health.failing(e.toString());
-          metrics.round(config.lineage(), "failed", 0);
-          Thread.sleep(RETRY_BACKOFF.toMillis());
-        }
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    } finally {
-      try {
-        championWatch.close();
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-      stopped.countDown();
-    }
-  }
-
   private void session() throws Exception {
     pendingOffsets.clear();
     try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(producerProps());
         KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(consumerProps())) {
-      this.consumer = consumer;
-      if (!running) return;
+      loop.wakeOnClose(consumer);
+      if (!loop.running()) return;
       // Fences an older instance of this lineage and aborts its open transaction before we read.
       producer.initTransactions();
       recover();
       consumer.subscribe(List.of(Topics.CURATED));
-      health = Health.ok("training " + config.lineage());
-      while (running) {
+      loop.health(Health.ok("training " + config.lineage()));
+      while (loop.running()) {
         ConsumerRecords<String, byte[]> records = consumer.poll(Duration.ofMillis(200));
         int needed = lineage.sequencesPerRound();
         if (absorb(consumer, records, needed)) {
@@ -218,7 +185,7 @@ public final class TrainerService implements AutoCloseable {
     pendingOffsets.forEach((tp, o) -> offsets.put(tp.topic() + "-" + tp.partition(), o.offset()));
     // If anything from here on fails, the session ends; the next one learns from the checkpoints topic
     // whether this transaction committed, and the recovered lineage drops what the round wrote if it did not.
-    Lineage.Round round = lineage.round(sequences, decisions(championWatch.state()), offsets, null);
+    Lineage.Round round = lineage.round(sequences, championWatch.decisions(), offsets, null);
     CheckpointPublished event = event(round);
     producer.beginTransaction();
     producer.send(new ProducerRecord<>(Topics.CHECKPOINTS, config.lineage(), checkpoints.encode(event)));
@@ -231,13 +198,6 @@ public final class TrainerService implements AutoCloseable {
         config.lineage(), round.version(), round.steps(), round.documents(), round.sequences(), String.format("%.3f", round.trainLoss()));
     pendingOffsets.clear();
     metrics.round(config.lineage(), "committed", (System.nanoTime() - started) / 1e9);
-  }
-
-  /** What the lineage follows of the evaluator's decisions. */
-  static Lineage.Decisions decisions(ChampionWatch.State seen) {
-    Promotion champion = seen.champion();
-    if (champion == null) return Lineage.Decisions.NONE;
-    return new Lineage.Decisions(champion.getVersion(), champion.getLocation(), seen.rejectedSince());
   }
 
   private CheckpointPublished event(Lineage.Round round) {
@@ -268,7 +228,7 @@ public final class TrainerService implements AutoCloseable {
 
   private void publishStatus() {
     long version = last == null ? 0 : last.getVersion();
-    status = new Status(version, lineage.model().step(), documentsCommitted, lineage.pendingDocuments(), lineage.replaySequences());
+    status = new Status(version, lineage.step(), documentsCommitted, lineage.pendingDocuments(), lineage.replaySequences());
     lineage.publishState();
   }
 
@@ -297,18 +257,11 @@ public final class TrainerService implements AutoCloseable {
     return props;
   }
 
+  /** Stops training: a round in progress finishes first (it does not poll); nothing uncommitted is kept. */
   @Override
   public void close() throws InterruptedException {
-    running = false;
-    KafkaConsumer<String, byte[]> c = consumer;
-    if (c != null) {
-      try {
-        c.wakeup();
-      } catch (IllegalStateException closedAlready) {
-        // Between sessions: the loop sees running == false.
-      }
-    }
-    stopped.await();
+    loop.close();
+    decisions.close();
   }
 
   /** Runs one trainer against the Kafka cluster named by KAFKA_BOOTSTRAP_SERVERS (see README). */
