@@ -151,39 +151,13 @@ public final class EvaluatorService implements AutoCloseable {
     HeldOutSnapshots.Snapshot snapshot = snapshots.current();
     List<Task> tasks = new ArrayList<>(snapshot.tasks());
     tasks.addAll(suites);
-    Map<String, TaskScores.Score> scores = new HashMap<>();
-    List<PromotionGate.Measure> measures = new ArrayList<>();
-    LanguageModel model = null;
-    PromotionGate.Verdict verdict;
     CheckpointAccess access = CheckpointAccess.open(store, candidate.getLocation(), candidate.getSha256());
-    try {
-      if (access.refusal() != null) throw new Refused(access.refusal());
-      model = access.checkpoint().model();
-      String nonFinite = model.nonFiniteParameter().orElse(null);
-      if (nonFinite != null) throw new Refused("non-finite weights in " + nonFinite);
-      for (Task task : tasks) {
-        TaskScores.Score own;
-        try {
-          own = TaskScores.score(model, task);
-        } catch (IllegalArgumentException e) {
-          throw new Refused("unscorable:" + task.name(), e.getMessage());
-        }
-        scores.put(task.name(), own);
-        TaskScores.Score theirs = champion == null ? null : championScore(lineage, champion, task);
-        for (Map.Entry<String, Double> metric : own.metrics().entrySet()) {
-          PromotionGate.Measure m = new PromotionGate.Measure(task.name(), metric.getKey(), metric.getValue(),
-              theirs == null ? null : theirs.metrics().get(metric.getKey()), own.count());
-          measures.add(m);
-          metrics.measured(lineage, m);
-        }
-      }
-      verdict = gate.decide(lineage, measures, champion != null, snapshot.newestTask());
-    } catch (Refused e) {
-      verdict = new PromotionGate.Verdict(false, e.rule, e.getMessage(), List.of(new PromotionGate.Outcome(e.rule, false, e.getMessage())));
-    } catch (java.io.IOException | java.io.UncheckedIOException | IllegalArgumentException e) {
-      // Files that passed their checksums but do not load as a model (a manifest that lies about the shape).
-      verdict = new PromotionGate.Verdict(false, "integrity", e.getMessage(), List.of(new PromotionGate.Outcome("integrity", false, e.getMessage())));
-    }
+    Judgement.Result judged = Judgement.judge(lineage, access, tasks,
+        champion == null ? null : task -> championScore(lineage, champion, task), gate, snapshot.newestTask());
+    LanguageModel model = judged.model();
+    List<PromotionGate.Measure> measures = judged.measures();
+    PromotionGate.Verdict verdict = judged.verdict();
+    measures.forEach(m -> metrics.measured(lineage, m));
 
     EvaluationReport report = report(candidate, champion, snapshot.version(), measures, verdict);
     ledger.record(report);
@@ -201,7 +175,7 @@ public final class EvaluatorService implements AutoCloseable {
 
     if (promotion != null) {
       replaceChampion(lineage, new Champion(promotion, model));
-      scores.forEach((task, score) -> championScores.put(scoreKey(lineage, promotion.getVersion(), task), score));
+      judged.scores().forEach((task, score) -> championScores.put(scoreKey(lineage, promotion.getVersion(), task), score));
     } else if (model != null) {
       model.close();
     }
@@ -209,20 +183,6 @@ public final class EvaluatorService implements AutoCloseable {
     Champion now = champions.get(lineage);
     metrics.decided(lineage, verdict.promote(), verdict.rule(), now == null ? 0 : now.promotion().getVersion(), (System.nanoTime() - started) / 1e9);
     log.info("{} v{}: {} ({}) {}", lineage, candidate.getVersion(), verdict.promote() ? "PROMOTE" : "REJECT", verdict.rule(), verdict.reason());
-  }
-
-  /** A candidate that cannot be judged: the rule that says so (integrity, unscorable:task), and why. */
-  private static final class Refused extends Exception {
-    final String rule;
-
-    Refused(String why) {
-      this("integrity", why);
-    }
-
-    Refused(String rule, String why) {
-      super(why);
-      this.rule = rule;
-    }
   }
 
   private TaskScores.Score championScore(String lineage, Champion champion, Task task) {
@@ -318,10 +278,10 @@ public final class EvaluatorService implements AutoCloseable {
       if (current != null && current.promotion().getVersion() == p.getVersion()) continue;
       CheckpointAccess access = CheckpointAccess.open(store, p.getLocation(), p.getSha256());
       try {
-        if (access.refusal() != null) throw new Refused(access.refusal());
+        if (access.refusal() != null) throw new java.io.IOException(access.refusal());
         replaceChampion(p.getLineage(), new Champion(p, access.checkpoint().model()));
         log.info("champion of {} is v{} ({})", p.getLineage(), p.getVersion(), p.getDecidingRule());
-      } catch (Refused | java.io.IOException | java.io.UncheckedIOException e) {
+      } catch (java.io.IOException | java.io.UncheckedIOException e) {
         // Without a readable champion the next candidate is judged as the lineage's first.
         log.error("champion {} v{} cannot be loaded: {}", p.getLineage(), p.getVersion(), e.getMessage());
         Champion gone = champions.remove(p.getLineage());

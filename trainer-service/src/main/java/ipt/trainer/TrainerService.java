@@ -7,7 +7,6 @@ import ipt.runtime.DecisionFollower;
 import ipt.runtime.KafkaSettings;
 import ipt.runtime.ServiceLoop;
 import ipt.runtime.ServiceProcess;
-import ipt.runtime.StatusServer;
 import ipt.runtime.StatusServer.Health;
 import ipt.runtime.TopicReader;
 import ipt.runtime.Topics;
