@@ -1,12 +1,13 @@
 package ipt.bench;
 
+import ipt.testsupport.DemoCorpus;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import ipt.model.LanguageModel;
 import ipt.model.TrainConfig;
 import ipt.runtime.DirectoryTree;
-import ipt.standalone.DemoCorpus;
-import ipt.trainer.OfflineLineage;
+import ipt.checkpoints.CheckpointStore;
+import ipt.trainer.Lineage;
 import ipt.trainer.TrainerConfig;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -25,7 +26,7 @@ import java.util.function.UnaryOperator;
  * Pre-train LLMs"), scaled down: phase 1 trains on English (Europarl), phase 2 arms go on from its checkpoint on Java
  * source with the same step budget, varying replay of English and the learning-rate schedule; baselines train from
  * scratch on both domains mixed and on Java alone. Every arm runs the trainer service's own round code
- * ({@link OfflineLineage}); the 0% and 25% arms also run through Kafka, the trainer service and the evaluator
+ * ({@link Lineage}); the 0% and 25% arms also run through Kafka, the trainer service and the evaluator
  * ({@link ServiceArms}). Usage: {@code bench/run ContinualPretraining [phase steps] [seeds] [output dir]}.
  */
 public final class ContinualPretraining {
@@ -91,9 +92,10 @@ public final class ContinualPretraining {
 
   /** Phase 1, every phase-2 arm and both baselines for one seed. */
   private static Phase1 runSeed(long seed, int steps, Corpus corpus, Path dir, List<Result> results) throws Exception {
-    try (OfflineLineage phase1 = OfflineLineage.create(config("phase1", dir, 0, steps, seed))) {
+    TrainerConfig phase1Config = config("phase1", dir, 0, steps, seed);
+    try (Lineage phase1 = Lineage.recover(phase1Config, store(phase1Config), null)) {
       long t0 = System.nanoTime();
-      train(phase1, corpus.trainA(), steps, (m, s) -> {});
+      train(phase1, corpus.trainA(), steps, Lineage.Decisions.NONE, (m, s) -> {});
       double[] start = heldOut(phase1.model(), corpus);
       System.out.printf(Locale.ROOT, "seed %d phase 1: %s %.4f, %s %.4f (%.0f s)%n", seed, A, start[0], B, start[1], (System.nanoTime() - t0) / 1e9);
       int every = steps / 10;
@@ -102,27 +104,30 @@ public final class ContinualPretraining {
         t0 = System.nanoTime();
         TrainerConfig c = arm.config().apply(config(arm.name().replaceAll("[^a-z0-9]+", "-").replaceAll("-$", ""), dir, 0, steps, seed));
         List<Point> curve = new ArrayList<>(List.of(new Point(0, start[0], start[1])));
-        try (OfflineLineage lineage = OfflineLineage.branch(phase1, c)) {
-          long first = lineage.model().step();
-          train(lineage, corpus.trainB(), steps, (m, s) -> {
+        // The phase-1 checkpoint is the arm's champion: the one its L2 pull (if any) anchors to.
+        Lineage.Decisions champion = new Lineage.Decisions(phase1.version(), phase1.location(), List.of());
+        try (Lineage lineage = Lineage.fork(phase1, c, store(c))) {
+          long first = lineage.step();
+          train(lineage, corpus.trainB(), steps, champion, (m, s) -> {
             if ((s - first) % every == 0) {
               double[] l = heldOut(m, corpus);
               curve.add(new Point((int) (s - first), l[0], l[1]));
             }
           });
-          if (arm.name().equals("replay 0%")) usedB = lineage.documents();
+          if (arm.name().equals("replay 0%")) usedB = (int) lineage.documentsAdded();
           Point end = curve.get(curve.size() - 1);
           results.add(new Result(arm.name(), seed, end.a(), end.b(), curve));
           System.out.printf(Locale.ROOT, "seed %d %-26s %s %.4f, %s %.4f (%.0f s)%n", seed, arm.name(), A, end.a(), B, end.b(),
               (System.nanoTime() - t0) / 1e9);
         }
       }
-      List<DemoCorpus.Text> mixed = new ArrayList<>(corpus.trainA().subList(0, phase1.documents()));
+      int usedA = (int) phase1.documentsAdded();
+      List<DemoCorpus.Text> mixed = new ArrayList<>(corpus.trainA().subList(0, usedA));
       mixed.addAll(corpus.trainB().subList(0, usedB));
       Collections.shuffle(mixed, new Random(seed));
       baseline("A∪B from scratch", config("mixed", dir, 0, 2 * steps, seed), mixed, 2 * steps, seed, corpus, results);
       baseline("B from scratch", config("b-only", dir, 0, steps, seed), corpus.trainB(), steps, seed, corpus, results);
-      return new Phase1(start[0], start[1], phase1.documents(), usedB);
+      return new Phase1(start[0], start[1], usedA, usedB);
     }
   }
 
@@ -154,8 +159,8 @@ public final class ContinualPretraining {
   private static void baseline(String name, TrainerConfig config, List<DemoCorpus.Text> texts, int steps, long seed, Corpus corpus,
       List<Result> results) throws Exception {
     long t0 = System.nanoTime();
-    try (OfflineLineage lineage = OfflineLineage.create(config)) {
-      train(lineage, texts, steps, (m, s) -> {});
+    try (Lineage lineage = Lineage.recover(config, store(config), null)) {
+      train(lineage, texts, steps, Lineage.Decisions.NONE, (m, s) -> {});
       double[] l = heldOut(lineage.model(), corpus);
       results.add(new Result(name, seed, l[0], l[1], List.of()));
       System.out.printf(Locale.ROOT, "seed %d %-26s %s %.4f, %s %.4f (%.0f s)%n", seed, name, A, l[0], B, l[1], (System.nanoTime() - t0) / 1e9);
@@ -175,15 +180,30 @@ public final class ContinualPretraining {
         t.gradClip(), seed));
   }
 
-  /** Rounds until {@code steps} optimizer steps are done. */
-  private static void train(OfflineLineage lineage, List<DemoCorpus.Text> texts, int steps, OfflineLineage.StepObserver observer)
-      throws Exception {
+  /** The lineage's checkpoint store, as the trainer service opens it (a directory: the experiment's data dir). */
+  private static CheckpointStore store(TrainerConfig c) {
+    return CheckpointStore.of(c.checkpointStore(), c.checkpointRoot().getParent(), Map.of());
+  }
+
+  /**
+   * Rounds until {@code steps} optimizer steps are done, each cut as the trainer service cuts the stream: it starts
+   * once the documents packed so far fill a full round's new sequences, and commits when its checkpoint is written.
+   */
+  private static void train(Lineage lineage, List<DemoCorpus.Text> texts, int steps, Lineage.Decisions decisions,
+      Lineage.StepObserver observer) throws Exception {
     var it = texts.iterator();
     int done = 0;
     while (done < steps) {
-      int n = lineage.round(it, observer);
-      if (n == 0) throw new IllegalStateException("ran out of documents after " + done + " of " + steps + " steps");
-      done += n;
+      while (lineage.fullSequences() < lineage.sequencesPerRound() && it.hasNext()) {
+        DemoCorpus.Text t = it.next();
+        lineage.add(t.id(), t.domain(), t.text());
+      }
+      if (lineage.fullSequences() < lineage.sequencesPerRound()) {
+        throw new IllegalStateException("ran out of documents after " + done + " of " + steps + " steps");
+      }
+      Lineage.Round round = lineage.round(lineage.sequencesPerRound(), decisions, Map.of(), observer);
+      lineage.committed(round);
+      done += round.steps();
     }
   }
 

@@ -1,17 +1,17 @@
 package ipt.bench;
 
+import ipt.testsupport.EmbeddedKafka;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import ipt.evaluator.EvaluatorConfig;
 import ipt.evaluator.EvaluatorService;
-import ipt.model.Checkpoint;
+import ipt.checkpoints.Checkpoint;
 import ipt.model.GptConfig;
-import ipt.model.LanguageModel;
+import ipt.model.Training;
 import ipt.model.TrainConfig;
 import ipt.runtime.KafkaSettings;
 import ipt.schemas.Topics;
 import ipt.schemas.CheckpointPublished;
 import ipt.schemas.Document;
-import ipt.standalone.EmbeddedKafka;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -57,13 +57,13 @@ public final class EvaluationBenchmark {
     GptConfig config = GptConfig.small();
     SplittableRandom random = new SplittableRandom(11);
     double trainAlone;
-    try (LanguageModel model = LanguageModel.create(config, TrainConfig.defaults())) {
+    try (Training model = Training.create(config, TrainConfig.defaults())) {
       List<int[]> heldOut = new ArrayList<>();
       for (int i = 0; i < HELD_OUT / (config.contextLength() + 1); i++) heldOut.add(batch(config, random, 1)[0]);
       long heldOutTokens = heldOut.stream().mapToLong(s -> s.length - 1).sum();
       for (int s = 0; s < 10; s++) {
         model.trainStep(batch(config, random, BATCH), 1e-3f);
-        model.loss(heldOut);
+        model.model().loss(heldOut);
       }
       List<Double> train = new ArrayList<>();
       List<Double> evaluate = new ArrayList<>();
@@ -72,7 +72,7 @@ public final class EvaluationBenchmark {
         for (int s = 0; s < 20; s++) model.trainStep(batch(config, random, BATCH), 1e-3f);
         train.add(20.0 * BATCH * config.contextLength() / seconds(start));
         start = System.nanoTime();
-        for (int s = 0; s < 5; s++) model.loss(heldOut);
+        for (int s = 0; s < 5; s++) model.model().loss(heldOut);
         evaluate.add(5.0 * heldOutTokens / seconds(start));
       }
       trainAlone = median(train);
@@ -101,7 +101,7 @@ public final class EvaluationBenchmark {
       AtomicLong trainedTokens = new AtomicLong();
       Thread trainer = new Thread(() -> {
         SplittableRandom random = new SplittableRandom(5);
-        try (LanguageModel other = LanguageModel.create(config, TrainConfig.defaults())) {
+        try (Training other = Training.create(config, TrainConfig.defaults())) {
           while (training.get()) {
             other.trainStep(batch(config, random, BATCH), 1e-3f);
             trainedTokens.addAndGet((long) BATCH * config.contextLength());
@@ -111,7 +111,7 @@ public final class EvaluationBenchmark {
       List<Double> latencies = new ArrayList<>();
       try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(kafka, new StringSerializer(), new ByteArraySerializer());
           KafkaConsumer<String, byte[]> promotions = consumer(kafka, Topics.PROMOTIONS.name());
-          LanguageModel model = LanguageModel.create(config, TrainConfig.defaults())) {
+          Training model = Training.create(config, TrainConfig.defaults())) {
         SplittableRandom random = new SplittableRandom(3);
         for (String domain : List.of("en", "de")) {
           for (int i = 0; i < 8; i++) {
@@ -125,7 +125,7 @@ public final class EvaluationBenchmark {
         for (long v = 1; v <= candidates + 1; v++) {
           for (int s = 0; s < 3; s++) model.trainStep(batch(config, random, BATCH), 1e-3f);
           Checkpoint c = Checkpoint.write(work.resolve("checkpoints").resolve("bench"), String.format("v%06d", v),
-              new Checkpoint.Manifest(Checkpoint.FORMAT_VERSION, "bench", v, null, config, model.architecture(), model.step(), 0,
+              new Checkpoint.Manifest(Checkpoint.FORMAT_VERSION, "bench", v, null, config, model.model().architecture(), model.step(), 0,
                   Map.of("ipt.documents.curated-0", v), 5.0, System.currentTimeMillis(), Map.of()), model, Map.of());
           CheckpointPublished event = CheckpointPublished.newBuilder().setLineage("bench").setVersion(v).setLocation(c.dir().toString())
               .setSha256(c.sha256()).setStep(model.step()).setTokensSeen(0).setDocuments(0).setOffsets(List.of()).setTrainLoss(5.0)

@@ -1,5 +1,7 @@
 package ipt.bench;
 
+import ipt.testsupport.SyntheticProse;
+import ipt.testsupport.EmbeddedKafka;
 import ipt.ingest.CurationConfig;
 import ipt.ingest.CurationService;
 import ipt.ingest.DocumentPublisher;
@@ -9,8 +11,6 @@ import ipt.ingest.IngestApiConfig;
 import ipt.runtime.KafkaSettings;
 import ipt.schemas.Topics;
 import ipt.schemas.Document;
-import ipt.standalone.EmbeddedKafka;
-import ipt.standalone.SyntheticProse;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;

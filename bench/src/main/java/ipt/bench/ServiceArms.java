@@ -1,5 +1,7 @@
 package ipt.bench;
 
+import ipt.testsupport.DemoCorpus;
+import ipt.testsupport.EmbeddedKafka;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import ipt.evaluator.EvaluatorConfig;
@@ -11,8 +13,6 @@ import ipt.schemas.Topics;
 import ipt.schemas.Document;
 import ipt.schemas.EvaluationReport;
 import ipt.schemas.TaskResult;
-import ipt.standalone.DemoCorpus;
-import ipt.standalone.EmbeddedKafka;
 import ipt.trainer.TrainerService;
 import java.nio.file.Files;
 import java.nio.file.Path;

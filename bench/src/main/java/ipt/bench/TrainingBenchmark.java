@@ -4,7 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ipt.model.GptConfig;
-import ipt.model.LanguageModel;
+import ipt.model.Training;
 import ipt.model.TrainConfig;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -16,7 +16,7 @@ import java.util.SplittableRandom;
 import java.util.stream.Collectors;
 
 /**
- * The trainer's training step (LanguageModel.train: forward, backward, global-norm clip, AdamW) on the
+ * The trainer's training step (Training.train: forward, backward, global-norm clip, AdamW) on the
  * default model, GptConfig.small() with batch 16: tokens/s, model FLOPs as a share of the matmul rate DJL
  * reaches on the same machine in the same run (the reference), and resident memory over a long run.
  * bench/train runs it beside bench/train_pytorch.py, the same model and batch in PyTorch eager.
@@ -41,10 +41,10 @@ public final class TrainingBenchmark {
     }
     int tokensPerStep = BATCH * config.contextLength();
     SplittableRandom random = new SplittableRandom(7);
-    try (LanguageModel model = LanguageModel.create(config, TrainConfig.defaults())) {
+    try (Training model = Training.create(config, TrainConfig.defaults())) {
       // nanoGPT's estimate: 6 FLOPs per parameter per token (forward and backward; position embeddings are a
       // lookup) plus attention's 12·L·d·T.
-      double flopsPerToken = 6.0 * (model.parameterCount() - (long) config.contextLength() * config.dModel())
+      double flopsPerToken = 6.0 * (model.model().parameterCount() - (long) config.contextLength() * config.dModel())
           + 12.0 * config.nLayers() * config.dModel() * config.contextLength();
       for (int s = 0; s < 10; s++) model.trainStep(batch(config, random), 1e-3f); // warm-up: allocator, kernels
       List<Double> matmul = new ArrayList<>();
@@ -59,7 +59,7 @@ public final class TrainingBenchmark {
       double peak = median(matmul);
       System.out.printf("%nDJL %s, PyTorch engine threads %s; %s, batch %d (%d tokens/step), %d parameters, %.0f FLOPs/token%n",
           ai.djl.engine.Engine.getInstance().getVersion(), System.getProperty("ai.djl.pytorch.num_threads", "default"),
-          config, BATCH, tokensPerStep, model.parameterCount(), flopsPerToken);
+          config, BATCH, tokensPerStep, model.model().parameterCount(), flopsPerToken);
       System.out.printf("%-44s %14s   %s%n", "measure", "median", "runs");
       System.out.printf("%-44s %14.0f   %s%n", "DJL matmul " + MATMUL_N + "x" + MATMUL_N + " fp32, FLOP/s (reference)", peak, list(matmul, "%.3g"));
       System.out.printf("%-44s %14.0f   %s%n", "DJL training step, tokens/s", rate, list(tokensPerSecond, "%.0f"));
@@ -71,7 +71,7 @@ public final class TrainingBenchmark {
   }
 
   /** Resident memory every 100 steps of a long run; growth is measured from step 200, after warm-up. */
-  private static void memory(LanguageModel model, GptConfig config, SplittableRandom random, int steps) throws IOException {
+  private static void memory(Training model, GptConfig config, SplittableRandom random, int steps) throws IOException {
     List<Long> rss = new ArrayList<>();
     for (int s = 1; s <= steps; s++) {
       model.trainStep(batch(config, random), 1e-3f);

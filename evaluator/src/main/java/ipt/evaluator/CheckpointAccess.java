@@ -1,8 +1,8 @@
 package ipt.evaluator;
 
-import ipt.model.Checkpoint;
-import ipt.model.CheckpointException;
-import ipt.model.CheckpointStore;
+import ipt.checkpoints.Checkpoint;
+import ipt.checkpoints.CheckpointException;
+import ipt.checkpoints.CheckpointStore;
 
 /**
  * A published checkpoint, opened only if it is inside the checkpoint store (a link that leads out counts as

@@ -1,6 +1,6 @@
 package ipt.evaluator;
 
-import ipt.model.CheckpointStore;
+import ipt.checkpoints.CheckpointStore;
 import ipt.runtime.Setting;
 import ipt.runtime.Setting.Change;
 import ipt.runtime.Setting.Rule;

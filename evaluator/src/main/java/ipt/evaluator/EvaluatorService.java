@@ -2,10 +2,10 @@ package ipt.evaluator;
 
 import com.sun.net.httpserver.HttpHandler;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
-import ipt.model.CheckpointStore;
+import ipt.checkpoints.CheckpointStore;
 import ipt.model.LanguageModel;
-import ipt.model.TrainConfig;
 import ipt.runtime.KafkaSettings;
+import ipt.runtime.ServiceLoop;
 import ipt.runtime.ServiceProcess;
 import ipt.runtime.Settings;
 import ipt.runtime.StatusServer.Health;
@@ -26,7 +26,6 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CountDownLatch;
 import java.util.stream.Collectors;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -34,7 +33,6 @@ import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.SerializationException;
-import org.apache.kafka.common.errors.WakeupException;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
@@ -60,11 +58,7 @@ public final class EvaluatorService implements AutoCloseable {
   private final List<Task> suites;
   private final CheckpointStore store;
   private final ModelRegistry registry;
-  private final Thread thread;
-  private final CountDownLatch stopped = new CountDownLatch(1);
-  private volatile boolean running = true;
-  private volatile Health health = Health.ok("starting");
-  private volatile KafkaConsumer<String, byte[]> checkpointConsumer;
+  private final ServiceLoop loop;
 
   /** The current champion of a lineage, its model loaded (a lineage whose champion cannot be loaded has none). */
   private record Champion(Promotion promotion, LanguageModel model) {}
@@ -83,18 +77,18 @@ public final class EvaluatorService implements AutoCloseable {
     this.suites = UserSuites.load(config.suites());
     this.store = config.store(Settings.environment());
     this.registry = ModelRegistry.follow(kafka);
-    this.thread = new Thread(this::run, "evaluator");
+    this.loop = new ServiceLoop("evaluator", this::session, e -> {}, this::forgetChampions, RETRY_BACKOFF);
   }
 
   /** Starts evaluating; a malformed suite or rules file is refused here with an {@link IllegalArgumentException}. */
   public static EvaluatorService start(Map<String, Object> kafka, EvaluatorConfig config, PrometheusRegistry registry) throws IOException {
     EvaluatorService service = new EvaluatorService(kafka, config, registry);
-    service.thread.start();
+    service.loop.start();
     return service;
   }
 
   public Health health() {
-    return health;
+    return loop.health();
   }
 
   /** The registry's read-only HTTP API, to mount at {@link RegistryApi#PATH}. */
@@ -102,30 +96,11 @@ public final class EvaluatorService implements AutoCloseable {
     return new RegistryApi(registry);
   }
 
-  /** Runs sessions until closed; a failed session is abandoned whole and the next one starts over from Kafka. */
-  private void run() {
-    try {
-      while (running) {
-        try {
-          session();
-        } catch (WakeupException e) {
-          if (running) health = Health.failing("woken up unexpectedly");
-        } catch (Exception e) {
-          if (!running) break;
-          log.error("evaluator failed; starting over from the committed offsets", e);
-          health = Health.failing(e.toString());
-          Thread.sleep(RETRY_BACKOFF.toMillis());
-        } finally {
-          champions.values().forEach(c -> c.model().close());
-          champions.clear();
-          championScores.clear();
-        }
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    } finally {
-      stopped.countDown();
-    }
+  /** After a session: what it loaded is rebuilt from Kafka by the next one. */
+  private void forgetChampions() {
+    champions.values().forEach(c -> c.model().close());
+    champions.clear();
+    championScores.clear();
   }
 
   private void session() throws Exception {
@@ -133,8 +108,8 @@ public final class EvaluatorService implements AutoCloseable {
         KafkaConsumer<String, byte[]> heldOutReader = TopicReader.open(kafka);
         KafkaConsumer<String, byte[]> decisionReader = TopicReader.open(kafka);
         KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(consumerProps(), new StringDeserializer(), new ByteArrayDeserializer())) {
-      checkpointConsumer = consumer;
-      if (!running) return;
+      loop.wakeOnClose(consumer);
+      if (!loop.running()) return;
       producer.initTransactions();
       snapshots = HeldOutSnapshots.open(config.snapshots(), config.heldOutTokensPerDomain());
       ledger = new ForgettingLedger();
@@ -142,8 +117,8 @@ public final class EvaluatorService implements AutoCloseable {
       List<TopicPartition> decisionPartitions = TopicReader.fromBeginning(decisionReader, Topics.PROMOTIONS.name(), Topics.EVALUATIONS.name());
       followDecisions(decisionReader, decisionPartitions);
       consumer.subscribe(List.of(Topics.CHECKPOINTS.name()));
-      health = Health.ok("evaluating");
-      while (running) {
+      loop.health(Health.ok("evaluating"));
+      while (loop.running()) {
         var records = consumer.poll(Duration.ofMillis(200));
         if (records.isEmpty()) continue;
         // Held-out documents committed before the checkpoint, and decisions made meanwhile (a manual promotion), count.
@@ -171,39 +146,13 @@ public final class EvaluatorService implements AutoCloseable {
     HeldOutSnapshots.Snapshot snapshot = snapshots.current();
     List<Task> tasks = new ArrayList<>(snapshot.tasks());
     tasks.addAll(suites);
-    Map<String, TaskScores.Score> scores = new HashMap<>();
-    List<PromotionGate.Measure> measures = new ArrayList<>();
-    LanguageModel model = null;
-    PromotionGate.Verdict verdict;
     CheckpointAccess access = CheckpointAccess.open(store, candidate.getLocation(), candidate.getSha256());
-    try {
-      if (access.refusal() != null) throw new Refused(access.refusal());
-      model = LanguageModel.load(access.checkpoint(), TrainConfig.defaults());
-      String nonFinite = model.nonFiniteParameter().orElse(null);
-      if (nonFinite != null) throw new Refused("non-finite weights in " + nonFinite);
-      for (Task task : tasks) {
-        TaskScores.Score own;
-        try {
-          own = TaskScores.score(model, task);
-        } catch (IllegalArgumentException e) {
-          throw new Refused("unscorable:" + task.name(), e.getMessage());
-        }
-        scores.put(task.name(), own);
-        TaskScores.Score theirs = champion == null ? null : championScore(lineage, champion, task);
-        for (Map.Entry<String, Double> metric : own.metrics().entrySet()) {
-          PromotionGate.Measure m = new PromotionGate.Measure(task.name(), metric.getKey(), metric.getValue(),
-              theirs == null ? null : theirs.metrics().get(metric.getKey()), own.count());
-          measures.add(m);
-          metrics.measured(lineage, m);
-        }
-      }
-      verdict = gate.decide(lineage, measures, champion != null, snapshot.newestTask());
-    } catch (Refused e) {
-      verdict = new PromotionGate.Verdict(false, e.rule, e.getMessage(), List.of(new PromotionGate.Outcome(e.rule, false, e.getMessage())));
-    } catch (java.io.UncheckedIOException | IllegalArgumentException e) {
-      // Files that passed their checksums but do not load as a model (a manifest that lies about the shape).
-      verdict = new PromotionGate.Verdict(false, "integrity", e.getMessage(), List.of(new PromotionGate.Outcome("integrity", false, e.getMessage())));
-    }
+    Judgement.Result judged = Judgement.judge(lineage, access, tasks,
+        champion == null ? null : task -> championScore(lineage, champion, task), gate, snapshot.newestTask());
+    LanguageModel model = judged.model();
+    List<PromotionGate.Measure> measures = judged.measures();
+    PromotionGate.Verdict verdict = judged.verdict();
+    measures.forEach(m -> metrics.measured(lineage, m));
 
     EvaluationReport report = report(candidate, champion, snapshot.version(), measures, verdict);
     ledger.record(report);
@@ -221,7 +170,7 @@ public final class EvaluatorService implements AutoCloseable {
 
     if (promotion != null) {
       replaceChampion(lineage, new Champion(promotion, model));
-      scores.forEach((task, score) -> championScores.put(scoreKey(lineage, promotion.getVersion(), task), score));
+      judged.scores().forEach((task, score) -> championScores.put(scoreKey(lineage, promotion.getVersion(), task), score));
     } else if (model != null) {
       model.close();
     }
@@ -229,20 +178,6 @@ public final class EvaluatorService implements AutoCloseable {
     Champion now = champions.get(lineage);
     metrics.decided(lineage, verdict.promote(), verdict.rule(), now == null ? 0 : now.promotion().getVersion(), (System.nanoTime() - started) / 1e9);
     log.info("{} v{}: {} ({}) {}", lineage, candidate.getVersion(), verdict.promote() ? "PROMOTE" : "REJECT", verdict.rule(), verdict.reason());
-  }
-
-  /** A candidate that cannot be judged: the rule that says so (integrity, unscorable:task), and why. */
-  private static final class Refused extends Exception {
-    final String rule;
-
-    Refused(String why) {
-      this("integrity", why);
-    }
-
-    Refused(String rule, String why) {
-      super(why);
-      this.rule = rule;
-    }
   }
 
   private TaskScores.Score championScore(String lineage, Champion champion, Task task) {
@@ -338,10 +273,10 @@ public final class EvaluatorService implements AutoCloseable {
       if (current != null && current.promotion().getVersion() == p.getVersion()) continue;
       CheckpointAccess access = CheckpointAccess.open(store, p.getLocation(), p.getSha256());
       try {
-        if (access.refusal() != null) throw new Refused(access.refusal());
-        replaceChampion(p.getLineage(), new Champion(p, LanguageModel.load(access.checkpoint(), TrainConfig.defaults())));
+        if (access.refusal() != null) throw new java.io.IOException(access.refusal());
+        replaceChampion(p.getLineage(), new Champion(p, access.checkpoint().model()));
         log.info("champion of {} is v{} ({})", p.getLineage(), p.getVersion(), p.getDecidingRule());
-      } catch (Refused | java.io.UncheckedIOException e) {
+      } catch (java.io.IOException | java.io.UncheckedIOException e) {
         // Without a readable champion the next candidate is judged as the lineage's first.
         log.error("champion {} v{} cannot be loaded: {}", p.getLineage(), p.getVersion(), e.getMessage());
         Champion gone = champions.remove(p.getLineage());
@@ -386,16 +321,7 @@ public final class EvaluatorService implements AutoCloseable {
 
   @Override
   public void close() throws InterruptedException {
-    running = false;
-    KafkaConsumer<String, byte[]> c = checkpointConsumer;
-    if (c != null) {
-      try {
-        c.wakeup();
-      } catch (IllegalStateException closedAlready) {
-        // Between sessions: the loop sees running == false.
-      }
-    }
-    stopped.await();
+    loop.close();
     registry.close();
   }
 

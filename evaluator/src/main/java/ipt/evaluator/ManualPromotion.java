@@ -7,7 +7,7 @@ import ipt.schemas.Decision;
 import ipt.schemas.EvaluationReport;
 import ipt.schemas.Promotion;
 import ipt.schemas.TaskResult;
-import ipt.model.CheckpointStore;
+import ipt.checkpoints.CheckpointStore;
 import java.time.Instant;
 import java.util.HashMap;
 import java.util.List;

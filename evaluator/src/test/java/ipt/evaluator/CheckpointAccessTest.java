@@ -6,11 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ipt.model.ByteTokenizer;
-import ipt.model.Checkpoint;
-import ipt.model.CheckpointStore;
+import ipt.checkpoints.Checkpoint;
+import ipt.checkpoints.CheckpointStore;
 import ipt.model.GptConfig;
 import ipt.model.LanguageModel;
 import ipt.model.TrainConfig;
+import ipt.model.Training;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
@@ -23,10 +24,10 @@ class CheckpointAccessTest {
   @TempDir Path dir;
 
   private static Checkpoint write(Path root, String name, float lr) throws Exception {
-    try (LanguageModel model = LanguageModel.create(TINY, TrainConfig.defaults())) {
+    try (Training model = Training.create(TINY, TrainConfig.defaults())) {
       int[][] batch = new int[2][17];
       model.trainStep(batch, lr);
-      Checkpoint.Manifest manifest = new Checkpoint.Manifest(Checkpoint.FORMAT_VERSION, "main", 1, null, TINY, model.architecture(), model.step(),
+      Checkpoint.Manifest manifest = new Checkpoint.Manifest(Checkpoint.FORMAT_VERSION, "main", 1, null, TINY, model.model().architecture(), model.step(),
           34, Map.of("ipt.documents.curated-0", 1L), 5.0, 0L, Map.of());
       return Checkpoint.write(root, name, manifest, model, Map.of());
     }
@@ -93,10 +94,10 @@ class CheckpointAccessTest {
     Checkpoint nan = write(root, "nan", Float.NaN); // intact files whose weights are NaN
     CheckpointAccess access = open(root, nan.dir(), nan.sha256());
     assertNull(access.refusal());
-    try (LanguageModel model = LanguageModel.load(access.checkpoint(), TrainConfig.defaults())) {
+    try (LanguageModel model = access.checkpoint().model()) {
       assertTrue(model.nonFiniteParameter().isPresent());
     }
-    try (LanguageModel model = LanguageModel.load(write(root, "fine", 1e-3f), TrainConfig.defaults())) {
+    try (LanguageModel model = write(root, "fine", 1e-3f).model()) {
       assertEquals(java.util.Optional.empty(), model.nonFiniteParameter());
     }
   }

@@ -8,6 +8,7 @@ import ipt.model.ByteTokenizer;
 import ipt.model.GptConfig;
 import ipt.model.LanguageModel;
 import ipt.model.TrainConfig;
+import ipt.model.Training;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -38,7 +39,8 @@ class MultipleChoiceTest {
     Task suite = UserSuites.load(suites).get(0);
     assertEquals("suite/cloze", suite.name());
 
-    try (LanguageModel model = LanguageModel.create(MODEL, TrainConfig.defaults())) {
+    try (Training trainer = Training.create(MODEL, TrainConfig.defaults())) {
+      LanguageModel model = trainer.model();
       double untrained = TaskScores.score(model, suite).metrics().get(TaskScores.ACC);
       byte[] text = String.join("\n", training).getBytes(StandardCharsets.UTF_8);
       SplittableRandom random = new SplittableRandom(3);
@@ -48,7 +50,7 @@ class MultipleChoiceTest {
           int at = random.nextInt(text.length - row.length);
           for (int i = 0; i < row.length; i++) row[i] = text[at + i] & 0xff;
         }
-        model.trainStep(batch, 3e-3f);
+        trainer.trainStep(batch, 3e-3f);
       }
       TaskScores.Score trained = TaskScores.score(model, suite);
       double acc = trained.metrics().get(TaskScores.ACC);

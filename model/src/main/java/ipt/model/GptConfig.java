@@ -16,8 +16,4 @@ public record GptConfig(int vocabSize, int contextLength, int dModel, int nLayer
   public static GptConfig small() {
     return new GptConfig(ByteTokenizer.VOCAB_SIZE, 128, 128, 2, 4);
   }
-
-  int headSize() {
-    return dModel / nHeads;
-  }
 }

@@ -8,9 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.djl.ndarray.NDManager;
 
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -22,29 +20,44 @@ class LanguageModelTest {
   private static final TrainConfig TRAIN = TrainConfig.defaults();
 
   @Test
-  void resumeFromCheckpointReproducesUninterruptedRun(@TempDir Path root) throws Exception {
+  void resumingFromSavedWeightsAndOptimizerStateReproducesTheUninterruptedRun() throws Exception {
     GptConfig config = Corpus.tiny();
     int k = 15;
     float[] uninterrupted = new float[2 * k];
-    Checkpoint checkpoint = null;
+    byte[] weights = null;
+    byte[] optimizer = null;
     byte[] finalParams;
-    try (LanguageModel a = LanguageModel.create(config, TRAIN)) {
+    try (Training a = Training.create(config, TRAIN)) {
       for (int s = 0; s < 2 * k; s++) {
         if (s == k) {
-          checkpoint = Checkpoint.write(root, "ckpt-" + s, manifest(a, 1), a, Map.of());
+          weights = a.model().parameterBytes();
+          optimizer = a.optimizerBytes();
         }
         uninterrupted[s] = a.trainStep(Corpus.batch(s, BATCH, config.contextLength()), LrSchedule.at(s, 2 * k, TRAIN));
       }
-      finalParams = a.parameterBytes();
+      finalParams = a.model().parameterBytes();
     }
-    try (LanguageModel b = LanguageModel.load(Checkpoint.open(checkpoint.dir()), TRAIN)) {
+    LanguageModel saved = LanguageModel.of(config, LanguageModel.IPT_GPT, weights, null);
+    try (Training b = Training.resume(saved, TRAIN, optimizer, k)) {
       assertEquals(k, b.step());
       for (int s = k; s < 2 * k; s++) {
         float resumed = b.trainStep(Corpus.batch(s, BATCH, config.contextLength()), LrSchedule.at(s, 2 * k, TRAIN));
         assertEquals(uninterrupted[s], resumed, 1e-5f, "loss at step " + s);
       }
       assertEquals(2L * k, b.step());
-      assertArrayEquals(finalParams, b.parameterBytes(), "resumed weights are bit-identical");
+      assertArrayEquals(finalParams, b.model().parameterBytes(), "resumed weights are bit-identical");
+    }
+  }
+
+  @Test
+  void savedWeightsScoreAsTheTrainedModelWithoutAnOptimizer() throws Exception {
+    GptConfig config = Corpus.tiny();
+    List<int[]> heldOut = List.of(Arrays.copyOfRange(Corpus.TOKENS, 0, 33));
+    try (Training trained = Training.create(config, TRAIN)) {
+      for (int s = 0; s < 5; s++) trained.trainStep(Corpus.batch(s, BATCH, config.contextLength()), 1e-3f);
+      try (LanguageModel scored = LanguageModel.of(config, LanguageModel.IPT_GPT, trained.model().parameterBytes(), null)) {
+        assertEquals(trained.model().loss(heldOut), scored.loss(heldOut));
+      }
     }
   }
 
@@ -52,8 +65,8 @@ class LanguageModelTest {
   void trainingLowersTheLoss() {
     GptConfig config = Corpus.tiny();
     List<int[]> heldOut = List.of(Arrays.copyOfRange(Corpus.TOKENS, 0, 33), Arrays.copyOfRange(Corpus.TOKENS, 300, 333));
-    try (LanguageModel model = LanguageModel.create(config, TRAIN)) {
-      double before = model.loss(heldOut);
+    try (Training model = Training.create(config, TRAIN)) {
+      double before = model.model().loss(heldOut);
       assertEquals(Math.log(config.vocabSize()), before, 0.3, "fresh model predicts near-uniformly");
       float first = Float.NaN;
       float last = Float.NaN;
@@ -61,7 +74,7 @@ class LanguageModelTest {
         last = model.trainStep(Corpus.batch(s, BATCH, config.contextLength()), 3e-3f);
         first = s == 0 ? last : first;
       }
-      double after = model.loss(heldOut);
+      double after = model.model().loss(heldOut);
       assertTrue(last < first - 2.0, "train loss " + first + " -> " + last);
       assertTrue(after < before - 2.0, "held-out loss " + before + " -> " + after);
     }
@@ -70,15 +83,15 @@ class LanguageModelTest {
   @Test
   void paddingIsMaskedInLoss() {
     GptConfig config = Corpus.tiny();
-    try (LanguageModel model = LanguageModel.create(config, TRAIN)) {
+    try (Training model = Training.create(config, TRAIN)) {
       for (int s = 0; s < 5; s++) {
         model.trainStep(Corpus.batch(s, BATCH, config.contextLength()), 1e-3f);
       }
       int[] shortSequence = {'a', 'b', 'c'};
       int[] longSequence = Arrays.copyOfRange(Corpus.TOKENS, 0, config.contextLength() + 1);
-      double alone = model.loss(List.of(shortSequence));
-      double longAlone = model.loss(List.of(longSequence));
-      double together = model.loss(List.of(shortSequence, longSequence));
+      double alone = model.model().loss(List.of(shortSequence));
+      double longAlone = model.model().loss(List.of(longSequence));
+      double together = model.model().loss(List.of(shortSequence, longSequence));
       // Mean over all predicted tokens: 2 from the short sequence, 32 from the long one.
       assertEquals((2 * alone + 32 * longAlone) / 34, together, 1e-5);
       // 17 sequences: more than one evaluation batch.
@@ -86,7 +99,7 @@ class LanguageModelTest {
       for (int i = 0; i < 17; i++) {
         many.add(shortSequence);
       }
-      assertEquals(alone, model.loss(many), 1e-5);
+      assertEquals(alone, model.model().loss(many), 1e-5);
     }
   }
 
@@ -94,17 +107,17 @@ class LanguageModelTest {
   void nonFiniteLossLeavesWeightsUntouched() throws Exception {
     GptConfig config = Corpus.tiny();
     List<int[]> heldOut = List.of(Arrays.copyOfRange(Corpus.TOKENS, 0, 33));
-    try (LanguageModel model = LanguageModel.create(config, TRAIN)) {
+    try (Training model = Training.create(config, TRAIN)) {
       boolean sawNonFinite = false;
       for (int s = 0; s < 50 && !sawNonFinite; s++) {
-        byte[] paramsBefore = model.parameterBytes();
-        double lossBefore = model.loss(heldOut);
+        byte[] paramsBefore = model.model().parameterBytes();
+        double lossBefore = model.model().loss(heldOut);
         long stepBefore = model.step();
         float loss = model.trainStep(Corpus.batch(s, BATCH, config.contextLength()), 1e6f);
         if (!Float.isFinite(loss)) {
           sawNonFinite = true;
-          assertArrayEquals(paramsBefore, model.parameterBytes());
-          assertEquals(lossBefore, model.loss(heldOut));
+          assertArrayEquals(paramsBefore, model.model().parameterBytes());
+          assertEquals(lossBefore, model.model().loss(heldOut));
           assertEquals(stepBefore, model.step());
         }
       }
@@ -115,21 +128,21 @@ class LanguageModelTest {
   @Test
   void gradientAccumulationMakesTheSameUpdateAsOnePass() throws Exception {
     GptConfig config = Corpus.tiny();
-    try (LanguageModel whole = LanguageModel.create(config, TRAIN); LanguageModel parts = LanguageModel.create(config, TRAIN)) {
+    try (Training whole = Training.create(config, TRAIN); Training parts = Training.create(config, TRAIN)) {
       for (int s = 0; s < 5; s++) {
         int[][] batch = Corpus.batch(s, BATCH, config.contextLength());
-        LanguageModel.StepResult a = whole.train(batch, 1e-3f, 1);
-        LanguageModel.StepResult b = parts.train(batch, 1e-3f, 2);
+        Training.StepResult a = whole.train(batch, 1e-3f, 1);
+        Training.StepResult b = parts.train(batch, 1e-3f, 2);
         assertEquals(a.loss(), b.loss(), 1e-5f, "loss at step " + s);
         assertArrayEquals(a.rowLosses(), b.rowLosses(), 1e-5f);
       }
-      float[] w = whole.parameterValues();
-      float[] p = parts.parameterValues();
+      float[] w = whole.model().parameterValues();
+      float[] p = parts.model().parameterValues();
       double maxDiff = 0;
       for (int i = 0; i < w.length; i++) maxDiff = Math.max(maxDiff, Math.abs(w[i] - p[i]));
       assertTrue(maxDiff < 1e-5, "weights differ by up to " + maxDiff);
-      try (LanguageModel fresh = LanguageModel.create(config, TRAIN)) {
-        assertFalse(Arrays.equals(w, fresh.parameterValues()), "the steps changed the weights");
+      try (Training fresh = Training.create(config, TRAIN)) {
+        assertFalse(Arrays.equals(w, fresh.model().parameterValues()), "the steps changed the weights");
       }
     }
   }
@@ -137,15 +150,15 @@ class LanguageModelTest {
   @Test
   void frozenParametersStayPutWhileTheRestTrains() throws Exception {
     GptConfig config = new GptConfig(ByteTokenizer.VOCAB_SIZE, 32, 32, 2, 2);
-    try (LanguageModel model = LanguageModel.create(config, TRAIN)) {
+    try (Training model = Training.create(config, TRAIN)) {
       model.freeze(true, 1);
       List<String> trainable = model.trainableParameters();
       assertFalse(trainable.contains("wte") || trainable.contains("wpe"), trainable.toString());
       assertTrue(trainable.stream().noneMatch(p -> p.contains("h0_")), trainable.toString());
       assertTrue(trainable.stream().anyMatch(p -> p.contains("h1_")), trainable.toString());
-      Map<String, float[]> before = model.parameterValuesByPath();
+      Map<String, float[]> before = model.model().parameterValuesByPath();
       for (int s = 0; s < 5; s++) assertTrue(Float.isFinite(model.trainStep(Corpus.batch(s, BATCH, config.contextLength()), 1e-3f)));
-      Map<String, float[]> after = model.parameterValuesByPath();
+      Map<String, float[]> after = model.model().parameterValuesByPath();
       before.forEach((path, values) -> assertEquals(!trainable.contains(path), Arrays.equals(values, after.get(path)),
           path + (trainable.contains(path) ? " should have trained" : " is frozen and moved")));
     }
@@ -157,10 +170,10 @@ class LanguageModelTest {
     float[] anchor;
     double free;
     double pulled;
-    try (LanguageModel a = LanguageModel.create(config, TRAIN); LanguageModel b = LanguageModel.create(config, TRAIN);
-        LanguageModel start = LanguageModel.create(config, TRAIN)) {
-      anchor = start.parameterValues();
-      b.pullTowards(start, 50f);
+    try (Training a = Training.create(config, TRAIN); Training b = Training.create(config, TRAIN);
+        Training start = Training.create(config, TRAIN)) {
+      anchor = start.model().parameterValues();
+      b.pullTowards(start.model(), 50f);
       // On a fresh thread, as the trainer trains: PyTorch's grad mode is on there.
       Thread training = new Thread(() -> {
         for (int s = 0; s < 20; s++) {
@@ -174,8 +187,8 @@ class LanguageModelTest {
       training.start();
       training.join();
       assertEquals(List.of(), failure);
-      free = distance(a.parameterValues(), anchor);
-      pulled = distance(b.parameterValues(), anchor);
+      free = distance(a.model().parameterValues(), anchor);
+      pulled = distance(b.model().parameterValues(), anchor);
     }
     assertTrue(pulled < 0.8 * free, "pulled " + pulled + " vs free " + free);
   }
@@ -190,15 +203,15 @@ class LanguageModelTest {
   void initIsDeterministicFromTheSeed() throws Exception {
     GptConfig config = Corpus.tiny();
     TrainConfig other = new TrainConfig(1e-3f, 1e-4f, 20, 0.1f, 0.9f, 0.95f, 1e-8f, 1f, 99);
-    try (LanguageModel a = LanguageModel.create(config, TRAIN);
-       LanguageModel b = LanguageModel.create(config, TRAIN);
-       LanguageModel c = LanguageModel.create(config, other)) {
-      assertArrayEquals(a.parameterBytes(), b.parameterBytes());
-      assertFalse(Arrays.equals(a.parameterBytes(), c.parameterBytes()));
+    try (Training a = Training.create(config, TRAIN);
+       Training b = Training.create(config, TRAIN);
+       Training c = Training.create(config, other)) {
+      assertArrayEquals(a.model().parameterBytes(), b.model().parameterBytes());
+      assertFalse(Arrays.equals(a.model().parameterBytes(), c.model().parameterBytes()));
       // wte, wpe, 2 x (2 LayerNorms, qkv, proj, fc, proj), final LayerNorm
       long d = config.dModel();
       long perBlock = 4 * d + (3 * d * d + 3 * d) + (d * d + d) + (4 * d * d + 4 * d) + (4 * d * d + d);
-      assertEquals(config.vocabSize() * d + config.contextLength() * d + 2 * perBlock + 2 * d, a.parameterCount());
+      assertEquals(config.vocabSize() * d + config.contextLength() * d + 2 * perBlock + 2 * d, a.model().parameterCount());
     }
   }
 
@@ -206,13 +219,13 @@ class LanguageModelTest {
   void memoryStaysFlatOverSteps() {
     GptConfig config = Corpus.tiny();
     List<int[]> heldOut = List.of(Arrays.copyOfRange(Corpus.TOKENS, 0, 33), new int[] {1, 2, 3});
-    try (LanguageModel model = LanguageModel.create(config, TRAIN)) {
+    try (Training model = Training.create(config, TRAIN)) {
       NDManager modelManager = model.trainer().getModel().getNDManager();
       int afterWarmup = 0;
       for (int s = 0; s < 200; s++) {
         model.trainStep(Corpus.batch(s, BATCH, config.contextLength()), 1e-3f);
         if (s % 50 == 0) {
-          model.loss(heldOut);
+          model.model().loss(heldOut);
         }
         if (s == 9) {
           afterWarmup = modelManager.getManagedArrays().size();
@@ -226,10 +239,10 @@ class LanguageModelTest {
   void modelsTrainAndEvaluateSideBySide() throws Exception {
     GptConfig config = Corpus.tiny();
     List<int[]> heldOut = List.of(Arrays.copyOfRange(Corpus.TOKENS, 0, 33));
-    try (LanguageModel a = LanguageModel.create(config, TRAIN);
-       LanguageModel b = LanguageModel.create(config, TRAIN);
-       LanguageModel evaluated = LanguageModel.create(config, TRAIN)) {
-      double expected = evaluated.loss(heldOut);
+    try (Training a = Training.create(config, TRAIN);
+       Training b = Training.create(config, TRAIN);
+       Training evaluated = Training.create(config, TRAIN)) {
+      double expected = evaluated.model().loss(heldOut);
       float[] lossesA = new float[20];
       Thread trainA = new Thread(() -> {
         for (int s = 0; s < 20; s++) {
@@ -242,12 +255,12 @@ class LanguageModelTest {
       float[] lossesB = new float[20];
       for (int s = 0; s < 20; s++) {
         lossesB[s] = b.trainStep(Corpus.batch(s, BATCH, config.contextLength()), 1e-3f);
-        assertEquals(expected, evaluated.loss(heldOut), 1e-6);
+        assertEquals(expected, evaluated.model().loss(heldOut), 1e-6);
       }
       trainA.join();
       assertEquals(List.of(), failures);
       assertArrayEquals(lossesA, lossesB, "same seed and batches on two threads, same losses");
-      assertArrayEquals(a.parameterBytes(), b.parameterBytes(), "same seed and batches on two threads, same weights");
+      assertArrayEquals(a.model().parameterBytes(), b.model().parameterBytes(), "same seed and batches on two threads, same weights");
     }
   }
 
@@ -258,8 +271,8 @@ class LanguageModelTest {
   @Test
   void garbageCollectionsDuringSteps() throws Exception {
     GptConfig config = Corpus.tiny();
-    try (LanguageModel quiet = LanguageModel.create(config, TRAIN);
-       LanguageModel collected = LanguageModel.create(config, TRAIN)) {
+    try (Training quiet = Training.create(config, TRAIN);
+       Training collected = Training.create(config, TRAIN)) {
       for (int s = 0; s < 10; s++) quiet.trainStep(Corpus.batch(s, BATCH, config.contextLength()), 1e-3f);
       Thread collector = new Thread(() -> {
         while (!Thread.currentThread().isInterrupted()) System.gc();
@@ -271,12 +284,7 @@ class LanguageModelTest {
         collector.interrupt();
         collector.join();
       }
-      assertArrayEquals(quiet.parameterBytes(), collected.parameterBytes(), "the same steps, with and without collections");
+      assertArrayEquals(quiet.model().parameterBytes(), collected.model().parameterBytes(), "the same steps, with and without collections");
     }
-  }
-
-  static Checkpoint.Manifest manifest(LanguageModel model, long version) {
-    return new Checkpoint.Manifest(Checkpoint.FORMAT_VERSION, "test", version, null, model.config(), model.architecture(), model.step(),
-        model.step() * 128, Map.of("ipt.documents.curated-0", 42L), 3.5, 1_700_000_000_000L, Map.of());
   }
 }

@@ -41,67 +41,70 @@ class TorchScriptStartTest {
   }
 
   @Test
-  void aTorchScriptModelTrainsAndResumesFromItsCheckpoint(@TempDir Path root) throws Exception {
+  void aTorchScriptModelTrainsAndResumesFromItsSavedParts() throws Exception {
     int k = 10;
     float[] uninterrupted = new float[2 * k];
-    Checkpoint checkpoint = null;
+    byte[] archive = null;
+    byte[] tokenizerJson = null;
+    byte[] optimizer = null;
     float[] finalWeights;
     float[] initialWeights;
     List<int[][]> batches;
-    try (LanguageModel a = LanguageModel.fromTorchScript(MODULE, TOKENIZER, DECLARED, TRAIN)) {
-      assertEquals(LanguageModel.TORCHSCRIPT, a.architecture());
-      assertEquals(new GptConfig(321, 32, 32, 2, 2), a.config());
-      batches = batches(a.tokenizer(), 2 * k);
-      initialWeights = a.parameterValues();
+    try (Training a = Training.start(LanguageModel.fromTorchScript(MODULE, TOKENIZER, DECLARED), TRAIN)) {
+      assertEquals(LanguageModel.TORCHSCRIPT, a.model().architecture());
+      assertEquals(new GptConfig(321, 32, 32, 2, 2), a.model().config());
+      batches = batches(a.model().tokenizer(), 2 * k);
+      initialWeights = a.model().parameterValues();
       for (int s = 0; s < 2 * k; s++) {
-        if (s == k) checkpoint = Checkpoint.write(root, "ckpt-" + s, LanguageModelTest.manifest(a, 1), a, Map.of());
+        if (s == k) {
+          archive = a.model().parameterBytes();
+          tokenizerJson = a.model().tokenizerJson();
+          optimizer = a.optimizerBytes();
+        }
         uninterrupted[s] = a.trainStep(batches.get(s), 3e-3f);
       }
-      finalWeights = a.parameterValues();
+      finalWeights = a.model().parameterValues();
       assertTrue(uninterrupted[2 * k - 1] < uninterrupted[0] - 0.5, "loss " + uninterrupted[0] + " -> " + uninterrupted[2 * k - 1]);
     }
-    assertTrue(Files.exists(checkpoint.dir().resolve("model.pt")) && Files.exists(checkpoint.dir().resolve("tokenizer.json")));
-    assertFalse(Files.exists(checkpoint.dir().resolve("params.bin")));
-    assertEquals(LanguageModel.TORCHSCRIPT, Checkpoint.open(checkpoint.dir()).manifest().architecture());
-    try (LanguageModel b = LanguageModel.load(Checkpoint.open(checkpoint.dir()), TRAIN)) {
-      assertEquals(k, b.step());
-      assertEquals(320, b.tokenizer().eos());
-      assertFalse(Arrays.equals(initialWeights, b.parameterValues()), "the checkpoint holds the trained weights, not the start's");
+    LanguageModel saved = LanguageModel.of(new GptConfig(321, 32, 32, 2, 2), LanguageModel.TORCHSCRIPT, archive, tokenizerJson);
+    try (Training b = Training.resume(saved, TRAIN, optimizer, k)) {
+      assertEquals(320, b.model().tokenizer().eos());
+      assertFalse(Arrays.equals(initialWeights, b.model().parameterValues()), "the saved archive holds the trained weights");
       for (int s = k; s < 2 * k; s++) {
         assertEquals(uninterrupted[s], b.trainStep(batches.get(s), 3e-3f), 1e-5f, "loss at step " + s);
       }
-      assertArrayEquals(finalWeights, b.parameterValues(), 1e-6f, "resumed weights equal the uninterrupted run's");
+      assertArrayEquals(finalWeights, b.model().parameterValues(), 1e-6f, "resumed weights equal the uninterrupted run's");
     }
   }
 
   @Test
   void freezingFindsTheModulesEmbeddingsAndNumberedBlocks() throws Exception {
-    try (LanguageModel m = LanguageModel.fromTorchScript(MODULE, TOKENIZER, DECLARED, TRAIN)) {
+    try (Training m = Training.start(LanguageModel.fromTorchScript(MODULE, TOKENIZER, DECLARED), TRAIN)) {
       m.freeze(true, 1);
       List<String> trainable = m.trainableParameters();
       assertFalse(trainable.contains("wte.weight") || trainable.contains("wpe.weight"), trainable.toString());
       assertTrue(trainable.stream().noneMatch(p -> p.startsWith("h.0.")), trainable.toString());
       assertTrue(trainable.contains("h.1.attn.qkv.weight") && trainable.contains("ln_f.weight"), trainable.toString());
-      Map<String, float[]> before = m.parameterValuesByPath();
-      m.trainStep(batches(m.tokenizer(), 1).get(0), 1e-2f);
-      Map<String, float[]> after = m.parameterValuesByPath();
+      Map<String, float[]> before = m.model().parameterValuesByPath();
+      m.trainStep(batches(m.model().tokenizer(), 1).get(0), 1e-2f);
+      Map<String, float[]> after = m.model().parameterValuesByPath();
       before.forEach((path, values) -> assertEquals(!trainable.contains(path), Arrays.equals(values, after.get(path)), path));
     }
   }
 
   @Test
   void aShapeThatDoesNotMatchTheModuleIsRefusedWithTheReason(@TempDir Path dir) throws Exception {
-    IOException width = assertThrows(IOException.class, () -> LanguageModel.fromTorchScript(MODULE, TOKENIZER, new GptConfig(1, 32, 64, 2, 2), TRAIN));
+    IOException width = assertThrows(IOException.class, () -> LanguageModel.fromTorchScript(MODULE, TOKENIZER, new GptConfig(1, 32, 64, 2, 2)));
     assertTrue(width.getMessage().contains("no (321, 64) embedding"), width.getMessage());
-    IOException depth = assertThrows(IOException.class, () -> LanguageModel.fromTorchScript(MODULE, TOKENIZER, new GptConfig(1, 32, 32, 3, 2), TRAIN));
+    IOException depth = assertThrows(IOException.class, () -> LanguageModel.fromTorchScript(MODULE, TOKENIZER, new GptConfig(1, 32, 32, 3, 2)));
     assertTrue(depth.getMessage().contains("has 2 numbered blocks"), depth.getMessage());
-    IOException context = assertThrows(IOException.class, () -> LanguageModel.fromTorchScript(MODULE, TOKENIZER, new GptConfig(1, 48, 32, 2, 2), TRAIN));
+    IOException context = assertThrows(IOException.class, () -> LanguageModel.fromTorchScript(MODULE, TOKENIZER, new GptConfig(1, 48, 32, 2, 2)));
     assertTrue(context.getMessage().contains("(1, 48)"), context.getMessage());
     Path notAModule = Files.writeString(dir.resolve("model.pt"), "not a zip");
-    IOException garbage = assertThrows(IOException.class, () -> LanguageModel.fromTorchScript(notAModule, TOKENIZER, DECLARED, TRAIN));
+    IOException garbage = assertThrows(IOException.class, () -> LanguageModel.fromTorchScript(notAModule, TOKENIZER, DECLARED));
     assertTrue(garbage.getMessage().contains("not a TorchScript archive"), garbage.getMessage());
     Path noEos = Files.writeString(dir.resolve("tokenizer.json"), Files.readString(TOKENIZER).replace("<|endoftext|>", "<|pad|>"));
-    IOException tokenizer = assertThrows(IOException.class, () -> LanguageModel.fromTorchScript(MODULE, noEos, DECLARED, TRAIN));
+    IOException tokenizer = assertThrows(IOException.class, () -> LanguageModel.fromTorchScript(MODULE, noEos, DECLARED));
     assertTrue(tokenizer.getMessage().contains("no special end-of-text token"), tokenizer.getMessage());
   }
 

@@ -1,5 +1,7 @@
 package ipt.standalone;
 
+import ipt.testsupport.DemoCorpus;
+import ipt.testsupport.EmbeddedKafka;
 import ipt.evaluator.EvaluatorConfig;
 import ipt.ingest.CurationConfig;
 import ipt.ingest.DocumentPublisher;

@@ -1,5 +1,6 @@
 package ipt.standalone;
 
+import ipt.testsupport.EmbeddedKafka;
 import ipt.evaluator.EvaluatorConfig;
 import ipt.evaluator.EvaluatorService;
 import ipt.evaluator.ManualPromotion;

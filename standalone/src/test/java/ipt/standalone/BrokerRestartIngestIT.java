@@ -1,5 +1,7 @@
 package ipt.standalone;
 
+import ipt.testsupport.SyntheticProse;
+import ipt.testsupport.EmbeddedKafka;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 

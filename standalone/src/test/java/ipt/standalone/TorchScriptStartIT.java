@@ -1,5 +1,7 @@
 package ipt.standalone;
 
+import ipt.testsupport.DemoCorpus;
+import ipt.testsupport.EmbeddedKafka;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -9,7 +11,7 @@ import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import ipt.evaluator.EvaluatorConfig;
 import ipt.ingest.CurationConfig;
 import ipt.ingest.DocumentPublisher;
-import ipt.model.Checkpoint;
+import ipt.checkpoints.Checkpoint;
 import ipt.model.GptConfig;
 import ipt.model.LanguageModel;
 import ipt.model.TrainConfig;

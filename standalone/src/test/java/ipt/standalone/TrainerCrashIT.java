@@ -1,9 +1,12 @@
 package ipt.standalone;
 
+import ipt.testsupport.SyntheticProse;
+import ipt.testsupport.EmbeddedKafka;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import ipt.model.Checkpoint;
+import ipt.checkpoints.Checkpoint;
+import ipt.runtime.DirectoryTree;
 import ipt.runtime.KafkaSettings;
 import ipt.schemas.Topics;
 import ipt.schemas.AvroSerde;
@@ -53,11 +56,7 @@ class TrainerCrashIT {
 
   @Test
   void aTrainerKilledTwentyTimesTrainsEveryDocumentOnceAndEndsWhereAnUninterruptedOneEnds() throws Exception {
-    if (Files.exists(work)) {
-      try (Stream<Path> old = Files.walk(work)) {
-        for (Path p : old.sorted(Comparator.reverseOrder()).toList()) Files.delete(p);
-      }
-    }
+    DirectoryTree.delete(work);
     Files.createDirectories(work);
     List<SyntheticProse.Doc> docs = SyntheticProse.load().documents("crash", DOCUMENTS, 300, 11);
     try (EmbeddedKafka broker = EmbeddedKafka.start()) {

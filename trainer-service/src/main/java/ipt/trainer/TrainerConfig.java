@@ -1,6 +1,6 @@
 package ipt.trainer;
 
-import ipt.model.CheckpointStore;
+import ipt.checkpoints.CheckpointStore;
 import ipt.model.GptConfig;
 import ipt.model.TrainConfig;
 import ipt.runtime.Setting;

@@ -1,27 +1,19 @@
 package ipt.trainer;
 
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
-import ipt.model.Checkpoint;
-import ipt.model.CheckpointException;
-import ipt.model.CheckpointStore;
-import ipt.model.GptConfig;
-import ipt.model.LanguageModel;
+import ipt.checkpoints.Checkpoint;
+import ipt.checkpoints.CheckpointStore;
+import ipt.runtime.DecisionFollower;
 import ipt.runtime.KafkaSettings;
+import ipt.runtime.ServiceLoop;
 import ipt.runtime.ServiceProcess;
 import ipt.runtime.Settings;
-import ipt.runtime.StatusServer;
 import ipt.runtime.StatusServer.Health;
 import ipt.runtime.TopicReader;
 import ipt.schemas.Topics;
 import ipt.schemas.CheckpointPublished;
 import ipt.schemas.Document;
 import ipt.schemas.PartitionOffset;
-import ipt.schemas.Promotion;
-import ipt.trainer.TrainerConfig.Forgetting;
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -30,7 +22,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.CountDownLatch;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -38,7 +29,6 @@ import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.SerializationException;
-import org.apache.kafka.common.errors.WakeupException;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
@@ -54,11 +44,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class TrainerService implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(TrainerService.class);
-  static final String TAIL_FILE = "packer-tail.bin";
-  static final String DOCUMENTS_FILE = "documents.txt";
-  static final String STATE_FILE = "trainer-state.properties";
-  /** Runs of one round under the divergence guard: each divergence down-weights, then skips, one batch. */
-  private static final int MAX_ATTEMPTS = 5;
   private static final Duration RETRY_BACKOFF = Duration.ofSeconds(5);
 
   /** What the trainer has committed so far, for health and for whoever watches it. */
@@ -67,24 +52,16 @@ public final class TrainerService implements AutoCloseable {
   private final Map<String, Object> kafka;
   private final TrainerConfig config;
   private final TrainerMetrics metrics;
-  private final Thread thread;
-  private final CountDownLatch stopped = new CountDownLatch(1);
-  private volatile boolean running = true;
-  private volatile Health health = Health.ok("starting");
+  private final ServiceLoop loop;
+  private final ChampionWatch championWatch;
+  private final DecisionFollower decisions;
   private volatile Status status = new Status(0, 0, 0, 0, 0);
-  private volatile KafkaConsumer<String, byte[]> consumer;
 
   // Owned by the training thread.
-  private LanguageModel model;
+  private Lineage lineage;
   private CheckpointPublished last;
-  private Packer packer;
-  private ReplayStore replay;
-  private LineageState lineageState;
-  private ChampionWatch championWatch;
-  private long anchoredTo = -1;
   private final CheckpointStore store;
   private final Map<TopicPartition, OffsetAndMetadata> pendingOffsets = new HashMap<>();
-  private final List<String> pendingIds = new ArrayList<>();
   private long documentsCommitted;
   private long lastRecordAt = System.nanoTime();
 
@@ -95,17 +72,20 @@ public final class TrainerService implements AutoCloseable {
     metrics.lineage(config.lineage());
     // The lineage's local directory doubles as the cache of what the store fetches: its own checkpoints are there.
     this.store = CheckpointStore.of(config.checkpointStore(), config.checkpointRoot().getParent(), Settings.environment());
-    this.thread = new Thread(this::run, "trainer-" + config.lineage());
+    this.championWatch = new ChampionWatch(config.lineage());
+    this.decisions = DecisionFollower.start(kafka, "champion-watch-" + config.lineage(), championWatch);
+    this.loop = new ServiceLoop("trainer-" + config.lineage(), this::session,
+        e -> metrics.round(config.lineage(), "failed", 0), () -> {}, RETRY_BACKOFF);
   }
 
   public static TrainerService start(Map<String, Object> kafka, TrainerConfig config, PrometheusRegistry registry) {
     TrainerService service = new TrainerService(kafka, config, registry);
-    service.thread.start();
+    service.loop.start();
     return service;
   }
 
   public Health health() {
-    return health;
+    return loop.health();
   }
 
   public Status status() {
@@ -116,182 +96,39 @@ public final class TrainerService implements AutoCloseable {
     return config;
   }
 
-  /**
-   * Runs sessions until closed. A session that fails (broker unreachable, fenced, a round that would
-   * not commit) is abandoned whole; the next one recovers from Kafka and disk, as a restarted process would.
-   */
-  private void run() {
-    championWatch = ChampionWatch.start(kafka, config.lineage());
-    try {
-      while (running) {
-        try {
-          session();
-        } catch (WakeupException e) {
-          if (running) health = Health.failing("woken up unexpectedly");
-        } catch (Exception e) {
-          if (!running) break;
-          log.error("trainer {} failed; recovering from the last committed checkpoint", config.lineage(), e);
-          health = Health.failing(e.toString());
-          metrics.round(config.lineage(), "failed", 0);
-          Thread.sleep(RETRY_BACKOFF.toMillis());
-        } finally {
-          if (model != null) model.close();
-          model = null;
-        }
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    } finally {
-      try {
-        championWatch.close();
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-      stopped.countDown();
-    }
-  }
-
   private void session() throws Exception {
     pendingOffsets.clear();
-    pendingIds.clear();
     try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(producerProps());
         KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(consumerProps())) {
-      this.consumer = consumer;
-      if (!running) return;
+      loop.wakeOnClose(consumer);
+      if (!loop.running()) return;
       // Fences an older instance of this lineage and aborts its open transaction before we read.
       producer.initTransactions();
       recover();
       consumer.subscribe(List.of(Topics.CURATED.name()));
-      health = Health.ok("training " + config.lineage());
-      while (running) {
+      loop.health(Health.ok("training " + config.lineage()));
+      while (loop.running()) {
         ConsumerRecords<String, byte[]> records = consumer.poll(Duration.ofMillis(200));
-        int needed = config.rounds().stepsPerRound() * newPerBatch();
+        int needed = lineage.sequencesPerRound();
         if (absorb(consumer, records, needed)) {
           train(producer, consumer, needed);
-        } else if (!pendingIds.isEmpty() && System.nanoTime() - lastRecordAt >= config.rounds().idleFlush().toNanos()) {
+        } else if (lineage.pendingDocuments() > 0 && System.nanoTime() - lastRecordAt >= config.rounds().idleFlush().toNanos()) {
           // The stream went quiet: train what fills whole sequences; the rest rides in the tail.
-          train(producer, consumer, packer.fullSequences());
+          train(producer, consumer, lineage.fullSequences());
         }
         publishStatus();
         metrics.consumerLag(config.lineage(), lag(consumer));
       }
     } finally {
-      if (replay != null) replay.close();
-      replay = null;
+      if (lineage != null) lineage.close();
+      lineage = null;
     }
   }
 
-  private int newPerBatch() {
-    return config.newPerBatch(replay.size() > 0, lineageState.replayFraction());
-  }
-
-  /** Reads the lineage's last committed checkpoint and restores model, packer tail and replay store to it. */
+  /** Reads the lineage's last committed checkpoint and recovers the lineage to it. */
   private void recover() throws Exception {
     last = lastCommittedCheckpoint().orElse(null);
-    long version = last == null ? 0 : last.getVersion();
-    replay = ReplayStore.open(config.replayDir(), version, config.replay().capacityBytes(), config.train().seed());
-    List<String> orphans = new ArrayList<>(OrphanCheckpoints.remove(config.checkpointRoot(), version));
-    orphans.addAll(store.removeAfter(config.lineage(), version));
-    if (!orphans.isEmpty()) {
-      log.warn("{}: removed checkpoint directories no committed round points to: {}", config.lineage(), orphans);
-      metrics.orphansRemoved(config.lineage(), orphans.size());
-    }
-    anchoredTo = -1;
-    if (last == null) {
-      model = prepared(startingModel());
-      packer = new Packer(config.sequenceLength(), model.tokenizer().eos());
-      lineageState = LineageState.initial(config.replay().fraction());
-      log.info("{}: starting {}, {} {} parameters at step {}, tokenizer {}", config.lineage(),
-          config.start().from() == null ? "fresh" : "from " + config.start().from(), model.parameterCount(), model.architecture(),
-          model.step(), model.tokenizer());
-    } else {
-      Checkpoint checkpoint = store.open(last.getLocation());
-      model = prepared(LanguageModel.load(checkpoint, config.train()));
-      packer = Packer.fromTail(config.sequenceLength(), model.tokenizer().eos(), checkpoint.file(TAIL_FILE));
-      refuseChangedShape(model.config(), version);
-      LineageState saved = LineageState.parse(checkpoint.file(STATE_FILE));
-      lineageState = saved.rebased(config.replay().fraction(), config.forgetting().maxReplay());
-      if (saved != lineageState) {
-        log.warn("{}: IPT_REPLAY_FRACTION changed from {} to {}; replay is {}% from this round (resets add {}%)", config.lineage(),
-            saved.configuredFraction(), lineageState.configuredFraction(), Math.round(lineageState.replayFraction() * 100),
-            Math.round((lineageState.replayFraction() - lineageState.configuredFraction()) * 100));
-      }
-      log.info("{}: resumed from checkpoint v{} at step {} (replay {}%)", config.lineage(), version, model.step(),
-          Math.round(lineageState.replayFraction() * 100));
-    }
-    metrics.replayFraction(config.lineage(), lineageState.configuredFraction(), lineageState.replayFraction());
-  }
-
-  /** The model's shape is the lineage's: a configuration that asks for another is refused, not ignored. */
-  private void refuseChangedShape(GptConfig saved, long version) {
-    String mismatch = shapeMismatch(saved);
-    if (mismatch != null) {
-      throw new IllegalStateException("lineage " + config.lineage() + "'s checkpoint v" + version + " " + mismatch
-          + "; a lineage's shape is fixed when it starts: start a new lineage to change it");
-    }
-  }
-
-  /** What differs between a model's shape and the configured one, or null. */
-  private String shapeMismatch(GptConfig have) {
-    GptConfig want = config.model();
-    if (have.contextLength() == want.contextLength() && have.dModel() == want.dModel() && have.nLayers() == want.nLayers()
-        && have.nHeads() == want.nHeads()) {
-      return null;
-    }
-    return String.format("has IPT_CONTEXT_LENGTH=%d IPT_D_MODEL=%d IPT_LAYERS=%d IPT_HEADS=%d, configured %d, %d, %d, %d",
-        have.contextLength(), have.dModel(), have.nLayers(), have.nHeads(), want.contextLength(), want.dModel(), want.nLayers(),
-        want.nHeads());
-  }
-
-  /** A new lineage's first weights (TrainerConfig.Start), in the context length the packer cuts sequences for. */
-  private LanguageModel startingModel() throws IOException, CheckpointException {
-    Path from = config.start().from();
-    LanguageModel m = from == null ? LanguageModel.create(config.model(), config.train())
-        : Files.isDirectory(from) ? LanguageModel.load(Checkpoint.open(from), config.train())
-        : LanguageModel.fromTorchScript(from, config.start().tokenizer(), config.model(), config.train());
-    String mismatch = shapeMismatch(m.config());
-    if (mismatch != null) {
-      m.close();
-      throw new IllegalStateException(from + " " + mismatch);
-    }
-    return m;
-  }
-
-  /** Applies the lineage's freezing to a model just created or loaded. */
-  private LanguageModel prepared(LanguageModel m) {
-    Forgetting f = config.forgetting();
-    if (f.freezeEmbeddings() || f.frozenBlocks() > 0) m.freeze(f.freezeEmbeddings(), f.frozenBlocks());
-    return m;
-  }
-
-  /**
-   * Before a round: after enough consecutive rejections, restart from the champion with more replay; and
-   * keep the L2 pull anchored to the current champion.
-   */
-  private void followChampion() throws CheckpointException {
-    ChampionWatch.State seen = championWatch.state();
-    Promotion champion = seen.champion();
-    if (champion == null) return;
-    Forgetting f = config.forgetting();
-    List<Long> rejected = seen.rejectedSince().stream().filter(v -> v > lineageState.lastResetAfter()).toList();
-    if (f.resetAfterRejections() > 0 && rejected.size() >= f.resetAfterRejections()) {
-      double raised = lineageState.reset(f.replayRaise(), f.maxReplay(), 0).replayFraction();
-      log.warn("{}: {} consecutive candidates rejected ({}); resetting the working weights to champion v{} and raising replay {}% -> {}%",
-          config.lineage(), rejected.size(), rejected, champion.getVersion(), Math.round(lineageState.replayFraction() * 100),
-          Math.round(raised * 100));
-      LanguageModel reset = prepared(LanguageModel.load(store.open(champion.getLocation()), config.train()));
-      model.close();
-      model = reset;
-      anchoredTo = -1;
-      lineageState = lineageState.reset(f.replayRaise(), f.maxReplay(), rejected.get(rejected.size() - 1));
-      metrics.reset(config.lineage());
-      metrics.replayFraction(config.lineage(), lineageState.configuredFraction(), lineageState.replayFraction());
-    }
-    if (f.l2Pull() > 0 && anchoredTo != champion.getVersion()) {
-      pullTowards(model, champion);
-      anchoredTo = champion.getVersion();
-      log.info("{}: L2 pull (strength {}) toward champion v{}", config.lineage(), f.l2Pull(), champion.getVersion());
-    }
+    lineage = Lineage.recover(config, store, last == null ? null : last.getLocation(), metrics);
   }
 
   /** The lineage's newest committed checkpoint; also counts the documents all its checkpoints committed. */
@@ -309,11 +146,11 @@ public final class TrainerService implements AutoCloseable {
   }
 
   /**
-   * Adds records to the packer until it holds {@code needed} full sequences; the records after that
+   * Adds records to the lineage until it holds {@code needed} full sequences; the records after that
    * point are handed back to the consumer (seek) so they open the next round.
    */
   private boolean absorb(KafkaConsumer<String, byte[]> consumer, ConsumerRecords<String, byte[]> records, int needed) {
-    boolean full = packer.fullSequences() >= needed;
+    boolean full = lineage.fullSequences() >= needed;
     for (TopicPartition tp : records.partitions()) {
       for (ConsumerRecord<String, byte[]> r : records.records(tp)) {
         if (full) {
@@ -325,100 +162,55 @@ public final class TrainerService implements AutoCloseable {
         if (r.value() == null) continue;
         try {
           Document doc = Topics.CURATED.value(r);
-          packer.add(doc.getDomain(), model.tokenizer().encode(doc.getText()));
-          pendingIds.add(doc.getId());
+          lineage.add(doc.getId(), doc.getDomain(), doc.getText());
           metrics.consumed(config.lineage(), doc.getDomain());
         } catch (SerializationException e) {
           // Curation only writes valid documents; anything else on the topic is skipped, not fatal.
           log.warn("{}: skipping undecodable record {}-{}@{}: {}", config.lineage(), tp.topic(), tp.partition(), r.offset(), e.getMessage());
         }
-        full = packer.fullSequences() >= needed;
+        full = lineage.fullSequences() >= needed;
       }
     }
     return full;
   }
 
+  /** Trains a round and commits its checkpoint together with the offsets of the documents it absorbed. */
   private void train(KafkaProducer<String, byte[]> producer, KafkaConsumer<String, byte[]> consumer, int sequences) throws Exception {
     long started = System.nanoTime();
-    long version = (last == null ? 0 : last.getVersion()) + 1;
-    followChampion();
-    int newPerBatch = newPerBatch();
-    List<Packer.Sequence> fresh = packer.take(sequences);
-    TrainingRound.Outcome outcome = TrainingRound.runGuarded(model, this::restoreLast, config, fresh, newPerBatch, replay,
-        LanguageModel::train, metrics, MAX_ATTEMPTS);
-    model = outcome.model();
-    outcome.guardEvents().forEach(e -> log.warn("{}: round v{} diverged ({}); restored v{} and retried", config.lineage(), version, e, version - 1));
-    TrainingRound.Result result = outcome.result();
-    double trainLoss = result.steps() == 0 && last != null ? last.getTrainLoss() : result.trainLoss();
-    metrics.roundLosses(config.lineage(), result.losses());
-    replay.add(version, fresh);
-    replay.snapshot(version);
+    Map<String, Long> offsets = new LinkedHashMap<>();
+    pendingOffsets.forEach((tp, o) -> offsets.put(tp.topic() + "-" + tp.partition(), o.offset()));
     // If anything from here on fails, the session ends; the next one learns from the checkpoints topic
-    // whether this transaction committed, and drops the replay entries and directory if it did not.
-    long writeStarted = System.nanoTime();
-    Checkpoint checkpoint = writeCheckpoint(version, fresh.size(), trainLoss);
-    metrics.checkpointWritten(config.lineage(), (System.nanoTime() - writeStarted) / 1e9, sizeOf(checkpoint.dir()));
-    CheckpointPublished event = event(checkpoint, store.keep(checkpoint), version, trainLoss);
+    // whether this transaction committed, and the recovered lineage drops what the round wrote if it did not.
+    Lineage.Round round = lineage.round(sequences, championWatch.decisions(), offsets, null);
+    CheckpointPublished event = event(round);
     producer.beginTransaction();
     producer.send(Topics.CHECKPOINTS.record(config.lineage(), event));
     producer.sendOffsetsToTransaction(Map.copyOf(pendingOffsets), consumer.groupMetadata());
     producer.commitTransaction();
+    lineage.committed(round);
     last = event;
-    documentsCommitted += pendingIds.size();
+    documentsCommitted += round.documents();
     log.info("{}: round v{} committed: {} steps, {} documents, {} new sequences, train loss {}",
-        config.lineage(), version, result.steps(), pendingIds.size(), fresh.size(), String.format("%.3f", trainLoss));
+        config.lineage(), round.version(), round.steps(), round.documents(), round.sequences(), String.format("%.3f", round.trainLoss()));
     pendingOffsets.clear();
-    pendingIds.clear();
-    replay.dropSnapshotsBefore(version);
     metrics.round(config.lineage(), "committed", (System.nanoTime() - started) / 1e9);
   }
 
-  /** The last committed weights, frozen and pulled as before, for the divergence guard's retry. */
-  private LanguageModel restoreLast() throws IOException, CheckpointException {
-    LanguageModel restored = prepared(last == null ? startingModel()
-        : LanguageModel.load(store.open(last.getLocation()), config.train()));
-    Promotion champion = championWatch.state().champion();
-    if (config.forgetting().l2Pull() > 0 && champion != null && anchoredTo == champion.getVersion()) pullTowards(restored, champion);
-    return restored;
-  }
-
-  /** Anchors {@code m}'s L2 pull to the champion's weights. */
-  private void pullTowards(LanguageModel m, Promotion champion) throws CheckpointException {
-    try (LanguageModel anchor = LanguageModel.load(store.open(champion.getLocation()), config.train())) {
-      m.pullTowards(anchor, config.forgetting().l2Pull());
-    }
-  }
-
-  private Checkpoint writeCheckpoint(long version, int sequences, double trainLoss) throws IOException {
-    Path dir = config.checkpointRoot().resolve(String.format("v%06d", version));
-    Files.createDirectories(config.checkpointRoot());
-    long tokensSeen = (last == null ? 0 : last.getTokensSeen()) + (long) sequences * config.sequenceLength();
-    Map<String, Long> offsets = new LinkedHashMap<>();
-    pendingOffsets.forEach((tp, o) -> offsets.put(tp.topic() + "-" + tp.partition(), o.offset()));
-    Checkpoint.Manifest manifest = new Checkpoint.Manifest(1, config.lineage(), version, last == null ? null : last.getVersion(),
-        model.config(), model.architecture(), model.step(), tokensSeen, offsets, trainLoss, System.currentTimeMillis(), Map.of());
-    Map<String, byte[]> extra = Map.of(
-        TAIL_FILE, packer.tailBytes(),
-        STATE_FILE, lineageState.bytes(),
-        DOCUMENTS_FILE, (String.join("\n", pendingIds) + "\n").getBytes(StandardCharsets.UTF_8));
-    return Checkpoint.write(config.checkpointRoot(), dir.getFileName().toString(), manifest, model, extra);
-  }
-
-  private CheckpointPublished event(Checkpoint checkpoint, String location, long version, double trainLoss) {
-    Checkpoint.Manifest m = checkpoint.manifest();
+  private CheckpointPublished event(Lineage.Round round) {
+    Checkpoint.Manifest m = round.checkpoint().manifest();
     List<PartitionOffset> offsets = new ArrayList<>();
     pendingOffsets.forEach((tp, o) -> offsets.add(new PartitionOffset(tp.topic(), tp.partition(), o.offset())));
     return CheckpointPublished.newBuilder()
         .setLineage(config.lineage())
-        .setVersion(version)
-        .setParentVersion(last == null ? null : last.getVersion())
-        .setLocation(location)
-        .setSha256(checkpoint.sha256())
+        .setVersion(round.version())
+        .setParentVersion(round.parentVersion())
+        .setLocation(round.location())
+        .setSha256(round.checkpoint().sha256())
         .setStep(m.step())
         .setTokensSeen(m.tokensSeen())
-        .setDocuments(pendingIds.size())
+        .setDocuments(round.documents())
         .setOffsets(offsets)
-        .setTrainLoss(trainLoss)
+        .setTrainLoss(round.trainLoss())
         .setCreatedAt(Instant.ofEpochMilli(m.createdAtMillis()))
         .build();
   }
@@ -430,17 +222,10 @@ public final class TrainerService implements AutoCloseable {
     return lag;
   }
 
-  private static long sizeOf(Path dir) throws IOException {
-    try (var files = Files.walk(dir)) {
-      return files.filter(Files::isRegularFile).mapToLong(f -> f.toFile().length()).sum();
-    }
-  }
-
   private void publishStatus() {
     long version = last == null ? 0 : last.getVersion();
-    status = new Status(version, model.step(), documentsCommitted, pendingIds.size(), replay.size());
-    metrics.state(config.lineage(), replay.size(), packer.tokens(), version);
-    metrics.replay(config.lineage(), replay.reservoirs());
+    status = new Status(version, lineage.step(), documentsCommitted, lineage.pendingDocuments(), lineage.replaySequences());
+    lineage.publishState();
   }
 
   private Map<String, Object> producerProps() {
@@ -468,18 +253,11 @@ public final class TrainerService implements AutoCloseable {
     return props;
   }
 
+  /** Stops training: a round in progress finishes first (it does not poll); nothing uncommitted is kept. */
   @Override
   public void close() throws InterruptedException {
-    running = false;
-    KafkaConsumer<String, byte[]> c = consumer;
-    if (c != null) {
-      try {
-        c.wakeup();
-      } catch (IllegalStateException closedAlready) {
-        // Between sessions: the loop sees running == false.
-      }
-    }
-    stopped.await();
+    loop.close();
+    decisions.close();
   }
 
   /** Runs one trainer against the Kafka cluster named by KAFKA_BOOTSTRAP_SERVERS (see README). */

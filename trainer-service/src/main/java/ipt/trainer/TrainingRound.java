@@ -1,6 +1,6 @@
 package ipt.trainer;
 
-import ipt.model.LanguageModel;
+import ipt.model.Training;
 import ipt.model.LrSchedule;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -22,16 +22,16 @@ final class TrainingRound {
   record Result(int steps, double trainLoss, boolean diverged, int offendingStep, String detail, RoundLosses losses) {}
 
   /** A guarded round: the model to keep (a restored one after a divergence), its result, and what the guard did. */
-  record Outcome(LanguageModel model, Result result, List<String> guardEvents) {}
+  record Outcome(Training model, Result result, List<String> guardEvents) {}
 
-  /** One optimizer step; the service's is {@link LanguageModel#train}. */
+  /** One optimizer step; the service's is {@link Training#train}. */
   interface Step {
-    LanguageModel.StepResult train(LanguageModel model, int[][] batch, float lr, int microBatches);
+    Training.StepResult train(Training model, int[][] batch, float lr, int microBatches);
   }
 
   /** Brings back the weights of the last committed checkpoint. */
   interface Restore {
-    LanguageModel lastCommitted() throws Exception;
+    Training lastCommitted() throws Exception;
   }
 
   private TrainingRound() {}
@@ -41,7 +41,7 @@ final class TrainingRound {
    * batch's learning rate scaled by the guard's down-weight, and if that batch diverges again, without it.
    * Gives up (throws) after {@code maxAttempts} runs.
    */
-  static Outcome runGuarded(LanguageModel model, Restore restore, TrainerConfig config, List<Packer.Sequence> fresh, int newPerBatch,
+  static Outcome runGuarded(Training model, Restore restore, TrainerConfig config, List<Packer.Sequence> fresh, int newPerBatch,
       ReplayStore replay, Step step, TrainerMetrics metrics, int maxAttempts) throws Exception {
     Map<Integer, Float> stepScale = new HashMap<>();
     List<String> events = new ArrayList<>();
@@ -61,7 +61,7 @@ final class TrainingRound {
   }
 
   /** One pass over the round; {@code stepScale} scales (or, at 0, skips) single steps. */
-  static Result run(LanguageModel model, TrainerConfig config, List<Packer.Sequence> fresh, int newPerBatch, ReplayStore replay,
+  static Result run(Training model, TrainerConfig config, List<Packer.Sequence> fresh, int newPerBatch, ReplayStore replay,
       Map<Integer, Float> stepScale, Step step, TrainerMetrics metrics) throws RocksDBException {
     int steps = (fresh.size() + newPerBatch - 1) / newPerBatch;
     long firstStep = model.step();
@@ -81,7 +81,7 @@ final class TrainingRound {
       }
       float lr = learningRate(config, firstStep + s, s, steps) * scale;
       long start = System.nanoTime();
-      LanguageModel.StepResult result = step.train(model, rows.stream().map(Packer.Sequence::tokens).toArray(int[][]::new), lr,
+      Training.StepResult result = step.train(model, rows.stream().map(Packer.Sequence::tokens).toArray(int[][]::new), lr,
           config.rounds().microBatches());
       double seconds = (System.nanoTime() - start) / 1e9;
       float loss = result.loss();

@@ -11,7 +11,7 @@ import io.prometheus.metrics.model.snapshots.Labels;
 import io.prometheus.metrics.model.snapshots.MetricSnapshot;
 import ipt.model.ByteTokenizer;
 import ipt.model.GptConfig;
-import ipt.model.LanguageModel;
+import ipt.model.Training;
 import ipt.model.TrainConfig;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -48,10 +48,10 @@ class TrainingRoundTest {
   private static TrainingRound.Step injecting(int[] marked, float bad, int times) {
     int[] left = {times};
     return (model, batch, lr, microBatches) -> {
-      LanguageModel.StepResult result = model.train(batch, lr, microBatches);
+      Training.StepResult result = model.train(batch, lr, microBatches);
       if (left[0] > 0 && Arrays.equals(batch[0], marked)) {
         left[0]--;
-        return new LanguageModel.StepResult(bad, result.rowLosses());
+        return new Training.StepResult(bad, result.rowLosses());
       }
       return result;
     };
@@ -75,11 +75,11 @@ class TrainingRoundTest {
     try (ReplayStore replay = ReplayStore.open(dir.resolve("replay"), 0, 1 << 20, 1)) {
       TrainingRound.Restore restore = () -> {
         restores.add(1L);
-        return LanguageModel.create(c.model(), c.train());
+        return Training.create(c.model(), c.train());
       };
-      TrainingRound.Outcome outcome = TrainingRound.runGuarded(LanguageModel.create(c.model(), c.train()), restore, c, fresh, 4, replay,
+      TrainingRound.Outcome outcome = TrainingRound.runGuarded(Training.create(c.model(), c.train()), restore, c, fresh, 4, replay,
           injecting(fresh.get(5 * 4).tokens(), Float.NaN, 1), metrics, 5);
-      try (LanguageModel model = outcome.model()) {
+      try (Training model = outcome.model()) {
         assertFalse(outcome.result().diverged());
         assertEquals(List.of("non-finite loss NaN at step 6 of 12: down-weight batch 6"), outcome.guardEvents());
         assertEquals(1, restores.size());
@@ -95,17 +95,17 @@ class TrainingRoundTest {
     TrainerConfig c = config();
     List<Packer.Sequence> fresh = fresh(c);
     try (ReplayStore replay = ReplayStore.open(dir.resolve("replay"), 0, 1 << 20, 1)) {
-      TrainingRound.Outcome outcome = TrainingRound.runGuarded(LanguageModel.create(c.model(), c.train()),
-          () -> LanguageModel.create(c.model(), c.train()), c, fresh, 4, replay, injecting(fresh.get(2 * 4).tokens(), Float.POSITIVE_INFINITY, 2),
+      TrainingRound.Outcome outcome = TrainingRound.runGuarded(Training.create(c.model(), c.train()),
+          () -> Training.create(c.model(), c.train()), c, fresh, 4, replay, injecting(fresh.get(2 * 4).tokens(), Float.POSITIVE_INFINITY, 2),
           metrics, 5);
-      try (LanguageModel model = outcome.model()) {
+      try (Training model = outcome.model()) {
         assertEquals(2, outcome.guardEvents().size(), outcome.guardEvents().toString());
         assertTrue(outcome.guardEvents().get(1).endsWith("skip batch 3"), outcome.guardEvents().toString());
         assertEquals(11, model.step(), "one batch skipped");
         assertEquals(1.0, guardEvents("non-finite", "skip"));
       }
-      assertThrows(IllegalStateException.class, () -> TrainingRound.runGuarded(LanguageModel.create(c.model(), c.train()),
-          () -> LanguageModel.create(c.model(), c.train()), c, fresh, 4, replay, (m, batch, lr, mb) -> new LanguageModel.StepResult(Float.NaN, new float[batch.length]), metrics, 3));
+      assertThrows(IllegalStateException.class, () -> TrainingRound.runGuarded(Training.create(c.model(), c.train()),
+          () -> Training.create(c.model(), c.train()), c, fresh, 4, replay, (m, batch, lr, mb) -> new Training.StepResult(Float.NaN, new float[batch.length]), metrics, 3));
     }
   }
 
@@ -114,9 +114,9 @@ class TrainingRoundTest {
     TrainerConfig c = config();
     List<Packer.Sequence> fresh = fresh(c);
     try (ReplayStore replay = ReplayStore.open(dir.resolve("replay"), 0, 1 << 20, 1)) {
-      TrainingRound.Outcome outcome = TrainingRound.runGuarded(LanguageModel.create(c.model(), c.train()),
-          () -> LanguageModel.create(c.model(), c.train()), c, fresh, 4, replay, injecting(fresh.get(9 * 4).tokens(), 1000f, 1), metrics, 5);
-      try (LanguageModel model = outcome.model()) {
+      TrainingRound.Outcome outcome = TrainingRound.runGuarded(Training.create(c.model(), c.train()),
+          () -> Training.create(c.model(), c.train()), c, fresh, 4, replay, injecting(fresh.get(9 * 4).tokens(), 1000f, 1), metrics, 5);
+      try (Training model = outcome.model()) {
         assertTrue(outcome.guardEvents().get(0).startsWith("loss spike 1000.000"), outcome.guardEvents().toString());
         assertEquals(1.0, guardEvents("spike", "down-weight"));
         assertEquals(12, model.step());

@@ -1,4 +1,4 @@
-package ipt.standalone;
+package ipt.testsupport;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;

@@ -1,4 +1,4 @@
-package ipt.model;
+package ipt.checkpoints;
 
 /** A checkpoint directory that must not be used: which file is wrong, and why. */
 public final class CheckpointException extends Exception {

@@ -1,8 +1,13 @@
-package ipt.model;
+package ipt.checkpoints;
 
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import ipt.model.GptConfig;
+import ipt.model.LanguageModel;
+import ipt.model.TrainConfig;
+import ipt.model.Training;
+import ipt.runtime.DirectoryTree;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -16,11 +21,9 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
-import java.util.Comparator;
 import java.util.HexFormat;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.stream.Stream;
 
 /**
  * A checkpoint directory: manifest.json, its sha256 in manifest.sha256, the weights (params.bin, or model.pt for
@@ -30,6 +33,10 @@ import java.util.stream.Stream;
 public final class Checkpoint {
 
   public static final int FORMAT_VERSION = 1;
+  static final String PARAMS_FILE = "params.bin";
+  static final String TORCHSCRIPT_FILE = "model.pt";
+  static final String TOKENIZER_FILE = "tokenizer.json";
+  static final String OPTIMIZER_FILE = "optimizer.bin";
   static final String MANIFEST_FILE = "manifest.json";
   /** Lets open() detect an edited or truncated manifest, which lists no hash of itself. */
   static final String MANIFEST_SHA_FILE = "manifest.sha256";
@@ -63,26 +70,27 @@ public final class Checkpoint {
    * and fsyncs root: a crash leaves either no checkpoint or a complete one. {@code manifest.files()}
    * is ignored and replaced by the files' hashes. Fails if root/dirName already exists.
    */
-  public static Checkpoint write(Path root, String dirName, Manifest manifest, LanguageModel model,
+  public static Checkpoint write(Path root, String dirName, Manifest manifest, Training training,
                    Map<String, byte[]> extraFiles) throws IOException {
+    LanguageModel model = training.model();
     requireSimpleName(dirName);
-    if (!manifest.model().equals(model.config()) || !model.architecture().equals(manifest.architecture()) || manifest.step() != model.step()) {
+    if (!manifest.model().equals(model.config()) || !model.architecture().equals(manifest.architecture()) || manifest.step() != training.step()) {
       throw new IllegalArgumentException("manifest says " + manifest.architecture() + " " + manifest.model() + " at step " + manifest.step()
-          + " but the model is " + model.architecture() + " " + model.config() + " at step " + model.step());
+          + " but the model is " + model.architecture() + " " + model.config() + " at step " + training.step());
     }
     Map<String, byte[]> contents = new TreeMap<>(extraFiles);
     for (String name : contents.keySet()) {
       requireSimpleName(name);
     }
-    for (String reserved : new String[] {MANIFEST_FILE, MANIFEST_SHA_FILE, LanguageModel.PARAMS_FILE, LanguageModel.TORCHSCRIPT_FILE,
-        LanguageModel.OPTIMIZER_FILE, LanguageModel.TOKENIZER_FILE}) {
+    for (String reserved : new String[] {MANIFEST_FILE, MANIFEST_SHA_FILE, PARAMS_FILE, TORCHSCRIPT_FILE, OPTIMIZER_FILE,
+        TOKENIZER_FILE}) {
       if (contents.containsKey(reserved)) {
         throw new IllegalArgumentException("extra file may not be named " + reserved);
       }
     }
-    contents.put(LanguageModel.weightsFile(model.architecture()), model.parameterBytes());
-    if (model.tokenizerJson() != null) contents.put(LanguageModel.TOKENIZER_FILE, model.tokenizerJson());
-    contents.put(LanguageModel.OPTIMIZER_FILE, model.optimizerBytes());
+    contents.put(weightsFile(model.architecture()), model.parameterBytes());
+    if (model.tokenizerJson() != null) contents.put(TOKENIZER_FILE, model.tokenizerJson());
+    contents.put(OPTIMIZER_FILE, training.optimizerBytes());
 
     Path target = root.resolve(dirName);
     if (Files.exists(target)) {
@@ -109,7 +117,7 @@ public final class Checkpoint {
       return new Checkpoint(target, written, manifestSha);
     } catch (IOException | RuntimeException e) {
       try {
-        deleteRecursively(tmp);
+        DirectoryTree.delete(tmp);
       } catch (IOException cleanup) {
         e.addSuppressed(cleanup);
       }
@@ -142,7 +150,7 @@ public final class Checkpoint {
           LanguageModel.IPT_GPT, manifest.step(), manifest.tokensSeen(), manifest.offsets(), manifest.trainLoss(), manifest.createdAtMillis(),
           manifest.files());
     }
-    for (String required : new String[] {LanguageModel.weightsFile(manifest.architecture()), LanguageModel.OPTIMIZER_FILE}) {
+    for (String required : new String[] {weightsFile(manifest.architecture()), OPTIMIZER_FILE}) {
       if (!manifest.files().containsKey(required)) {
         throw new CheckpointException(required, "not listed in " + MANIFEST_FILE);
       }
@@ -170,6 +178,34 @@ public final class Checkpoint {
   /** sha256 hex of manifest.json's bytes: the checkpoint's identity, which services compare. */
   public String sha256() {
     return sha256;
+  }
+
+  /** The model: weights and tokenizer, ready to score text. The optimizer state is not read. */
+  public LanguageModel model() throws IOException {
+    byte[] tokenizer = manifest.files().containsKey(TOKENIZER_FILE) ? file(TOKENIZER_FILE) : null;
+    try {
+      return LanguageModel.of(manifest.model(), manifest.architecture(), file(weightsFile(manifest.architecture())),
+          tokenizer);
+    } catch (IOException e) {
+      throw new IOException(dir + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** The model with its optimizer state and step count, to go on training where this checkpoint left off. */
+  public Training training(TrainConfig train) throws IOException {
+    byte[] optimizer = file(OPTIMIZER_FILE);
+    LanguageModel model = model();
+    try {
+      return Training.resume(model, train, optimizer, manifest.step());
+    } catch (IOException | RuntimeException e) {
+      model.close();
+      throw e;
+    }
+  }
+
+  /** The file a checkpoint keeps an architecture's weights in: the TorchScript archive itself, or DJL's parameter file. */
+  static String weightsFile(String architecture) {
+    return LanguageModel.TORCHSCRIPT.equals(architecture) ? TORCHSCRIPT_FILE : PARAMS_FILE;
   }
 
   /** A listed file's bytes, verified again against the manifest (the directory may change after open). */
@@ -209,17 +245,6 @@ public final class Checkpoint {
   private static void fsync(Path directory) throws IOException {
     try (FileChannel channel = FileChannel.open(directory, StandardOpenOption.READ)) {
       channel.force(true);
-    }
-  }
-
-  private static void deleteRecursively(Path path) throws IOException {
-    if (!Files.exists(path)) {
-      return;
-    }
-    try (Stream<Path> walk = Files.walk(path)) {
-      for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
-        Files.deleteIfExists(p);
-      }
     }
   }
 

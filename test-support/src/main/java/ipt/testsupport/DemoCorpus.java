@@ -1,4 +1,4 @@
-package ipt.standalone;
+package ipt.testsupport;
 
 import java.io.BufferedReader;
 import java.io.IOException;

@@ -1,5 +1,6 @@
-package ipt.standalone;
+package ipt.testsupport;
 
+import ipt.runtime.DirectoryTree;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.OutputStream;
@@ -119,7 +120,8 @@ public final class EmbeddedKafka implements AutoCloseable {
     }
   }
 
-  static int freePort() throws IOException {
+  /** A port nothing listens on now, on 127.0.0.1. */
+  public static int freePort() throws IOException {
     try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
       socket.setReuseAddress(true);
       return socket.getLocalPort();
@@ -131,8 +133,8 @@ public final class EmbeddedKafka implements AutoCloseable {
     server.shutdown();
     server.awaitShutdown();
     if (deleteOnClose) {
-      try (var paths = Files.walk(logDir)) {
-        paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+      try {
+        DirectoryTree.delete(logDir);
       } catch (IOException ignored) {
         // A temp directory left behind is harmless; the broker is already down.
       }

@@ -1,5 +1,6 @@
-package ipt.standalone;
+package ipt.ingest;
 
+import ipt.testsupport.EmbeddedKafka;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 

@@ -1,4 +1,4 @@
-package ipt.standalone;
+package ipt.testsupport;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;

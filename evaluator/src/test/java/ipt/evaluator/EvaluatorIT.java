@@ -1,5 +1,7 @@
-package ipt.standalone;
+package ipt.evaluator;
 
+import ipt.testsupport.DemoCorpus;
+import ipt.testsupport.EmbeddedKafka;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -14,14 +16,15 @@ import ipt.evaluator.EvaluatorService;
 import ipt.evaluator.ManualPromotion;
 import ipt.evaluator.RegistryApi;
 import ipt.model.ByteTokenizer;
-import ipt.model.Checkpoint;
-import ipt.model.CheckpointStore;
+import ipt.checkpoints.Checkpoint;
+import ipt.checkpoints.CheckpointStore;
 import ipt.model.GptConfig;
-import ipt.model.LanguageModel;
+import ipt.model.Training;
 import ipt.model.TrainConfig;
 import ipt.runtime.KafkaSettings;
 import ipt.runtime.StatusServer;
 import ipt.runtime.StatusServer.Health;
+import ipt.runtime.TopicReader;
 import ipt.schemas.Topics;
 import ipt.schemas.AvroSerde;
 import ipt.schemas.CheckpointPublished;
@@ -85,7 +88,7 @@ class EvaluatorIT {
       EvaluatorService evaluator = EvaluatorService.start(kafka, EvaluatorConfig.of(work, 0.02, HELD_OUT).withSuites(suites), metrics);
       try (StatusServer status = StatusServer.start("127.0.0.1", 0, metrics, evaluator::health, Map.of(RegistryApi.PATH, evaluator.registryApi()));
           KafkaProducer<String, byte[]> producer = new KafkaProducer<>(kafka, new StringSerializer(), new ByteArraySerializer());
-          LanguageModel model = LanguageModel.create(MODEL, TrainConfig.defaults())) {
+          Training model = Training.create(MODEL, TrainConfig.defaults())) {
         String api = "http://127.0.0.1:" + status.port() + RegistryApi.PATH;
         heldOut(producer, english.subList(0, 5));
 
@@ -104,7 +107,7 @@ class EvaluatorIT {
         assertNotNull(v2.getForwardTransfer(), "German arrived while v1 was champion");
         assertEquals(List.of("heldout/en", "heldout/de"), v2.getForgetting().stream().map(f -> f.getTask()).toList());
 
-        try (LanguageModel forgetful = LanguageModel.load(Checkpoint.open(root.resolve("main").resolve("v000002")), TrainConfig.defaults())) {
+        try (Training forgetful = Checkpoint.open(root.resolve("main").resolve("v000002")).training(TrainConfig.defaults())) {
           train(forgetful, List.of(germanTraining), 300, 3e-3f, 4); // the new domain only, no replay
           EvaluationReport v3 = judge(kafka, producer, write(root, forgetful, 3));
           assertEquals(Decision.REJECT, v3.getDecision());
@@ -122,7 +125,7 @@ class EvaluatorIT {
         assertEquals("integrity", v4.getDecidingRule());
         assertTrue(v4.getReason().startsWith("params.bin: sha256"), v4.getReason());
 
-        try (LanguageModel diverged = LanguageModel.load(Checkpoint.open(root.resolve("main").resolve("v000002")), TrainConfig.defaults())) {
+        try (Training diverged = Checkpoint.open(root.resolve("main").resolve("v000002")).training(TrainConfig.defaults())) {
           diverged.trainStep(new int[2][MODEL.contextLength() + 1], Float.NaN);
           EvaluationReport v5 = judge(kafka, producer, write(root, diverged, 5));
           assertEquals("integrity", v5.getDecidingRule());
@@ -193,7 +196,7 @@ class EvaluatorIT {
   }
 
   /** Steps on batches of random windows, row r from {@code texts[r % texts.size()]}. */
-  private static void train(LanguageModel model, List<byte[]> texts, int steps, float lr, long seed) {
+  private static void train(Training model, List<byte[]> texts, int steps, float lr, long seed) {
     SplittableRandom random = new SplittableRandom(seed);
     for (int s = 0; s < steps; s++) {
       int[][] batch = new int[16][MODEL.contextLength() + 1];
@@ -216,9 +219,9 @@ class EvaluatorIT {
     producer.flush();
   }
 
-  private static Checkpoint write(Path root, LanguageModel model, long version) throws Exception {
+  private static Checkpoint write(Path root, Training model, long version) throws Exception {
     Checkpoint.Manifest manifest = new Checkpoint.Manifest(Checkpoint.FORMAT_VERSION, "main", version, version == 1 ? null : version - 1, MODEL,
-        model.architecture(), model.step(), model.step() * 16 * 32, Map.of("ipt.documents.curated-0", version), 2.0, System.currentTimeMillis(), Map.of());
+        model.model().architecture(), model.step(), model.step() * 16 * 32, Map.of("ipt.documents.curated-0", version), 2.0, System.currentTimeMillis(), Map.of());
     return Checkpoint.write(root.resolve("main"), String.format("v%06d", version), manifest, model, Map.of());
   }
 
@@ -235,7 +238,7 @@ class EvaluatorIT {
   private static EvaluationReport await(Map<String, Object> kafka, long version, String rule) throws InterruptedException {
     long deadline = System.nanoTime() + Duration.ofMinutes(2).toNanos();
     while (System.nanoTime() < deadline) {
-      Optional<EvaluationReport> r = PipelineIT.read(kafka, Topics.EVALUATIONS.name()).stream().map(REPORTS::decode)
+      Optional<EvaluationReport> r = TopicReader.readAll(kafka, Topics.EVALUATIONS.name()).stream().map(x -> REPORTS.decode(x.value()))
           .filter(x -> x.getCandidateVersion() == version && (rule == null ? !x.getDecidingRule().equals("manual") : x.getDecidingRule().equals(rule)))
           .findFirst();
       if (r.isPresent()) return r.get();

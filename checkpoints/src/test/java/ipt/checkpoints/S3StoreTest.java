@@ -1,4 +1,4 @@
-package ipt.model;
+package ipt.checkpoints;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ipt.model.TrainConfig;
+import ipt.model.Training;
 import java.net.ServerSocket;
 import java.net.URI;
 import java.nio.file.Files;
@@ -76,14 +78,15 @@ class S3StoreTest {
     return CheckpointStore.of("s3://ipt/deployments/prod", cache, Map.of("IPT_S3_ENDPOINT", endpoint, "AWS_REGION", "us-east-1"));
   }
 
-  private Checkpoint write(LanguageModel model, long version) throws Exception {
-    return Checkpoint.write(dir.resolve("local").resolve("main"), String.format("v%06d", version), LanguageModelTest.manifest(model, version), model, Map.of());
+  private Checkpoint write(Training model, long version) throws Exception {
+    return Checkpoint.write(dir.resolve("local").resolve("main"), String.format("v%06d", version),
+        TinyModels.manifest(model, version), model, Map.of());
   }
 
   @Test
   void aCheckpointKeptInS3OpensElsewhereBitForBit() throws Exception {
-    try (LanguageModel model = LanguageModel.create(Corpus.tiny(), TrainConfig.defaults())) {
-      model.trainStep(Corpus.batch(0, 4, Corpus.tiny().contextLength()), 1e-3f);
+    try (Training model = Training.create(TinyModels.TINY, TrainConfig.defaults())) {
+      model.trainStep(TinyModels.batch(0), 1e-3f);
       Checkpoint written = write(model, 1);
       String location = store(dir.resolve("trainer-cache")).keep(written);
       assertEquals("s3://ipt/deployments/prod/test/v000001", location, "lineage from the manifest, version from the directory");
@@ -94,8 +97,8 @@ class S3StoreTest {
       assertFalse(reader.holds("s3://ipt/deployments/prod/../other/test/v000001"));
       Checkpoint fetched = reader.open(location);
       assertEquals(written.sha256(), fetched.sha256());
-      try (LanguageModel loaded = LanguageModel.load(fetched, TrainConfig.defaults())) {
-        assertArrayEquals(model.parameterBytes(), loaded.parameterBytes());
+      try (Training loaded = fetched.training(TrainConfig.defaults())) {
+        assertArrayEquals(model.model().parameterBytes(), loaded.model().parameterBytes());
         assertArrayEquals(model.optimizerBytes(), loaded.optimizerBytes());
       }
       assertEquals(fetched.dir(), reader.open(location).dir(), "fetched once, then opened from the cache");
@@ -104,7 +107,7 @@ class S3StoreTest {
 
   @Test
   void aTamperedOrHalfUploadedCheckpointIsRefused() throws Exception {
-    try (LanguageModel model = LanguageModel.create(Corpus.tiny(), TrainConfig.defaults())) {
+    try (Training model = Training.create(TinyModels.TINY, TrainConfig.defaults())) {
       CheckpointStore store = store(dir.resolve("cache"));
       String tampered = store.keep(write(model, 2));
       byte[] params = Files.readAllBytes(dir.resolve("local/main/v000002/params.bin"));
@@ -122,7 +125,7 @@ class S3StoreTest {
 
   @Test
   void uncommittedCheckpointsAreRemoved() throws Exception {
-    try (LanguageModel model = LanguageModel.create(Corpus.tiny(), TrainConfig.defaults())) {
+    try (Training model = Training.create(TinyModels.TINY, TrainConfig.defaults())) {
       CheckpointStore store = store(dir.resolve("cache"));
       for (long v = 11; v <= 13; v++) store.keep(write(model, v));
       assertEquals(List.of("v000012", "v000013"), store.removeAfter("test", 11));

@@ -1,9 +1,12 @@
-package ipt.model;
+package ipt.checkpoints;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import ipt.model.LanguageModel;
+import ipt.model.TrainConfig;
+import ipt.model.Training;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -19,16 +22,16 @@ import java.util.stream.Stream;
 
 class CheckpointTest {
 
-  private static LanguageModel model;
+  private static Training model;
 
   @TempDir
   Path root;
 
   @BeforeAll
   static void trainABit() {
-    model = LanguageModel.create(Corpus.tiny(), TrainConfig.defaults());
+    model = Training.create(TinyModels.TINY, TrainConfig.defaults());
     for (int s = 0; s < 3; s++) {
-      model.trainStep(Corpus.batch(s, 4, Corpus.tiny().contextLength()), 1e-3f);
+      model.trainStep(TinyModels.batch(s), 1e-3f);
     }
   }
 
@@ -38,7 +41,7 @@ class CheckpointTest {
   }
 
   private Checkpoint write(String name) throws IOException {
-    return Checkpoint.write(root, name, LanguageModelTest.manifest(model, 7), model,
+    return Checkpoint.write(root, name, TinyModels.manifest(model, 7), model,
         Map.of("replay.bin", "replay state".getBytes(StandardCharsets.UTF_8)));
   }
 
@@ -108,13 +111,37 @@ class CheckpointTest {
 
   @Test
   void manifestMustDescribeTheModel() {
-    Checkpoint.Manifest wrongStep = new Checkpoint.Manifest(1, "test", 1, null, model.config(), LanguageModel.IPT_GPT, 99, 0,
+    Checkpoint.Manifest wrongStep = new Checkpoint.Manifest(1, "test", 1, null, model.model().config(), LanguageModel.IPT_GPT, 99, 0,
         Map.of(), 0, 0, Map.of());
     assertThrows(IllegalArgumentException.class, () -> Checkpoint.write(root, "v1", wrongStep, model, Map.of()));
     assertThrows(IllegalArgumentException.class, () -> Checkpoint.write(root, "v1",
-        LanguageModelTest.manifest(model, 1), model, Map.of("params.bin", new byte[1])));
+        TinyModels.manifest(model, 1), model, Map.of("params.bin", new byte[1])));
     assertThrows(IllegalArgumentException.class, () -> Checkpoint.write(root, "../v1",
-        LanguageModelTest.manifest(model, 1), model, Map.of()));
+        TinyModels.manifest(model, 1), model, Map.of()));
+  }
+
+  @Test
+  void trainingResumesFromACheckpointBitForBit() throws Exception {
+    Checkpoint checkpoint = write("v7");
+    try (Training a = checkpoint.training(TrainConfig.defaults()); Training b = checkpoint.training(TrainConfig.defaults())) {
+      assertEquals(model.step(), a.step());
+      assertArrayEquals(model.model().parameterBytes(), a.model().parameterBytes());
+      assertArrayEquals(model.optimizerBytes(), a.optimizerBytes());
+      for (int s = 3; s < 6; s++) assertEquals(a.trainStep(TinyModels.batch(s), 1e-3f), b.trainStep(TinyModels.batch(s), 1e-3f));
+      assertArrayEquals(a.model().parameterBytes(), b.model().parameterBytes());
+    }
+  }
+
+  /** Scoring needs the weights only: a checkpoint whose optimizer state is gone still scores, and only scores. */
+  @Test
+  void theModelIsReadWithoutTheOptimizerState() throws Exception {
+    Checkpoint checkpoint = write("v7");
+    Files.delete(checkpoint.dir().resolve(Checkpoint.OPTIMIZER_FILE));
+    try (LanguageModel scored = checkpoint.model()) {
+      int[][] batch = TinyModels.batch(0);
+      assertEquals(model.model().loss(java.util.List.of(batch)), scored.loss(java.util.List.of(batch)));
+    }
+    assertThrows(IOException.class, () -> checkpoint.training(TrainConfig.defaults()));
   }
 
   private CheckpointException refusal(String dir) {

@@ -1,4 +1,4 @@
-package ipt.model;
+package ipt.checkpoints;
 
 import java.io.IOException;
 import java.net.URI;

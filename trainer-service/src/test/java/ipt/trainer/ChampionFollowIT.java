@@ -1,5 +1,7 @@
-package ipt.standalone;
+package ipt.trainer;
 
+import ipt.testsupport.SyntheticProse;
+import ipt.testsupport.EmbeddedKafka;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -7,10 +9,11 @@ import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import io.prometheus.metrics.model.snapshots.CounterSnapshot;
 import io.prometheus.metrics.model.snapshots.MetricSnapshot;
 import ipt.model.ByteTokenizer;
-import ipt.model.Checkpoint;
+import ipt.checkpoints.Checkpoint;
 import ipt.model.GptConfig;
 import ipt.model.TrainConfig;
 import ipt.runtime.KafkaSettings;
+import ipt.runtime.TopicReader;
 import ipt.schemas.Topics;
 import ipt.schemas.AvroSerde;
 import ipt.schemas.CheckpointPublished;
@@ -119,7 +122,7 @@ class ChampionFollowIT {
   }
 
   private static List<CheckpointPublished> committed(Map<String, Object> kafka) {
-    return PipelineIT.read(kafka, Topics.CHECKPOINTS.name()).stream().map(CHECKPOINT::decode).toList();
+    return TopicReader.readAll(kafka, Topics.CHECKPOINTS.name()).stream().map(r -> CHECKPOINT.decode(r.value())).toList();
   }
 
   private static CheckpointPublished await(Map<String, Object> kafka, long version) throws InterruptedException {

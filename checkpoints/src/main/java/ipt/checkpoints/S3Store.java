@@ -1,5 +1,6 @@
-package ipt.model;
+package ipt.checkpoints;
 
+import ipt.runtime.DirectoryTree;
 import java.io.IOException;
 import java.net.URI;
 import java.nio.file.Files;
@@ -97,12 +98,7 @@ final class S3Store implements CheckpointStore {
         if (name.contains("/")) continue; // not one of the checkpoint's own files
         s3.getObject(b -> b.bucket(bucket).key(o.key()), ResponseTransformer.toFile(partial.resolve(name)));
       }
-      if (Files.exists(local)) {
-        // A damaged earlier copy: replaced whole.
-        try (var tree = Files.walk(local)) {
-          for (Path p : tree.sorted(java.util.Comparator.reverseOrder()).toList()) Files.delete(p);
-        }
-      }
+      DirectoryTree.delete(local); // a damaged earlier copy, if any: replaced whole
       Files.move(partial, local, StandardCopyOption.ATOMIC_MOVE);
       return local;
     } catch (IOException | S3Exception e) {
