@@ -84,7 +84,7 @@ public final class EvaluatorService implements AutoCloseable {
     this.kafka = kafka;
     this.config = config;
     this.metrics = new EvaluatorMetrics(registry);
-    this.gate = new PromotionGate(config.rules());
+    this.gate = new PromotionGate(config.gate());
     this.suites = UserSuites.load(config.suites());
     this.store = config.store(System.getenv());
     this.registry = ModelRegistry.follow(kafka);
@@ -146,6 +146,7 @@ public final class EvaluatorService implements AutoCloseable {
       List<TopicPartition> heldOutPartitions = TopicReader.fromBeginning(heldOutReader, Topics.HELDOUT);
       List<TopicPartition> decisionPartitions = TopicReader.fromBeginning(decisionReader, Topics.PROMOTIONS, Topics.EVALUATIONS);
       followDecisions(decisionReader, decisionPartitions);
+      for (String lineage : ledger.lineages()) metrics.stall(lineage, ledger.stall(lineage).rejected());
       consumer.subscribe(List.of(Topics.CHECKPOINTS));
       health = Health.ok("evaluating");
       while (running) {
@@ -180,6 +181,8 @@ public final class EvaluatorService implements AutoCloseable {
     List<PromotionGate.Measure> measures = new ArrayList<>();
     LanguageModel model = null;
     PromotionGate.Verdict verdict;
+    List<String> heldOut = snapshot.tasks().stream().map(Task::name).toList();
+    PromotionGate.History history = PromotionGate.History.of(candidate.getDomainTokens(), heldOut, ledger.best(lineage));
     CheckpointAccess access = CheckpointAccess.open(store, candidate.getLocation(), candidate.getSha256());
     try {
       if (access.refusal() != null) throw new Refused(access.refusal());
@@ -202,7 +205,8 @@ public final class EvaluatorService implements AutoCloseable {
           metrics.measured(lineage, m);
         }
       }
-      verdict = gate.decide(lineage, measures, champion != null, snapshot.newestTask());
+      history = withChampion(history, measures);
+      verdict = gate.decide(lineage, measures, champion != null, snapshot.newestTask(), history);
     } catch (Refused e) {
       verdict = new PromotionGate.Verdict(false, e.rule, e.getMessage(), List.of(new PromotionGate.Outcome(e.rule, false, e.getMessage())));
     } catch (java.io.UncheckedIOException | IllegalArgumentException e) {
@@ -210,8 +214,11 @@ public final class EvaluatorService implements AutoCloseable {
       verdict = new PromotionGate.Verdict(false, "integrity", e.getMessage(), List.of(new PromotionGate.Outcome("integrity", false, e.getMessage())));
     }
 
-    EvaluationReport report = report(candidate, champion, snapshot.version(), measures, verdict);
+    EvaluationReport report = report(candidate, champion, snapshot.version(), measures, verdict, history);
     ledger.record(report);
+    Stall stall = ledger.stall(lineage);
+    Long served = verdict.promote() ? Long.valueOf(candidate.getVersion()) : champion == null ? null : champion.promotion().getVersion();
+    report.setNext(NextStep.of(verdict, candidate, served, stall, config.stallAfter(), regressed(measures, history)));
     LanguageModel scale = model != null ? model : champion == null ? null : champion.model();
     ForgettingLedger.Summary transfer = ledger.summary(lineage, scale == null ? Double.NaN : Math.log(scale.config().vocabSize()));
     report.setForgetting(transfer.forgetting().entrySet().stream().map(e -> new TaskForgetting(e.getKey(), e.getValue())).collect(Collectors.toList()));
@@ -233,7 +240,9 @@ public final class EvaluatorService implements AutoCloseable {
     metrics.transfer(lineage, transfer);
     Champion now = champions.get(lineage);
     metrics.decided(lineage, verdict.promote(), verdict.rule(), now == null ? 0 : now.promotion().getVersion(), (System.nanoTime() - started) / 1e9);
-    log.info("{} v{}: {} ({}) {}", lineage, candidate.getVersion(), verdict.promote() ? "PROMOTE" : "REJECT", verdict.rule(), verdict.reason());
+    metrics.stall(lineage, stall.rejected());
+    log.info("{} v{}: {} ({}) {}; next: {}", lineage, candidate.getVersion(), verdict.promote() ? "PROMOTE" : "REJECT", verdict.rule(), verdict.reason(),
+        report.getNext());
   }
 
   /** A candidate that cannot be judged: the rule that says so (integrity, unscorable:task), and why. */
@@ -269,15 +278,34 @@ public final class EvaluatorService implements AutoCloseable {
     if (previous != null && previous.model() != next.model()) previous.model().close();
   }
 
+  /** The lineage's best losses, with the current champion's own counted (a task may be new since it was promoted). */
+  private static PromotionGate.History withChampion(PromotionGate.History history, List<PromotionGate.Measure> measures) {
+    Map<String, Double> best = new HashMap<>(history.best());
+    for (PromotionGate.Measure m : measures) {
+      if (m.metric().equals(TaskScores.LOSS) && m.champion() != null && Double.isFinite(m.champion())) best.merge(m.task(), m.champion(), Math::min);
+    }
+    return new PromotionGate.History(history.weights(), best);
+  }
+
+  /** Learned loss tasks the candidate is worse on than the champion, worst first, for the report's next step. */
+  private static List<String> regressed(List<PromotionGate.Measure> measures, PromotionGate.History history) {
+    return measures.stream()
+        .filter(m -> m.metric().equals(TaskScores.LOSS) && history.learned(m.task()) && m.champion() != null && m.relativeChange() > 0)
+        .sorted(java.util.Comparator.comparingDouble(m -> -m.relativeChange()))
+        .map(m -> String.format(java.util.Locale.ROOT, "%s %+.1f%%", m.task(), 100 * m.relativeChange())).toList();
+  }
+
   private EvaluationReport report(CheckpointPublished candidate, Champion champion, long snapshotVersion, List<PromotionGate.Measure> measures,
-      PromotionGate.Verdict verdict) {
+      PromotionGate.Verdict verdict, PromotionGate.History history) {
     List<TaskResult> tasks = measures.stream().map(m -> TaskResult.newBuilder()
         .setTask(m.task())
         .setMetric(m.metric())
         .setCandidate(m.candidate())
         .setChampion(m.champion())
         .setRelativeChange(m.relativeChange())
-        .setBudget(gate.budget(m))
+        .setBudget(gate.budget(m, history))
+        .setBest(m.metric().equals(TaskScores.LOSS) ? history.best().get(m.task()) : null)
+        .setWeight(m.metric().equals(TaskScores.LOSS) ? history.weights().get(m.task()) : null)
         .setSequences(m.count())
         .setPassed(PromotionGate.passed(verdict, m))
         .setHigherIsBetter(m.higherIsBetter())
@@ -295,6 +323,7 @@ public final class EvaluatorService implements AutoCloseable {
         .setSnapshotVersion(snapshotVersion)
         .setRules(verdict.outcomes().stream().map(o -> new RuleResult(o.rule(), o.passed(), o.detail())).collect(Collectors.toList()))
         .setForgetting(List.of())
+        .setPolicy(gate.policy().name())
         .build();
   }
 

@@ -32,7 +32,7 @@ import java.util.stream.Collectors;
  */
 final class Demo {
   /** How big the demo is; the defaults finish in a few minutes on two cores. */
-  record Options(Path workDir, int englishKb, int javaKb, int germanKb, int stepsPerRound, int batchSize, double replayFraction,
+  record Options(Path workDir, int englishKb, int javaKb, int germanKb, int frenchKb, int stepsPerRound, int batchSize, double replayFraction,
       double regressionBudget) {}
 
   private record Phase(String domain, String description, List<DemoCorpus.Text> texts) {}
@@ -52,7 +52,9 @@ final class Demo {
     List<Phase> phases = List.of(
         new Phase("en", "English, European Parliament proceedings", DemoCorpus.europarl("en", options.englishKb() * 1024)),
         new Phase("java", "Java source code, Apache Commons", DemoCorpus.java(options.javaKb() * 1024)),
-        new Phase("de", "German, European Parliament proceedings", DemoCorpus.europarl("de", options.germanKb() * 1024)));
+        new Phase("de", "German, European Parliament proceedings", DemoCorpus.europarl("de", options.germanKb() * 1024)),
+        new Phase("fr", "French, European Parliament proceedings", DemoCorpus.europarl("fr", options.frenchKb() * 1024)))
+        .stream().filter(p -> !p.texts().isEmpty()).toList();
 
     // Replay is the one difference between the lineages: no reset to the champion after rejections, which would
     // pull no-replay back to its English-era weights and hide what it forgets.

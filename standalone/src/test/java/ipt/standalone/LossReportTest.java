@@ -19,9 +19,9 @@ class LossReportTest {
 
   private static EvaluationReport report(String lineage, long version, double en, Double java, Decision decision) {
     List<TaskResult> tasks = new java.util.ArrayList<>();
-    tasks.add(new TaskResult("heldout/en", "loss", en, null, null, 0.1, 8, true, false));
-    if (java != null) tasks.add(new TaskResult("heldout/java", "loss", java, null, null, 0.1, 8, true, false));
-    return new EvaluationReport(lineage, version, null, version * 50, tasks, decision, "rule", "reason", Instant.EPOCH, 1L, List.of(), List.of(), null, null, null);
+    tasks.add(new TaskResult("heldout/en", "loss", en, null, null, 0.1, 8, true, false, null, null));
+    if (java != null) tasks.add(new TaskResult("heldout/java", "loss", java, null, null, 0.1, 8, true, false, null, null));
+    return new EvaluationReport(lineage, version, null, version * 50, tasks, decision, "rule", "reason", Instant.EPOCH, 1L, List.of(), List.of(), null, null, null, null, null);
   }
 
   @Test

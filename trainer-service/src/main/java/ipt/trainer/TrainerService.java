@@ -392,7 +392,26 @@ public final class TrainerService implements AutoCloseable {
         .setOffsets(offsets)
         .setTrainLoss(trainLoss)
         .setCreatedAt(Instant.ofEpochMilli(m.createdAtMillis()))
+        .setDomainTokens(domainTokens())
+        .setReplayFraction(lineageState.replayFraction())
+        .setMaxReplayFraction(config.forgetting().resetAfterRejections() > 0 ? config.forgetting().maxReplay() : lineageState.replayFraction())
+        .setPolicy(policy())
         .build();
+  }
+
+  /** New tokens per domain over the lineage: the replay store counts every sequence each domain contributed. */
+  private Map<String, Long> domainTokens() {
+    Map<String, Long> tokens = new java.util.TreeMap<>();
+    for (ReplayStore.Reservoir r : replay.reservoirs()) tokens.put(r.domain(), r.seen() * config.sequenceLength());
+    return tokens;
+  }
+
+  /** What this trainer does after rejections, for the evaluator's report (EvaluationReport.next). */
+  private String policy() {
+    Forgetting f = config.forgetting();
+    if (f.resetAfterRejections() == 0) return "keeps training from its own latest round, replay " + Math.round(lineageState.replayFraction() * 100) + "%";
+    return "after " + f.resetAfterRejections() + " consecutive rejections restarts from the champion's weights and raises replay by "
+        + Math.round(f.replayRaise() * 100) + " points, up to " + Math.round(f.maxReplay() * 100) + "%";
   }
 
   /** Records on the assigned partitions past the consumer's position, as far as the consumer knows. */
