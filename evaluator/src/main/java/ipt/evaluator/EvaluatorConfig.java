@@ -15,11 +15,15 @@ import java.util.Map;
  * @param suites directory of user suites (null: none)
  * @param stallAfter candidates rejected in a row after which a report calls the lineage stalled (alerts.yml's
  *     IptLineageNotAdvancing fires at the same count)
+ * @param heldOutMinDocuments the fewest documents a domain's snapshot is made of: each gives at most this share of it
  */
-public record EvaluatorConfig(String checkpointStore, Path snapshots, int heldOutTokensPerDomain, GatePolicy gate, Path suites, int stallAfter) {
+public record EvaluatorConfig(String checkpointStore, Path snapshots, int heldOutTokensPerDomain, GatePolicy gate, Path suites, int stallAfter,
+    int heldOutMinDocuments) {
   /** 64 sequences of the default model's 128-token context plus one. */
   public static final int HELD_OUT_TOKENS = 64 * 129;
   public static final int STALL_AFTER = 10;
+  /** Four documents at least: a task of one or two long files measures those files, not the domain. */
+  public static final int HELD_OUT_MIN_DOCUMENTS = 4;
 
   /**
    * Checkpoints under {@code dataDir/checkpoints}, snapshots under {@code dataDir/evaluator}; the stream policy with
@@ -27,15 +31,15 @@ public record EvaluatorConfig(String checkpointStore, Path snapshots, int heldOu
    */
   public static EvaluatorConfig of(Path dataDir, double regressionBudget, int heldOutTokensPerDomain) {
     return new EvaluatorConfig(dataDir.resolve("checkpoints").toString(), dataDir.resolve("evaluator").resolve("snapshots"), heldOutTokensPerDomain,
-        GatePolicy.stream(regressionBudget), null, STALL_AFTER);
+        GatePolicy.stream(regressionBudget), null, STALL_AFTER, HELD_OUT_MIN_DOCUMENTS);
   }
 
   public EvaluatorConfig withSuites(Path dir) {
-    return new EvaluatorConfig(checkpointStore, snapshots, heldOutTokensPerDomain, gate, dir, stallAfter);
+    return new EvaluatorConfig(checkpointStore, snapshots, heldOutTokensPerDomain, gate, dir, stallAfter, heldOutMinDocuments);
   }
 
   public EvaluatorConfig with(GatePolicy policy) {
-    return new EvaluatorConfig(checkpointStore, snapshots, heldOutTokensPerDomain, policy, suites, stallAfter);
+    return new EvaluatorConfig(checkpointStore, snapshots, heldOutTokensPerDomain, policy, suites, stallAfter, heldOutMinDocuments);
   }
 
   /** The rules policy with the rules of a YAML file. */
@@ -44,7 +48,7 @@ public record EvaluatorConfig(String checkpointStore, Path snapshots, int heldOu
   }
 
   /**
-   * From IPT_DATA_DIR, IPT_CHECKPOINT_STORE, IPT_HELDOUT_TOKENS_PER_DOMAIN, IPT_GATE_POLICY, IPT_REGRESSION_BUDGET,
+   * From IPT_DATA_DIR, IPT_CHECKPOINT_STORE, IPT_HELDOUT_TOKENS_PER_DOMAIN, IPT_HELDOUT_MIN_DOCUMENTS, IPT_GATE_POLICY, IPT_REGRESSION_BUDGET,
    * IPT_GATE_AVERAGE_BUDGET, IPT_GATE_BEST_BOUND, IPT_GATE_RULES, IPT_GATE_STALL_CANDIDATES, IPT_EVAL_SUITES (README).
    */
   public static EvaluatorConfig fromEnv(Map<String, String> env) throws IOException {
@@ -52,7 +56,8 @@ public record EvaluatorConfig(String checkpointStore, Path snapshots, int heldOu
     double cap = number(env, "IPT_REGRESSION_BUDGET", GatePolicy.TASK_CAP);
     EvaluatorConfig c = of(dataDir, cap, (int) number(env, "IPT_HELDOUT_TOKENS_PER_DOMAIN", HELD_OUT_TOKENS));
     if (env.containsKey("IPT_CHECKPOINT_STORE")) {
-      c = new EvaluatorConfig(env.get("IPT_CHECKPOINT_STORE"), c.snapshots(), c.heldOutTokensPerDomain(), c.gate(), c.suites(), c.stallAfter());
+      c = new EvaluatorConfig(env.get("IPT_CHECKPOINT_STORE"), c.snapshots(), c.heldOutTokensPerDomain(), c.gate(), c.suites(), c.stallAfter(),
+          c.heldOutMinDocuments());
     }
     String best = env.getOrDefault("IPT_GATE_BEST_BOUND", String.valueOf(GatePolicy.BEST_BOUND));
     Double bestBound = best.equals("off") ? null : number(env, "IPT_GATE_BEST_BOUND", GatePolicy.BEST_BOUND);
@@ -67,7 +72,9 @@ public record EvaluatorConfig(String checkpointStore, Path snapshots, int heldOu
     }
     int stall = (int) number(env, "IPT_GATE_STALL_CANDIDATES", STALL_AFTER);
     if (stall < 1) throw new IllegalArgumentException("IPT_GATE_STALL_CANDIDATES must be at least 1, is " + stall);
-    c = new EvaluatorConfig(c.checkpointStore(), c.snapshots(), c.heldOutTokensPerDomain(), c.gate(), c.suites(), stall);
+    int documents = (int) number(env, "IPT_HELDOUT_MIN_DOCUMENTS", HELD_OUT_MIN_DOCUMENTS);
+    if (documents < 1) throw new IllegalArgumentException("IPT_HELDOUT_MIN_DOCUMENTS must be at least 1, is " + documents);
+    c = new EvaluatorConfig(c.checkpointStore(), c.snapshots(), c.heldOutTokensPerDomain(), c.gate(), c.suites(), stall, documents);
     if (env.containsKey("IPT_EVAL_SUITES")) c = c.withSuites(Path.of(env.get("IPT_EVAL_SUITES")));
     return c;
   }

@@ -141,7 +141,7 @@ public final class EvaluatorService implements AutoCloseable {
       checkpointConsumer = consumer;
       if (!running) return;
       producer.initTransactions();
-      snapshots = HeldOutSnapshots.open(config.snapshots(), config.heldOutTokensPerDomain());
+      snapshots = HeldOutSnapshots.open(config.snapshots(), config.heldOutTokensPerDomain(), config.heldOutMinDocuments());
       ledger = new ForgettingLedger();
       List<TopicPartition> heldOutPartitions = TopicReader.fromBeginning(heldOutReader, Topics.HELDOUT);
       List<TopicPartition> decisionPartitions = TopicReader.fromBeginning(decisionReader, Topics.PROMOTIONS, Topics.EVALUATIONS);

@@ -62,7 +62,7 @@ class S3CheckpointsIT {
           .withCheckpointStore(store);
       EvaluatorConfig evaluator = EvaluatorConfig.of(work, 0.5, 16 * 33);
       evaluator = new EvaluatorConfig(store, evaluator.snapshots(), evaluator.heldOutTokensPerDomain(), evaluator.gate(), evaluator.suites(),
-          evaluator.stallAfter());
+          evaluator.stallAfter(), evaluator.heldOutMinDocuments());
       List<DemoCorpus.Text> texts = DemoCorpus.europarl("en", 60_000);
       try (EmbeddedKafka kafka = EmbeddedKafka.start();
           LocalPipeline pipeline = new LocalPipeline(kafka.bootstrapServers(), work, CurationConfig.defaults().withHeldoutFraction(0.1), List.of(trainer), evaluator);
