@@ -16,10 +16,15 @@ import java.util.Optional;
  * @param quality quality thresholds by domain ({@link QualityThresholds#none()} turns the filter off for one)
  * @param defaultQuality thresholds for domains not in {@code quality}
  * @param nearDup MinHash near-duplicate removal; empty: off
+ * @param newDomainHeldoutBytes held-out bytes a new domain takes from half of its first documents before the
+ *     hash split takes over, so it becomes an evaluator task soon (0: off)
  */
 public record CurationConfig(
     double heldoutFraction, int minTextChars, int maxTextChars, int maxIdChars, String dedupStoreName,
-    Map<String, QualityThresholds> quality, QualityThresholds defaultQuality, Optional<MinHash.Config> nearDup) {
+    Map<String, QualityThresholds> quality, QualityThresholds defaultQuality, Optional<MinHash.Config> nearDup, int newDomainHeldoutBytes) {
+
+  /** Twice the evaluator's default snapshot (8,256 bytes): a new domain is a task after about 32 KB of its text. */
+  public static final int NEW_DOMAIN_HELDOUT_BYTES = 16 * 1024;
 
   /** Domains that get the code preset by default. */
   private static final String[] CODE_DOMAINS = {"code", "java", "python", "c", "cpp", "csharp", "go", "rust", "javascript", "typescript",
@@ -32,6 +37,7 @@ public record CurationConfig(
     if (minTextChars < 1 || maxTextChars < minTextChars) {
       throw new IllegalArgumentException("need 1 <= minTextChars <= maxTextChars: " + minTextChars + ", " + maxTextChars);
     }
+    if (newDomainHeldoutBytes < 0) throw new IllegalArgumentException("newDomainHeldoutBytes must not be negative: " + newDomainHeldoutBytes);
     if (maxIdChars < 1) throw new IllegalArgumentException("maxIdChars must be positive: " + maxIdChars);
     if (dedupStoreName == null || dedupStoreName.isBlank()) {
       throw new IllegalArgumentException("dedupStoreName must be set");
@@ -45,39 +51,43 @@ public record CurationConfig(
     quality.put("en", QualityThresholds.english());
     for (String code : CODE_DOMAINS) quality.put(code, QualityThresholds.code());
     return new CurationConfig(0.05, 1, 1_000_000, 256, "dedup-content-hashes", quality, QualityThresholds.prose(),
-        Optional.of(MinHash.Config.defaults()));
+        Optional.of(MinHash.Config.defaults()), NEW_DOMAIN_HELDOUT_BYTES);
   }
 
   public CurationConfig withHeldoutFraction(double fraction) {
-    return new CurationConfig(fraction, minTextChars, maxTextChars, maxIdChars, dedupStoreName, quality, defaultQuality, nearDup);
+    return new CurationConfig(fraction, minTextChars, maxTextChars, maxIdChars, dedupStoreName, quality, defaultQuality, nearDup, newDomainHeldoutBytes);
   }
 
   public CurationConfig withTextChars(int min, int max) {
-    return new CurationConfig(heldoutFraction, min, max, maxIdChars, dedupStoreName, quality, defaultQuality, nearDup);
+    return new CurationConfig(heldoutFraction, min, max, maxIdChars, dedupStoreName, quality, defaultQuality, nearDup, newDomainHeldoutBytes);
   }
 
   /** Only validation and exact dedup: no quality filter, no near-dup removal. */
   public CurationConfig withoutContentFilters() {
     return new CurationConfig(heldoutFraction, minTextChars, maxTextChars, maxIdChars, dedupStoreName, Map.of(), QualityThresholds.none(),
-        Optional.empty());
+        Optional.empty(), newDomainHeldoutBytes);
+  }
+
+  public CurationConfig withNewDomainHeldoutBytes(int bytes) {
+    return new CurationConfig(heldoutFraction, minTextChars, maxTextChars, maxIdChars, dedupStoreName, quality, defaultQuality, nearDup, bytes);
   }
 
   public CurationConfig withQuality(String domain, QualityThresholds thresholds) {
     Map<String, QualityThresholds> q = new HashMap<>(quality);
     q.put(domain, thresholds);
-    return new CurationConfig(heldoutFraction, minTextChars, maxTextChars, maxIdChars, dedupStoreName, q, defaultQuality, nearDup);
+    return new CurationConfig(heldoutFraction, minTextChars, maxTextChars, maxIdChars, dedupStoreName, q, defaultQuality, nearDup, newDomainHeldoutBytes);
   }
 
   public CurationConfig withDefaultQuality(QualityThresholds thresholds) {
-    return new CurationConfig(heldoutFraction, minTextChars, maxTextChars, maxIdChars, dedupStoreName, quality, thresholds, nearDup);
+    return new CurationConfig(heldoutFraction, minTextChars, maxTextChars, maxIdChars, dedupStoreName, quality, thresholds, nearDup, newDomainHeldoutBytes);
   }
 
   public CurationConfig withNearDup(Optional<MinHash.Config> config) {
-    return new CurationConfig(heldoutFraction, minTextChars, maxTextChars, maxIdChars, dedupStoreName, quality, defaultQuality, config);
+    return new CurationConfig(heldoutFraction, minTextChars, maxTextChars, maxIdChars, dedupStoreName, quality, defaultQuality, config, newDomainHeldoutBytes);
   }
 
   /**
-   * The defaults, changed by: {@code IPT_HELDOUT_FRACTION}; {@code IPT_QUALITY_DEFAULT} and
+   * The defaults, changed by: {@code IPT_HELDOUT_FRACTION}; {@code IPT_HELDOUT_NEW_DOMAIN_BYTES}; {@code IPT_QUALITY_DEFAULT} and
    * {@code IPT_QUALITY_<DOMAIN>} (domain upper-cased, {@code -}/{@code .} as {@code _}), each one of
    * {@code english}, {@code prose}, {@code code}, {@code off}; {@code IPT_NEAR_DUP} ({@code on}/{@code off}).
    */
@@ -85,6 +95,8 @@ public record CurationConfig(
     CurationConfig c = defaults();
     String fraction = env.get("IPT_HELDOUT_FRACTION");
     if (fraction != null) c = c.withHeldoutFraction(Double.parseDouble(fraction.strip()));
+    String newDomain = env.get("IPT_HELDOUT_NEW_DOMAIN_BYTES");
+    if (newDomain != null) c = c.withNewDomainHeldoutBytes(Integer.parseInt(newDomain.strip()));
     for (Map.Entry<String, String> e : env.entrySet()) {
       if (!e.getKey().startsWith("IPT_QUALITY_")) continue;
       String domain = e.getKey().substring("IPT_QUALITY_".length()).toLowerCase(Locale.ROOT).replace('_', '-');
