@@ -2,8 +2,8 @@ package ipt.evaluator;
 
 /**
  * Which rules the gate holds a candidate to. {@code stream} (the default): on every learned task (a held-out
- * domain the lineage has trained on) and every user suite, a metric may worsen at most {@code taskCap} (relative)
- * against the champion, and the learned tasks' loss change, weighted by each domain's share of the tokens the
+ * domain the lineage has trained on) and every user suite, the loss may worsen at most {@code taskCap} (relative)
+ * against the champion (accuracy is reported, not bounded: the rules policy bounds it), and the learned tasks' loss change, weighted by each domain's share of the tokens the
  * lineage trained on, may be at most {@code averageBudget}: a candidate may give up a bounded amount on an old
  * domain for a larger gain on a new one. {@code rules}: the TFX-style {@link GateRules} alone, every rule as
  * written. In both, a NaN rejects, a learned task's loss may exceed the best any champion of the lineage reached

@@ -108,7 +108,7 @@ final class PromotionGate {
   /** The largest relative worsening against the champion a rule allows on this measure, if one sets it (for the report). */
   Double budget(Measure m, History history) {
     if (!history.learned(m.task())) return null;
-    if (policy.isStream()) return policy.taskCap();
+    if (policy.isStream()) return m.metric().equals(TaskScores.LOSS) ? policy.taskCap() : null;
     return policy.rules().rulesFor(m.task(), m.metric()).stream()
         .map(r -> r.change() == null ? null : r.change().relative()).filter(java.util.Objects::nonNull).min(Double::compare).orElse(null);
   }
@@ -140,7 +140,8 @@ final class PromotionGate {
       }
       List<GateRules.Change> limits = new ArrayList<>();
       if (policy.isStream()) {
-        limits.add(new GateRules.Change(policy.taskCap(), null));
+        // Loss only, as the rules policy's default: a small multiple-choice suite's accuracy moves by noise alone.
+        if (m.metric().equals(TaskScores.LOSS)) limits.add(new GateRules.Change(policy.taskCap(), null));
       } else {
         for (GateRules.TaskRule rule : policy.rules().rulesFor(m.task(), m.metric())) {
           if (rule.valueThreshold() != null) {

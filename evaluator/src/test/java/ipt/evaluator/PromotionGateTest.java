@@ -174,6 +174,15 @@ class PromotionGateTest {
   }
 
   @Test
+  void theStreamPolicyReportsAccuracyWithoutBoundingIt() {
+    PromotionGate.Measure acc = new PromotionGate.Measure("suite/cloze", "acc", 0.25, 0.30, 40);
+    List<PromotionGate.Measure> measures = List.of(loss("heldout/en", 1.29, 1.30), acc);
+    PromotionGate.Verdict v = STREAM.decide("main", measures, true, "heldout/en", weights("heldout/en", 1.0));
+    assertTrue(v.promote(), "-17% accuracy on 40 items is within noise: " + v.reason());
+    assertEquals(null, STREAM.budget(acc, weights("heldout/en", 1.0)));
+  }
+
+  @Test
   void weightsAreEachDomainsShareOfTheTokensTrainedOn() {
     List<String> tasks = List.of("heldout/en", "heldout/java", "heldout/de");
     PromotionGate.History h = PromotionGate.History.of(java.util.Map.of("en", 300L, "java", 100L, "fr", 50L), tasks, java.util.Map.of());

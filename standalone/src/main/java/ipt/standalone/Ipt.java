@@ -68,7 +68,7 @@ public final class Ipt implements Runnable {
   }
 
   @Command(name = "demo", mixinStandardHelpOptions = true,
-      description = "Embedded Kafka broker + every service; streams English, then Java, then German text and reports forgetting.")
+      description = "Embedded Kafka broker + every service; streams English, Java, German, then French text and reports forgetting.")
   static final class DemoCommand implements Callable<Integer> {
     @Option(names = "--work-dir", defaultValue = "ipt-demo", description = "Where broker data, checkpoints, replay and the report go (default: ${DEFAULT-VALUE}).")
     Path workDir;
@@ -91,16 +91,12 @@ public final class Ipt implements Runnable {
     @Option(names = "--batch-size", defaultValue = "16", description = "Sequences per step (default: ${DEFAULT-VALUE}).")
     int batchSize;
 
-    @Option(names = "--replay", defaultValue = "0.25", description = "Replay fraction of the 'replay' lineage (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--replay", defaultValue = "0.25", description = "Replay fraction of the 'replay' lineage (default: ${DEFAULT-VALUE}, the services' default).")
     double replay;
-
-    @Option(names = "--budget", defaultValue = "0.10",
-        description = "Largest relative held-out loss rise the gate lets through (default: ${DEFAULT-VALUE}; the services default to 0.02).")
-    double budget;
 
     @Override
     public Integer call() throws Exception {
-      return new Demo(new Demo.Options(workDir, englishKb, javaKb, germanKb, frenchKb, stepsPerRound, batchSize, replay, budget), System.out).run();
+      return new Demo(new Demo.Options(workDir, englishKb, javaKb, germanKb, frenchKb, stepsPerRound, batchSize, replay), System.out).run();
     }
   }
 
