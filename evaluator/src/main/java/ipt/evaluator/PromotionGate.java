@@ -177,6 +177,9 @@ final class PromotionGate {
     all.addAll(target);
     for (Outcome o : nonFinite) if (!o.passed()) return new Verdict(false, o.rule(), o.detail(), all);
     for (Outcome o : values) if (!o.passed()) return new Verdict(false, o.rule(), o.detail(), all);
+    if (hasChampion && untrained.size() == measures.size()) {
+      return new Verdict(false, "no-learned-tasks", "no task is a domain the lineage has trained on: nothing to judge the candidate by", all);
+    }
     if (!worse.isEmpty()) {
       worse.sort(Comparator.comparingDouble((Measure m) -> -m.worsening() / Math.abs(m.champion())));
       return new Verdict(false, "regression:" + worse.get(0).name(), failures(changes, "regression:"), all);

@@ -170,6 +170,8 @@ class PromotionGateTest {
     assertTrue(new PromotionGate(GateRules.defaults(0.02)).decide("main", measures, true, "heldout/fr", enOnly).promote(), "the rules policy too");
     assertFalse(DEFAULTS.decide("main", measures, true, "heldout/fr").promote(), "every held-out task learned: French vetoes");
     assertEquals(null, STREAM.budget(measures.get(1), enOnly));
+    PromotionGate.Verdict nothing = STREAM.decide("main", List.of(measures.get(1)), true, "heldout/fr", enOnly);
+    assertEquals("no-learned-tasks", nothing.rule(), "judged on nothing it trained on: not promoted");
     assertEquals(GatePolicy.TASK_CAP, STREAM.budget(measures.get(0), enOnly));
   }
 
