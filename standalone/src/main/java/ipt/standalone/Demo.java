@@ -1,6 +1,7 @@
 package ipt.standalone;
 
 import ipt.evaluator.EvaluatorConfig;
+import ipt.evaluator.Stall;
 import ipt.ingest.CurationConfig;
 import ipt.ingest.DocumentPublisher;
 import ipt.ingest.HttpDocumentSink;
@@ -141,7 +142,7 @@ final class Demo {
       EvaluationReport last = reports.get(reports.size() - 1);
       Long serving = last.getDecision() == ipt.schemas.Decision.PROMOTE ? Long.valueOf(last.getCandidateVersion()) : last.getChampionVersion();
       parts.add(String.format(Locale.ROOT, "%s %d/%d promoted, serving %s%s", lineage, promoted, reports.size(), serving == null ? "nothing" : "v" + serving,
-          promoted == 0 ? " (" + last.getDecidingRule() + ")" : ""));
+          promoted == 0 ? " (mostly " + Stall.of(reports).mainRule() + ")" : ""));
     });
     return String.format(Locale.ROOT, "phase %d/%d (%s) done in %.0f s: %s", phase, phases, domain, seconds,
         parts.isEmpty() ? "no round judged" : String.join("; ", parts));
@@ -171,7 +172,7 @@ final class Demo {
   private void printForgetting(LossReport report) {
     Map<String, Map<String, Double>> f = report.forgetting();
     Map<String, Map<String, Double>> last = report.finalLoss();
-    out.printf("%nforgetting F = final − best held-out loss (nats/token), final loss in brackets%n");
+    out.printf("%nforgetting F = the final champion's held-out loss − the lowest any champion had (nats/token), final loss in brackets%n");
     out.printf("%-14s", "domain");
     f.keySet().forEach(l -> out.printf("%22s", l));
     out.println();

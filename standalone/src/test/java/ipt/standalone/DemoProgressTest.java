@@ -22,7 +22,8 @@ class DemoProgressTest {
         report("replay", 12, 10L, Decision.PROMOTE, "no-regression"),
         report("replay", 13, 12L, Decision.REJECT, "best:heldout/en/loss"),
         report("no-replay", 10, 8L, Decision.REJECT, "regression:heldout/en/loss"));
-    assertEquals("phase 2/4 (java) done in 95 s: no-replay 0/2 promoted, serving v8 (regression:heldout/en/loss); replay 1/3 promoted, serving v12",
+    assertEquals("phase 2/4 (java) done in 95 s: no-replay 0/2 promoted, serving v8 (mostly regression:heldout/en/loss); replay 1/3 promoted,"
+        + " serving v12",
         Demo.progress(2, 4, "java", judged, 95.2));
     assertEquals("phase 1/4 (en) done in 3 s: no round judged", Demo.progress(1, 4, "en", List.of(), 3));
   }
