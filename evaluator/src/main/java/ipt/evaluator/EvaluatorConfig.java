@@ -9,6 +9,7 @@ import ipt.runtime.Settings;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -16,25 +17,40 @@ import java.util.Map;
  *     published with a location outside it is refused
  * @param snapshots where frozen held-out snapshots are kept (null: in memory only)
  * @param heldOutTokensPerDomain held-out tokens (UTF-8 bytes) a domain needs to become a task; its snapshot is exactly these
- * @param rules what a candidate is held to
+ * @param gate what a candidate is held to
  * @param suites directory of user suites (null: none)
+ * @param stallAfter candidates rejected in a row after which a report calls the lineage stalled (alerts.yml's
+ *     IptLineageNotAdvancing fires at the same count)
+ * @param heldOutMinDocuments the fewest documents a domain's snapshot is made of: each gives at most this share of it
  */
-public record EvaluatorConfig(String checkpointStore, Path snapshots, int heldOutTokensPerDomain, GateRules rules, Path suites) {
+public record EvaluatorConfig(String checkpointStore, Path snapshots, int heldOutTokensPerDomain, GatePolicy gate, Path suites, int stallAfter,
+    int heldOutMinDocuments) {
   /** 64 sequences of the default model's 128-token context plus one. */
   public static final int HELD_OUT_TOKENS = 64 * 129;
+  public static final int STALL_AFTER = 10;
+  /** Four documents at least: a task of one or two long files measures those files, not the domain. */
+  public static final int HELD_OUT_MIN_DOCUMENTS = 4;
 
-  /** Checkpoints under {@code dataDir/checkpoints}, snapshots under {@code dataDir/evaluator}; loss may rise {@code budget} on any task. */
+  /**
+   * Checkpoints under {@code dataDir/checkpoints}, snapshots under {@code dataDir/evaluator}; the stream policy with
+   * a learned task's loss allowed to rise {@code regressionBudget} over the champion's.
+   */
   public static EvaluatorConfig of(Path dataDir, double regressionBudget, int heldOutTokensPerDomain) {
     return new EvaluatorConfig(dataDir.resolve("checkpoints").toString(), dataDir.resolve("evaluator").resolve("snapshots"), heldOutTokensPerDomain,
-        GateRules.defaults(regressionBudget), null);
+        GatePolicy.stream(regressionBudget), null, STALL_AFTER, HELD_OUT_MIN_DOCUMENTS);
   }
 
   public EvaluatorConfig withSuites(Path dir) {
-    return new EvaluatorConfig(checkpointStore, snapshots, heldOutTokensPerDomain, rules, dir);
+    return new EvaluatorConfig(checkpointStore, snapshots, heldOutTokensPerDomain, gate, dir, stallAfter, heldOutMinDocuments);
   }
 
+  public EvaluatorConfig with(GatePolicy policy) {
+    return new EvaluatorConfig(checkpointStore, snapshots, heldOutTokensPerDomain, policy, suites, stallAfter, heldOutMinDocuments);
+  }
+
+  /** The rules policy with the rules of a YAML file. */
   public EvaluatorConfig withRules(Path yaml) throws IOException {
-    return new EvaluatorConfig(checkpointStore, snapshots, heldOutTokensPerDomain, GateRules.load(yaml), suites);
+    return with(GatePolicy.rules(GateRules.load(yaml), gate.bestBound()));
   }
 
   /** The evaluator's settings, each declared once: README "The evaluator" is this table ({@code ipt config --markdown}). */
@@ -50,10 +66,27 @@ public record EvaluatorConfig(String checkpointStore, Path snapshots, int heldOu
   static final Setting<Integer> HELDOUT_TOKENS_PER_DOMAIN = SETTINGS.add(Setting.of("IPT_HELDOUT_TOKENS_PER_DOMAIN",
       Type.INT, HELD_OUT_TOKENS, Rule.atLeast(2), Change.RESTART,
       "held-out bytes a domain needs to become a task, and its snapshot's size (snapshots taken stay as they are)"));
-  static final Setting<Double> REGRESSION_BUDGET = SETTINGS.add(Setting.of("IPT_REGRESSION_BUDGET", Type.DOUBLE, 0.02,
-      Rule.atLeast(0), Change.RESTART, "the default rules' relative loss budget"));
+  static final Setting<Integer> HELDOUT_MIN_DOCUMENTS = SETTINGS.add(Setting.of("IPT_HELDOUT_MIN_DOCUMENTS", Type.INT,
+      HELD_OUT_MIN_DOCUMENTS, Rule.atLeast(1), Change.RESTART,
+      "a snapshot takes at most 1/n of its text from any one document"));
+  static final Setting<String> GATE_POLICY = SETTINGS.add(Setting.optional("IPT_GATE_POLICY", Type.STRING,
+      "`stream` (`rules` when `IPT_GATE_RULES` is set)", new Rule<>("must be `stream` or `rules`",
+          v -> v.equals(GatePolicy.STREAM) || v.equals(GatePolicy.RULES), Map.of("enum", List.of("stream", "rules"))),
+      Change.RESTART, "`stream`: per-task cap, stream-weighted average and bound against the best; `rules`: YAML rules"));
+  static final Setting<Double> REGRESSION_BUDGET = SETTINGS.add(Setting.of("IPT_REGRESSION_BUDGET", Type.DOUBLE,
+      GatePolicy.TASK_CAP, Rule.atLeast(0), Change.RESTART,
+      "the largest relative loss rise of a learned task over the champion's (the rules policy's change budget)"));
+  static final Setting<Double> GATE_AVERAGE_BUDGET = SETTINGS.add(Setting.of("IPT_GATE_AVERAGE_BUDGET", Type.DOUBLE,
+      GatePolicy.AVERAGE_BUDGET, Rule.ANY, Change.RESTART,
+      "the largest rise of the stream-weighted mean relative loss change (stream policy)"));
+  static final Setting<String> GATE_BEST_BOUND = SETTINGS.add(Setting.of("IPT_GATE_BEST_BOUND", Type.STRING,
+      String.valueOf(GatePolicy.BEST_BOUND), new Rule<>("must be a number >= 0 or `off`",
+          v -> v.equals("off") || v.matches("[0-9]*\\.?[0-9]+"), Map.of()), Change.RESTART,
+      "the largest relative rise of a learned task's loss over the best any champion reached; `off` for none"));
   static final Setting<Path> GATE_RULES = SETTINGS.add(Setting.optional("IPT_GATE_RULES", Type.PATH, "(the default rules)",
-      Rule.exists(), Change.RESTART, "YAML rules file, replacing the default rules"));
+      Rule.exists(), Change.RESTART, "YAML rules file of the rules policy, replacing the default rules"));
+  static final Setting<Integer> GATE_STALL_CANDIDATES = SETTINGS.add(Setting.of("IPT_GATE_STALL_CANDIDATES", Type.INT,
+      STALL_AFTER, Rule.atLeast(1), Change.RESTART, "rejections in a row after which a lineage counts as stalled"));
   static final Setting<Path> EVAL_SUITES = SETTINGS.add(Setting.optional("IPT_EVAL_SUITES", Type.PATH, "(none)",
       Rule.exists(), Change.RESTART, "directory of user suites"));
 
@@ -63,11 +96,22 @@ public record EvaluatorConfig(String checkpointStore, Path snapshots, int heldOu
   }
 
   public static EvaluatorConfig from(Settings.Values v) throws IOException {
-    EvaluatorConfig c = of(v.get(DATA_DIR), v.get(REGRESSION_BUDGET), v.get(HELDOUT_TOKENS_PER_DOMAIN));
+    double cap = v.get(REGRESSION_BUDGET);
+    EvaluatorConfig c = of(v.get(DATA_DIR), cap, v.get(HELDOUT_TOKENS_PER_DOMAIN));
     if (v.isSet(CHECKPOINT_STORE)) {
-      c = new EvaluatorConfig(v.get(CHECKPOINT_STORE), c.snapshots(), c.heldOutTokensPerDomain(), c.rules(), c.suites());
+      c = new EvaluatorConfig(v.get(CHECKPOINT_STORE), c.snapshots(), c.heldOutTokensPerDomain(), c.gate(), c.suites(),
+          c.stallAfter(), c.heldOutMinDocuments());
     }
-    if (v.isSet(GATE_RULES)) c = c.withRules(v.get(GATE_RULES));
+    Double bestBound = v.get(GATE_BEST_BOUND).equals("off") ? null : Double.valueOf(v.get(GATE_BEST_BOUND));
+    String policy = v.isSet(GATE_POLICY) ? v.get(GATE_POLICY) : v.isSet(GATE_RULES) ? GatePolicy.RULES : GatePolicy.STREAM;
+    if (policy.equals(GatePolicy.STREAM)) {
+      if (v.isSet(GATE_RULES)) throw new IllegalArgumentException("IPT_GATE_RULES applies to IPT_GATE_POLICY=rules, not stream");
+      c = c.with(GatePolicy.stream(cap).withAverageBudget(v.get(GATE_AVERAGE_BUDGET)).withBestBound(bestBound));
+    } else {
+      c = c.with(GatePolicy.rules(v.isSet(GATE_RULES) ? GateRules.load(v.get(GATE_RULES)) : GateRules.defaults(cap), bestBound));
+    }
+    c = new EvaluatorConfig(c.checkpointStore(), c.snapshots(), c.heldOutTokensPerDomain(), c.gate(), c.suites(),
+        v.get(GATE_STALL_CANDIDATES), v.get(HELDOUT_MIN_DOCUMENTS));
     if (v.isSet(EVAL_SUITES)) c = c.withSuites(v.get(EVAL_SUITES));
     return c;
   }

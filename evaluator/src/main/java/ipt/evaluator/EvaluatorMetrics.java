@@ -16,6 +16,7 @@ final class EvaluatorMetrics {
   private final Gauge snapshotVersion;
   private final Counter championScores;
   private final Histogram seconds;
+  private final Gauge sincePromotion;
 
   EvaluatorMetrics(PrometheusRegistry registry) {
     evaluations = Counter.builder().name("ipt_evaluator_evaluations_total").help("Checkpoints evaluated, by decision and deciding rule").labelNames("lineage", "decision", "rule").register(registry);
@@ -26,6 +27,7 @@ final class EvaluatorMetrics {
     championVersion = Gauge.builder().name("ipt_evaluator_champion_version").help("Version of the promoted champion").labelNames("lineage").register(registry);
     snapshotVersion = Gauge.builder().name("ipt_evaluator_snapshot_version").help("Version of the frozen held-out snapshot, and so the number of held-out tasks").register(registry);
     championScores = Counter.builder().name("ipt_evaluator_champion_scores_total").help("Champion metrics on a task: computed, or taken from the cache (scored once per champion and task)").labelNames("source").register(registry);
+    sincePromotion = Gauge.builder().name("ipt_evaluator_candidates_since_promotion").help("Candidates rejected in a row since the lineage's last promotion (0 when the last was promoted)").labelNames("lineage").register(registry);
     seconds = Histogram.builder().name("ipt_evaluator_evaluation_seconds").help("Time from taking a checkpoint to committing its decision").labelNames("lineage").classicOnly().register(registry);
   }
 
@@ -46,6 +48,10 @@ final class EvaluatorMetrics {
 
   void championScore(boolean cached) {
     championScores.labelValues(cached ? "cache" : "computed").inc();
+  }
+
+  void stall(String lineage, int rejectedInARow) {
+    sincePromotion.labelValues(lineage).set(rejectedInARow);
   }
 
   void decided(String lineage, boolean promoted, String rule, long champion, double elapsedSeconds) {

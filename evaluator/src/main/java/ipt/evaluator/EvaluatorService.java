@@ -73,7 +73,7 @@ public final class EvaluatorService implements AutoCloseable {
     this.kafka = kafka;
     this.config = config;
     this.metrics = new EvaluatorMetrics(registry);
-    this.gate = new PromotionGate(config.rules());
+    this.gate = new PromotionGate(config.gate());
     this.suites = UserSuites.load(config.suites());
     this.store = config.store(Settings.environment());
     this.registry = ModelRegistry.follow(kafka);
@@ -111,11 +111,12 @@ public final class EvaluatorService implements AutoCloseable {
       loop.wakeOnClose(consumer);
       if (!loop.running()) return;
       producer.initTransactions();
-      snapshots = HeldOutSnapshots.open(config.snapshots(), config.heldOutTokensPerDomain());
+      snapshots = HeldOutSnapshots.open(config.snapshots(), config.heldOutTokensPerDomain(), config.heldOutMinDocuments());
       ledger = new ForgettingLedger();
       List<TopicPartition> heldOutPartitions = TopicReader.fromBeginning(heldOutReader, Topics.HELDOUT.name());
       List<TopicPartition> decisionPartitions = TopicReader.fromBeginning(decisionReader, Topics.PROMOTIONS.name(), Topics.EVALUATIONS.name());
       followDecisions(decisionReader, decisionPartitions);
+      for (String lineage : ledger.lineages()) metrics.stall(lineage, ledger.stall(lineage).rejected());
       consumer.subscribe(List.of(Topics.CHECKPOINTS.name()));
       loop.health(Health.ok("evaluating"));
       while (loop.running()) {
@@ -146,16 +147,22 @@ public final class EvaluatorService implements AutoCloseable {
     HeldOutSnapshots.Snapshot snapshot = snapshots.current();
     List<Task> tasks = new ArrayList<>(snapshot.tasks());
     tasks.addAll(suites);
+    List<String> heldOut = snapshot.tasks().stream().map(Task::name).toList();
+    PromotionGate.History learned = PromotionGate.History.of(candidate.getDomainTokens(), heldOut, ledger.best(lineage));
     CheckpointAccess access = CheckpointAccess.open(store, candidate.getLocation(), candidate.getSha256());
     Judgement.Result judged = Judgement.judge(lineage, access, tasks,
-        champion == null ? null : task -> championScore(lineage, champion, task), gate, snapshot.newestTask());
+        champion == null ? null : task -> championScore(lineage, champion, task), gate, snapshot.newestTask(), learned);
     LanguageModel model = judged.model();
     List<PromotionGate.Measure> measures = judged.measures();
     PromotionGate.Verdict verdict = judged.verdict();
+    PromotionGate.History history = judged.history();
     measures.forEach(m -> metrics.measured(lineage, m));
 
-    EvaluationReport report = report(candidate, champion, snapshot.version(), measures, verdict);
+    EvaluationReport report = report(candidate, champion, snapshot.version(), measures, verdict, history);
     ledger.record(report);
+    Stall stall = ledger.stall(lineage);
+    Long served = verdict.promote() ? Long.valueOf(candidate.getVersion()) : champion == null ? null : champion.promotion().getVersion();
+    report.setNext(NextStep.of(verdict, candidate, served, stall, config.stallAfter(), regressed(measures, history)));
     LanguageModel scale = model != null ? model : champion == null ? null : champion.model();
     ForgettingLedger.Summary transfer = ledger.summary(lineage, scale == null ? Double.NaN : Math.log(scale.config().vocabSize()));
     report.setForgetting(transfer.forgetting().entrySet().stream().map(e -> new TaskForgetting(e.getKey(), e.getValue())).collect(Collectors.toList()));
@@ -177,7 +184,9 @@ public final class EvaluatorService implements AutoCloseable {
     metrics.transfer(lineage, transfer);
     Champion now = champions.get(lineage);
     metrics.decided(lineage, verdict.promote(), verdict.rule(), now == null ? 0 : now.promotion().getVersion(), (System.nanoTime() - started) / 1e9);
-    log.info("{} v{}: {} ({}) {}", lineage, candidate.getVersion(), verdict.promote() ? "PROMOTE" : "REJECT", verdict.rule(), verdict.reason());
+    metrics.stall(lineage, stall.rejected());
+    log.info("{} v{}: {} ({}) {}; next: {}", lineage, candidate.getVersion(), verdict.promote() ? "PROMOTE" : "REJECT", verdict.rule(), verdict.reason(),
+        report.getNext());
   }
 
   private TaskScores.Score championScore(String lineage, Champion champion, Task task) {
@@ -199,15 +208,26 @@ public final class EvaluatorService implements AutoCloseable {
     if (previous != null && previous.model() != next.model()) previous.model().close();
   }
 
+  /** The lineage's best losses, with the current champion's own counted (a task may be new since it was promoted). */
+  /** Learned loss tasks the candidate is worse on than the champion, worst first, for the report's next step. */
+  private static List<String> regressed(List<PromotionGate.Measure> measures, PromotionGate.History history) {
+    return measures.stream()
+        .filter(m -> m.metric().equals(TaskScores.LOSS) && history.learned(m.task()) && m.champion() != null && m.relativeChange() > 0)
+        .sorted(java.util.Comparator.comparingDouble(m -> -m.relativeChange()))
+        .map(m -> String.format(java.util.Locale.ROOT, "%s %+.1f%%", m.task(), 100 * m.relativeChange())).toList();
+  }
+
   private EvaluationReport report(CheckpointPublished candidate, Champion champion, long snapshotVersion, List<PromotionGate.Measure> measures,
-      PromotionGate.Verdict verdict) {
+      PromotionGate.Verdict verdict, PromotionGate.History history) {
     List<TaskResult> tasks = measures.stream().map(m -> TaskResult.newBuilder()
         .setTask(m.task())
         .setMetric(m.metric())
         .setCandidate(m.candidate())
         .setChampion(m.champion())
         .setRelativeChange(m.relativeChange())
-        .setBudget(gate.budget(m))
+        .setBudget(gate.budget(m, history))
+        .setBest(m.metric().equals(TaskScores.LOSS) ? history.best().get(m.task()) : null)
+        .setWeight(m.metric().equals(TaskScores.LOSS) ? history.weights().get(m.task()) : null)
         .setSequences(m.count())
         .setPassed(PromotionGate.passed(verdict, m))
         .setHigherIsBetter(m.higherIsBetter())
@@ -225,6 +245,7 @@ public final class EvaluatorService implements AutoCloseable {
         .setSnapshotVersion(snapshotVersion)
         .setRules(verdict.outcomes().stream().map(o -> new RuleResult(o.rule(), o.passed(), o.detail())).collect(Collectors.toList()))
         .setForgetting(List.of())
+        .setPolicy(gate.policy().name())
         .build();
   }
 

@@ -32,6 +32,7 @@ final class ForgettingLedger {
     final List<Long> champions = new ArrayList<>();
     final Map<String, Long> championAtArrival = new HashMap<>();
     final Map<String, Long> lastOfStage = new HashMap<>();
+    final List<EvaluationReport> sincePromotion = new ArrayList<>();
     Long current;
   }
 
@@ -58,7 +59,11 @@ final class ForgettingLedger {
       }
       if (champion != null && t.getChampion() != null) l.losses.computeIfAbsent(champion, v -> new HashMap<>()).putIfAbsent(task, t.getChampion());
     }
-    if (r.getDecision() != Decision.PROMOTE) return;
+    if (r.getDecision() != Decision.PROMOTE) {
+      l.sincePromotion.add(r);
+      return;
+    }
+    l.sincePromotion.clear();
     long version = r.getCandidateVersion();
     if (!"manual".equals(r.getDecidingRule())) {
       Map<String, Double> own = l.losses.computeIfAbsent(version, v -> new HashMap<>());
@@ -67,6 +72,29 @@ final class ForgettingLedger {
     }
     l.current = version;
     if (!l.champions.contains(version)) l.champions.add(version);
+  }
+
+  /** The lowest loss any champion of the lineage reached on each loss task (a rolled-back-to champion's included). */
+  synchronized Map<String, Double> best(String lineage) {
+    Lineage l = lineages.get(lineage);
+    Map<String, Double> best = new HashMap<>();
+    if (l == null) return best;
+    for (long c : l.champions) {
+      l.losses.getOrDefault(c, Map.of()).forEach((task, loss) -> {
+        if (Double.isFinite(loss)) best.merge(task, loss, Math::min);
+      });
+    }
+    return best;
+  }
+
+  /** The candidates rejected since the lineage's last promotion. */
+  synchronized Stall stall(String lineage) {
+    Lineage l = lineages.get(lineage);
+    return Stall.of(l == null ? List.of() : l.sincePromotion);
+  }
+
+  synchronized java.util.Set<String> lineages() {
+    return java.util.Set.copyOf(lineages.keySet());
   }
 
   /** The lineage's forgetting per loss task and its transfer; {@code uniformLoss} is ln of the vocabulary size. */

@@ -48,7 +48,7 @@ public record GateRules(List<TaskRule> tasks, Target target) {
   }
 
   /** Loss may rise at most {@code budget} (relative) over the champion's on every task; no value bounds, no target. */
-  static GateRules defaults(double budget) {
+  public static GateRules defaults(double budget) {
     return new GateRules(List.of(new TaskRule("*", TaskScores.LOSS, null, new Change(budget, null))), null);
   }
 

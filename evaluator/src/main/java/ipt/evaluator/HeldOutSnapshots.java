@@ -17,7 +17,8 @@ import java.util.stream.Stream;
  * Held-out text per domain, frozen into versioned snapshots so that a candidate and its champion, and the
  * champions of a lineage over time, are always scored on identical data. A domain becomes a task once
  * {@code tokensPerDomain} UTF-8 bytes of its held-out documents have arrived (EOS between documents counts
- * one): those first bytes, the last document cut at a character boundary, are frozen for good in a new snapshot
+ * one), each document contributing at most {@code tokensPerDomain / minDocuments} bytes so that a task measures
+ * the domain rather than one or two long files: those bytes, every document cut at a character boundary, are frozen for good in a new snapshot
  * version, which holds every earlier domain unchanged. Snapshots are written to {@code dir} (none: memory only)
  * and read back at start, so a restarted evaluator keeps scoring on the same text.
  */
@@ -46,13 +47,15 @@ final class HeldOutSnapshots {
 
   private final Path dir;
   private final int tokensPerDomain;
+  private final int perDocument;
   private Snapshot current = new Snapshot(0, Map.of());
   private final Map<String, List<String>> pending = new TreeMap<>();
   private final Map<String, Integer> pendingBytes = new TreeMap<>();
 
-  private HeldOutSnapshots(Path dir, int tokensPerDomain) {
+  private HeldOutSnapshots(Path dir, int tokensPerDomain, int minDocuments) {
     this.dir = dir;
     this.tokensPerDomain = tokensPerDomain;
+    this.perDocument = (tokensPerDomain + minDocuments - 1) / minDocuments;
   }
 
   static String taskName(String domain) {
@@ -60,9 +63,10 @@ final class HeldOutSnapshots {
   }
 
   /** Opens the snapshots under {@code dir} (created if missing; null keeps them in memory only). */
-  static HeldOutSnapshots open(Path dir, int tokensPerDomain) throws IOException {
+  static HeldOutSnapshots open(Path dir, int tokensPerDomain, int minDocuments) throws IOException {
     if (tokensPerDomain < 2) throw new IllegalArgumentException("held-out tokens per domain must be at least 2, is " + tokensPerDomain);
-    HeldOutSnapshots snapshots = new HeldOutSnapshots(dir, tokensPerDomain);
+    if (minDocuments < 1) throw new IllegalArgumentException("held-out documents per domain must be at least 1, is " + minDocuments);
+    HeldOutSnapshots snapshots = new HeldOutSnapshots(dir, tokensPerDomain, minDocuments);
     if (dir != null) {
       Files.createDirectories(dir);
       Path latest = null;
@@ -85,13 +89,13 @@ final class HeldOutSnapshots {
     List<String> documents = pending.computeIfAbsent(domain, d -> new ArrayList<>());
     if (!documents.isEmpty()) bytes++; // the EOS before this document
     int room = tokensPerDomain - bytes;
-    byte[] utf8 = text.getBytes(StandardCharsets.UTF_8);
-    if (utf8.length < room) {
-      documents.add(text);
-      pendingBytes.put(domain, bytes + utf8.length);
-      return false;
-    }
-    documents.add(prefix(text, room));
+    int take = Math.min(room, perDocument);
+    String part = prefix(text, take);
+    documents.add(part);
+    int total = bytes + part.getBytes(StandardCharsets.UTF_8).length;
+    pendingBytes.put(domain, total);
+    // Full when the bytes are in, or when the last document had to be cut between characters short of them.
+    if (total < tokensPerDomain && (take < room || part.length() == text.length())) return false;
     Map<String, List<String>> domains = new LinkedHashMap<>(current.domains());
     domains.put(domain, List.copyOf(documents));
     Snapshot next = new Snapshot(current.version() + 1, domains);

@@ -21,13 +21,13 @@ final class Judgement {
 
   /** The candidate's model (null when refused before loading), its scores, the measures and the verdict. */
   record Result(LanguageModel model, Map<String, TaskScores.Score> scores, List<PromotionGate.Measure> measures,
-      PromotionGate.Verdict verdict) {}
+      PromotionGate.Verdict verdict, PromotionGate.History history) {}
 
   private Judgement() {}
 
   /** Judges the candidate at {@code access} against the champion ({@code champion} null: the lineage has none). */
   static Result judge(String lineage, CheckpointAccess access, List<Task> tasks, ChampionScores champion,
-      PromotionGate gate, String newestHeldOut) {
+      PromotionGate gate, String newestHeldOut, PromotionGate.History history) {
     Map<String, TaskScores.Score> scores = new HashMap<>();
     List<PromotionGate.Measure> measures = new ArrayList<>();
     LanguageModel model = null;
@@ -51,15 +51,26 @@ final class Judgement {
               theirs == null ? null : theirs.metrics().get(metric.getKey()), own.count()));
         }
       }
-      verdict = gate.decide(lineage, measures, champion != null, newestHeldOut);
+      history = withChampion(history, measures);
+      verdict = gate.decide(lineage, measures, champion != null, newestHeldOut, history);
     } catch (Refused e) {
       verdict = refused(e.rule, e.getMessage());
     } catch (IOException | UncheckedIOException | IllegalArgumentException e) {
       // Files that passed their checksums but do not load as a model (a manifest that lies about the shape).
       verdict = refused("integrity", e.getMessage());
     }
-    return new Result(model, scores, measures, verdict);
+    return new Result(model, scores, measures, verdict, history);
   }
+
+  /** The lineage's best losses, with the champion's of this decision (it may not be in the ledger yet). */
+  private static PromotionGate.History withChampion(PromotionGate.History history, List<PromotionGate.Measure> measures) {
+    Map<String, Double> best = new HashMap<>(history.best());
+    for (PromotionGate.Measure m : measures) {
+      if (m.metric().equals(TaskScores.LOSS) && m.champion() != null && Double.isFinite(m.champion())) best.merge(m.task(), m.champion(), Math::min);
+    }
+    return new PromotionGate.History(history.weights(), best);
+  }
+
 
   private static PromotionGate.Verdict refused(String rule, String why) {
     return new PromotionGate.Verdict(false, rule, why, List.of(new PromotionGate.Outcome(rule, false, why)));

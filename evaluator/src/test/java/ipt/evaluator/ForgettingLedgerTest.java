@@ -1,6 +1,7 @@
 package ipt.evaluator;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ipt.schemas.Decision;
 import ipt.schemas.EvaluationReport;
@@ -15,14 +16,14 @@ class ForgettingLedgerTest {
   private static final double UNIFORM = Math.log(257);
 
   /** tasks: task, candidate loss, champion loss (or null), ... */
-  private static EvaluationReport report(long version, Long champion, Decision decision, String rule, Object... tasks) {
+  static EvaluationReport report(long version, Long champion, Decision decision, String rule, Object... tasks) {
     List<TaskResult> results = new ArrayList<>();
     for (int i = 0; i < tasks.length; i += 3) {
-      results.add(new TaskResult((String) tasks[i], "loss", (Double) tasks[i + 1], (Double) tasks[i + 2], null, null, 8, true, false));
+      results.add(new TaskResult((String) tasks[i], "loss", (Double) tasks[i + 1], (Double) tasks[i + 2], null, null, 8, true, false, null, null));
     }
-    results.add(new TaskResult("suite/cloze", "acc", 0.5, null, null, null, 8, true, true)); // not a loss: no forgetting
+    results.add(new TaskResult("suite/cloze", "acc", 0.5, null, null, null, 8, true, true, null, null)); // not a loss: no forgetting
     return new EvaluationReport("main", version, champion, version * 10, results, decision, rule, "", Instant.ofEpochMilli(version),
-        1L, List.of(), List.of(), null, null, null);
+        1L, List.of(), List.of(), null, null, null, null, null);
   }
 
   @Test
@@ -53,5 +54,28 @@ class ForgettingLedgerTest {
     Map<String, Double> out = new java.util.HashMap<>();
     values.forEach((k, v) -> out.put(k, Math.round(v * 1e9) / 1e9));
     return out;
+  }
+
+  @Test
+  void bestIsTheLowestAnyChampionReachedAndTheStallCountsRejectionsSinceTheLastPromotion() {
+    ForgettingLedger ledger = new ForgettingLedger();
+    ledger.record(report(1, null, Decision.PROMOTE, "first-checkpoint", "heldout/en", 3.0, null));
+    ledger.record(report(2, 1L, Decision.PROMOTE, "no-regression", "heldout/en", 2.5, 3.0, "heldout/de", 3.2, 4.0));
+    ledger.record(report(3, 2L, Decision.REJECT, "regression:heldout/en/loss", "heldout/en", 2.1, 2.5, "heldout/de", 2.0, 3.2));
+    assertEquals(Map.of("heldout/en", 2.5, "heldout/de", 3.2), ledger.best("main"), "v3 was never a champion; v1's de (4.0) is worse");
+    ledger.record(report(4, 2L, Decision.PROMOTE, "no-regression", "heldout/en", 2.6, 2.5, "heldout/de", 2.7, 3.2));
+    assertEquals(Map.of("heldout/en", 2.5, "heldout/de", 2.7), ledger.best("main"), "en stays at v2's best though v4 is champion");
+    assertEquals(0, ledger.stall("main").rejected());
+    ledger.record(report(5, 4L, Decision.REJECT, "regression:heldout/en/loss", "heldout/en", 2.9, 2.6));
+    ledger.record(report(6, 4L, Decision.REJECT, "average:loss", "heldout/en", 2.7, 2.6));
+    ledger.record(report(7, 4L, Decision.REJECT, "regression:heldout/en/loss", "heldout/en", 2.8, 2.6));
+    Stall stall = ledger.stall("main");
+    assertEquals(3, stall.rejected());
+    assertEquals(4L, stall.champion());
+    assertEquals(Instant.ofEpochMilli(5), stall.since());
+    assertEquals("regression:heldout/en/loss", stall.mainRule());
+    assertTrue(stall.describe().startsWith("3 candidates rejected since 1970-01-01T00:00:00Z (champion v4): regression:heldout/en/loss ×2, average:loss ×1; last v7"),
+        stall.describe());
+    assertEquals(0, ledger.stall("other").rejected());
   }
 }

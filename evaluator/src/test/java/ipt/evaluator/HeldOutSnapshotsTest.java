@@ -16,7 +16,7 @@ class HeldOutSnapshotsTest {
 
   @Test
   void aDomainBecomesATaskWhenItsBytesAreInAndStaysFrozen() throws Exception {
-    HeldOutSnapshots snapshots = HeldOutSnapshots.open(dir, 20);
+    HeldOutSnapshots snapshots = HeldOutSnapshots.open(dir, 20, 1);
     assertFalse(snapshots.add("en", "0123456789"));           // 10 bytes
     assertFalse(snapshots.add("de", "abcd"));
     assertEquals(0, snapshots.current().version());
@@ -33,9 +33,20 @@ class HeldOutSnapshotsTest {
     assertEquals(14, cut.getBytes(StandardCharsets.UTF_8).length);
     assertEquals("äöü äöü ", cut, "cut between characters, never inside one");
 
-    HeldOutSnapshots reopened = HeldOutSnapshots.open(dir, 20);
+    HeldOutSnapshots reopened = HeldOutSnapshots.open(dir, 20, 1);
     assertEquals(two, reopened.current(), "a restart scores on the same frozen text");
     assertFalse(reopened.add("de", "different text that would otherwise count"));
+  }
+
+  @Test
+  void everyDocumentContributesAtMostItsShareSoATaskRestsOnSeveralDocuments() throws Exception {
+    HeldOutSnapshots snapshots = HeldOutSnapshots.open(null, 40, 4); // at most 10 bytes from any one document
+    assertFalse(snapshots.add("java", "a long source file that would fill the snapshot alone"));
+    assertFalse(snapshots.add("java", "second file, also long"));
+    assertFalse(snapshots.add("java", "third"));
+    assertFalse(snapshots.add("java", "fourth file, long"), "38 of 40 bytes (4 EOS between documents)");
+    assertTrue(snapshots.add("java", "fifth"));
+    assertEquals(List.of("a long sou", "second fil", "third", "fourth fil", "f"), snapshots.current().domains().get("java"));
   }
 
   @Test

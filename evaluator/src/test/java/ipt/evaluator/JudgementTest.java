@@ -24,7 +24,9 @@ class JudgementTest {
   private static final Task.Text ENGLISH = new Task.Text("heldout/en", List.of(
       "Madam President, on behalf of the committee I would like to thank the rapporteur for her work.",
       "The proposal before us today is a balanced compromise between the positions of the Council."));
-  private static final PromotionGate GATE = new PromotionGate(GateRules.defaults(0.02));
+  private static final PromotionGate GATE = new PromotionGate(GatePolicy.rules(GateRules.defaults(0.02), null));
+  private static final PromotionGate.History ENGLISH_LEARNED =
+      PromotionGate.History.of(Map.of("en", 1L), List.of("heldout/en"), Map.of());
 
   @TempDir Path root;
 
@@ -44,7 +46,7 @@ class JudgementTest {
   @Test
   void aLineagesFirstReadableCheckpointIsScoredAndPromoted() throws Exception {
     Checkpoint c = write("v1", 1e-3f);
-    Judgement.Result r = Judgement.judge("main", access(c, c.sha256()), List.of(ENGLISH), null, GATE, "heldout/en");
+    Judgement.Result r = Judgement.judge("main", access(c, c.sha256()), List.of(ENGLISH), null, GATE, "heldout/en", ENGLISH_LEARNED);
     try (var model = r.model()) {
       assertTrue(r.verdict().promote(), r.verdict().reason());
       assertEquals("first-checkpoint", r.verdict().rule());
@@ -58,7 +60,7 @@ class JudgementTest {
   void aCandidateWorseThanTheChampionBeyondTheBudgetIsRejected() throws Exception {
     Checkpoint c = write("v2", 1e-3f);
     TaskScores.Score far = new TaskScores.Score(Map.of(TaskScores.LOSS, 0.5), 2); // a champion far better
-    Judgement.Result r = Judgement.judge("main", access(c, c.sha256()), List.of(ENGLISH), task -> far, GATE, "heldout/en");
+    Judgement.Result r = Judgement.judge("main", access(c, c.sha256()), List.of(ENGLISH), task -> far, GATE, "heldout/en", ENGLISH_LEARNED);
     try (var model = r.model()) {
       assertFalse(r.verdict().promote());
       assertEquals("regression:heldout/en/loss", r.verdict().rule(), r.verdict().reason());
@@ -69,13 +71,13 @@ class JudgementTest {
   @Test
   void unreadableOrNonFiniteCheckpointsAreRefusedForIntegrityWithoutScoring() throws Exception {
     Checkpoint fine = write("v3", 1e-3f);
-    Judgement.Result wrongSha = Judgement.judge("main", access(fine, "0".repeat(64)), List.of(ENGLISH), null, GATE, null);
+    Judgement.Result wrongSha = Judgement.judge("main", access(fine, "0".repeat(64)), List.of(ENGLISH), null, GATE, null, ENGLISH_LEARNED);
     assertEquals("integrity", wrongSha.verdict().rule());
     assertNull(wrongSha.model());
     assertEquals(List.of(), wrongSha.measures());
 
     Checkpoint nan = write("v4", Float.NaN);
-    Judgement.Result diverged = Judgement.judge("main", access(nan, nan.sha256()), List.of(ENGLISH), null, GATE, null);
+    Judgement.Result diverged = Judgement.judge("main", access(nan, nan.sha256()), List.of(ENGLISH), null, GATE, null, ENGLISH_LEARNED);
     try (var model = diverged.model()) {
       assertEquals("integrity", diverged.verdict().rule());
       assertTrue(diverged.verdict().reason().startsWith("non-finite weights in "), diverged.verdict().reason());

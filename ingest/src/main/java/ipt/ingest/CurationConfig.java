@@ -25,11 +25,16 @@ import java.util.Optional;
  * @param unspacedQuality thresholds for domains not in {@code quality}, for a text whose letters are mostly of scripts
  *     written without spaces ({@link Scripts#mostlyUnspaced()})
  * @param nearDup MinHash near-duplicate removal; empty: off
+ * @param newDomainHeldoutBytes held-out bytes a new domain takes from half of its first documents before the
+ *     hash split takes over, so it becomes an evaluator task soon (0: off)
  */
 public record CurationConfig(
     double heldoutFraction, int minTextChars, int maxTextChars, int maxIdChars, String dedupStoreName,
     Map<String, QualityThresholds> quality, QualityThresholds defaultQuality, QualityThresholds unspacedQuality,
-    Optional<MinHash.Config> nearDup) {
+    Optional<MinHash.Config> nearDup, int newDomainHeldoutBytes) {
+
+  /** Twice the evaluator's default snapshot (8,256 bytes): a new domain is a task after about 32 KB of its text. */
+  public static final int NEW_DOMAIN_HELDOUT_BYTES = 16 * 1024;
 
   /** Domains that get the code preset by default. */
   private static final String[] CODE_DOMAINS = {"code", "java", "python", "c", "cpp", "csharp", "go", "rust", "javascript", "typescript",
@@ -42,6 +47,7 @@ public record CurationConfig(
     if (minTextChars < 1 || maxTextChars < minTextChars) {
       throw new IllegalArgumentException("need 1 <= minTextChars <= maxTextChars: " + minTextChars + ", " + maxTextChars);
     }
+    if (newDomainHeldoutBytes < 0) throw new IllegalArgumentException("newDomainHeldoutBytes must not be negative: " + newDomainHeldoutBytes);
     if (maxIdChars < 1) throw new IllegalArgumentException("maxIdChars must be positive: " + maxIdChars);
     if (dedupStoreName == null || dedupStoreName.isBlank()) {
       throw new IllegalArgumentException("dedupStoreName must be set");
@@ -58,36 +64,42 @@ public record CurationConfig(
     quality.put("en", QualityThresholds.english());
     for (String code : CODE_DOMAINS) quality.put(code, QualityThresholds.code());
     return new CurationConfig(0.05, 1, 1_000_000, 256, "dedup-content-hashes", quality, QualityThresholds.prose(),
-        QualityThresholds.unspaced(), Optional.of(MinHash.Config.defaults()));
+        QualityThresholds.unspaced(), Optional.of(MinHash.Config.defaults()),
+        NEW_DOMAIN_HELDOUT_BYTES);
   }
 
   public CurationConfig withHeldoutFraction(double fraction) {
-    return new CurationConfig(fraction, minTextChars, maxTextChars, maxIdChars, dedupStoreName, quality, defaultQuality, unspacedQuality, nearDup);
+    return new CurationConfig(fraction, minTextChars, maxTextChars, maxIdChars, dedupStoreName, quality, defaultQuality, unspacedQuality, nearDup, newDomainHeldoutBytes);
   }
 
   public CurationConfig withTextChars(int min, int max) {
-    return new CurationConfig(heldoutFraction, min, max, maxIdChars, dedupStoreName, quality, defaultQuality, unspacedQuality, nearDup);
+    return new CurationConfig(heldoutFraction, min, max, maxIdChars, dedupStoreName, quality, defaultQuality, unspacedQuality, nearDup, newDomainHeldoutBytes);
   }
 
   /** Only validation and exact dedup: no quality filter, no near-dup removal. */
   public CurationConfig withoutContentFilters() {
     return new CurationConfig(heldoutFraction, minTextChars, maxTextChars, maxIdChars, dedupStoreName, Map.of(), QualityThresholds.none(),
-        QualityThresholds.none(), Optional.empty());
+        QualityThresholds.none(), Optional.empty(), newDomainHeldoutBytes);
+  }
+
+  public CurationConfig withNewDomainHeldoutBytes(int bytes) {
+    return new CurationConfig(heldoutFraction, minTextChars, maxTextChars, maxIdChars, dedupStoreName, quality, defaultQuality,
+        unspacedQuality, nearDup, bytes);
   }
 
   public CurationConfig withQuality(String domain, QualityThresholds thresholds) {
     Map<String, QualityThresholds> q = new HashMap<>(quality);
     q.put(domain, thresholds);
-    return new CurationConfig(heldoutFraction, minTextChars, maxTextChars, maxIdChars, dedupStoreName, q, defaultQuality, unspacedQuality, nearDup);
+    return new CurationConfig(heldoutFraction, minTextChars, maxTextChars, maxIdChars, dedupStoreName, q, defaultQuality, unspacedQuality, nearDup, newDomainHeldoutBytes);
   }
 
   /** The thresholds for every domain not named, whatever the script. */
   public CurationConfig withDefaultQuality(QualityThresholds thresholds) {
-    return new CurationConfig(heldoutFraction, minTextChars, maxTextChars, maxIdChars, dedupStoreName, quality, thresholds, thresholds, nearDup);
+    return new CurationConfig(heldoutFraction, minTextChars, maxTextChars, maxIdChars, dedupStoreName, quality, thresholds, thresholds, nearDup, newDomainHeldoutBytes);
   }
 
   public CurationConfig withNearDup(Optional<MinHash.Config> config) {
-    return new CurationConfig(heldoutFraction, minTextChars, maxTextChars, maxIdChars, dedupStoreName, quality, defaultQuality, unspacedQuality, config);
+    return new CurationConfig(heldoutFraction, minTextChars, maxTextChars, maxIdChars, dedupStoreName, quality, defaultQuality, unspacedQuality, config, newDomainHeldoutBytes);
   }
 
   /** Quality presets by the word that names them. */
@@ -102,6 +114,9 @@ public record CurationConfig(
   public static final Settings SETTINGS = new Settings("curation", Settings.KAFKA, Settings.STATUS_PORT, Settings.STATUS_BIND);
   static final Setting<Double> HELDOUT_FRACTION = SETTINGS.add(Setting.of("IPT_HELDOUT_FRACTION", Type.DOUBLE, 0.05,
       Rule.between(0, 1), Change.RESTART, "share of documents (by a hash of their id) routed to the held-out topic"));
+  static final Setting<Integer> HELDOUT_NEW_DOMAIN_BYTES = SETTINGS.add(Setting.of("IPT_HELDOUT_NEW_DOMAIN_BYTES",
+      Type.INT, NEW_DOMAIN_HELDOUT_BYTES, Rule.atLeast(0), Change.RESTART,
+      "a new domain holds out every other document until this much of its text is held out, then the id hash decides"));
   static final Setting<QualityThresholds> QUALITY_DEFAULT = SETTINGS.add(Setting.optional("IPT_QUALITY_DEFAULT",
       Type.words(PRESETS), "`prose` (`unspaced` for text mostly in unspaced scripts)", Rule.ANY, Change.RESTART,
       "quality preset of domains without their own, whatever their script"));
@@ -121,7 +136,8 @@ public record CurationConfig(
   }
 
   static CurationConfig from(Settings.Values v) {
-    CurationConfig c = defaults().withHeldoutFraction(v.get(HELDOUT_FRACTION));
+    CurationConfig c = defaults().withHeldoutFraction(v.get(HELDOUT_FRACTION))
+        .withNewDomainHeldoutBytes(v.get(HELDOUT_NEW_DOMAIN_BYTES));
     if (v.isSet(QUALITY_DEFAULT)) c = c.withDefaultQuality(v.get(QUALITY_DEFAULT));
     for (Map.Entry<String, QualityThresholds> e : v.family(QUALITY).entrySet()) {
       c = c.withQuality(e.getKey().toLowerCase(Locale.ROOT).replace('_', '-'), e.getValue());

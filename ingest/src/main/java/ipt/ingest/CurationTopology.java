@@ -25,8 +25,8 @@ import org.apache.kafka.streams.state.Stores;
 /**
  * The curation topology, as a pure function of its config so the same one is unit-tested and run:
  * {@code ipt.documents.raw} → parse → validate → normalise → quality filter → re-key by content hash →
- * exact dedup → re-key by domain → MinHash near-dup → split by a hash of the id into
- * {@code ipt.documents.curated} and {@code ipt.documents.heldout}.
+ * exact dedup → re-key by domain → MinHash near-dup → split into {@code ipt.documents.curated} and
+ * {@code ipt.documents.heldout} ({@link HeldOutSplit}: half of a new domain's first documents, then by a hash of the id).
  * Every record dropped on the way goes to {@code ipt.documents.rejected} with its reason and original bytes.
  */
 public final class CurationTopology {
@@ -35,6 +35,7 @@ public final class CurationTopology {
   /** The near-dup stage's repartition topic: every document of a domain must meet the same band index. */
   static final String NEAR_DUP_REPARTITION = "near-dup-by-domain";
   static final String NEAR_DUP_STORE = "near-dup-bands";
+  static final String HELD_OUT_STORE = "held-out-bytes-by-domain";
 
   private static final String REJECTED = "rejected";
   private static final String ACCEPTED = "accepted";
@@ -92,10 +93,13 @@ public final class CurationTopology {
       unique = nearDeduped.get("near-dup-" + ACCEPTED);
     }
 
+    builder.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(HELD_OUT_STORE), Serdes.String(), Serdes.String()));
     unique
         .mapValues(staged -> ((Staged.Candidate) staged).document(), Named.as("documents"))
+        .processValues(() -> new HeldOutSplit(config.heldoutFraction(), config.newDomainHeldoutBytes(), HELD_OUT_STORE), Named.as("held-out-split"),
+            HELD_OUT_STORE)
         .split(Named.as("split-"))
-        .branch((id, doc) -> isHeldOut(id, config.heldoutFraction()), Branched.withConsumer(heldout -> publish(heldout, Topics.HELDOUT, metrics), "heldout"))
+        .branch((id, routed) -> routed.heldOut(), Branched.withConsumer(heldout -> publish(heldout, Topics.HELDOUT, metrics), "heldout"))
         .defaultBranch(Branched.withConsumer(curated -> publish(curated, Topics.CURATED, metrics), "curated"));
     return builder.build();
   }
@@ -106,8 +110,9 @@ public final class CurationTopology {
         .to(Topics.REJECTED.name(), Produced.with(Topics.REJECTED.keys(), Topics.REJECTED.values()).withName(stage + "-to-rejected"));
   }
 
-  private static void publish(KStream<String, Document> documents, Topic<String, Document> topic, CurationMetrics metrics) {
-    documents
+  private static void publish(KStream<String, HeldOutSplit.Routed> routed, Topic<String, Document> topic, CurationMetrics metrics) {
+    routed
+        .mapValues(HeldOutSplit.Routed::document, Named.as("unwrap-" + topic.name()))
         .processValues(() -> new Published(topic.name(), metrics), Named.as("count-" + topic.name()))
         .to(topic.name(), Produced.with(topic.keys(), topic.values()).withName("to-" + topic.name()));
   }
@@ -136,8 +141,9 @@ public final class CurationTopology {
   }
 
   /**
-   * The held-out split: the first 8 bytes of sha256(id) read as a fraction in [0, 1). Deterministic in the
-   * id alone, so a document is held out (never trained on) however often or wherever it is re-sent.
+   * The held-out split once a domain's first held-out bytes are in: the first 8 bytes of sha256(id) read as a
+   * fraction in [0, 1). Deterministic in the id alone, so a document is held out (never trained on) however often
+   * or wherever it is re-sent.
    */
   public static boolean isHeldOut(String documentId, double heldoutFraction) {
     long bits = ByteBuffer.wrap(Sha256.digest(documentId)).order(ByteOrder.BIG_ENDIAN).getLong();

@@ -50,10 +50,13 @@ class CurationTopologyTest {
   private TestOutputTopic<String, byte[]> heldout;
   private TestOutputTopic<String, byte[]> rejected;
 
-  /** Routing and dedup are tested on short texts, so the content filters (tested below and in their own tests) are off. */
+  /**
+   * Routing and dedup are tested on short texts, so the content filters (tested below and in their own tests) are
+   * off, and so is the new-domain share (tested on its own), leaving the hash of the id to route.
+   */
   @BeforeEach
   void start() {
-    startWith(CurationConfig.defaults().withHeldoutFraction(0.3).withoutContentFilters());
+    startWith(CurationConfig.defaults().withHeldoutFraction(0.3).withoutContentFilters().withNewDomainHeldoutBytes(0));
   }
 
   private void startWith(CurationConfig config) {
@@ -131,6 +134,24 @@ class CurationTopologyTest {
     assertEquals(Map.of("lang", "en"), doc.getMetadata());
     assertEquals("kafka:" + Topics.RAW.name(), doc.getSource());
     assertTrue(rejected.isEmpty());
+  }
+
+  @Test
+  void aNewDomainIsHeldOutFromHalfItsFirstDocumentsThenByTheHashOfTheId() {
+    startWith(CurationConfig.defaults().withHeldoutFraction(0.05).withoutContentFilters().withNewDomainHeldoutBytes(1000));
+    for (int i = 0; i < 40; i++) {
+      String text = String.format("Texte numero %03d ", i).repeat(6).substring(0, 100);
+      raw.pipeInput(utf8("{\"id\":\"fr-" + i + "\",\"domain\":\"fr\",\"text\":\"" + text + "\"}"));
+    }
+    raw.pipeInput(utf8("{\"id\":\"de-0\",\"domain\":\"de\",\"text\":\"Erster deutscher Text\"}"));
+    List<String> held = heldout.readRecordsToList().stream().map(TestRecord::key).toList();
+    List<String> boosted = new ArrayList<>();
+    for (int i = 0; i < 20; i += 2) boosted.add("fr-" + i);
+    List<String> expected = new ArrayList<>(boosted);
+    for (int i = 19; i < 40; i++) if (CurationTopology.isHeldOut("fr-" + i, 0.05)) expected.add("fr-" + i);
+    expected.add("de-0");
+    assertEquals(expected, held, "every other one of the first 19 (1,000 held-out bytes of 1,900), then the hash; de starts its own");
+    assertEquals(40 + 1 - held.size(), curated.getQueueSize());
   }
 
   @Test
@@ -288,7 +309,7 @@ class CurationTopologyTest {
 
   @Test
   void textLengthBoundsComeFromTheConfig() {
-    startWith(CurationConfig.defaults().withTextChars(5, 10).withoutContentFilters());
+    startWith(CurationConfig.defaults().withTextChars(5, 10).withoutContentFilters().withNewDomainHeldoutBytes(0));
     raw.pipeInput(utf8("{\"domain\":\"en\",\"text\":\"abcd\"}"));
     raw.pipeInput(utf8("{\"domain\":\"en\",\"text\":\"abcdefghijk\"}"));
     raw.pipeInput(utf8("{\"domain\":\"en\",\"text\":\"abcdefghij\"}"));
@@ -334,7 +355,7 @@ class CurationTopologyTest {
 
   @Test
   void lowQualityTextIsRejectedByTheQualityStageWithItsRuleAndOriginalBytes() {
-    startWith(CurationConfig.defaults());
+    startWith(CurationConfig.defaults().withNewDomainHeldoutBytes(0));
     byte[] spam = utf8("{\"id\":\"spam\",\"domain\":\"en\",\"text\":\"" + "Buy the best of the cheap watches online today and save\\n".repeat(10) + "\"}");
     byte[] short_ = utf8("{\"id\":\"short\",\"domain\":\"en\",\"text\":\"Thank you.\"}");
     byte[] code = utf8("{\"id\":\"code\",\"domain\":\"java\",\"text\":\"class A {\\n  int x;\\n}\\n\"}");
@@ -354,7 +375,7 @@ class CurationTopologyTest {
 
   @Test
   void aNearCopyIsRejectedNamingTheFirstAndTheSameTextInAnotherDomainIsKept() {
-    startWith(CurationConfig.defaults());
+    startWith(CurationConfig.defaults().withNewDomainHeldoutBytes(0));
     raw.pipeInput(DOCUMENTS.encode(document("first", "en", SPEECH)));
     byte[] copy = DOCUMENTS.encode(document("copy", "en", SPEECH.replace("large majority", "big majority")));
     raw.pipeInput(copy);

@@ -108,6 +108,54 @@ class AvroSerdeTest {
   }
 
   @Test
+  void recordsOfTheSchemasBeforeTheGatePolicyStillDecode() throws Exception {
+    Schema checkpointV1 = SchemaHistory.schemas().stream().filter(s -> s.getName().equals("CheckpointPublished")).findFirst().orElseThrow();
+    GenericRecord old = new GenericData.Record(checkpointV1);
+    old.put("lineage", "main");
+    old.put("version", 3L);
+    old.put("parentVersion", 2L);
+    old.put("location", "/data/main/v000003");
+    old.put("sha256", "ab".repeat(32));
+    old.put("step", 150L);
+    old.put("tokensSeen", 12345L);
+    old.put("documents", 17L);
+    old.put("offsets", List.of());
+    old.put("trainLoss", 1.5);
+    old.put("createdAt", 1L);
+    CheckpointPublished decoded = AvroSerde.of(CheckpointPublished.class).decode(singleObject(checkpointV1, old));
+    assertEquals(3L, decoded.getVersion());
+    assertEquals(Map.of(), decoded.getDomainTokens(), "no domain tokens from an older trainer");
+    assertEquals(null, decoded.getPolicy());
+
+    Schema reportV2 = SchemaHistory.schemas().stream().filter(s -> s.getName().equals("EvaluationReport") && s.getField("forgetting") != null)
+        .findFirst().orElseThrow();
+    GenericRecord task = new GenericData.Record(reportV2.getField("tasks").schema().getElementType());
+    task.put("task", "heldout/en");
+    task.put("metric", "loss");
+    task.put("candidate", 2.5);
+    task.put("sequences", 64);
+    task.put("passed", true);
+    task.put("higherIsBetter", false);
+    GenericRecord report = new GenericData.Record(reportV2);
+    report.put("lineage", "main");
+    report.put("candidateVersion", 7L);
+    report.put("candidateStep", 70L);
+    report.put("tasks", List.of(task));
+    report.put("decision", new GenericData.EnumSymbol(reportV2.getField("decision").schema(), "PROMOTE"));
+    report.put("decidingRule", "no-regression");
+    report.put("reason", "ok");
+    report.put("evaluatedAt", 1234L);
+    report.put("snapshotVersion", 1L);
+    report.put("rules", List.of());
+    report.put("forgetting", List.of());
+    EvaluationReport r = AvroSerde.of(EvaluationReport.class).decode(singleObject(reportV2, report));
+    assertEquals(null, r.getTasks().get(0).getBest());
+    assertEquals(null, r.getTasks().get(0).getWeight());
+    assertEquals(null, r.getNext());
+    assertEquals(null, r.getPolicy());
+  }
+
+  @Test
   void unknownFingerprintTruncatedAndJunkAreClearErrors() {
     byte[] good = documents.encode(document());
     byte[] unknown = good.clone();

@@ -3,6 +3,7 @@ package ipt.standalone;
 import ipt.testsupport.DemoCorpus;
 import ipt.testsupport.EmbeddedKafka;
 import ipt.evaluator.EvaluatorConfig;
+import ipt.evaluator.Stall;
 import ipt.ingest.CurationConfig;
 import ipt.ingest.DocumentPublisher;
 import ipt.ingest.HttpDocumentSink;
@@ -28,14 +29,18 @@ import java.util.concurrent.CompletableFuture;
 import java.util.stream.Collectors;
 
 /**
- * `ipt demo`: a real broker, every service, and a stream of real text one domain after another.
- * Two lineages train on the same stream, one with replay and one without, so the table and the
- * report show what replay does to forgetting of the earlier domains.
+ * `ipt demo`: a real broker, every service, and a stream of real text one domain after another (English,
+ * Java, German, French). The recommended lineage runs the services' defaults; beside it a lineage without
+ * replay shows what the defaults prevent. The terminal shows every judged round and a line per phase; the
+ * services log to a file in the work directory; the report draws each domain's loss of the served champion
+ * and of every candidate over rounds.
  */
 final class Demo {
   /** How big the demo is; the defaults finish in a few minutes on two cores. */
-  record Options(Path workDir, int englishKb, int javaKb, int germanKb, int stepsPerRound, int batchSize, double replayFraction,
-      double regressionBudget) {}
+  record Options(Path workDir, int englishKb, int javaKb, int germanKb, int frenchKb, int stepsPerRound, int batchSize, double replayFraction) {}
+
+  /** Rounds start 2 s after the stream goes quiet (the services wait 30 s), so each phase's tail is trained promptly. */
+  private static final Duration IDLE_FLUSH = Duration.ofSeconds(2);
 
   private record Phase(String domain, String description, List<DemoCorpus.Text> texts) {}
 
@@ -51,27 +56,41 @@ final class Demo {
     long started = System.nanoTime();
     Path work = options.workDir().toAbsolutePath();
     prepareWorkDir(work);
+    // Before any service creates its logger: their lines go to the file, the terminal keeps the table.
+    System.setProperty("org.slf4j.simpleLogger.logFile", work.resolve("services.log").toString());
     List<Phase> phases = List.of(
         new Phase("en", "English, European Parliament proceedings", DemoCorpus.europarl("en", options.englishKb() * 1024)),
-        new Phase("java", "Java source code, Apache Commons", DemoCorpus.java(options.javaKb() * 1024)),
-        new Phase("de", "German, European Parliament proceedings", DemoCorpus.europarl("de", options.germanKb() * 1024)));
+        new Phase("java", "Java source code, Apache Commons", shuffled(DemoCorpus.java(options.javaKb() * 1024))),
+        new Phase("de", "German, European Parliament proceedings", DemoCorpus.europarl("de", options.germanKb() * 1024)),
+        new Phase("fr", "French, European Parliament proceedings", DemoCorpus.europarl("fr", options.frenchKb() * 1024)))
+        .stream().filter(p -> !p.texts().isEmpty()).toList();
 
-    // Replay is the one difference between the lineages: no reset to the champion after rejections, which would
-    // pull no-replay back to its English-era weights and hide what it forgets.
-    TrainerConfig.Forgetting replayOnly = new TrainerConfig.Forgetting(false, 0, 0f, 0, 0, 0);
+    TrainerConfig defaults = TrainerConfig.fromEnv(Map.of("IPT_LINEAGE", "replay", "IPT_DATA_DIR", work.toString()));
+    // No reset to the champion for the contrast lineage: a reset raises replay, and it would no longer be one without.
+    TrainerConfig.Forgetting f = defaults.forgetting();
     List<TrainerConfig> trainers = List.of(
-        TrainerConfig.of("replay", work, options.replayFraction()).withRounds(options.stepsPerRound(), options.batchSize(), Duration.ofSeconds(2))
-            .with(replayOnly),
-        TrainerConfig.of("no-replay", work, 0.0).withRounds(options.stepsPerRound(), options.batchSize(), Duration.ofSeconds(2)).with(replayOnly));
-    out.printf("ipt demo: %d phases, lineages %s, work dir %s%n", phases.size(),
-        trainers.stream().map(t -> t.lineage() + " (replay " + Math.round(t.replay().fraction() * 100) + "%)").collect(Collectors.joining(", ")), work);
+        TrainerConfig.of("replay", work, options.replayFraction()).withRounds(options.stepsPerRound(), options.batchSize(), IDLE_FLUSH),
+        TrainerConfig.of("no-replay", work, 0.0).withRounds(options.stepsPerRound(), options.batchSize(), IDLE_FLUSH)
+            .with(new TrainerConfig.Forgetting(f.freezeEmbeddings(), f.frozenBlocks(), f.l2Pull(), 0, 0, 0)));
+    EvaluatorConfig evaluator = EvaluatorConfig.fromEnv(Map.of("IPT_DATA_DIR", work.toString()));
+    out.printf("ipt demo: %d phases (%s), work dir %s, service logs in %s%n", phases.size(),
+        phases.stream().map(Phase::domain).collect(Collectors.joining(" → ")), work, work.resolve("services.log"));
+    out.printf("  replay     the services' defaults: replay %d%%, %s; gate: %s policy (README, \"The gate\")%n",
+        Math.round(defaults.replay().fraction() * 100),
+        f.resetAfterRejections() == 0 ? "no reset" : "after " + f.resetAfterRejections() + " rejections a reset to the champion with more replay",
+        evaluator.gate().name());
+    out.printf("  no-replay  for contrast: replay 0%% and no reset to the champion (a reset raises replay)%n");
+    out.printf("  both       differ from the defaults only in: a round starts %d s after the stream goes quiet (default %d s), so each phase"
+        + " ends promptly%s%n", IDLE_FLUSH.toSeconds(), defaults.rounds().idleFlush().toSeconds(),
+        options.replayFraction() == defaults.replay().fraction() && options.stepsPerRound() == defaults.rounds().stepsPerRound()
+            && options.batchSize() == defaults.rounds().batchSize() ? "" : "; and as asked on the command line: replay, steps per round, batch size");
 
     Table table = new Table(out);
     List<LossReport.PhaseEnd> phaseEnds = new ArrayList<>();
     List<EvaluationReport> reports;
     try (EmbeddedKafka kafka = EmbeddedKafka.start(work.resolve("kafka"), EmbeddedKafka.freePort(), false);
         LocalPipeline pipeline = new LocalPipeline(kafka.bootstrapServers(), work,
-            CurationConfig.defaults().withHeldoutFraction(0.1), trainers, EvaluatorConfig.of(work, options.regressionBudget(), EvaluatorConfig.HELD_OUT_TOKENS));
+            CurationConfig.defaults(), trainers, evaluator);
         EvaluationLog evaluations = new EvaluationLog(pipeline.kafka(), table::print);
         DocumentPublisher publisher = new DocumentPublisher(pipeline.kafka())) {
       out.printf("broker %s; /metrics and /healthz: %s%n", kafka.bootstrapServers(), pipeline.statusPorts().entrySet().stream()
@@ -97,8 +116,12 @@ final class Demo {
           CompletableFuture.allOf(acks.toArray(new CompletableFuture[0])).get();
         }
         table.header();
+        long phaseStarted = System.nanoTime();
+        int judgedBefore = evaluations.reports().size();
         pipeline.awaitSettled(Duration.ofMinutes(20));
         phaseEnds.add(new LossReport.PhaseEnd(phase.domain(), lastVersions(evaluations.reports())));
+        out.println(progress(i + 1, phases.size(), phase.domain(), evaluations.reports().subList(judgedBefore, evaluations.reports().size()),
+            (System.nanoTime() - phaseStarted) / 1e9));
       }
       reports = evaluations.reports();
     }
@@ -109,6 +132,29 @@ final class Demo {
     printForgetting(report);
     out.printf("%nreport: %s%ndone in %.0f s%n", html, (System.nanoTime() - started) / 1e9);
     return 0;
+  }
+
+  /** E.g. "phase 2/4 (java) done in 95 s: replay 3/4 promoted, serving v14; no-replay 0/3 promoted, serving v8 (regression:…)". */
+  static String progress(int phase, int phases, String domain, List<EvaluationReport> judged, double seconds) {
+    Map<String, List<EvaluationReport>> byLineage = new java.util.TreeMap<>();
+    judged.forEach(r -> byLineage.computeIfAbsent(r.getLineage(), k -> new ArrayList<>()).add(r));
+    List<String> parts = new ArrayList<>();
+    byLineage.forEach((lineage, reports) -> {
+      long promoted = reports.stream().filter(r -> r.getDecision() == ipt.schemas.Decision.PROMOTE).count();
+      EvaluationReport last = reports.get(reports.size() - 1);
+      Long serving = last.getDecision() == ipt.schemas.Decision.PROMOTE ? Long.valueOf(last.getCandidateVersion()) : last.getChampionVersion();
+      parts.add(String.format(Locale.ROOT, "%s %d/%d promoted, serving %s%s", lineage, promoted, reports.size(), serving == null ? "nothing" : "v" + serving,
+          promoted == 0 ? " (mostly " + Stall.of(reports).mainRule() + ")" : ""));
+    });
+    return String.format(Locale.ROOT, "phase %d/%d (%s) done in %.0f s: %s", phase, phases, domain, seconds,
+        parts.isEmpty() ? "no round judged" : String.join("; ", parts));
+  }
+
+  /** Source chunks in a fixed random order, so the held-out share of the domain comes from many files, not the first few. */
+  private static List<DemoCorpus.Text> shuffled(List<DemoCorpus.Text> texts) {
+    List<DemoCorpus.Text> out = new ArrayList<>(texts);
+    java.util.Collections.shuffle(out, new java.util.Random(16));
+    return out;
   }
 
   /** The services' /metrics endpoints in Prometheus's file_sd format, job ipt-<service>. */
@@ -128,7 +174,7 @@ final class Demo {
   private void printForgetting(LossReport report) {
     Map<String, Map<String, Double>> f = report.forgetting();
     Map<String, Map<String, Double>> last = report.finalLoss();
-    out.printf("%nforgetting F = final − best held-out loss (nats/token), final loss in brackets%n");
+    out.printf("%nforgetting F = the final champion's held-out loss − the lowest any champion had (nats/token), final loss in brackets%n");
     out.printf("%-14s", "domain");
     f.keySet().forEach(l -> out.printf("%22s", l));
     out.println();

@@ -5,6 +5,7 @@ import ipt.evaluator.EvaluatorConfig;
 import ipt.evaluator.EvaluatorService;
 import ipt.evaluator.ManualPromotion;
 import ipt.evaluator.ModelRegistry;
+import ipt.evaluator.Stall;
 import ipt.ingest.CurationService;
 import ipt.ingest.DocumentPublisher;
 import ipt.ingest.DocumentSink;
@@ -77,7 +78,7 @@ public final class Ipt implements Runnable {
   }
 
   @Command(name = "demo", mixinStandardHelpOptions = true,
-      description = "Embedded Kafka broker + every service; streams English, then Java, then German text and reports forgetting.")
+      description = "Embedded Kafka broker + every service; streams English, Java, German, then French text and reports forgetting.")
   static final class DemoCommand implements Callable<Integer> {
     @Option(names = "--work-dir", defaultValue = "ipt-demo", description = "Where broker data, checkpoints, replay and the report go (default: ${DEFAULT-VALUE}).")
     Path workDir;
@@ -91,22 +92,21 @@ public final class Ipt implements Runnable {
     @Option(names = "--german-kb", defaultValue = "400", description = "German text in the third phase (default: ${DEFAULT-VALUE}).")
     int germanKb;
 
+    @Option(names = "--french-kb", defaultValue = "400", description = "French text in the fourth phase (default: ${DEFAULT-VALUE}).")
+    int frenchKb;
+
     @Option(names = "--steps-per-round", defaultValue = "50", description = "Optimizer steps per training round (default: ${DEFAULT-VALUE}).")
     int stepsPerRound;
 
     @Option(names = "--batch-size", defaultValue = "16", description = "Sequences per step (default: ${DEFAULT-VALUE}).")
     int batchSize;
 
-    @Option(names = "--replay", defaultValue = "0.25", description = "Replay fraction of the 'replay' lineage (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--replay", defaultValue = "0.25", description = "Replay fraction of the 'replay' lineage (default: ${DEFAULT-VALUE}, the services' default).")
     double replay;
-
-    @Option(names = "--budget", defaultValue = "0.10",
-        description = "Largest relative held-out loss rise the gate lets through (default: ${DEFAULT-VALUE}; the services default to 0.02).")
-    double budget;
 
     @Override
     public Integer call() throws Exception {
-      return new Demo(new Demo.Options(workDir, englishKb, javaKb, germanKb, stepsPerRound, batchSize, replay, budget), System.out).run();
+      return new Demo(new Demo.Options(workDir, englishKb, javaKb, germanKb, frenchKb, stepsPerRound, batchSize, replay), System.out).run();
     }
   }
 
@@ -278,7 +278,8 @@ public final class Ipt implements Runnable {
   }
 
   @Command(name = "models", mixinStandardHelpOptions = true,
-      description = "Lists every lineage: its champion and its last decision (ipt.promotions, ipt.evaluations on KAFKA_BOOTSTRAP_SERVERS).")
+      description = "Lists every lineage: its champion, its last decision, what happens next and, when candidates keep being rejected,"
+          + " since when and by which rules (ipt.promotions, ipt.evaluations on KAFKA_BOOTSTRAP_SERVERS).")
   void models() {
     try (ModelRegistry registry = ModelRegistry.read(KafkaSettings.fromEnv(Settings.environment()))) {
       System.out.printf("%-16s %-9s %-22s %-26s %-9s %s%n", "LINEAGE", "CHAMPION", "PROMOTED AT", "BY", "DECISIONS", "LAST DECISION");
@@ -292,6 +293,9 @@ public final class Ipt implements Runnable {
             champion == null ? "-" : champion.getDecidingRule(),
             registry.count(lineage, Decision.PROMOTE) + "/" + history.size(),
             last == null ? "-" : "v" + last.getCandidateVersion() + " " + last.getDecision() + " (" + last.getDecidingRule() + ") " + last.getReason());
+        Stall stall = Stall.of(history);
+        if (stall.rejected() > 0) System.out.printf("%16s not advancing: %s%n", "", stall.describe());
+        if (last != null && last.getNext() != null) System.out.printf("%16s next: %s%n", "", last.getNext());
       }
     }
   }

@@ -16,8 +16,9 @@ import java.util.TreeMap;
 import java.util.TreeSet;
 
 /**
- * Held-out loss of every domain over rounds, per lineage, as a self-contained HTML page (inline
- * SVG, no scripts), plus the forgetting table: final loss minus the best loss the lineage reached.
+ * Held-out loss of every domain over rounds, per lineage, as a self-contained HTML page (inline SVG, no
+ * scripts): the served champion's (a line that moves only at promotions) and every candidate's (points), plus
+ * the forgetting table: the final champion's loss minus the lowest any champion of the lineage reached.
  */
 final class LossReport {
   /** Where a phase of the stream ended: the last evaluated version of each lineage by then. */
@@ -39,7 +40,12 @@ final class LossReport {
     domains = new ArrayList<>(seenDomains);
   }
 
-  /** lineage → task → F = last candidate loss − lowest candidate loss seen. */
+  /** The served champion's loss on a task after the decision: the candidate's if promoted, else the champion's (null: none). */
+  static Double champion(EvaluationReport r, TaskResult t) {
+    return r.getDecision() == Decision.PROMOTE ? Double.valueOf(t.getCandidate()) : t.getChampion();
+  }
+
+  /** lineage → task → F = the last champion's loss − the lowest loss any champion had (what users were served). */
   Map<String, Map<String, Double>> forgetting() {
     Map<String, Map<String, Double>> out = new TreeMap<>();
     byLineage.forEach((lineage, reports) -> {
@@ -47,9 +53,10 @@ final class LossReport {
       Map<String, Double> last = new LinkedHashMap<>();
       for (EvaluationReport r : reports) {
         for (TaskResult t : losses(r)) {
-          if (!Double.isFinite(t.getCandidate())) continue;
-          best.merge(t.getTask(), t.getCandidate(), Math::min);
-          last.put(t.getTask(), t.getCandidate());
+          Double served = champion(r, t);
+          if (served == null || !Double.isFinite(served)) continue;
+          best.merge(t.getTask(), served, Math::min);
+          last.put(t.getTask(), served);
         }
       }
       Map<String, Double> f = new TreeMap<>();
@@ -59,12 +66,17 @@ final class LossReport {
     return out;
   }
 
-  /** lineage → task → last candidate loss. */
+  /** lineage → task → the last champion's loss. */
   Map<String, Map<String, Double>> finalLoss() {
     Map<String, Map<String, Double>> out = new TreeMap<>();
     byLineage.forEach((lineage, reports) -> {
       Map<String, Double> last = new TreeMap<>();
-      reports.forEach(r -> losses(r).forEach(t -> last.put(t.getTask(), t.getCandidate())));
+      for (EvaluationReport r : reports) {
+        for (TaskResult t : losses(r)) {
+          Double served = champion(r, t);
+          if (served != null) last.put(t.getTask(), served);
+        }
+      }
       out.put(lineage, last);
     });
     return out;
@@ -77,14 +89,16 @@ final class LossReport {
         .append("</head><body><h1>Held-out loss per domain over rounds</h1>")
         .append("<p>Each point is one checkpoint judged by the evaluator on held-out documents of every domain seen so far ")
         .append("(mean nats per byte-token; lower is better). Filled points were promoted, hollow ones rejected by the gate. ")
-        .append("Dashed lines mark where a phase of the stream (one domain) ended.</p>");
+        .append("The thick lines are the champion, the model users are served: they move only when a candidate is promoted. ")
+        .append("Dashed vertical lines mark where a phase of the stream (one domain) ended.</p>");
     for (var entry : byLineage.entrySet()) {
       html.append("<h2>lineage <code>").append(entry.getKey()).append("</code></h2>");
       html.append(chart(entry.getKey(), entry.getValue(), phases));
     }
-    html.append("<h2>Forgetting</h2><p>F = final loss − lowest loss the lineage reached on the domain (nats/token; 0 means nothing forgotten).</p>");
+    html.append("<h2>Forgetting</h2><p>F = the final champion's loss − the lowest loss any champion of the lineage had on the domain ")
+        .append("(nats/token; 0 means nothing forgotten).</p>");
     html.append(table(forgetting(), "%+.3f"));
-    html.append("<h2>Final held-out loss</h2>");
+    html.append("<h2>Final champion's held-out loss</h2>");
     html.append(table(finalLoss(), "%.3f"));
     html.append("</body></html>\n");
     Files.writeString(file, html, StandardCharsets.UTF_8);
@@ -149,18 +163,25 @@ final class LossReport {
       String task = domains.get(d);
       String colour = COLOURS[d % COLOURS.length];
       StringBuilder line = new StringBuilder();
+      StringBuilder served = new StringBuilder();
       StringBuilder points = new StringBuilder();
       for (EvaluationReport r : reports) {
         for (TaskResult t : losses(r)) {
           if (!t.getTask().equals(task) || !Double.isFinite(t.getCandidate())) continue;
           double x = x(r.getCandidateVersion(), xMax), y = y(t.getCandidate(), yMin, yMax);
           line.append(String.format(Locale.ROOT, "%.1f,%.1f ", x, y));
+          Double champion = champion(r, t);
+          if (champion != null && Double.isFinite(champion)) {
+            double cy = y(Math.min(yMax, Math.max(yMin, champion)), yMin, yMax);
+            served.append(String.format(Locale.ROOT, "%.1f,%.1f %.1f,%.1f ", x - 0.5 * (x(2, xMax) - x(1, xMax)), cy, x, cy));
+          }
           boolean promoted = r.getDecision() == Decision.PROMOTE;
           points.append(String.format(Locale.ROOT, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" stroke=\"%s\" fill=\"%s\"><title>v%d %s %.4f %s</title></circle>",
               x, y, colour, promoted ? colour : "white", r.getCandidateVersion(), task, t.getCandidate(), r.getDecision()));
         }
       }
-      svg.append(String.format(Locale.ROOT, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" points=\"%s\"/>", colour, line));
+      svg.append(String.format(Locale.ROOT, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1\" stroke-dasharray=\"2 2\" points=\"%s\"/>", colour, line));
+      svg.append(String.format(Locale.ROOT, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"3\" stroke-opacity=\"0.6\" points=\"%s\"/>", colour, served));
       svg.append(points);
       svg.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"%d\" fill=\"%s\">%s</text>", W - RIGHT + 8, TOP + 12 + 14 * d, colour, task));
     }

@@ -49,7 +49,7 @@ class DashboardIT {
   void everyPanelHasDataFromARunningDemoAndEveryAlertEvaluates() throws Exception {
     assumeTrue(Files.isExecutable(Path.of("/usr/bin/prometheus")), "prometheus is not installed (apt-get install prometheus)");
     Path work = dir.resolve("demo");
-    Demo.Options options = new Demo.Options(work, 150, 100, 100, 10, 8, 0.25, 0.10); // enough held-out text for 3 tasks
+    Demo.Options options = new Demo.Options(work, 150, 100, 100, 0, 10, 8, 0.25); // enough held-out text for 3 tasks
     ByteArrayOutputStream demoOut = new ByteArrayOutputStream();
     Thread demo = new Thread(() -> {
       try {

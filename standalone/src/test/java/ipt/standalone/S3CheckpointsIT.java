@@ -63,7 +63,8 @@ class S3CheckpointsIT {
       TrainerConfig trainer = TrainerConfig.of("s3", work, 0.25).withRounds(10, 8, Duration.ofSeconds(1)).withModel(TINY, TrainConfig.defaults())
           .withCheckpointStore(store);
       EvaluatorConfig evaluator = EvaluatorConfig.of(work, 0.5, 16 * 33);
-      evaluator = new EvaluatorConfig(store, evaluator.snapshots(), evaluator.heldOutTokensPerDomain(), evaluator.rules(), evaluator.suites());
+      evaluator = new EvaluatorConfig(store, evaluator.snapshots(), evaluator.heldOutTokensPerDomain(), evaluator.gate(), evaluator.suites(),
+          evaluator.stallAfter(), evaluator.heldOutMinDocuments());
       List<DemoCorpus.Text> texts = DemoCorpus.europarl("en", 60_000);
       try (EmbeddedKafka kafka = EmbeddedKafka.start();
           LocalPipeline pipeline = new LocalPipeline(kafka.bootstrapServers(), work, CurationConfig.defaults().withHeldoutFraction(0.1), List.of(trainer), evaluator);

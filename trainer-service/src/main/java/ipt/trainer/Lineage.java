@@ -17,6 +17,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -371,6 +372,18 @@ public final class Lineage implements AutoCloseable {
   /** Documents added to this instance since it was recovered or forked. */
   public long documentsAdded() {
     return documentsAdded;
+  }
+
+  /** The share of every batch drawn from the replay store in the next round. */
+  public double replayFraction() {
+    return state.replayFraction();
+  }
+
+  /** New tokens per domain over the lineage: the replay store counts every sequence each domain contributed. */
+  public Map<String, Long> domainTokens() {
+    Map<String, Long> tokens = new TreeMap<>();
+    for (ReplayStore.Reservoir r : replay.reservoirs()) tokens.put(r.domain(), r.seen() * config.sequenceLength());
+    return tokens;
   }
 
   public long replaySequences() {

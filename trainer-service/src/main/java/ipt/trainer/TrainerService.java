@@ -212,7 +212,19 @@ public final class TrainerService implements AutoCloseable {
         .setOffsets(offsets)
         .setTrainLoss(round.trainLoss())
         .setCreatedAt(Instant.ofEpochMilli(m.createdAtMillis()))
+        .setDomainTokens(lineage.domainTokens())
+        .setReplayFraction(lineage.replayFraction())
+        .setMaxReplayFraction(config.forgetting().resetAfterRejections() > 0 ? config.forgetting().maxReplay() : lineage.replayFraction())
+        .setPolicy(policy())
         .build();
+  }
+
+  /** What this trainer does after rejections, for the evaluator's report (EvaluationReport.next). */
+  private String policy() {
+    TrainerConfig.Forgetting f = config.forgetting();
+    if (f.resetAfterRejections() == 0) return "keeps training from its own latest round, replay " + Math.round(lineage.replayFraction() * 100) + "%";
+    return "after " + f.resetAfterRejections() + " consecutive rejections restarts from the champion's weights and raises replay by "
+        + Math.round(f.replayRaise() * 100) + " points, up to " + Math.round(f.maxReplay() * 100) + "%";
   }
 
   /** Records on the assigned partitions past the consumer's position, as far as the consumer knows. */
