@@ -24,7 +24,7 @@ public final class Settings {
 
   /** Served on by every service process: /metrics, /healthz and a service's own API. */
   public static final Setting<Integer> STATUS_PORT = Setting.of("IPT_STATUS_PORT", Setting.Type.INT, 8080,
-      Setting.Rule.between(1, 65535), Setting.Change.RESTART, "port of `/metrics`, `/healthz` and the service's own API");
+      Setting.Rule.between(0, 65535), Setting.Change.RESTART, "port of `/metrics`, `/healthz` and the service's own API (0: a free one)");
 
   /** The address the status port binds: an IP address (a host name would depend on DNS at start). */
   public static final Setting<String> STATUS_BIND = Setting.of("IPT_STATUS_BIND", Setting.Type.STRING, "127.0.0.1",

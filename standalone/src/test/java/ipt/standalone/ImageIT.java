@@ -111,7 +111,7 @@ class ImageIT {
     assertTrue(Pattern.compile("(?m)^replay +v1 ").matcher(run.output()).find(), run.output());
     assertTrue(Pattern.compile("(?m)^no-replay +v1 ").matcher(run.output()).find(), run.output());
     assertTrue(run.output().contains("report: /tmp/ipt-demo/report.html"), "the working directory is /tmp: " + run.output());
-    assertTrue(run.output().contains("final − best"), "UTF-8 output (LANG=C.UTF-8, its locale in the image): " + run.output());
+    assertTrue(run.output().contains("en → java → de → fr"), "UTF-8 output (LANG=C.UTF-8, its locale in the image): " + run.output());
   }
 
   /** A service as the chart starts one: its first argument, KAFKA_BOOTSTRAP_SERVERS by host name (/etc/hosts via nsswitch). */

@@ -53,7 +53,7 @@ class S3CheckpointsIT {
     Files.writeString(conf, String.join("\n", "s3proxy.endpoint=" + endpoint, "s3proxy.authorization=aws-v2-or-v4", "s3proxy.identity=ipt",
         "s3proxy.credential=ipt-secret", "jclouds.provider=transient", "jclouds.identity=ipt", "jclouds.credential=ipt-secret", ""));
     Process s3proxy = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-jar",
-        Path.of("..", "model", "target", "s3proxy", "s3proxy.jar").toString(), "--properties", conf.toString())
+        Path.of("..", "checkpoints", "target", "s3proxy", "s3proxy.jar").toString(), "--properties", conf.toString())
         .redirectErrorStream(true).redirectOutput(work.resolve("s3proxy.log").toFile()).start();
     System.setProperty("aws.accessKeyId", "ipt"); // the AWS SDK's default credential chain reads these
     System.setProperty("aws.secretAccessKey", "ipt-secret");
