@@ -110,7 +110,7 @@ class DashboardIT {
           alerts++;
         }
       }
-      assertEquals(7, alerts, "every rule of alerts.yml loaded and evaluated");
+      assertEquals(8, alerts, "every rule of alerts.yml loaded and evaluated");
       draw(panels, started, ended, Path.of("target", "dashboard.png"));
     } finally {
       prometheus.destroy();
