@@ -93,7 +93,7 @@ class EvaluatorIT {
         EvaluationReport v1 = judge(kafka, producer, write(root, model, 1));
         assertEquals(Decision.PROMOTE, v1.getDecision(), v1.getReason());
         assertEquals("first-checkpoint", v1.getDecidingRule());
-        assertEquals(List.of("heldout/en/loss", "suite/cloze/acc", "suite/cloze/acc_norm"), tasks(v1));
+        assertEquals(List.of("heldout/en/loss", "heldout/en/bits_per_byte", "heldout/en/nats_per_char", "suite/cloze/acc", "suite/cloze/acc_norm"), tasks(v1));
 
         heldOut(producer, german.subList(0, 5)); // German becomes a task: the newest domain
         train(model, List.of(englishTraining, germanTraining), 200, 2e-3f, 2); // half of every batch replays English
