@@ -54,9 +54,10 @@ public record TrainerConfig(
   public record Rounds(int stepsPerRound, int batchSize, int microBatches, Duration idleFlush, Schedule schedule, int annealSteps) {
     /**
      * {@code REWARM_COSINE}: every round re-warms and decays (Ibrahim et al. 2024). {@code WSD}: one warmup
-     * over the lineage's first steps, then a constant rate, with a short anneal before each checkpoint.
+     * over the lineage's first steps, then a constant rate, with a short linear anneal before each checkpoint.
+     * {@code WSD_SQRT}: the same with a (1 - sqrt) cooldown (Hägele et al. 2024).
      */
-    public enum Schedule { REWARM_COSINE, WSD }
+    public enum Schedule { REWARM_COSINE, WSD, WSD_SQRT }
 
     public Rounds {
       if (stepsPerRound < 1 || batchSize < 1) throw new IllegalArgumentException("stepsPerRound and batchSize must be positive");

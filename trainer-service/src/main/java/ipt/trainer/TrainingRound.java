@@ -111,6 +111,7 @@ final class TrainingRound {
     return switch (r.schedule()) {
       case REWARM_COSINE -> LrSchedule.at(stepInRound, roundSteps, config.train());
       case WSD -> LrSchedule.wsd(globalStep, stepInRound, roundSteps, r.annealSteps(), config.train());
+      case WSD_SQRT -> LrSchedule.wsdSqrt(globalStep, stepInRound, roundSteps, r.annealSteps(), config.train());
     };
   }
 
