@@ -383,6 +383,31 @@ public final class LanguageModel implements AutoCloseable {
   }
 
   /**
+   * Moves every weight to {@code keep × this + (1 − keep) × other} (weight-space ensembling, WiSE-FT); the
+   * optimizer state and step count stay this model's.
+   */
+  public void interpolate(LanguageModel other, float keep) {
+    if (!other.config.equals(config)) throw new IllegalArgumentException("other is a " + other.config + ", this a " + config);
+    synchronized (ENGINE) {
+      Map<String, NDArray> theirs = new HashMap<>();
+      for (Pair<String, Parameter> named : other.net.getParameters()) theirs.put(named.getKey(), named.getValue().getArray());
+      NDManager manager = model.getNDManager();
+      for (Pair<String, Parameter> named : net.getParameters()) {
+        NDArray w = named.getValue().getArray();
+        NDArray o = theirs.get(named.getKey());
+        try (NDArray copy = manager.create(o.toFloatArray(), o.getShape()); NDArray toward = copy.sub(w)) {
+          w.addi(toward.muli(1 - keep));
+        }
+      }
+    }
+  }
+
+  /** Counts steps on from {@code step} if that is further: a lineage that restarts from older weights keeps its count. */
+  public void continueStepsFrom(long step) {
+    this.step = Math.max(this.step, step);
+  }
+
+  /**
    * Mean nats per predicted token over all sequences (each 2..contextLength+1 tokens; shorter ones are
    * padded and the padding masked). Eval mode, no gradients, 16 sequences per forward pass.
    */

@@ -2,7 +2,6 @@ package ipt.trainer;
 
 import ipt.runtime.Topics;
 import ipt.schemas.AvroSerde;
-import ipt.schemas.Decision;
 import ipt.schemas.EvaluationReport;
 import ipt.schemas.Promotion;
 import java.time.Duration;
@@ -10,6 +9,8 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentSkipListMap;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.KafkaException;
@@ -22,15 +23,16 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Follows the evaluator's decisions for one lineage on its own thread: the current champion (from
- * {@code ipt.promotions}) and the candidates rejected since the last promotion (from {@code ipt.evaluations}).
+ * Follows the evaluator's decisions for one lineage on its own thread: the current champion and every promotion
+ * (from {@code ipt.promotions}) and every report on the lineage's candidates (from {@code ipt.evaluations}), which
+ * the trainer folds into its {@link GateEvidence} once they are settled.
  */
 final class ChampionWatch implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ChampionWatch.class);
   private static final Duration RETRY = Duration.ofSeconds(5);
 
-  /** The champion, if any, and the versions of the candidates rejected after the last promotion, oldest first. */
-  record State(Promotion champion, List<Long> rejectedSince) {}
+  /** The champion, if any. */
+  record State(Promotion champion) {}
 
   private final String lineage;
   private final KafkaConsumer<String, byte[]> consumer;
@@ -38,7 +40,10 @@ final class ChampionWatch implements AutoCloseable {
   private final AvroSerde<EvaluationReport> reports = AvroSerde.of(EvaluationReport.class);
   private final Thread thread;
   private volatile boolean running = true;
-  private volatile State state = new State(null, List.of());
+  private volatile State state = new State(null);
+  /** Every report on the lineage's candidates (the first one per version) and every promotion, by version. */
+  private final ConcurrentSkipListMap<Long, GateEvidence.Evaluated> evaluated = new ConcurrentSkipListMap<>();
+  private final Map<Long, Promotion> promoted = new ConcurrentHashMap<>();
 
   private ChampionWatch(Map<String, Object> kafka, String lineage) {
     this.lineage = lineage;
@@ -60,10 +65,40 @@ final class ChampionWatch implements AutoCloseable {
     return state;
   }
 
+  /**
+   * Waits up to {@code timeout} for a report on version {@code version} or a later one; the evaluator judges a
+   * lineage's checkpoints in version order, so every report up to {@code version} is in then. Returns whether it came.
+   */
+  boolean awaitEvaluated(long version, Duration timeout) throws InterruptedException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    synchronized (evaluated) {
+      while (evaluated.isEmpty() || evaluated.lastKey() < version) {
+        long left = deadline - System.nanoTime();
+        if (left <= 0) return false;
+        evaluated.wait(Math.max(1, left / 1_000_000));
+      }
+      return true;
+    }
+  }
+
+  /** The reports on versions in ({@code after}, {@code through}], oldest first. */
+  List<GateEvidence.Evaluated> evaluated(long after, long through) {
+    return after >= through ? List.of() : List.copyOf(evaluated.subMap(after, false, through, true).values());
+  }
+
+  /** The newest version with a report, 0 for none. */
+  long newestEvaluated() {
+    return evaluated.isEmpty() ? 0 : evaluated.lastKey();
+  }
+
+  /** The promotion of {@code version}, if it has been read. */
+  Promotion promotion(long version) {
+    return promoted.get(version);
+  }
+
   /** Reads both topics from the beginning, then follows them; a broker outage only delays it. */
   private void run() {
     Promotion champion = null;
-    List<Long> rejected = new ArrayList<>();
     try {
       while (running) {
         try {
@@ -73,16 +108,19 @@ final class ChampionWatch implements AutoCloseable {
             try {
               if (r.topic().equals(Topics.PROMOTIONS)) {
                 champion = promotions.decode(r.value());
+                promoted.putIfAbsent(champion.getVersion(), champion);
               } else {
                 EvaluationReport report = reports.decode(r.value());
-                if (report.getDecision() == Decision.PROMOTE) rejected.clear();
-                else rejected.add(report.getCandidateVersion());
+                evaluated.putIfAbsent(report.getCandidateVersion(), GateEvidence.Evaluated.of(report));
               }
             } catch (SerializationException e) {
               log.warn("{}: skipping undecodable {} record at offset {}: {}", lineage, r.topic(), r.offset(), e.getMessage());
             }
           }
-          state = new State(champion, List.copyOf(rejected));
+          state = new State(champion);
+          synchronized (evaluated) {
+            evaluated.notifyAll();
+          }
         } catch (WakeupException e) {
           if (running) throw e;
         } catch (KafkaException e) {

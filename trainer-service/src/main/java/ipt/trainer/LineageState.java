@@ -2,23 +2,57 @@ package ipt.trainer;
 
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
+import java.net.URLDecoder;
+import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
 import java.util.Properties;
+import java.util.SortedMap;
+import java.util.TreeMap;
 
 /**
- * What the forgetting guards changed about a lineage, carried in every checkpoint so a restart keeps it:
- * the replay fraction (raised by resets), the newest rejected candidate a reset already answered, and
- * how many resets there were.
+ * What the forgetting guards and the gate's reports changed about a lineage, carried in every checkpoint so a
+ * restart keeps it: the replay fraction and mixture the round trained with, the newest rejected candidate a
+ * recovery already answered, how many recoveries there were, the settled evidence (which reports it rests on:
+ * {@link GateEvidence#evaluatedThrough}) and how many waits for a report ran out.
  */
-record LineageState(double replayFraction, long lastResetAfter, int resets) {
+record LineageState(double replayFraction, long lastResetAfter, int resets, GateEvidence evidence, SortedMap<String, Double> shares,
+    int timedOutWaits) {
+
+  LineageState {
+    shares = java.util.Collections.unmodifiableSortedMap(new TreeMap<>(shares));
+  }
 
   static LineageState initial(double replayFraction) {
-    return new LineageState(replayFraction, 0, 0);
+    return new LineageState(replayFraction, 0, 0, GateEvidence.NONE, new TreeMap<>(), 0);
+  }
+
+  LineageState with(double fraction, SortedMap<String, Double> newShares) {
+    return new LineageState(fraction, lastResetAfter, resets, evidence, newShares, timedOutWaits);
+  }
+
+  LineageState with(GateEvidence e, int waitsTimedOut) {
+    return new LineageState(replayFraction, lastResetAfter, resets, e, shares, waitsTimedOut);
+  }
+
+  LineageState recovered(double fraction, long after) {
+    return new LineageState(fraction, after, resets + 1, evidence, shares, timedOutWaits);
+  }
+
+  LineageState answered(long after) {
+    return new LineageState(replayFraction, after, resets, evidence, shares, timedOutWaits);
   }
 
   /** Properties syntax without Properties.store's timestamp, so equal states give equal checkpoint files. */
   byte[] bytes() {
-    return ("replayFraction=" + replayFraction + "\nlastResetAfter=" + lastResetAfter + "\nresets=" + resets + "\n")
+    GateEvidence e = evidence;
+    return ("replayFraction=" + replayFraction + "\nlastResetAfter=" + lastResetAfter + "\nresets=" + resets
+        + "\nreplayShares=" + map(shares) + "\nevaluatedThrough=" + e.evaluatedThrough() + "\nchampion=" + e.champion()
+        + "\nbest=" + map(e.best()) + "\nlatest=" + map(e.latest())
+        + "\nrejectedSince=" + String.join(",", e.rejectedSince().stream().map(String::valueOf).toList())
+        + "\nlatestOverall=" + e.latestOverall() + "\ntimedOutWaits=" + timedOutWaits + "\n")
         .getBytes(StandardCharsets.ISO_8859_1);
   }
 
@@ -26,10 +60,34 @@ record LineageState(double replayFraction, long lastResetAfter, int resets) {
     Properties p = new Properties();
     try {
       p.load(new ByteArrayInputStream(bytes));
+      List<Long> rejected = new ArrayList<>();
+      for (String v : p.getProperty("rejectedSince", "").split(",")) if (!v.isEmpty()) rejected.add(Long.parseLong(v));
+      // States written before the gate's evidence was kept have none of it.
+      GateEvidence evidence = new GateEvidence(Long.parseLong(p.getProperty("evaluatedThrough", "0")),
+          Long.parseLong(p.getProperty("champion", "0")), map(p.getProperty("best", "")), map(p.getProperty("latest", "")), rejected,
+          Double.parseDouble(p.getProperty("latestOverall", "NaN")));
       return new LineageState(Double.parseDouble(p.getProperty("replayFraction")), Long.parseLong(p.getProperty("lastResetAfter")),
-          Integer.parseInt(p.getProperty("resets")));
+          Integer.parseInt(p.getProperty("resets")), evidence, map(p.getProperty("replayShares", "")),
+          Integer.parseInt(p.getProperty("timedOutWaits", "0")));
     } catch (IOException | RuntimeException e) {
       throw new IllegalStateException("unreadable lineage state: " + new String(bytes, StandardCharsets.UTF_8), e);
     }
+  }
+
+  /** domain:value pairs, domains URL-encoded so any name survives; Double.toString round-trips exactly. */
+  private static String map(SortedMap<String, Double> m) {
+    List<String> pairs = new ArrayList<>();
+    for (Map.Entry<String, Double> e : m.entrySet()) pairs.add(URLEncoder.encode(e.getKey(), StandardCharsets.UTF_8) + ":" + e.getValue());
+    return String.join(",", pairs);
+  }
+
+  private static SortedMap<String, Double> map(String s) {
+    SortedMap<String, Double> out = new TreeMap<>();
+    for (String pair : s.split(",")) {
+      if (pair.isEmpty()) continue;
+      int colon = pair.lastIndexOf(':');
+      out.put(URLDecoder.decode(pair.substring(0, colon), StandardCharsets.UTF_8), Double.parseDouble(pair.substring(colon + 1)));
+    }
+    return out;
   }
 }

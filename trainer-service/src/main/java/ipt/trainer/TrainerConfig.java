@@ -24,7 +24,8 @@ public record TrainerConfig(
     Guard guard,
     Forgetting forgetting,
     Start start,
-    String checkpointStore) {
+    String checkpointStore,
+    Steering steering) {
 
   /**
    * What a new lineage's first round trains on from: nothing (fresh weights of {@code model}'s shape), another
@@ -73,8 +74,11 @@ public record TrainerConfig(
    * @param capacityBytes what the store may hold, shared equally by the domains' reservoirs
    */
   public record Replay(double fraction, long capacityBytes, Policy policy) {
-    /** {@code UNIFORM}: as if drawn from the whole history; {@code DOMAIN_BALANCED}: every domain alike. */
-    public enum Policy { UNIFORM, DOMAIN_BALANCED }
+    /**
+     * {@code UNIFORM}: as if drawn from the whole history; {@code DOMAIN_BALANCED}: every domain alike;
+     * {@code STEERED}: by the gate's settled reports ({@link ReplayMixture}), domains being forgotten drawn more.
+     */
+    public enum Policy { UNIFORM, DOMAIN_BALANCED, STEERED }
 
     public Replay {
       if (fraction < 0 || fraction >= 1) throw new IllegalArgumentException("replay fraction must be in [0, 1)");
@@ -125,6 +129,36 @@ public record TrainerConfig(
     }
   }
 
+  /**
+   * What the trainer does with the evaluator's reports on its own candidates. The round of version k reads exactly
+   * the reports on versions up to k - 2, waiting up to {@code evaluationWait} for the one on k - 2 (a wait that
+   * runs out is counted in the lineage state: the one case where a resumed trainer may differ from an
+   * uninterrupted one; after one, the trainer waits again only once a new report has arrived).
+   *
+   * @param floor share of the replayed rows split equally among all stored domains under {@code STEERED}
+   * @param gain the replay fraction is {@code fraction + gain × worst relative forgetting}, up to maxReplay; 0 fixes it
+   * @param recovery what {@code resetAfterRejections} consecutive settled rejections lead to
+   * @param keep under {@code INTERPOLATE}, the working weights' share in the mixture with the champion's
+   */
+  public record Steering(double floor, double gain, Duration evaluationWait, Recovery recovery, double keep) {
+    /**
+     * {@code NONE}: keep training (replay steering only); {@code RESET}: restart from the champion's weights;
+     * {@code RESET_IF_WORSE}: the same, only if the newest rejected candidate is worse than the champion on the mean
+     * over domains; {@code INTERPOLATE}: move the working weights to keep × working + (1 − keep) × champion (WiSE-FT).
+     */
+    public enum Recovery { NONE, RESET, RESET_IF_WORSE, INTERPOLATE }
+
+    public Steering {
+      if (!(floor >= 0 && floor <= 1) || gain < 0 || evaluationWait.isNegative() || !(keep >= 0 && keep <= 1)) {
+        throw new IllegalArgumentException("invalid steering: " + this);
+      }
+    }
+
+    public static Steering defaults() {
+      return new Steering(0.5, 0, Duration.ofSeconds(60), Recovery.RESET, 0.5);
+    }
+  }
+
   public TrainerConfig {
     if (!lineage.matches("[a-z0-9][a-z0-9._-]{0,63}")) throw new IllegalArgumentException("bad lineage name: " + lineage);
     if (forgetting.frozenBlocks() > model.nLayers()) {
@@ -141,7 +175,7 @@ public record TrainerConfig(
         new Rounds(50, 16, 1, Duration.ofSeconds(30), Rounds.Schedule.REWARM_COSINE, 10),
         new Replay(replayFraction, 256L << 20, Replay.Policy.UNIFORM),
         GptConfig.small(), TrainConfig.defaults(), Guard.defaults(), Forgetting.defaults(), Start.FRESH,
-        dataDir.resolve("checkpoints").toString());
+        dataDir.resolve("checkpoints").toString(), Steering.defaults());
   }
 
   public TrainerConfig withRounds(int stepsPerRound, int batchSize, Duration idleFlush) {
@@ -150,27 +184,31 @@ public record TrainerConfig(
   }
 
   public TrainerConfig with(Rounds r) {
-    return new TrainerConfig(lineage, checkpointRoot, replayDir, r, replay, model, train, guard, forgetting, start, checkpointStore);
+    return new TrainerConfig(lineage, checkpointRoot, replayDir, r, replay, model, train, guard, forgetting, start, checkpointStore, steering);
   }
 
   public TrainerConfig with(Replay r) {
-    return new TrainerConfig(lineage, checkpointRoot, replayDir, rounds, r, model, train, guard, forgetting, start, checkpointStore);
+    return new TrainerConfig(lineage, checkpointRoot, replayDir, rounds, r, model, train, guard, forgetting, start, checkpointStore, steering);
   }
 
   public TrainerConfig withModel(GptConfig model, TrainConfig train) {
-    return new TrainerConfig(lineage, checkpointRoot, replayDir, rounds, replay, model, train, guard, forgetting, start, checkpointStore);
+    return new TrainerConfig(lineage, checkpointRoot, replayDir, rounds, replay, model, train, guard, forgetting, start, checkpointStore, steering);
   }
 
   public TrainerConfig with(Guard g) {
-    return new TrainerConfig(lineage, checkpointRoot, replayDir, rounds, replay, model, train, g, forgetting, start, checkpointStore);
+    return new TrainerConfig(lineage, checkpointRoot, replayDir, rounds, replay, model, train, g, forgetting, start, checkpointStore, steering);
   }
 
   public TrainerConfig with(Start s) {
-    return new TrainerConfig(lineage, checkpointRoot, replayDir, rounds, replay, model, train, guard, forgetting, s, checkpointStore);
+    return new TrainerConfig(lineage, checkpointRoot, replayDir, rounds, replay, model, train, guard, forgetting, s, checkpointStore, steering);
   }
 
   public TrainerConfig with(Forgetting f) {
-    return new TrainerConfig(lineage, checkpointRoot, replayDir, rounds, replay, model, train, guard, f, start, checkpointStore);
+    return new TrainerConfig(lineage, checkpointRoot, replayDir, rounds, replay, model, train, guard, f, start, checkpointStore, steering);
+  }
+
+  public TrainerConfig with(Steering s) {
+    return new TrainerConfig(lineage, checkpointRoot, replayDir, rounds, replay, model, train, guard, forgetting, start, checkpointStore, s);
   }
 
   /**
@@ -178,7 +216,7 @@ public record TrainerConfig(
    * them locally; published locations are the store's.
    */
   public TrainerConfig withCheckpointStore(String store) {
-    return new TrainerConfig(lineage, checkpointRoot, replayDir, rounds, replay, model, train, guard, forgetting, start, store);
+    return new TrainerConfig(lineage, checkpointRoot, replayDir, rounds, replay, model, train, guard, forgetting, start, store, steering);
   }
 
   /** From IPT_* environment variables (README, "Trainer settings"), with {@link #of} defaults. */
@@ -190,6 +228,7 @@ public record TrainerConfig(
     Replay p = c.replay();
     Guard g = c.guard();
     Forgetting f = c.forgetting();
+    Steering st = c.steering();
     GptConfig m = c.model();
     return c
         .withModel(new GptConfig(m.vocabSize(), s.integer("IPT_CONTEXT_LENGTH", m.contextLength()), s.integer("IPT_D_MODEL", m.dModel()),
@@ -205,7 +244,10 @@ public record TrainerConfig(
             s.integer("IPT_RESET_AFTER_REJECTIONS", f.resetAfterRejections()), s.decimal("IPT_REPLAY_RAISE", f.replayRaise()),
             s.decimal("IPT_MAX_REPLAY_FRACTION", f.maxReplay())))
         .with(new Start(path(env, "IPT_START_FROM"), path(env, "IPT_TOKENIZER")))
-        .withCheckpointStore(env.getOrDefault("IPT_CHECKPOINT_STORE", c.checkpointStore()));
+        .withCheckpointStore(env.getOrDefault("IPT_CHECKPOINT_STORE", c.checkpointStore()))
+        .with(new Steering(s.decimal("IPT_REPLAY_FLOOR", st.floor()), s.decimal("IPT_REPLAY_GAIN", st.gain()),
+            Duration.ofSeconds(s.integer("IPT_EVALUATION_WAIT_SECONDS", (int) st.evaluationWait().toSeconds())),
+            s.choice("IPT_RECOVERY", Steering.Recovery.class, st.recovery()), s.decimal("IPT_INTERPOLATION_KEEP", st.keep())));
   }
 
   private static Path path(Map<String, String> env, String name) {

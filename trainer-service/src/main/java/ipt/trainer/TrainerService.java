@@ -29,6 +29,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.SortedMap;
+import java.util.TreeMap;
 import java.util.concurrent.CountDownLatch;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
@@ -84,6 +86,8 @@ public final class TrainerService implements AutoCloseable {
   private LineageState lineageState;
   private ChampionWatch championWatch;
   private long anchoredTo = -1;
+  private boolean lastWaitTimedOut;
+  private long newestAtTimeout;
   private final CheckpointStore store;
   private final Map<TopicPartition, OffsetAndMetadata> pendingOffsets = new HashMap<>();
   private final List<String> pendingIds = new ArrayList<>();
@@ -238,32 +242,92 @@ public final class TrainerService implements AutoCloseable {
   }
 
   /**
-   * Before a round: after enough consecutive rejections, restart from the champion with more replay; and
-   * keep the L2 pull anchored to the current champion.
+   * Before a round: answers a run of settled rejections as the lineage's recovery says ({@link Recovery}), and keeps
+   * the L2 pull anchored to the current champion.
    */
-  private void followChampion() throws CheckpointException {
-    ChampionWatch.State seen = championWatch.state();
-    Promotion champion = seen.champion();
-    if (champion == null) return;
-    Forgetting f = config.forgetting();
-    List<Long> rejected = seen.rejectedSince().stream().filter(v -> v > lineageState.lastResetAfter()).toList();
-    if (f.resetAfterRejections() > 0 && rejected.size() >= f.resetAfterRejections()) {
-      double raised = Math.min(f.maxReplay(), lineageState.replayFraction() + f.replayRaise());
-      log.warn("{}: {} consecutive candidates rejected ({}); resetting the working weights to champion v{} and raising replay {}% -> {}%",
-          config.lineage(), rejected.size(), rejected, champion.getVersion(), Math.round(lineageState.replayFraction() * 100),
-          Math.round(raised * 100));
-      LanguageModel reset = prepared(LanguageModel.load(store.open(champion.getLocation()), config.train()));
-      model.close();
-      model = reset;
-      anchoredTo = -1;
-      lineageState = new LineageState(raised, rejected.get(rejected.size() - 1), lineageState.resets() + 1);
-      metrics.reset(config.lineage());
+  private void followChampion() throws CheckpointException, InterruptedException {
+    Recovery recovery = Recovery.decide(config, lineageState);
+    if (recovery.action() == Recovery.Action.DECLINE) {
+      log.info("{}: {} consecutive candidates rejected ({}), none worse than champion v{} overall: keeping the working weights",
+          config.lineage(), recovery.rejected().size(), recovery.rejected(), recovery.champion());
+      lineageState = lineageState.answered(recovery.answers());
+    } else if (recovery.action() != Recovery.Action.NONE) {
+      Promotion champion = awaitPromotion(recovery.champion());
+      if (champion != null) recover(recovery, champion);
     }
-    if (f.l2Pull() > 0 && anchoredTo != champion.getVersion()) {
+    Promotion champion = championWatch.state().champion();
+    Forgetting f = config.forgetting();
+    if (champion != null && f.l2Pull() > 0 && anchoredTo != champion.getVersion()) {
       pullTowards(model, champion);
       anchoredTo = champion.getVersion();
       log.info("{}: L2 pull (strength {}) toward champion v{}", config.lineage(), f.l2Pull(), champion.getVersion());
     }
+  }
+
+  /** Restarts from, or mixes in, the champion's weights; the step count goes on from the working model's. */
+  private void recover(Recovery recovery, Promotion champion) throws CheckpointException {
+    Forgetting f = config.forgetting();
+    // With a gain the fraction follows forgetting by itself; without, a recovery raises it as before.
+    double fraction = config.steering().gain() > 0 ? lineageState.replayFraction()
+        : Math.min(f.maxReplay(), lineageState.replayFraction() + f.replayRaise());
+    LanguageModel championModel = prepared(LanguageModel.load(store.open(champion.getLocation()), config.train()));
+    if (recovery.action() == Recovery.Action.RESET) {
+      championModel.continueStepsFrom(model.step());
+      model.close();
+      model = championModel;
+    } else {
+      model.interpolate(championModel, (float) config.steering().keep());
+      championModel.close();
+    }
+    log.warn("{}: {} consecutive candidates rejected ({}); {} champion v{}, replay {}% -> {}%", config.lineage(), recovery.rejected().size(),
+        recovery.rejected(), recovery.action() == Recovery.Action.RESET ? "resetting the working weights to" : "interpolating toward",
+        champion.getVersion(), Math.round(lineageState.replayFraction() * 100), Math.round(fraction * 100));
+    anchoredTo = -1;
+    lineageState = lineageState.recovered(fraction, recovery.answers());
+    metrics.reset(config.lineage());
+  }
+
+  /** The promotion of a champion a settled report named; it commits with the report, but may be read a moment later. */
+  private Promotion awaitPromotion(long version) throws InterruptedException {
+    long deadline = System.nanoTime() + config.steering().evaluationWait().toNanos();
+    Promotion p;
+    while ((p = championWatch.promotion(version)) == null && System.nanoTime() < deadline) Thread.sleep(20);
+    if (p == null) log.warn("{}: promotion of champion v{} not read within {}; not recovering this round", config.lineage(), version,
+        config.steering().evaluationWait());
+    return p;
+  }
+
+  /**
+   * After round {@code version} trained, before its checkpoint: folds in the evaluator's reports on versions up to
+   * {@code version - 1} (waiting for that one a bounded time), and sets the next round's replay fraction from them.
+   */
+  private void settle(long version) throws InterruptedException {
+    long through = version - 1;
+    GateEvidence evidence = lineageState.evidence();
+    int timedOut = lineageState.timedOutWaits();
+    if (through > evidence.evaluatedThrough()) {
+      boolean waitAgain = !lastWaitTimedOut || championWatch.newestEvaluated() > newestAtTimeout;
+      boolean settled = championWatch.newestEvaluated() >= through
+          || (waitAgain && championWatch.awaitEvaluated(through, config.steering().evaluationWait()));
+      if (!settled) {
+        timedOut++;
+        newestAtTimeout = championWatch.newestEvaluated();
+        log.warn("{}: no report on v{} within {}; round v{} goes on with the reports through v{}", config.lineage(), through,
+            config.steering().evaluationWait(), version + 1, newestAtTimeout);
+      }
+      lastWaitTimedOut = !settled;
+      for (GateEvidence.Evaluated r : championWatch.evaluated(evidence.evaluatedThrough(), through)) evidence = evidence.fold(r);
+    }
+    TrainerConfig.Steering st = config.steering();
+    double fraction = st.gain() > 0 ? ReplayMixture.fraction(evidence, config.replay().fraction(), config.forgetting().maxReplay(), st.gain())
+        : lineageState.replayFraction();
+    lineageState = lineageState.with(evidence, timedOut).with(fraction, lineageState.shares());
+  }
+
+  /** The replay mixture of the next round under the {@code STEERED} policy, else null (the policy's own draw). */
+  private SortedMap<String, Double> shares() {
+    if (config.replay().policy() != TrainerConfig.Replay.Policy.STEERED || replay.size() == 0) return null;
+    return ReplayMixture.shares(replay.domains(), lineageState.evidence(), config.steering().floor());
   }
 
   /** The lineage's newest committed checkpoint; also counts the documents all its checkpoints committed. */
@@ -315,8 +379,10 @@ public final class TrainerService implements AutoCloseable {
     long version = (last == null ? 0 : last.getVersion()) + 1;
     followChampion();
     int newPerBatch = newPerBatch();
+    SortedMap<String, Double> shares = shares();
+    lineageState = lineageState.with(lineageState.replayFraction(), shares == null ? new TreeMap<>() : shares);
     List<Packer.Sequence> fresh = packer.take(sequences);
-    TrainingRound.Outcome outcome = TrainingRound.runGuarded(model, this::restoreLast, config, fresh, newPerBatch, replay,
+    TrainingRound.Outcome outcome = TrainingRound.runGuarded(model, this::restoreLast, config, fresh, newPerBatch, replay, shares,
         LanguageModel::train, metrics, MAX_ATTEMPTS);
     model = outcome.model();
     outcome.guardEvents().forEach(e -> log.warn("{}: round v{} diverged ({}); restored v{} and retried", config.lineage(), version, e, version - 1));
@@ -325,6 +391,7 @@ public final class TrainerService implements AutoCloseable {
     metrics.roundLosses(config.lineage(), result.losses());
     replay.add(version, fresh);
     replay.snapshot(version);
+    settle(version);
     // If anything from here on fails, the session ends; the next one learns from the checkpoints topic
     // whether this transaction committed, and drops the replay entries and directory if it did not.
     long writeStarted = System.nanoTime();
