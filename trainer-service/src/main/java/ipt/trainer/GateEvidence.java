@@ -92,8 +92,4 @@ record GateEvidence(long evaluatedThrough, long champion, SortedMap<String, Doub
     });
     return out;
   }
-
-  double worstForgetting() {
-    return forgetting().values().stream().mapToDouble(Double::doubleValue).max().orElse(0);
-  }
 }

@@ -6,6 +6,7 @@ import java.net.URLDecoder;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
@@ -33,16 +34,25 @@ record LineageState(double replayFraction, long lastResetAfter, int resets, Gate
     return new LineageState(fraction, lastResetAfter, resets, evidence, newShares, timedOutWaits);
   }
 
-  LineageState with(GateEvidence e, int waitsTimedOut) {
-    return new LineageState(replayFraction, lastResetAfter, resets, e, shares, waitsTimedOut);
-  }
-
   LineageState recovered(double fraction, long after) {
     return new LineageState(fraction, after, resets + 1, evidence, shares, timedOutWaits);
   }
 
   LineageState answered(long after) {
     return new LineageState(replayFraction, after, resets, evidence, shares, timedOutWaits);
+  }
+
+  /**
+   * This state with the settled {@code reports} (oldest first, all after {@code evidence().evaluatedThrough()}) folded
+   * in and the next round's replay fraction set from them, where the gain steers it; {@code domains}: those trained on.
+   */
+  LineageState settled(List<GateEvidence.Evaluated> reports, int waitsTimedOut, TrainerConfig config, Collection<String> domains) {
+    GateEvidence e = evidence;
+    for (GateEvidence.Evaluated r : reports) e = e.fold(r);
+    TrainerConfig.Steering st = config.steering();
+    double fraction = st.gain() > 0 ? ReplayMixture.fraction(e, domains, config.replay().fraction(), config.forgetting().maxReplay(), st.gain())
+        : replayFraction;
+    return new LineageState(fraction, lastResetAfter, resets, e, shares, waitsTimedOut);
   }
 
   /** Properties syntax without Properties.store's timestamp, so equal states give equal checkpoint files. */

@@ -1,5 +1,6 @@
 package ipt.trainer;
 
+import ipt.model.LanguageModel;
 import ipt.trainer.TrainerConfig.Steering;
 import java.util.List;
 
@@ -30,5 +31,28 @@ record Recovery(Action action, long champion, List<Long> rejected) {
 
   long answers() {
     return rejected.get(rejected.size() - 1);
+  }
+
+  /**
+   * The weights to go on with: the champion's, counting steps on from the working model's, or the working weights
+   * moved toward the champion's; closes the model it does not return.
+   */
+  LanguageModel apply(LanguageModel working, LanguageModel champion, TrainerConfig config) {
+    if (action == Action.RESET) {
+      champion.continueStepsFrom(working.step());
+      working.close();
+      return champion;
+    }
+    working.interpolate(champion, (float) config.steering().keep());
+    champion.close();
+    return working;
+  }
+
+  /** The state once this recovery is done: the run answered, the fraction raised unless the gain steers it. */
+  LineageState applied(LineageState state, TrainerConfig config) {
+    if (action == Action.DECLINE) return state.answered(answers());
+    TrainerConfig.Forgetting f = config.forgetting();
+    double fraction = config.steering().gain() > 0 ? state.replayFraction() : Math.min(f.maxReplay(), state.replayFraction() + f.replayRaise());
+    return state.recovered(fraction, answers());
   }
 }

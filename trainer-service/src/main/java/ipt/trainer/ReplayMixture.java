@@ -27,10 +27,12 @@ final class ReplayMixture {
   }
 
   /**
-   * {@code base + gain × worst relative rise}, within [base, max]: 2% of forgetting at gain 5 replays 10 points
+   * {@code base + gain × worst relative rise} among {@code domains} (those trained on), within [base, max]: 2% of forgetting at gain 5 replays 10 points
    * more. At gain 0 the fraction stays {@code base}.
    */
-  static double fraction(GateEvidence evidence, double base, double max, double gain) {
-    return Math.max(base, Math.min(Math.max(base, max), base + gain * evidence.worstForgetting()));
+  static double fraction(GateEvidence evidence, Collection<String> domains, double base, double max, double gain) {
+    double worst = 0;
+    for (String d : domains) worst = Math.max(worst, evidence.forgetting().getOrDefault(d, 0.0));
+    return Math.max(base, Math.min(Math.max(base, max), base + gain * worst));
   }
 }

@@ -250,10 +250,19 @@ public final class TrainerService implements AutoCloseable {
     if (recovery.action() == Recovery.Action.DECLINE) {
       log.info("{}: {} consecutive candidates rejected ({}), none worse than champion v{} overall: keeping the working weights",
           config.lineage(), recovery.rejected().size(), recovery.rejected(), recovery.champion());
-      lineageState = lineageState.answered(recovery.answers());
+      lineageState = recovery.applied(lineageState, config);
     } else if (recovery.action() != Recovery.Action.NONE) {
       Promotion champion = awaitPromotion(recovery.champion());
-      if (champion != null) recover(recovery, champion);
+      if (champion != null) {
+        LineageState next = recovery.applied(lineageState, config);
+        log.warn("{}: {} consecutive candidates rejected ({}); {} champion v{}, replay {}% -> {}%", config.lineage(), recovery.rejected().size(),
+            recovery.rejected(), recovery.action() == Recovery.Action.RESET ? "resetting the working weights to" : "interpolating toward",
+            champion.getVersion(), Math.round(lineageState.replayFraction() * 100), Math.round(next.replayFraction() * 100));
+        model = recovery.apply(model, prepared(LanguageModel.load(store.open(champion.getLocation()), config.train())), config);
+        anchoredTo = -1;
+        lineageState = next;
+        metrics.reset(config.lineage());
+      }
     }
     Promotion champion = championWatch.state().champion();
     Forgetting f = config.forgetting();
@@ -262,29 +271,6 @@ public final class TrainerService implements AutoCloseable {
       anchoredTo = champion.getVersion();
       log.info("{}: L2 pull (strength {}) toward champion v{}", config.lineage(), f.l2Pull(), champion.getVersion());
     }
-  }
-
-  /** Restarts from, or mixes in, the champion's weights; the step count goes on from the working model's. */
-  private void recover(Recovery recovery, Promotion champion) throws CheckpointException {
-    Forgetting f = config.forgetting();
-    // With a gain the fraction follows forgetting by itself; without, a recovery raises it as before.
-    double fraction = config.steering().gain() > 0 ? lineageState.replayFraction()
-        : Math.min(f.maxReplay(), lineageState.replayFraction() + f.replayRaise());
-    LanguageModel championModel = prepared(LanguageModel.load(store.open(champion.getLocation()), config.train()));
-    if (recovery.action() == Recovery.Action.RESET) {
-      championModel.continueStepsFrom(model.step());
-      model.close();
-      model = championModel;
-    } else {
-      model.interpolate(championModel, (float) config.steering().keep());
-      championModel.close();
-    }
-    log.warn("{}: {} consecutive candidates rejected ({}); {} champion v{}, replay {}% -> {}%", config.lineage(), recovery.rejected().size(),
-        recovery.rejected(), recovery.action() == Recovery.Action.RESET ? "resetting the working weights to" : "interpolating toward",
-        champion.getVersion(), Math.round(lineageState.replayFraction() * 100), Math.round(fraction * 100));
-    anchoredTo = -1;
-    lineageState = lineageState.recovered(fraction, recovery.answers());
-    metrics.reset(config.lineage());
   }
 
   /** The promotion of a champion a settled report named; it commits with the report, but may be read a moment later. */
@@ -303,9 +289,9 @@ public final class TrainerService implements AutoCloseable {
    */
   private void settle(long version) throws InterruptedException {
     long through = version - 1;
-    GateEvidence evidence = lineageState.evidence();
+    long from = lineageState.evidence().evaluatedThrough();
     int timedOut = lineageState.timedOutWaits();
-    if (through > evidence.evaluatedThrough()) {
+    if (through > from) {
       boolean waitAgain = !lastWaitTimedOut || championWatch.newestEvaluated() > newestAtTimeout;
       boolean settled = championWatch.newestEvaluated() >= through
           || (waitAgain && championWatch.awaitEvaluated(through, config.steering().evaluationWait()));
@@ -316,12 +302,8 @@ public final class TrainerService implements AutoCloseable {
             config.steering().evaluationWait(), version + 1, newestAtTimeout);
       }
       lastWaitTimedOut = !settled;
-      for (GateEvidence.Evaluated r : championWatch.evaluated(evidence.evaluatedThrough(), through)) evidence = evidence.fold(r);
     }
-    TrainerConfig.Steering st = config.steering();
-    double fraction = st.gain() > 0 ? ReplayMixture.fraction(evidence, config.replay().fraction(), config.forgetting().maxReplay(), st.gain())
-        : lineageState.replayFraction();
-    lineageState = lineageState.with(evidence, timedOut).with(fraction, lineageState.shares());
+    lineageState = lineageState.settled(championWatch.evaluated(from, through), timedOut, config, replay.domains());
   }
 
   /** The replay mixture of the next round under the {@code STEERED} policy, else null (the policy's own draw). */

@@ -31,13 +31,18 @@ class ReplayMixtureTest {
         .setTasks(tasks).setDecision(decision).setDecidingRule("test").setReason("test").setEvaluatedAt(Instant.EPOCH).build();
   }
 
+  private static List<GateEvidence.Evaluated> reports() {
+    return List.of(GateEvidence.Evaluated.of(report(1, null, Decision.PROMOTE, Map.of("en", new double[] {2.0}))),
+        GateEvidence.Evaluated.of(report(2, 1L, Decision.PROMOTE, Map.of("en", new double[] {1.5, 2.0}, "java", new double[] {3.0}))),
+        // Java is learned, English drifts up from its best: the candidate is rejected.
+        GateEvidence.Evaluated.of(report(3, 2L, Decision.REJECT,
+            Map.of("en", new double[] {1.65, 1.5}, "java", new double[] {1.2, 3.0}, "de", new double[] {2.2}))));
+  }
+
   private static GateEvidence evidence() {
     GateEvidence e = GateEvidence.NONE;
-    e = e.fold(GateEvidence.Evaluated.of(report(1, null, Decision.PROMOTE, Map.of("en", new double[] {2.0}))));
-    e = e.fold(GateEvidence.Evaluated.of(report(2, 1L, Decision.PROMOTE, Map.of("en", new double[] {1.5, 2.0}, "java", new double[] {3.0}))));
-    // Java is learned, English and German drift up from their best: the candidate is rejected.
-    return e.fold(GateEvidence.Evaluated.of(report(3, 2L, Decision.REJECT,
-        Map.of("en", new double[] {1.65, 1.5}, "java", new double[] {1.2, 3.0}, "de", new double[] {2.2}))));
+    for (GateEvidence.Evaluated r : reports()) e = e.fold(r);
+    return e;
   }
 
   @Test
@@ -63,10 +68,11 @@ class ReplayMixtureTest {
     assertEquals(1.0, shares.values().stream().mapToDouble(Double::doubleValue).sum(), 1e-12);
     assertEquals(Map.of("en", 0.5, "java", 0.5), ReplayMixture.shares(List.of("en", "java"), GateEvidence.NONE, 0.5), "no evidence: even");
 
-    assertEquals(0.5, ReplayMixture.fraction(e, 0.25, 0.5, 5), 1e-12, "10% forgetting at gain 5: capped at the maximum");
-    assertEquals(0.25 + 5 * 0.02, ReplayMixture.fraction(recovered(e, 1.53), 0.25, 0.5, 5), 1e-9);
-    assertEquals(0.25, ReplayMixture.fraction(recovered(e, 1.49), 0.25, 0.5, 5), 1e-12, "back to the base once forgetting is gone");
-    assertEquals(0.25, ReplayMixture.fraction(e, 0.25, 0.5, 0), 1e-12, "gain 0 fixes the fraction");
+    assertEquals(0.5, ReplayMixture.fraction(e, List.of("en", "java"), 0.25, 0.5, 5), 1e-12, "10% forgetting at gain 5: capped at the maximum");
+    assertEquals(0.25 + 5 * 0.02, ReplayMixture.fraction(recovered(e, 1.53), List.of("en", "java"), 0.25, 0.5, 5), 1e-9);
+    assertEquals(0.25, ReplayMixture.fraction(recovered(e, 1.49), List.of("en", "java"), 0.25, 0.5, 5), 1e-12, "back to the base once forgetting is gone");
+    assertEquals(0.25, ReplayMixture.fraction(e, List.of("en", "java"), 0.25, 0.5, 0), 1e-12, "gain 0 fixes the fraction");
+    assertEquals(0.25, ReplayMixture.fraction(e, List.of("java"), 0.25, 0.5, 5), 1e-12, "a domain not trained on does not count");
   }
 
   /** {@code e} with a fourth report in which English is at {@code en}. */
@@ -76,7 +82,13 @@ class ReplayMixtureTest {
 
   @Test
   void theStateRoundTripsThroughTheCheckpointFileBitForBit() {
-    LineageState s = LineageState.initial(0.25).with(evidence(), 1).with(0.3, ReplayMixture.shares(List.of("a b:c", "en"), evidence(), 0.5));
+    TrainerConfig c = TrainerConfig.of("l", dir, 0.25);
+    TrainerConfig.Steering st = c.steering();
+    c = c.with(new TrainerConfig.Steering(st.floor(), 5, st.evaluationWait(), st.recovery(), st.keep()));
+    LineageState s = LineageState.initial(0.25).settled(reports(), 1, c, List.of("en", "java"))
+        .with(0.3, ReplayMixture.shares(List.of("a b:c", "en"), evidence(), 0.5));
+    assertEquals(evidence(), s.evidence());
+    assertEquals(0.5, LineageState.initial(0.25).settled(reports(), 0, c, List.of("en", "java")).replayFraction(), "steered by the gain");
     LineageState back = LineageState.parse(s.bytes());
     assertEquals(s, back);
     assertTrue(new String(s.bytes(), java.nio.charset.StandardCharsets.ISO_8859_1).contains("evaluatedThrough=3"));
@@ -86,11 +98,13 @@ class ReplayMixtureTest {
 
   @Test
   void recoveryIsDecidedOnTheSettledRejectionsOnly() {
-    LineageState state = LineageState.initial(0.25).with(recovered(evidence(), 1.7), 0);
     TrainerConfig c = TrainerConfig.of("l", dir, 0.25);
+    List<GateEvidence.Evaluated> four = new ArrayList<>(reports());
+    four.add(GateEvidence.Evaluated.of(report(4, 2L, Decision.REJECT, Map.of("en", new double[] {1.7, 1.5}))));
+    LineageState state = LineageState.initial(0.25).settled(four, 0, c, List.of("en"));
     assertEquals(Recovery.Action.NONE, Recovery.decide(c, state).action(), "two rejections settled, three needed");
-    LineageState three = state.with(state.evidence().fold(GateEvidence.Evaluated.of(report(5, 2L, Decision.REJECT,
-        Map.of("en", new double[] {1.4, 1.5})))), 0);
+    LineageState three = state.settled(List.of(GateEvidence.Evaluated.of(report(5, 2L, Decision.REJECT,
+        Map.of("en", new double[] {1.4, 1.5})))), 0, c, List.of("en"));
     assertEquals(new Recovery(Recovery.Action.RESET, 2, List.of(3L, 4L, 5L)), Recovery.decide(c, three));
     TrainerConfig.Steering st = c.steering();
     TrainerConfig ifWorse = c.with(new TrainerConfig.Steering(st.floor(), st.gain(), st.evaluationWait(),
