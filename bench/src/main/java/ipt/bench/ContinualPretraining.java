@@ -3,11 +3,12 @@ package ipt.bench;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import ipt.evaluator.OfflineGate;
+import ipt.model.CheckpointStore;
 import ipt.model.TrainConfig;
 import ipt.runtime.DirectoryTree;
 import ipt.schemas.EvaluationReport;
 import ipt.standalone.DemoCorpus;
-import ipt.trainer.OfflineLineage;
+import ipt.trainer.Lineage;
 import ipt.trainer.TrainerConfig;
 import ipt.trainer.TrainerConfig.Replay.Policy;
 import ipt.trainer.TrainerConfig.Rounds.Schedule;
@@ -15,6 +16,7 @@ import ipt.trainer.TrainerConfig.Steering.Recovery;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
@@ -29,9 +31,9 @@ import java.util.function.UnaryOperator;
  * Europarl, Java sources, German and French Europarl), then a phase where all four arrive interleaved. Arms vary one
  * thing each against the service's defaults: how replay draws domains (uniform or steered by the gate's reports),
  * what a run of rejections leads to (nothing, a reset to the champion, a reset only when worse overall, an
- * interpolation toward the champion), and the learning-rate schedule. Every arm runs the trainer's own round code
- * ({@link OfflineLineage}) in the service's 50-step rounds, with the evaluator's default gate judging every checkpoint
- * ({@link OfflineGate}); arms of one schedule share phase 1 (nothing to replay yet) and branch when Java starts. The
+ * interpolation toward the champion), and the learning-rate schedule. Every arm runs the trainer's own code
+ * ({@link Lineage}) in the service's 50-step rounds, with the evaluator's default gate judging every checkpoint
+ * ({@link OfflineGate}); arms of one schedule share phase 1 (nothing to replay yet) and fork when Java starts. The
  * defaults arm runs again through Kafka, the trainer and evaluator services ({@link ServiceArms}).
  * Usage: {@code bench/run ContinualPretraining [phase steps] [seeds] [output dir] [arm names, |-separated]}.
  */
@@ -148,11 +150,11 @@ public final class ContinualPretraining {
       String name = "phase1-" + firstConfig.rounds().schedule().name().toLowerCase(Locale.ROOT).replace('_', '-');
       TrainerConfig phase1Config = firstConfig.with(recoveryNone(firstConfig.steering()));
       phase1Config = copy(phase1Config, name, dir);
-      OfflineGate gate = new OfflineGate(corpus.heldOut());
+      Judged judged = new Judged(new OfflineGate(corpus.heldOut()), new TreeMap<>(), new TreeMap<>());
       List<Point> phase1Curve = new ArrayList<>();
       long t0 = System.nanoTime();
-      try (OfflineLineage phase1 = OfflineLineage.create(phase1Config)) {
-        int used = phase(phase1, DOMAINS.get(0), corpus.own().get(DOMAINS.get(0)), steps, 0, gate, name, phase1Curve);
+      try (Lineage phase1 = Lineage.recover(phase1Config, store(phase1Config), null)) {
+        int used = phase(phase1, DOMAINS.get(0), corpus.own().get(DOMAINS.get(0)), steps, 0, judged, phase1Curve);
         System.out.printf(Locale.ROOT, "seed %d %s: %s (%.0f s)%n", seed, name, last(phase1Curve), (System.nanoTime() - t0) / 1e9);
         for (Arm arm : group) {
           t0 = System.nanoTime();
@@ -160,14 +162,12 @@ public final class ContinualPretraining {
               .replaceAll("^-|-$", ""), dir);
           List<Point> curve = new ArrayList<>(phase1Curve);
           List<List<DemoCorpus.Text>> docs = new ArrayList<>(List.of(corpus.own().get(DOMAINS.get(0)).subList(0, used)));
-          OfflineGate armGate = gate.copy();
-          try (OfflineLineage lineage = OfflineLineage.branch(phase1, c)) {
+          Judged armJudged = judged.copy();
+          try (Lineage lineage = Lineage.fork(phase1, c, store(c))) {
             for (int p = 1; p <= DOMAINS.size(); p++) {
               String phase = p < DOMAINS.size() ? DOMAINS.get(p) : INTERLEAVED;
               List<DemoCorpus.Text> texts = p < DOMAINS.size() ? corpus.own().get(phase) : corpus.interleaved();
-              int before = lineage.documents();
-              phase(lineage, phase, texts, steps, p * steps, armGate, c.lineage(), curve);
-              docs.add(texts.subList(0, lineage.documents() - before));
+              docs.add(texts.subList(0, phase(lineage, phase, texts, steps, p * steps, armJudged, curve)));
             }
             results.add(new Result(arm.name(), seed, isDefaults(arm, dir), curve, lineage.recoveries(), lineage.replayFraction()));
           }
@@ -202,27 +202,65 @@ public final class ContinualPretraining {
   }
 
   /**
-   * One phase of {@code steps} optimizer steps in rounds; after each round the gate judges the checkpoint and the
-   * held-out losses join {@code curve}. Returns the documents the lineage packed during the phase.
+   * One phase of {@code steps} optimizer steps in rounds, each cut as the trainer service cuts the stream (it starts
+   * once the documents packed so far fill a full round's new sequences) and committed once written; then the gate
+   * judges the checkpoint and its held-out losses join {@code curve}. Returns the documents the phase packed.
    */
-  private static int phase(OfflineLineage lineage, String phase, List<DemoCorpus.Text> texts, int steps, int firstStep, OfflineGate gate,
-      String name, List<Point> curve) throws Exception {
+  private static int phase(Lineage lineage, String phase, List<DemoCorpus.Text> texts, int steps, int firstStep, Judged judged,
+      List<Point> curve) throws Exception {
     Iterator<DemoCorpus.Text> it = texts.iterator();
-    int before = lineage.documents();
+    int documents = 0;
     int done = 0;
     while (done < steps) {
-      int at = firstStep + done;
-      int n = lineage.round(it, (m, s) -> {}, (m, version) -> {
-        EvaluationReport r = gate.judge(name, version, m);
-        Map<String, Double> loss = new TreeMap<>();
-        r.getTasks().forEach(t -> loss.put(t.getTask().substring("heldout/".length()), t.getCandidate()));
-        curve.add(new Point(phase, at + ROUND_STEPS, loss, r.getDecision().toString()));
-        return r;
-      });
-      if (n == 0) throw new IllegalStateException(phase + ": ran out of documents after " + done + " of " + steps + " steps");
-      done += n;
+      while (lineage.fullSequences() < lineage.sequencesPerRound() && it.hasNext()) {
+        DemoCorpus.Text t = it.next();
+        lineage.add(t.id(), t.domain(), t.text());
+        documents++;
+      }
+      if (lineage.fullSequences() < lineage.sequencesPerRound()) {
+        throw new IllegalStateException(phase + ": ran out of documents after " + done + " of " + steps + " steps");
+      }
+      Lineage.Round round = lineage.round(lineage.sequencesPerRound(), judged, Map.of(), null);
+      lineage.committed(round);
+      done += round.steps();
+      EvaluationReport r = judged.judge(lineage, round);
+      Map<String, Double> loss = new TreeMap<>();
+      r.getTasks().forEach(t -> loss.put(t.getTask().substring("heldout/".length()), t.getCandidate()));
+      curve.add(new Point(phase, firstStep + done, loss, r.getDecision().toString()));
     }
-    return lineage.documents() - before;
+    return documents;
+  }
+
+  /**
+   * The evaluator's part, offline: the default gate's report on every committed checkpoint, and where the promoted
+   * ones are kept. Every report is in as soon as its round commits, so no wait ever runs out.
+   */
+  record Judged(OfflineGate gate, TreeMap<Long, EvaluationReport> reports, Map<Long, String> promoted) implements Lineage.Reports {
+    EvaluationReport judge(Lineage lineage, Lineage.Round round) {
+      EvaluationReport r = gate.judge(lineage.config().lineage(), round.version(), lineage.model());
+      reports.put(round.version(), r);
+      if (r.getDecision().toString().equals("PROMOTE")) promoted.put(round.version(), round.location());
+      return r;
+    }
+
+    Judged copy() throws java.io.IOException {
+      return new Judged(gate.copy(), new TreeMap<>(reports), new TreeMap<>(promoted));
+    }
+
+    @Override
+    public Lineage.Settled settle(long after, long through, Duration wait) {
+      return new Lineage.Settled(after >= through ? List.of() : List.copyOf(reports.subMap(after, false, through, true).values()), false);
+    }
+
+    @Override
+    public String location(long version, Duration wait) {
+      return promoted.get(version);
+    }
+  }
+
+  /** The lineage's checkpoint store, as the trainer service opens it (a directory: the experiment's data dir). */
+  private static CheckpointStore store(TrainerConfig c) {
+    return CheckpointStore.of(c.checkpointStore(), c.checkpointRoot().getParent(), Map.of());
   }
 
   /**

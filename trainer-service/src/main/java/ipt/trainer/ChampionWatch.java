@@ -23,16 +23,13 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Follows the evaluator's decisions for one lineage on its own thread: the current champion and every promotion
- * (from {@code ipt.promotions}) and every report on the lineage's candidates (from {@code ipt.evaluations}), which
- * the trainer folds into its {@link GateEvidence} once they are settled.
+ * Follows the evaluator's decisions for one lineage on its own thread: every promotion (from {@code ipt.promotions})
+ * and every report on the lineage's candidates (from {@code ipt.evaluations}); the lineage's rounds read them as
+ * settled {@link Lineage.Reports}.
  */
-final class ChampionWatch implements AutoCloseable {
+final class ChampionWatch implements Lineage.Reports, AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ChampionWatch.class);
   private static final Duration RETRY = Duration.ofSeconds(5);
-
-  /** The champion, if any. */
-  record State(Promotion champion) {}
 
   private final String lineage;
   private final KafkaConsumer<String, byte[]> consumer;
@@ -40,10 +37,12 @@ final class ChampionWatch implements AutoCloseable {
   private final AvroSerde<EvaluationReport> reports = AvroSerde.of(EvaluationReport.class);
   private final Thread thread;
   private volatile boolean running = true;
-  private volatile State state = new State(null);
   /** Every report on the lineage's candidates (the first one per version) and every promotion, by version. */
-  private final ConcurrentSkipListMap<Long, GateEvidence.Evaluated> evaluated = new ConcurrentSkipListMap<>();
+  private final ConcurrentSkipListMap<Long, EvaluationReport> evaluated = new ConcurrentSkipListMap<>();
   private final Map<Long, Promotion> promoted = new ConcurrentHashMap<>();
+  // Owned by the trainer's thread, which alone settles.
+  private boolean lastWaitTimedOut;
+  private long newestAtTimeout;
 
   private ChampionWatch(Map<String, Object> kafka, String lineage) {
     this.lineage = lineage;
@@ -61,44 +60,42 @@ final class ChampionWatch implements AutoCloseable {
     return watch;
   }
 
-  State state() {
-    return state;
-  }
-
   /**
-   * Waits up to {@code timeout} for a report on version {@code version} or a later one; the evaluator judges a
-   * lineage's checkpoints in version order, so every report up to {@code version} is in then. Returns whether it came.
+   * The evaluator judges a lineage's checkpoints in version order, so once a report on {@code through} or a later
+   * version is in, every report up to {@code through} is. After a wait that ran out, the next one waits only if a
+   * report arrived meanwhile: a trainer with no evaluator beside it is not held up round after round.
    */
-  boolean awaitEvaluated(long version, Duration timeout) throws InterruptedException {
-    long deadline = System.nanoTime() + timeout.toNanos();
+  @Override
+  public Lineage.Settled settle(long after, long through, Duration wait) throws InterruptedException {
+    if (after >= through) return new Lineage.Settled(List.of(), false);
+    boolean waitAgain = !lastWaitTimedOut || newestEvaluated() > newestAtTimeout;
+    long deadline = System.nanoTime() + (waitAgain ? wait.toNanos() : 0);
     synchronized (evaluated) {
-      while (evaluated.isEmpty() || evaluated.lastKey() < version) {
+      while (newestEvaluated() < through) {
         long left = deadline - System.nanoTime();
-        if (left <= 0) return false;
+        if (left <= 0) break;
         evaluated.wait(Math.max(1, left / 1_000_000));
       }
-      return true;
     }
+    lastWaitTimedOut = newestEvaluated() < through;
+    if (lastWaitTimedOut) newestAtTimeout = newestEvaluated();
+    return new Lineage.Settled(List.copyOf(evaluated.subMap(after, false, through, true).values()), lastWaitTimedOut);
   }
 
-  /** The reports on versions in ({@code after}, {@code through}], oldest first. */
-  List<GateEvidence.Evaluated> evaluated(long after, long through) {
-    return after >= through ? List.of() : List.copyOf(evaluated.subMap(after, false, through, true).values());
+  @Override
+  public String location(long version, Duration wait) throws InterruptedException {
+    long deadline = System.nanoTime() + wait.toNanos();
+    Promotion p;
+    while ((p = promoted.get(version)) == null && System.nanoTime() < deadline) Thread.sleep(20);
+    return p == null ? null : p.getLocation();
   }
 
-  /** The newest version with a report, 0 for none. */
-  long newestEvaluated() {
+  private long newestEvaluated() {
     return evaluated.isEmpty() ? 0 : evaluated.lastKey();
-  }
-
-  /** The promotion of {@code version}, if it has been read. */
-  Promotion promotion(long version) {
-    return promoted.get(version);
   }
 
   /** Reads both topics from the beginning, then follows them; a broker outage only delays it. */
   private void run() {
-    Promotion champion = null;
     try {
       while (running) {
         try {
@@ -107,17 +104,16 @@ final class ChampionWatch implements AutoCloseable {
             if (!lineage.equals(r.key()) || r.value() == null) continue;
             try {
               if (r.topic().equals(Topics.PROMOTIONS)) {
-                champion = promotions.decode(r.value());
-                promoted.putIfAbsent(champion.getVersion(), champion);
+                Promotion p = promotions.decode(r.value());
+                promoted.putIfAbsent(p.getVersion(), p);
               } else {
                 EvaluationReport report = reports.decode(r.value());
-                evaluated.putIfAbsent(report.getCandidateVersion(), GateEvidence.Evaluated.of(report));
+                evaluated.putIfAbsent(report.getCandidateVersion(), report);
               }
             } catch (SerializationException e) {
               log.warn("{}: skipping undecodable {} record at offset {}: {}", lineage, r.topic(), r.offset(), e.getMessage());
             }
           }
-          state = new State(champion);
           synchronized (evaluated) {
             evaluated.notifyAll();
           }

@@ -295,6 +295,11 @@ public final class ReplayStore implements AutoCloseable {
     return ByteBuffer.allocate(8 + 4 + t.length).putLong(version).putInt(index).put(t).array();
   }
 
+  /** Where the snapshot of checkpoint {@code version} lies under a store's directory. */
+  static Path snapshotDir(Path dir, long version) {
+    return dir.resolve(SNAPSHOTS).resolve(name(version));
+  }
+
   private static String name(long version) {
     return String.format("v%06d", version);
   }
