@@ -73,7 +73,9 @@ class TrainerCrashIT {
         Topics.ensure(admin, Topics.specs(1), (short) 1);
       }
       publishHeldOut(kafka);
+      // The evaluator reads the checkpoints where the trainers keep them (their data dir's store).
       EvaluatorService evaluator = EvaluatorService.start(kafka, EvaluatorConfig.fromEnv(Map.of("IPT_DATA_DIR", work.resolve("evaluator").toString(),
+          "IPT_CHECKPOINT_STORE", work.resolve("data").resolve("checkpoints").toString(),
           "IPT_HELDOUT_TOKENS_PER_DOMAIN", String.valueOf(HELD_OUT_BYTES))), new PrometheusRegistry());
       Thread stream = new Thread(() -> publishSlowly(kafka, docs), "stream");
       stream.start();
@@ -262,7 +264,8 @@ class TrainerCrashIT {
   }
 
   private static void awaitCommitted(Map<String, Object> kafka, String lineage, int documents, Process p) throws Exception {
-    long deadline = System.nanoTime() + Duration.ofMinutes(5).toNanos();
+    // Each round waits for the evaluator's report on the one before: on a loaded machine that takes a while.
+    long deadline = System.nanoTime() + Duration.ofMinutes(15).toNanos();
     while (committed(kafka, lineage).values().stream().mapToLong(CheckpointPublished::getDocuments).sum() < documents) {
       assertTrue(p.isAlive() && System.nanoTime() < deadline, lineage + " did not commit all documents in time");
       Thread.sleep(1000);

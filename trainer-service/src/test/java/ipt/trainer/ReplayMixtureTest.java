@@ -99,6 +99,9 @@ class ReplayMixtureTest {
   @Test
   void recoveryIsDecidedOnTheSettledRejectionsOnly() {
     TrainerConfig c = TrainerConfig.of("l", dir, 0.25);
+    TrainerConfig.Steering d = c.steering();
+    assertEquals(Recovery.Action.NONE, Recovery.decide(c, LineageState.initial(0.25).settled(reports(), 0, c, List.of("en"))).action());
+    c = c.with(new TrainerConfig.Steering(d.floor(), d.gain(), d.evaluationWait(), TrainerConfig.Steering.Recovery.RESET, d.keep()));
     List<GateEvidence.Evaluated> four = new ArrayList<>(reports());
     four.add(GateEvidence.Evaluated.of(report(4, 2L, Decision.REJECT, Map.of("en", new double[] {1.7, 1.5}))));
     LineageState state = LineageState.initial(0.25).settled(four, 0, c, List.of("en"));
