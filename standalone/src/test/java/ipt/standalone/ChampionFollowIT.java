@@ -37,7 +37,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The trainer follows the evaluator's decisions on the real broker: after N consecutive rejections, settled (the
- * round of version k reads the reports through k - 2), it restarts from the champion's weights with a raised replay
+ * round of version k reads the reports through k - 1), it restarts from the champion's weights with a raised replay
  * fraction, counting steps on, and the L2 pull anchors to the champion. The decisions are written as the evaluator
  * writes them, so the test controls which candidates fail.
  */
@@ -76,11 +76,11 @@ class ChampionFollowIT {
           CheckpointPublished reset = awaitReset(kafka);
           String state = new String(Checkpoint.open(Path.of(reset.getLocation())).file("trainer-state.properties"), StandardCharsets.UTF_8);
           assertTrue(state.contains("replayFraction=0.35") && state.contains("lastResetAfter=3"), state);
-          // v5 is the first round whose settled reports (through v3) hold both rejections; it may not reset earlier.
-          assertEquals(5, reset.getVersion(), "the reset waits for the reports on the rounds it answers");
-          CheckpointPublished before = await(kafka, 4);
-          assertTrue(reset.getStep() > before.getStep(), "the step count goes on from the working model's (v4 ended at step " + before.getStep()
-              + ", v5 at " + reset.getStep() + "), not back to the champion's");
+          // v4 is the first round whose settled reports (through v3) hold both rejections; it may not reset earlier.
+          assertEquals(4, reset.getVersion(), "the reset waits for the reports on the rounds it answers");
+          CheckpointPublished before = await(kafka, 3);
+          assertTrue(reset.getStep() > before.getStep(), "the step count goes on from the working model's (v3 ended at step " + before.getStep()
+              + ", v4 at " + reset.getStep() + "), not back to the champion's");
           assertEquals(1.0, counter(registry, "ipt_trainer_champion_resets"));
           assertEquals(0.0, outcome(registry, "failed"), "rounds that failed and were recovered (the pull, the reset must not fail)");
         } finally {

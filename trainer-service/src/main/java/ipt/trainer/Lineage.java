@@ -213,8 +213,10 @@ public final class Lineage implements AutoCloseable {
   public Round round(int sequences, Reports reports, Map<String, Long> offsets, StepObserver observer)
       throws Exception {
     long next = version + 1;
-    followChampion(reports);
+    // The round was sized with the fraction the last one set; the reports through the last checkpoint then steer it.
     int newPerBatch = newPerBatch();
+    settle(reports);
+    followChampion(reports);
     SortedMap<String, Double> shares = shares();
     state = state.with(state.replayFraction(), shares == null ? new TreeMap<>() : shares);
     List<Packer.Sequence> fresh = packer.take(sequences);
@@ -233,7 +235,6 @@ public final class Lineage implements AutoCloseable {
     metrics.roundLosses(config.lineage(), result.losses());
     replay.add(next, fresh);
     replay.snapshot(next);
-    settle(next, reports);
     // If anything from here on fails, the lineage is recovered: its replay entries and this directory go then.
     long writeStarted = System.nanoTime();
     Checkpoint checkpoint = writeCheckpoint(next, fresh.size(), loss, offsets);
@@ -294,15 +295,15 @@ public final class Lineage implements AutoCloseable {
   }
 
   /**
-   * After round {@code next} trained, before its checkpoint: folds in the reports on versions up to {@code next - 1}
-   * (the round of version k reads those up to k - 2) and sets the next round's replay fraction from them.
+   * Before round k trains: folds in the reports on versions up to k - 1, the last committed checkpoint (waiting for
+   * that one a bounded time), which steer this round's mixture and recovery, and set the next round's fraction.
    */
-  private void settle(long next, Reports reports) throws InterruptedException {
+  private void settle(Reports reports) throws InterruptedException {
     long from = state.evidence().evaluatedThrough();
-    Settled settled = reports.settle(from, next - 1, config.steering().evaluationWait());
+    Settled settled = reports.settle(from, version, config.steering().evaluationWait());
     if (settled.timedOut()) {
-      log.warn("{}: no report on v{} within {}; round v{} goes on with the reports through v{}", config.lineage(), next - 1,
-          config.steering().evaluationWait(), next + 1,
+      log.warn("{}: no report on v{} within {}; round v{} goes on with the reports through v{}", config.lineage(), version,
+          config.steering().evaluationWait(), version + 1,
           settled.reports().isEmpty() ? from : settled.reports().get(settled.reports().size() - 1).getCandidateVersion());
     }
     List<GateEvidence.Evaluated> evaluated = settled.reports().stream().map(GateEvidence.Evaluated::of).toList();
@@ -312,7 +313,7 @@ public final class Lineage implements AutoCloseable {
   /** The replay mixture of the round under the {@code STEERED} policy, else null (the policy's own draw). */
   private SortedMap<String, Double> shares() {
     if (config.replay().policy() != TrainerConfig.Replay.Policy.STEERED || replay.size() == 0) return null;
-    return ReplayMixture.shares(replay.domains(), state.evidence(), config.steering().floor());
+    return ReplayMixture.shares(replay.seen(), state.evidence(), config.steering().floor());
   }
 
   /** The last committed weights, frozen and pulled as before, for the divergence guard's retry. */

@@ -1,27 +1,34 @@
 package ipt.trainer;
 
 import java.util.Collection;
+import java.util.Map;
 import java.util.SortedMap;
 import java.util.TreeMap;
 
 /**
  * The closed loop from the gate to replay: which share of the replayed rows each domain gets, and how much of every
- * batch is replayed, from the settled {@link GateEvidence}. Every domain in the store keeps a floor (an equal part of
- * {@code floor}); the rest goes to the domains whose held-out loss rose above the lowest the lineage reached, in
- * proportion to how far (relative). The fraction rises with the worst such rise and comes back down with it.
+ * batch is replayed, from the settled {@link GateEvidence}. Every domain in the store keeps a floor: {@code floor}
+ * split as the {@code UNIFORM} policy splits all of it (by the sequences each domain contributed), so the mixture is
+ * uniform replay until the gate sees forgetting; the rest goes to the domains whose held-out loss rose above the
+ * lowest the lineage reached, in proportion to how far (relative). The fraction rises with the worst such rise and
+ * comes back down with it.
  */
 final class ReplayMixture {
   private ReplayMixture() {}
 
-  /** Shares over {@code domains} (those the store holds), summing to 1. */
-  static SortedMap<String, Double> shares(Collection<String> domains, GateEvidence evidence, double floor) {
+  /** Shares over the domains of {@code seen} (sequences each stored domain contributed), summing to 1. */
+  static SortedMap<String, Double> shares(Map<String, Long> seen, GateEvidence evidence, double floor) {
     SortedMap<String, Double> forgetting = evidence.forgetting();
     double total = 0;
-    for (String d : domains) total += forgetting.getOrDefault(d, 0.0);
+    double history = 0;
+    for (Map.Entry<String, Long> d : seen.entrySet()) {
+      total += forgetting.getOrDefault(d.getKey(), 0.0);
+      history += d.getValue();
+    }
     SortedMap<String, Double> out = new TreeMap<>();
-    for (String d : domains) {
-      double even = 1.0 / domains.size();
-      out.put(d, total == 0 ? even : floor * even + (1 - floor) * forgetting.getOrDefault(d, 0.0) / total);
+    for (Map.Entry<String, Long> d : seen.entrySet()) {
+      double base = d.getValue() / history;
+      out.put(d.getKey(), total == 0 ? base : floor * base + (1 - floor) * forgetting.getOrDefault(d.getKey(), 0.0) / total);
     }
     return out;
   }

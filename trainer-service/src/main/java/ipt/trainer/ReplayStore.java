@@ -175,6 +175,13 @@ public final class ReplayStore implements AutoCloseable {
     return reservoirs.values().stream().filter(r -> r.size() > 0).map(Reservoir::domain).toList();
   }
 
+  /** The sequences each domain with something to replay contributed so far, in name order. */
+  SortedMap<String, Long> seen() {
+    SortedMap<String, Long> out = new TreeMap<>();
+    reservoirs.values().stream().filter(r -> r.size() > 0).forEach(r -> out.put(r.domain(), r.seen()));
+    return out;
+  }
+
   /** Writes the store as it is now to a snapshot for checkpoint {@code version}; atomic by rename. */
   void snapshot(long version) throws RocksDBException {
     Path target = dir.resolve(SNAPSHOTS).resolve(name(version));

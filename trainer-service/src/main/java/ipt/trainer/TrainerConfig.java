@@ -131,7 +131,8 @@ public record TrainerConfig(
 
   /**
    * What the trainer does with the evaluator's reports on its own candidates. The round of version k reads exactly
-   * the reports on versions up to k - 2, waiting up to {@code evaluationWait} for the one on k - 2 (a wait that
+   * the reports on versions up to k - 1 (its mixture and recovery; the fraction they set applies from round k + 1,
+   * whose new data is packed before k ends), waiting up to {@code evaluationWait} for the one on k - 1 (a wait that
    * runs out is counted in the lineage state: the one case where a resumed trainer may differ from an
    * uninterrupted one; after one, the trainer waits again only once a new report has arrived).
    *

@@ -61,12 +61,13 @@ class ReplayMixtureTest {
   @Test
   void aDomainBeingForgottenGetsTheSharesAboveTheFloorAndTheFractionFollowsForgettingBothWays() {
     GateEvidence e = evidence();
-    SortedMap<String, Double> shares = ReplayMixture.shares(List.of("de", "en", "java"), e, 0.5);
-    assertEquals(0.5 / 3 + 0.5, shares.get("en"), 1e-12, "en is the only domain above its best");
-    assertEquals(0.5 / 3, shares.get("java"), 1e-12, "every stored domain keeps its floor");
-    assertEquals(0.5 / 3, shares.get("de"), 1e-12);
+    SortedMap<String, Double> shares = ReplayMixture.shares(Map.of("de", 100L, "en", 200L, "java", 100L), e, 0.5);
+    assertEquals(0.5 * 0.5 + 0.5, shares.get("en"), 1e-12, "en is the only domain above its best");
+    assertEquals(0.5 * 0.25, shares.get("java"), 1e-12, "every stored domain keeps its floor, split by history");
+    assertEquals(0.5 * 0.25, shares.get("de"), 1e-12);
     assertEquals(1.0, shares.values().stream().mapToDouble(Double::doubleValue).sum(), 1e-12);
-    assertEquals(Map.of("en", 0.5, "java", 0.5), ReplayMixture.shares(List.of("en", "java"), GateEvidence.NONE, 0.5), "no evidence: even");
+    assertEquals(Map.of("en", 0.75, "java", 0.25), ReplayMixture.shares(Map.of("en", 300L, "java", 100L), GateEvidence.NONE, 0.5),
+        "no forgetting seen: uniform replay");
 
     assertEquals(0.5, ReplayMixture.fraction(e, List.of("en", "java"), 0.25, 0.5, 5), 1e-12, "10% forgetting at gain 5: capped at the maximum");
     assertEquals(0.25 + 5 * 0.02, ReplayMixture.fraction(recovered(e, 1.53), List.of("en", "java"), 0.25, 0.5, 5), 1e-9);
@@ -86,7 +87,7 @@ class ReplayMixtureTest {
     TrainerConfig.Steering st = c.steering();
     c = c.with(new TrainerConfig.Steering(st.floor(), 5, st.evaluationWait(), st.recovery(), st.keep()));
     LineageState s = LineageState.initial(0.25).settled(reports(), 1, c, List.of("en", "java"))
-        .with(0.3, ReplayMixture.shares(List.of("a b:c", "en"), evidence(), 0.5));
+        .with(0.3, ReplayMixture.shares(Map.of("a b:c", 1L, "en", 2L), evidence(), 0.5));
     assertEquals(evidence(), s.evidence());
     assertEquals(0.5, LineageState.initial(0.25).settled(reports(), 0, c, List.of("en", "java")).replayFraction(), "steered by the gain");
     LineageState back = LineageState.parse(s.bytes());
