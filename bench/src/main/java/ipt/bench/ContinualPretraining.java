@@ -111,6 +111,7 @@ public final class ContinualPretraining {
     return List.of(
         new Arm("uniform", c -> with(c, Policy.UNIFORM, 0, Recovery.NONE, Schedule.REWARM_COSINE)),
         new Arm("steered", c -> with(c, Policy.STEERED, 0, Recovery.NONE, Schedule.REWARM_COSINE)),
+        new Arm("steered, floor 0.25", c -> withFloor(with(c, Policy.STEERED, 0, Recovery.NONE, Schedule.REWARM_COSINE), 0.25)),
         new Arm("steered, fraction follows forgetting", c -> with(c, Policy.STEERED, 5, Recovery.NONE, Schedule.REWARM_COSINE)),
         new Arm("uniform, reset (old defaults)", c -> with(c, Policy.UNIFORM, 0, Recovery.RESET, Schedule.REWARM_COSINE)),
         new Arm("steered, reset", c -> with(c, Policy.STEERED, 0, Recovery.RESET, Schedule.REWARM_COSINE)),
@@ -129,6 +130,11 @@ public final class ContinualPretraining {
         .with(new TrainerConfig.Rounds(rounds.stepsPerRound(), rounds.batchSize(), rounds.microBatches(), rounds.idleFlush(), schedule,
             rounds.annealSteps()))
         .with(new TrainerConfig.Steering(s.floor(), gain, s.evaluationWait(), recovery, s.keep()));
+  }
+
+  private static TrainerConfig withFloor(TrainerConfig c, double floor) {
+    TrainerConfig.Steering s = c.steering();
+    return c.with(new TrainerConfig.Steering(floor, s.gain(), s.evaluationWait(), s.recovery(), s.keep()));
   }
 
   /** Whether an arm's config is the service's defaults (then it is the one run through the services). */

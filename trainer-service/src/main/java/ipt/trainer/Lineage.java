@@ -154,8 +154,8 @@ public final class Lineage implements AutoCloseable {
   /**
    * A new lineage that goes on from {@code parent}'s last committed checkpoint as if it were its own: the parent's
    * weights, optimizer state and packer tail, a copy of its replay store, and its lineage state (the gate's
-   * evidence so far) with {@code config}'s replay fraction. Its first checkpoint is the parent's version + 1, written under {@code config}'s checkpoint
-   * root; the parent's checkpoint must lie in {@code store}.
+   * evidence so far) with {@code config}'s replay fraction. Its first checkpoint is the parent's version + 1,
+   * written under {@code config}'s checkpoint root; the parent's checkpoint must lie in {@code store}.
    */
   public static Lineage fork(Lineage parent, TrainerConfig config, CheckpointStore store) throws Exception {
     if (parent.location == null) throw new IllegalStateException(parent.config.lineage() + " has no checkpoint to fork");

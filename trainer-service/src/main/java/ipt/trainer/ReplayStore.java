@@ -122,18 +122,19 @@ public final class ReplayStore implements AutoCloseable {
 
   /**
    * {@code n} entries drawn with replacement: {@code UNIFORM} weighs each domain by the sequences it
-   * contributed, as if drawing from the whole history; {@code DOMAIN_BALANCED} weighs domains equally.
+   * contributed, as if drawing from the whole history; {@code DOMAIN_BALANCED} weighs domains equally; {@code STEERED},
+   * drawn without the gate's shares, draws as {@code UNIFORM}.
    */
   List<Entry> sample(int n, Policy policy, SplittableRandom random) throws RocksDBException {
     List<Reservoir> filled = reservoirs.values().stream().filter(r -> r.size() > 0).toList();
     if (filled.isEmpty()) throw new IllegalStateException("nothing to replay yet");
-    long total = filled.stream().mapToLong(r -> policy == Policy.UNIFORM ? r.seen() : 1).sum();
+    long total = filled.stream().mapToLong(r -> policy == Policy.DOMAIN_BALANCED ? 1 : r.seen()).sum();
     List<Entry> out = new ArrayList<>(n);
     for (int i = 0; i < n; i++) {
       long pick = random.nextLong(total);
       Reservoir chosen = filled.get(filled.size() - 1);
       for (Reservoir r : filled) {
-        long weight = policy == Policy.UNIFORM ? r.seen() : 1;
+        long weight = policy == Policy.DOMAIN_BALANCED ? 1 : r.seen();
         if (pick < weight) {
           chosen = r;
           break;

@@ -156,7 +156,7 @@ public record TrainerConfig(
     }
 
     public static Steering defaults() {
-      return new Steering(0.5, 0, Duration.ofSeconds(60), Recovery.NONE, 0.5);
+      return new Steering(0.5, 5, Duration.ofSeconds(60), Recovery.NONE, 0.5);
     }
   }
 
@@ -173,8 +173,8 @@ public record TrainerConfig(
    */
   public static TrainerConfig of(String lineage, Path dataDir, double replayFraction) {
     return new TrainerConfig(lineage, dataDir.resolve("checkpoints").resolve(lineage), dataDir.resolve("replay").resolve(lineage),
-        new Rounds(50, 16, 1, Duration.ofSeconds(30), Rounds.Schedule.WSD_SQRT, 10),
-        new Replay(replayFraction, 256L << 20, Replay.Policy.UNIFORM),
+        new Rounds(50, 16, 1, Duration.ofSeconds(30), Rounds.Schedule.WSD, 10),
+        new Replay(replayFraction, 256L << 20, Replay.Policy.STEERED),
         GptConfig.small(), TrainConfig.defaults(), Guard.defaults(), Forgetting.defaults(), Start.FRESH,
         dataDir.resolve("checkpoints").toString(), Steering.defaults());
   }
