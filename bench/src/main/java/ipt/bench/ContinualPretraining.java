@@ -3,181 +3,266 @@ package ipt.bench;
 import ipt.testsupport.DemoCorpus;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
-import ipt.model.LanguageModel;
+import ipt.evaluator.OfflineGate;
+import ipt.checkpoints.CheckpointStore;
 import ipt.model.TrainConfig;
 import ipt.runtime.DirectoryTree;
-import ipt.checkpoints.CheckpointStore;
+import ipt.schemas.EvaluationReport;
 import ipt.trainer.Lineage;
 import ipt.trainer.TrainerConfig;
+import ipt.trainer.TrainerConfig.Replay.Policy;
+import ipt.trainer.TrainerConfig.Rounds.Schedule;
+import ipt.trainer.TrainerConfig.Steering.Recovery;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Collections;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Random;
+import java.util.TreeMap;
 import java.util.function.UnaryOperator;
 
 /**
- * The continual-pretraining experiment of Ibrahim et al. 2024 ("Simple and Scalable Strategies to Continually
- * Pre-train LLMs"), scaled down: phase 1 trains on English (Europarl), phase 2 arms go on from its checkpoint on Java
- * source with the same step budget, varying replay of English and the learning-rate schedule; baselines train from
- * scratch on both domains mixed and on Java alone. Every arm runs the trainer service's own round code
- * ({@link Lineage}); the 0% and 25% arms also run through Kafka, the trainer service and the evaluator
- * ({@link ServiceArms}). Usage: {@code bench/run ContinualPretraining [phase steps] [seeds] [output dir]}.
+ * Continual pretraining over the stream users have, scaled down: four domains of real text in sequence (English
+ * Europarl, Java sources, German and French Europarl), then a phase where all four arrive interleaved. Arms vary one
+ * thing each against the service's defaults: how replay draws domains (uniform or steered by the gate's reports),
+ * what a run of rejections leads to (nothing, a reset to the champion, a reset only when worse overall, an
+ * interpolation toward the champion), and the learning-rate schedule. Every arm runs the trainer's own code
+ * ({@link Lineage}) in the service's 50-step rounds, with the evaluator's default gate judging every checkpoint
+ * ({@link OfflineGate}); arms of one schedule share phase 1 (nothing to replay yet) and fork when Java starts. The
+ * defaults arm runs again through Kafka, the trainer and evaluator services ({@link ServiceArms}).
+ * Usage: {@code bench/run ContinualPretraining [phase steps] [seeds] [output dir] [arm names, |-separated]}.
  */
 public final class ContinualPretraining {
-  static final String A = "en";
-  static final String B = "java";
+  static final List<String> DOMAINS = List.of("en", "java", "de", "fr");
+  static final String INTERLEAVED = "interleaved";
   /** Held-out text per domain: 128 sequences of the default model, scored by the evaluator as it scores tasks. */
   static final int HELD_OUT_TOKENS = 128 * 129;
-  /** The L2 pull's strength in the "ipt defaults + L2 pull" arm: 1 changed nothing measurable, 30 held back both domains. */
-  static final float L2_PULL = 3f;
+  static final int ROUND_STEPS = 50;
+  /** Replay share of every arm but the defaults' own (which is whatever IPT_REPLAY_FRACTION defaults to). */
+  static final double FRACTION = 0.25;
 
-  /** One phase-2 arm: how its trainer config differs from the replay-free base. */
+  /** One arm: how its trainer config differs from the service's defaults. */
   record Arm(String name, UnaryOperator<TrainerConfig> config) {}
 
-  /** Held-out losses through phase 2 (step 0 is the phase-1 checkpoint). */
-  record Point(int step, double a, double b) {}
+  /** After a round: the phase, the arm's step in the experiment, held-out loss per domain, and the gate's decision. */
+  record Point(String phase, int step, Map<String, Double> loss, String decision) {}
 
-  /**
-   * Phase 1's held-out losses for one seed, and how many training documents of each domain phase 1 and the 0% arm
-   * packed (the same for every seed): the service run is fed exactly those.
-   */
-  record Phase1(double a, double b, int documentsA, int documentsB) {}
+  record Result(String arm, long seed, boolean defaults, List<Point> curve, int recoveries, double finalFraction) {}
 
-  record Result(String arm, long seed, double a, double b, List<Point> curve) {
-    double average() {
-      return (a + b) / 2;
+  /** Held-out documents per domain; training documents per domain for its own phase and for the interleaved one. */
+  record Corpus(Map<String, List<String>> heldOut, Map<String, List<DemoCorpus.Text>> own, Map<String, List<DemoCorpus.Text>> mixed) {
+    /** The interleaved phase's documents: one of each domain in turn. */
+    List<DemoCorpus.Text> interleaved() {
+      List<DemoCorpus.Text> out = new ArrayList<>();
+      for (int i = 0; ; i++) {
+        boolean any = false;
+        for (String d : DOMAINS) {
+          if (i < mixed.get(d).size()) {
+            out.add(mixed.get(d).get(i));
+            any = true;
+          }
+        }
+        if (!any) return out;
+      }
     }
   }
 
-  /** Held-out and training documents per domain, disjoint. */
-  record Corpus(List<String> heldOutA, List<String> heldOutB, List<DemoCorpus.Text> trainA, List<DemoCorpus.Text> trainB) {}
-
   public static void main(String[] args) throws Exception {
-    int steps = args.length > 0 ? Integer.parseInt(args[0]) : 600;
+    int steps = args.length > 0 ? Integer.parseInt(args[0]) : 150;
     List<Long> seeds = args.length > 1 ? List.of(args[1].split(",")).stream().map(Long::parseLong).toList() : List.of(1234L, 1235L);
     Path out = Path.of(args.length > 2 ? args[2] : "bench/results/continual-pretraining");
-    if (steps % 50 != 0) throw new IllegalArgumentException("phase steps must be a multiple of the service's 50-step round");
+    List<Arm> arms = args.length > 3 ? arms().stream().filter(a -> List.of(args[3].split("\\|")).contains(a.name())).toList() : arms();
+    Path work = Files.createTempDirectory("ipt-experiment");
+    // Once the defaults equal an arm's settings, that arm stands for them.
+    if (arms.stream().filter(a -> isDefaults(a, work)).count() > 1) arms = arms.stream().filter(a -> !a.name().equals("defaults")).toList();
+    if (steps % ROUND_STEPS != 0) throw new IllegalArgumentException("phase steps must be a multiple of the service's 50-step round");
     long started = System.nanoTime();
     Corpus corpus = corpus(steps);
-    System.out.printf(Locale.ROOT, "corpus: %s %d training documents, %s %d; held-out %d bytes each; phase budget %d steps of 16 x 129 tokens%n",
-        A, corpus.trainA().size(), B, corpus.trainB().size(), HELD_OUT_TOKENS, steps);
-    Path work = Files.createTempDirectory("ipt-experiment");
+    System.out.printf(Locale.ROOT, "corpus: %s; held-out %d bytes each; %d steps per phase of 16 x 129 tokens%n",
+        DOMAINS.stream().map(d -> d + " " + corpus.own().get(d).size() + "+" + corpus.mixed().get(d).size() + " documents").toList(),
+        HELD_OUT_TOKENS, steps);
     List<Result> results = new ArrayList<>();
-    Map<Long, Phase1> phase1 = new LinkedHashMap<>();
-    for (long seed : seeds) {
-      phase1.put(seed, runSeed(seed, steps, corpus, work.resolve("seed-" + seed), results));
-    }
-    Phase1 fed = phase1.values().iterator().next();
-    ServiceArms.Outcome service = ServiceArms.run(work.resolve("service"), corpus, corpus.trainA().subList(0, fed.documentsA()),
-        corpus.trainB().subList(0, fed.documentsB()), steps);
+    Map<String, List<List<DemoCorpus.Text>>> fed = new LinkedHashMap<>();
+    for (long seed : seeds) runSeed(seed, steps, corpus, arms, work.resolve("seed-" + seed), results, fed);
+    Arm defaults = arms.stream().filter(a -> isDefaults(a, work)).findFirst().orElse(null);
+    ServiceArms.Outcome service = defaults == null || !fed.containsKey(defaults.name()) ? null
+        : ServiceArms.run(work.resolve("service"), corpus, fed.get(defaults.name()), steps);
     double minutes = (System.nanoTime() - started) / 60e9;
-    ExperimentReport report = new ExperimentReport(results, phase1, service, steps, minutes);
+    ExperimentReport report = new ExperimentReport(results, service, steps, minutes);
     Files.createDirectories(out);
     String table = report.markdown();
     Files.writeString(out.resolve("results.md"), table, StandardCharsets.UTF_8);
-    new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(out.resolve("results.json").toFile(),
-        Map.of("phaseSteps", steps, "seeds", seeds, "minutes", minutes, "phase1", phase1, "results", results,
-            "service", service));
-    LossCurves.draw(results, phase1, out.resolve("losses.png"));
+    Map<String, Object> json = new LinkedHashMap<>(Map.of("phaseSteps", steps, "seeds", seeds, "minutes", minutes, "results", results));
+    if (service != null) json.put("service", service);
+    new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(out.resolve("results.json").toFile(), json);
+    LossCurves.draw(results, steps, out.resolve("losses.png"));
     DirectoryTree.delete(work);
     System.out.println(table);
     System.out.printf(Locale.ROOT, "wrote %s/{results.md,results.json,losses.png}; %.1f minutes%n", out, minutes);
   }
 
-  /** Phase 1, every phase-2 arm and both baselines for one seed. */
-  private static Phase1 runSeed(long seed, int steps, Corpus corpus, Path dir, List<Result> results) throws Exception {
-    TrainerConfig phase1Config = config("phase1", dir, 0, steps, seed);
-    try (Lineage phase1 = Lineage.recover(phase1Config, store(phase1Config), null)) {
-      long t0 = System.nanoTime();
-      train(phase1, corpus.trainA(), steps, Lineage.Decisions.NONE, (m, s) -> {});
-      double[] start = heldOut(phase1.model(), corpus);
-      System.out.printf(Locale.ROOT, "seed %d phase 1: %s %.4f, %s %.4f (%.0f s)%n", seed, A, start[0], B, start[1], (System.nanoTime() - t0) / 1e9);
-      int every = steps / 10;
-      int usedB = 0;
-      for (Arm arm : arms()) {
-        t0 = System.nanoTime();
-        TrainerConfig c = arm.config().apply(config(arm.name().replaceAll("[^a-z0-9]+", "-").replaceAll("-$", ""), dir, 0, steps, seed));
-        List<Point> curve = new ArrayList<>(List.of(new Point(0, start[0], start[1])));
-        // The phase-1 checkpoint is the arm's champion: the one its L2 pull (if any) anchors to.
-        Lineage.Decisions champion = new Lineage.Decisions(phase1.version(), phase1.location(), List.of());
-        try (Lineage lineage = Lineage.fork(phase1, c, store(c))) {
-          long first = lineage.step();
-          train(lineage, corpus.trainB(), steps, champion, (m, s) -> {
-            if ((s - first) % every == 0) {
-              double[] l = heldOut(m, corpus);
-              curve.add(new Point((int) (s - first), l[0], l[1]));
-            }
-          });
-          if (arm.name().equals("replay 0%")) usedB = (int) lineage.documentsAdded();
-          Point end = curve.get(curve.size() - 1);
-          results.add(new Result(arm.name(), seed, end.a(), end.b(), curve));
-          System.out.printf(Locale.ROOT, "seed %d %-26s %s %.4f, %s %.4f (%.0f s)%n", seed, arm.name(), A, end.a(), B, end.b(),
-              (System.nanoTime() - t0) / 1e9);
-        }
-      }
-      int usedA = (int) phase1.documentsAdded();
-      List<DemoCorpus.Text> mixed = new ArrayList<>(corpus.trainA().subList(0, usedA));
-      mixed.addAll(corpus.trainB().subList(0, usedB));
-      Collections.shuffle(mixed, new Random(seed));
-      baseline("A∪B from scratch", config("mixed", dir, 0, 2 * steps, seed), mixed, 2 * steps, seed, corpus, results);
-      baseline("B from scratch", config("b-only", dir, 0, steps, seed), corpus.trainB(), steps, seed, corpus, results);
-      return new Phase1(start[0], start[1], usedA, usedB);
-    }
-  }
-
-  /** The phase-2 arms: replay shares with re-warm and re-decay over the phase, a constant-LR control, the ipt defaults. */
+  /** The arms; each names every setting it compares, so an arm means the same whatever the defaults are. */
   static List<Arm> arms() {
     return List.of(
-        new Arm("replay 0%", c -> c),
-        new Arm("replay 5%", c -> withReplay(c, 0.05)),
-        new Arm("replay 25%", c -> withReplay(c, 0.25)),
-        new Arm("replay 50%", c -> withReplay(c, 0.50)),
-        new Arm("constant low LR, 0%", c -> {
-          TrainConfig t = c.train();
-          return c.withModel(c.model(), new TrainConfig(t.minLr(), t.minLr(), 0, t.weightDecay(), t.beta1(), t.beta2(), t.eps(), t.gradClip(), t.seed()));
-        }),
-        new Arm("ipt defaults (25%, 50-step rounds)", c -> withReplay(c, 0.25).withRounds(50, c.rounds().batchSize(), c.rounds().idleFlush())),
-        new Arm("ipt defaults + L2 pull (λ " + Math.round(L2_PULL) + ")", c -> {
-          TrainerConfig d = withReplay(c, 0.25).withRounds(50, c.rounds().batchSize(), c.rounds().idleFlush());
-          TrainerConfig.Forgetting f = d.forgetting();
-          return d.with(new TrainerConfig.Forgetting(f.freezeEmbeddings(), f.frozenBlocks(), L2_PULL, f.resetAfterRejections(),
-              f.replayRaise(), f.maxReplay()));
-        }));
+        new Arm("uniform", c -> with(c, Policy.UNIFORM, 0, Recovery.NONE, Schedule.REWARM_COSINE)),
+        new Arm("steered", c -> with(c, Policy.STEERED, 0, Recovery.NONE, Schedule.REWARM_COSINE)),
+        new Arm("steered, floor 0.25", c -> withFloor(with(c, Policy.STEERED, 0, Recovery.NONE, Schedule.REWARM_COSINE), 0.25)),
+        new Arm("steered, fraction follows forgetting", c -> with(c, Policy.STEERED, 5, Recovery.NONE, Schedule.REWARM_COSINE)),
+        new Arm("uniform, reset (old defaults)", c -> with(c, Policy.UNIFORM, 0, Recovery.RESET, Schedule.REWARM_COSINE)),
+        new Arm("steered, reset", c -> with(c, Policy.STEERED, 0, Recovery.RESET, Schedule.REWARM_COSINE)),
+        new Arm("steered, reset if worse", c -> with(c, Policy.STEERED, 0, Recovery.RESET_IF_WORSE, Schedule.REWARM_COSINE)),
+        new Arm("steered, interpolate", c -> with(c, Policy.STEERED, 0, Recovery.INTERPOLATE, Schedule.REWARM_COSINE)),
+        new Arm("steered, WSD", c -> with(c, Policy.STEERED, 0, Recovery.NONE, Schedule.WSD)),
+        new Arm("steered, WSD (1-sqrt)", c -> with(c, Policy.STEERED, 0, Recovery.NONE, Schedule.WSD_SQRT)),
+        new Arm("defaults", c -> c));
   }
 
-  private static TrainerConfig withReplay(TrainerConfig c, double fraction) {
+  private static TrainerConfig with(TrainerConfig c, Policy policy, double gain, Recovery recovery, Schedule schedule) {
     TrainerConfig.Replay r = c.replay();
-    return c.with(new TrainerConfig.Replay(fraction, r.capacityBytes(), r.policy()));
+    TrainerConfig.Rounds rounds = c.rounds();
+    TrainerConfig.Steering s = c.steering();
+    return c.with(new TrainerConfig.Replay(FRACTION, r.capacityBytes(), policy))
+        .with(new TrainerConfig.Rounds(rounds.stepsPerRound(), rounds.batchSize(), rounds.microBatches(), rounds.idleFlush(), schedule,
+            rounds.annealSteps()))
+        .with(new TrainerConfig.Steering(s.floor(), gain, s.evaluationWait(), recovery, s.keep()));
   }
 
-  private static void baseline(String name, TrainerConfig config, List<DemoCorpus.Text> texts, int steps, long seed, Corpus corpus,
-      List<Result> results) throws Exception {
-    long t0 = System.nanoTime();
-    try (Lineage lineage = Lineage.recover(config, store(config), null)) {
-      train(lineage, texts, steps, Lineage.Decisions.NONE, (m, s) -> {});
-      double[] l = heldOut(lineage.model(), corpus);
-      results.add(new Result(name, seed, l[0], l[1], List.of()));
-      System.out.printf(Locale.ROOT, "seed %d %-26s %s %.4f, %s %.4f (%.0f s)%n", seed, name, A, l[0], B, l[1], (System.nanoTime() - t0) / 1e9);
+  private static TrainerConfig withFloor(TrainerConfig c, double floor) {
+    TrainerConfig.Steering s = c.steering();
+    return c.with(new TrainerConfig.Steering(floor, s.gain(), s.evaluationWait(), s.recovery(), s.keep()));
+  }
+
+  /** Whether an arm's config is the service's defaults (then it is the one run through the services). */
+  static boolean isDefaults(Arm arm, Path dir) {
+    TrainerConfig base = config("x", dir, 1);
+    return arm.config().apply(base).equals(base);
+  }
+
+  /** Every arm for one seed; {@code fed} gets each arm's documents per phase as it packed them, for the service's seed. */
+  private static void runSeed(long seed, int steps, Corpus corpus, List<Arm> arms, Path dir, List<Result> results,
+      Map<String, List<List<DemoCorpus.Text>>> fed) throws Exception {
+    List<Arm> remaining = new ArrayList<>(arms);
+    // Arms whose configs differ only after phase 1 (replay, recovery) share it: nothing is replayed before Java.
+    while (!remaining.isEmpty()) {
+      Arm first = remaining.get(0);
+      TrainerConfig firstConfig = first.config().apply(config("p1", dir, seed));
+      List<Arm> group = remaining.stream().filter(a -> samePhase1(a.config().apply(config("p1", dir, seed)), firstConfig)).toList();
+      remaining.removeAll(group);
+      String name = "phase1-" + firstConfig.rounds().schedule().name().toLowerCase(Locale.ROOT).replace('_', '-');
+      TrainerConfig phase1Config = firstConfig.with(recoveryNone(firstConfig.steering()));
+      phase1Config = copy(phase1Config, name, dir);
+      Judged judged = new Judged(new OfflineGate(corpus.heldOut()), new TreeMap<>(), new TreeMap<>());
+      List<Point> phase1Curve = new ArrayList<>();
+      long t0 = System.nanoTime();
+      try (Lineage phase1 = Lineage.recover(phase1Config, store(phase1Config), null)) {
+        int used = phase(phase1, DOMAINS.get(0), corpus.own().get(DOMAINS.get(0)), steps, 0, judged, phase1Curve);
+        System.out.printf(Locale.ROOT, "seed %d %s: %s (%.0f s)%n", seed, name, last(phase1Curve), (System.nanoTime() - t0) / 1e9);
+        for (Arm arm : group) {
+          t0 = System.nanoTime();
+          TrainerConfig c = copy(arm.config().apply(config("x", dir, seed)), arm.name().replaceAll("[^A-Za-z0-9]+", "-").toLowerCase(Locale.ROOT)
+              .replaceAll("^-|-$", ""), dir);
+          List<Point> curve = new ArrayList<>(phase1Curve);
+          List<List<DemoCorpus.Text>> docs = new ArrayList<>(List.of(corpus.own().get(DOMAINS.get(0)).subList(0, used)));
+          Judged armJudged = judged.copy();
+          try (Lineage lineage = Lineage.fork(phase1, c, store(c))) {
+            for (int p = 1; p <= DOMAINS.size(); p++) {
+              String phase = p < DOMAINS.size() ? DOMAINS.get(p) : INTERLEAVED;
+              List<DemoCorpus.Text> texts = p < DOMAINS.size() ? corpus.own().get(phase) : corpus.interleaved();
+              docs.add(texts.subList(0, phase(lineage, phase, texts, steps, p * steps, armJudged, curve)));
+            }
+            results.add(new Result(arm.name(), seed, isDefaults(arm, dir), curve, lineage.recoveries(), lineage.replayFraction()));
+          }
+          if (seed == ServiceArms.SEED) fed.putIfAbsent(arm.name(), docs);
+          System.out.printf(Locale.ROOT, "seed %d %-40s %s (%.0f s)%n", seed, arm.name(), last(curve), (System.nanoTime() - t0) / 1e9);
+        }
+      }
     }
+  }
+
+  private static String last(List<Point> curve) {
+    Point p = curve.get(curve.size() - 1);
+    StringBuilder s = new StringBuilder();
+    p.loss().forEach((d, l) -> s.append(String.format(Locale.ROOT, "%s %.4f ", d, l)));
+    return s.toString().strip();
+  }
+
+  /** Phase 1 is the same for two configs that differ only in what acts on replay or on rejections. */
+  private static boolean samePhase1(TrainerConfig a, TrainerConfig b) {
+    return a.rounds().equals(b.rounds()) && a.train().equals(b.train()) && a.model().equals(b.model());
+  }
+
+  private static TrainerConfig.Steering recoveryNone(TrainerConfig.Steering s) {
+    return new TrainerConfig.Steering(s.floor(), s.gain(), s.evaluationWait(), Recovery.NONE, s.keep());
+  }
+
+  /** {@code c} as lineage {@code name} under {@code dir}. */
+  private static TrainerConfig copy(TrainerConfig c, String name, Path dir) {
+    TrainerConfig placed = TrainerConfig.of(name, dir, c.replay().fraction());
+    return placed.with(c.rounds()).with(c.replay()).withModel(c.model(), c.train()).with(c.guard()).with(c.forgetting()).with(c.start())
+        .with(c.steering());
   }
 
   /**
-   * The trainer config of one lineage, as the service reads it from the environment: rounds of {@code roundSteps}
-   * steps that never flush early, replay {@code fraction}; {@code seed} fixes initial weights and replay draws.
+   * One phase of {@code steps} optimizer steps in rounds, each cut as the trainer service cuts the stream (it starts
+   * once the documents packed so far fill a full round's new sequences) and committed once written; then the gate
+   * judges the checkpoint and its held-out losses join {@code curve}. Returns the documents the phase packed.
    */
-  static TrainerConfig config(String lineage, Path dir, double fraction, int roundSteps, long seed) {
-    TrainerConfig c = TrainerConfig.fromEnv(Map.of("IPT_LINEAGE", lineage, "IPT_DATA_DIR", dir.toString(),
-        "IPT_REPLAY_FRACTION", String.valueOf(fraction), "IPT_STEPS_PER_ROUND", String.valueOf(roundSteps),
-        "IPT_IDLE_FLUSH_SECONDS", String.valueOf(ServiceArms.NEVER_FLUSH_SECONDS)));
-    TrainConfig t = c.train();
-    return c.withModel(c.model(), new TrainConfig(t.maxLr(), t.minLr(), t.warmupSteps(), t.weightDecay(), t.beta1(), t.beta2(), t.eps(),
-        t.gradClip(), seed));
+  private static int phase(Lineage lineage, String phase, List<DemoCorpus.Text> texts, int steps, int firstStep, Judged judged,
+      List<Point> curve) throws Exception {
+    Iterator<DemoCorpus.Text> it = texts.iterator();
+    int documents = 0;
+    int done = 0;
+    while (done < steps) {
+      while (lineage.fullSequences() < lineage.sequencesPerRound() && it.hasNext()) {
+        DemoCorpus.Text t = it.next();
+        lineage.add(t.id(), t.domain(), t.text());
+        documents++;
+      }
+      if (lineage.fullSequences() < lineage.sequencesPerRound()) {
+        throw new IllegalStateException(phase + ": ran out of documents after " + done + " of " + steps + " steps");
+      }
+      Lineage.Round round = lineage.round(lineage.sequencesPerRound(), judged, Map.of(), null);
+      lineage.committed(round);
+      done += round.steps();
+      EvaluationReport r = judged.judge(lineage, round);
+      Map<String, Double> loss = new TreeMap<>();
+      r.getTasks().forEach(t -> loss.put(t.getTask().substring("heldout/".length()), t.getCandidate()));
+      curve.add(new Point(phase, firstStep + done, loss, r.getDecision().toString()));
+    }
+    return documents;
+  }
+
+  /**
+   * The evaluator's part, offline: the default gate's report on every committed checkpoint, and where the promoted
+   * ones are kept. Every report is in as soon as its round commits, so no wait ever runs out.
+   */
+  record Judged(OfflineGate gate, TreeMap<Long, EvaluationReport> reports, Map<Long, String> promoted) implements Lineage.Reports {
+    EvaluationReport judge(Lineage lineage, Lineage.Round round) {
+      EvaluationReport r = gate.judge(lineage.config().lineage(), round.version(), lineage.step(), lineage.model(),
+          lineage.domainTokens());
+      reports.put(round.version(), r);
+      if (r.getDecision().toString().equals("PROMOTE")) promoted.put(round.version(), round.location());
+      return r;
+    }
+
+    Judged copy() throws java.io.IOException {
+      return new Judged(gate.copy(), new TreeMap<>(reports), new TreeMap<>(promoted));
+    }
+
+    @Override
+    public Lineage.Settled settle(long after, long through, Duration wait) {
+      return new Lineage.Settled(after >= through ? List.of() : List.copyOf(reports.subMap(after, false, through, true).values()), false);
+    }
+
+    @Override
+    public String location(long version, Duration wait) {
+      return promoted.get(version);
+    }
   }
 
   /** The lineage's checkpoint store, as the trainer service opens it (a directory: the experiment's data dir). */
@@ -186,46 +271,41 @@ public final class ContinualPretraining {
   }
 
   /**
-   * Rounds until {@code steps} optimizer steps are done, each cut as the trainer service cuts the stream: it starts
-   * once the documents packed so far fill a full round's new sequences, and commits when its checkpoint is written.
+   * The trainer config of one lineage as the service reads it from an empty environment, but for rounds that never
+   * flush early; {@code seed} fixes initial weights and replay draws.
    */
-  private static void train(Lineage lineage, List<DemoCorpus.Text> texts, int steps, Lineage.Decisions decisions,
-      Lineage.StepObserver observer) throws Exception {
-    var it = texts.iterator();
-    int done = 0;
-    while (done < steps) {
-      while (lineage.fullSequences() < lineage.sequencesPerRound() && it.hasNext()) {
-        DemoCorpus.Text t = it.next();
-        lineage.add(t.id(), t.domain(), t.text());
-      }
-      if (lineage.fullSequences() < lineage.sequencesPerRound()) {
-        throw new IllegalStateException("ran out of documents after " + done + " of " + steps + " steps");
-      }
-      Lineage.Round round = lineage.round(lineage.sequencesPerRound(), decisions, Map.of(), observer);
-      lineage.committed(round);
-      done += round.steps();
-    }
-  }
-
-  /** Held-out loss {A, B} in nats per token, windowed exactly as the evaluator scores a held-out task. */
-  static double[] heldOut(LanguageModel m, Corpus corpus) {
-    int length = m.config().contextLength() + 1;
-    return new double[] {m.loss(m.tokenizer().windows(corpus.heldOutA(), length)), m.loss(m.tokenizer().windows(corpus.heldOutB(), length))};
+  static TrainerConfig config(String lineage, Path dir, long seed) {
+    TrainerConfig c = TrainerConfig.fromEnv(Map.of("IPT_LINEAGE", lineage, "IPT_DATA_DIR", dir.toString(),
+        "IPT_IDLE_FLUSH_SECONDS", String.valueOf(ServiceArms.NEVER_FLUSH_SECONDS)));
+    TrainConfig t = c.train();
+    return c.withModel(c.model(), new TrainConfig(t.maxLr(), t.minLr(), t.warmupSteps(), t.weightDecay(), t.beta1(), t.beta2(), t.eps(),
+        t.gradClip(), seed));
   }
 
   /**
-   * Every 20th document of each domain is held out until it has {@link #HELD_OUT_TOKENS} bytes (EOS between documents
-   * counts one, the last one cut to fit, as the evaluator's snapshot cuts it); the rest train, in corpus order.
+   * Per domain, every 20th document is held out until it has {@link #HELD_OUT_TOKENS} bytes (EOS between documents
+   * counts one, the last one cut to fit, as the evaluator's snapshot cuts it); of the rest, the first ~4/5 of a
+   * phase's worth train in the domain's own phase and the next ones in the interleaved phase, in corpus order.
    */
   static Corpus corpus(int steps) {
-    int chars = 20 * steps * 16 * 129 / 10 + 40 * HELD_OUT_TOKENS; // two phases' worth, plus what the held-out share skips
-    List<DemoCorpus.Text> en = DemoCorpus.europarl(A, chars);
-    List<DemoCorpus.Text> java = DemoCorpus.java(chars);
-    List<String> heldA = new ArrayList<>();
-    List<String> heldB = new ArrayList<>();
-    List<DemoCorpus.Text> trainA = split(en, heldA);
-    List<DemoCorpus.Text> trainB = split(java, heldB);
-    return new Corpus(heldA, heldB, trainA, trainB);
+    int phaseBytes = steps * 16 * 129;
+    int chars = (int) (1.3 * phaseBytes) + 40 * HELD_OUT_TOKENS;
+    Map<String, List<String>> heldOut = new LinkedHashMap<>();
+    Map<String, List<DemoCorpus.Text>> own = new LinkedHashMap<>();
+    Map<String, List<DemoCorpus.Text>> mixed = new LinkedHashMap<>();
+    for (String d : DOMAINS) {
+      List<DemoCorpus.Text> texts = d.equals("java") ? DemoCorpus.java(chars) : DemoCorpus.europarl(d, chars);
+      List<String> held = new ArrayList<>();
+      List<DemoCorpus.Text> train = split(texts, held);
+      int bytes = 0;
+      int cut = 0;
+      // Enough for a phase at no replay (the most new data a phase takes) with room for the packer's tail.
+      while (cut < train.size() && bytes < 1.02 * phaseBytes) bytes += train.get(cut++).text().getBytes(StandardCharsets.UTF_8).length + 1;
+      heldOut.put(d, held);
+      own.put(d, train.subList(0, cut));
+      mixed.put(d, train.subList(cut, train.size()));
+    }
+    return new Corpus(heldOut, own, mixed);
   }
 
   private static List<DemoCorpus.Text> split(List<DemoCorpus.Text> texts, List<String> heldOut) {

@@ -6,14 +6,17 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import ipt.evaluator.EvaluatorConfig;
 import ipt.evaluator.EvaluatorService;
+import ipt.checkpoints.Checkpoint;
 import ipt.runtime.KafkaSettings;
 import ipt.runtime.TopicReader;
 import ipt.schemas.Topic;
 import ipt.schemas.Topics;
+import ipt.schemas.CheckpointPublished;
 import ipt.schemas.Document;
 import ipt.schemas.EvaluationReport;
 import ipt.schemas.TaskResult;
 import ipt.trainer.TrainerService;
+import java.io.ByteArrayInputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -22,7 +25,8 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
+import java.util.Properties;
+import java.util.TreeMap;
 import java.util.stream.Stream;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -32,28 +36,24 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 
 /**
- * The 0% and 25% replay arms through the whole service path: the documents the offline run trained on go to an
- * embedded Kafka broker (held-out text to the held-out topic, training text to the curated topic, in the same
- * order), two trainer services train them in rounds of one phase each, and the evaluator judges each lineage's
- * phase-2 checkpoint against its phase-1 champion with the default gate (IPT_REGRESSION_BUDGET 0.02).
+ * The defaults arm through the whole service path: the documents the offline run trained on go to an embedded Kafka
+ * broker (every domain's held-out text to the held-out topic first, then the training text of each phase to the curated
+ * topic, in the same order), a trainer service with the defaults trains them in its rounds, following the reports of
+ * the evaluator service, which judges every checkpoint with its default gate.
  */
 final class ServiceArms {
-  /** Rounds are cut only when full: a phase is one round, as in the offline run. */
+  /** Rounds are cut only when full, as in the offline run. */
   static final int NEVER_FLUSH_SECONDS = 86_400;
-  static final double[] REPLAY = {0, 0.25};
   /** The service's seed: TrainConfig's default, which the trainer's environment does not change. */
   static final long SEED = 1234;
+  static final String LINEAGE = "service-defaults";
 
-  /** The evaluator's reports on one lineage's phase-1 and phase-2 checkpoints. */
-  record Judged(String lineage, double replay, double phase1A, double phase1B, double a, double b, String decision, String rule,
-      String reason) {}
-
-  record Outcome(List<Judged> lineages, boolean heldOutIdentical, double minutes) {}
+  /** The evaluator's losses on the last checkpoint, promotions per phase, and how many waits for a report ran out. */
+  record Outcome(Map<String, Double> finalLoss, String promotionsPerPhase, boolean heldOutIdentical, int timedOutWaits, double minutes) {}
 
   private ServiceArms() {}
 
-  static Outcome run(Path dir, ContinualPretraining.Corpus corpus, List<DemoCorpus.Text> phase1Texts, List<DemoCorpus.Text> phase2Texts,
-      int steps) throws Exception {
+  static Outcome run(Path dir, ContinualPretraining.Corpus corpus, List<List<DemoCorpus.Text>> phases, int steps) throws Exception {
     long started = System.nanoTime();
     Files.createDirectories(dir);
     try (EmbeddedKafka kafka = EmbeddedKafka.start()) {
@@ -61,40 +61,48 @@ final class ServiceArms {
       try (Admin admin = Admin.create(props)) {
         Topics.ensure(admin, Topics.specs(1), (short) 1);
       }
-      List<TrainerService> trainers = new ArrayList<>();
-      for (double r : REPLAY) {
-        trainers.add(TrainerService.start(props, ContinualPretraining.config(lineage(r), dir, r, steps, SEED), new PrometheusRegistry()));
-      }
+      TrainerService trainer = TrainerService.start(props, ContinualPretraining.config(LINEAGE, dir, SEED), new PrometheusRegistry());
       EvaluatorConfig evaluatorConfig = EvaluatorConfig.fromEnv(Map.of("IPT_DATA_DIR", dir.toString(),
           "IPT_HELDOUT_TOKENS_PER_DOMAIN", String.valueOf(ContinualPretraining.HELD_OUT_TOKENS)));
       EvaluatorService evaluator = EvaluatorService.start(props, evaluatorConfig, new PrometheusRegistry());
       try {
-        produce(props, corpus, phase1Texts, phase2Texts);
-        List<Judged> judged = await(props, trainers, evaluator, Duration.ofMinutes(40));
-        return new Outcome(judged, heldOutIdentical(evaluatorConfig.snapshots(), corpus), (System.nanoTime() - started) / 60e9);
+        produce(props, corpus, phases);
+        int roundsPerPhase = steps / ContinualPretraining.ROUND_STEPS;
+        Map<Long, EvaluationReport> reports = await(props, trainer, evaluator, (long) roundsPerPhase * phases.size(), Duration.ofMinutes(40));
+        StringBuilder promotions = new StringBuilder();
+        for (int p = 0; p < phases.size(); p++) {
+          int n = 0;
+          for (long v = (long) p * roundsPerPhase + 1; v <= (long) (p + 1) * roundsPerPhase; v++) {
+            if (reports.get(v).getDecision().toString().equals("PROMOTE")) n++;
+          }
+          promotions.append(p == 0 ? "" : "/").append(n);
+        }
+        EvaluationReport last = reports.get((long) roundsPerPhase * phases.size());
+        Map<String, Double> loss = new TreeMap<>();
+        for (TaskResult t : last.getTasks()) if (t.getMetric().equals("loss")) loss.put(t.getTask().substring("heldout/".length()), t.getCandidate());
+        return new Outcome(loss, promotions.toString(), heldOutIdentical(evaluatorConfig.snapshots(), corpus), timedOutWaits(props),
+            (System.nanoTime() - started) / 60e9);
       } finally {
         evaluator.close();
-        for (TrainerService t : trainers) t.close();
+        trainer.close();
       }
     }
   }
 
-  static String lineage(double replay) {
-    return "service-replay-" + Math.round(replay * 100);
-  }
-
-  /** Held-out text first, so both domains are tasks before the first checkpoint; one key keeps the order. */
-  private static void produce(Map<String, Object> kafka, ContinualPretraining.Corpus corpus, List<DemoCorpus.Text> phase1,
-      List<DemoCorpus.Text> phase2) throws Exception {
+  /** Held-out text first, so every domain is a task before the first checkpoint; one key keeps the order. */
+  private static void produce(Map<String, Object> kafka, ContinualPretraining.Corpus corpus, List<List<DemoCorpus.Text>> phases)
+      throws Exception {
     Map<String, Object> props = new HashMap<>(kafka);
     props.put("key.serializer", StringSerializer.class);
     props.put("value.serializer", ByteArraySerializer.class);
     try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(props)) {
       int i = 0;
-      for (String text : corpus.heldOutA()) producer.send(record(Topics.HELDOUT, "heldout-" + i++, ContinualPretraining.A, text));
-      for (String text : corpus.heldOutB()) producer.send(record(Topics.HELDOUT, "heldout-" + i++, ContinualPretraining.B, text));
-      for (DemoCorpus.Text t : phase1) producer.send(record(Topics.CURATED, t.id(), t.domain(), t.text()));
-      for (DemoCorpus.Text t : phase2) producer.send(record(Topics.CURATED, t.id(), t.domain(), t.text()));
+      for (Map.Entry<String, List<String>> d : corpus.heldOut().entrySet()) {
+        for (String text : d.getValue()) producer.send(record(Topics.HELDOUT, "heldout-" + i++, d.getKey(), text));
+      }
+      for (List<DemoCorpus.Text> phase : phases) {
+        for (DemoCorpus.Text t : phase) producer.send(record(Topics.CURATED, t.id(), t.domain(), t.text()));
+      }
       producer.flush();
     }
   }
@@ -104,40 +112,34 @@ final class ServiceArms {
     return topic.record("experiment", d);
   }
 
-  /** Waits for the evaluator's report on every lineage's second checkpoint. */
-  private static List<Judged> await(Map<String, Object> kafka, List<TrainerService> trainers, EvaluatorService evaluator, Duration timeout)
-      throws Exception {
+  /** Waits for the evaluator's reports on versions 1 to {@code versions}. */
+  private static Map<Long, EvaluationReport> await(Map<String, Object> kafka, TrainerService trainer, EvaluatorService evaluator, long versions,
+      Duration timeout) throws Exception {
     long deadline = System.nanoTime() + timeout.toNanos();
     while (true) {
-      for (TrainerService t : trainers) if (!t.health().ok()) throw new IllegalStateException("trainer failed: " + t.health().detail());
+      if (!trainer.health().ok()) throw new IllegalStateException("trainer failed: " + trainer.health().detail());
       if (!evaluator.health().ok()) throw new IllegalStateException("evaluator failed: " + evaluator.health().detail());
-      Map<String, Map<Long, EvaluationReport>> byLineage = new HashMap<>();
+      Map<Long, EvaluationReport> byVersion = new HashMap<>();
       for (ConsumerRecord<String, byte[]> r : TopicReader.readAll(kafka, Topics.EVALUATIONS.name())) {
         EvaluationReport e = Topics.EVALUATIONS.value(r);
-        byLineage.computeIfAbsent(e.getLineage(), k -> new HashMap<>()).put(e.getCandidateVersion(), e);
+        if (e.getLineage().equals(LINEAGE)) byVersion.putIfAbsent(e.getCandidateVersion(), e);
       }
-      List<Judged> judged = new ArrayList<>();
-      for (double r : REPLAY) {
-        Map<Long, EvaluationReport> versions = byLineage.getOrDefault(lineage(r), Map.of());
-        if (versions.containsKey(1L) && versions.containsKey(2L)) judged.add(judged(lineage(r), r, versions.get(1L), versions.get(2L)));
-      }
-      if (judged.size() == REPLAY.length) return judged;
-      if (System.nanoTime() > deadline) throw new IllegalStateException("no evaluation of both lineages' phase-2 checkpoints within " + timeout);
+      if (byVersion.containsKey(versions)) return byVersion;
+      if (System.nanoTime() > deadline) throw new IllegalStateException("no evaluation of v" + versions + " within " + timeout);
       Thread.sleep(2000);
     }
   }
 
-  private static Judged judged(String lineage, double replay, EvaluationReport phase1, EvaluationReport phase2) {
-    return new Judged(lineage, replay, loss(phase1, ContinualPretraining.A), loss(phase1, ContinualPretraining.B),
-        loss(phase2, ContinualPretraining.A), loss(phase2, ContinualPretraining.B), phase2.getDecision().toString(),
-        phase2.getDecidingRule(), phase2.getReason());
-  }
-
-  private static double loss(EvaluationReport report, String domain) {
-    Optional<TaskResult> task = report.getTasks().stream()
-        .filter(t -> t.getTask().equals("heldout/" + domain) && t.getMetric().equals("loss")).findFirst();
-    return task.orElseThrow(() -> new IllegalStateException("v" + report.getCandidateVersion() + " of " + report.getLineage()
-        + " was not scored on heldout/" + domain)).getCandidate();
+  /** Waits for a report that ran out, as the last checkpoint's lineage state counts them. */
+  private static int timedOutWaits(Map<String, Object> kafka) throws Exception {
+    CheckpointPublished last = null;
+    for (ConsumerRecord<String, byte[]> r : TopicReader.readAll(kafka, Topics.CHECKPOINTS.name())) {
+      CheckpointPublished c = Topics.CHECKPOINTS.value(r);
+      if (last == null || c.getVersion() > last.getVersion()) last = c;
+    }
+    Properties state = new Properties();
+    state.load(new ByteArrayInputStream(Checkpoint.open(Path.of(last.getLocation())).file("trainer-state.properties")));
+    return Integer.parseInt(state.getProperty("timedOutWaits", "0"));
   }
 
   /** Whether the evaluator froze exactly the held-out text the offline run scores on. */
@@ -149,6 +151,7 @@ final class ServiceArms {
     }
     Map<String, Object> json = new ObjectMapper().readValue(latest.toFile(), Map.class);
     Map<String, List<String>> domains = (Map<String, List<String>>) json.get("domains");
-    return corpus.heldOutA().equals(domains.get(ContinualPretraining.A)) && corpus.heldOutB().equals(domains.get(ContinualPretraining.B));
+    return new ArrayList<>(corpus.heldOut().keySet()).equals(new ArrayList<>(domains.keySet()))
+        && corpus.heldOut().entrySet().stream().allMatch(e -> e.getValue().equals(domains.get(e.getKey())));
   }
 }

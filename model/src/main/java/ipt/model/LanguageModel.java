@@ -25,6 +25,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -251,6 +252,26 @@ public final class LanguageModel implements AutoCloseable {
       throw new IllegalArgumentException("token id " + id + " outside vocabulary of " + config.vocabSize());
     }
     return id;
+  }
+
+  /**
+   * Moves every weight to {@code keep × this + (1 − keep) × other} (weight-space ensembling, WiSE-FT); the
+   * optimizer state and step count stay those of the model's {@link Training}.
+   */
+  public void interpolate(LanguageModel other, float keep) {
+    if (!other.config.equals(config)) throw new IllegalArgumentException("other is a " + other.config + ", this a " + config);
+    synchronized (ENGINE) {
+      Map<String, NDArray> theirs = new HashMap<>();
+      for (Pair<String, Parameter> named : other.net.getParameters()) theirs.put(named.getKey(), named.getValue().getArray());
+      NDManager manager = model.getNDManager();
+      for (Pair<String, Parameter> named : net.getParameters()) {
+        NDArray w = named.getValue().getArray();
+        NDArray o = theirs.get(named.getKey());
+        try (NDArray copy = manager.create(o.toFloatArray(), o.getShape()); NDArray toward = copy.sub(w)) {
+          w.addi(toward.muli(1 - keep));
+        }
+      }
+    }
   }
 
   /**

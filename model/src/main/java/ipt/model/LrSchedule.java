@@ -3,7 +3,8 @@ package ipt.model;
 /**
  * Learning-rate schedules for continual pretraining (Ibrahim et al. 2024, "Simple and Scalable Strategies
  * to Continually Pre-train LLMs"): re-warm and cosine re-decay every round, or an infinite
- * warmup-stable-decay schedule that only anneals for the steps before each checkpoint.
+ * warmup-stable-decay schedule that only anneals for the steps before each checkpoint, linearly or with the
+ * (1 - sqrt) cooldown of Hägele et al. 2024 ("Scaling Laws and Compute-Optimal Training Beyond Fixed Training Durations").
  */
 public final class LrSchedule {
 
@@ -42,6 +43,26 @@ public final class LrSchedule {
     int intoAnneal = stepInRound - (roundSteps - anneal);
     if (anneal > 0 && intoAnneal >= 0) {
       float annealed = c.maxLr() + (c.minLr() - c.maxLr()) * Math.min(1f, (intoAnneal + 1f) / anneal);
+      lr = Math.min(lr, annealed);
+    }
+    return lr;
+  }
+
+  /**
+   * As {@link #wsd}, but the cooldown follows 1 - sqrt(progress) (Hägele et al. 2024): it leaves the stable rate
+   * faster and spends more of the anneal near minLr, which they found matches a full cosine run's loss.
+   */
+  public static float wsdSqrt(long globalStep, int stepInRound, int roundSteps, int annealSteps, TrainConfig c) {
+    if (stepInRound < 0 || roundSteps <= 0 || globalStep < 0 || annealSteps < 0) {
+      throw new IllegalArgumentException("step " + stepInRound + " of a " + roundSteps + "-step round, global step " + globalStep);
+    }
+    float lr = c.maxLr();
+    if (globalStep < c.warmupSteps()) lr = c.maxLr() * (globalStep + 1) / c.warmupSteps();
+    int anneal = Math.min(annealSteps, roundSteps / 2);
+    int intoAnneal = stepInRound - (roundSteps - anneal);
+    if (anneal > 0 && intoAnneal >= 0) {
+      double progress = Math.min(1.0, (intoAnneal + 1.0) / anneal);
+      float annealed = (float) (c.minLr() + (c.maxLr() - c.minLr()) * (1 - Math.sqrt(progress)));
       lr = Math.min(lr, annealed);
     }
     return lr;

@@ -91,6 +91,11 @@ public final class Training implements AutoCloseable {
     return step;
   }
 
+  /** Counts steps on from {@code step} if that is further: a lineage that restarts from older weights keeps its count. */
+  public void continueStepsFrom(long step) {
+    this.step = Math.max(this.step, step);
+  }
+
   /** What one step did: the batch's mean loss and each row's, in nats per token. */
   public record StepResult(float loss, float[] rowLosses) {}
 

@@ -41,4 +41,16 @@ class LrScheduleTest {
     assertEquals(1e-4f, LrSchedule.wsd(5000, 7, 8, 10, C), 1e-9f);
     for (int s = 41; s < 50; s++) assertTrue(LrSchedule.wsd(s, s, 50, 10, C) < LrSchedule.wsd(s - 1, s - 1, 50, 10, C));
   }
+
+  @Test
+  void theSqrtCooldownLeavesTheStableRateFasterAndEndsAtMin() {
+    assertEquals(1e-3f, LrSchedule.wsdSqrt(39, 39, 50, 10, C), 1e-9f);
+    float first = LrSchedule.wsdSqrt(40, 40, 50, 10, C);
+    assertEquals(1e-4f + 9e-4f * (1 - Math.sqrt(0.1)), first, 1e-9f);
+    assertTrue(first < LrSchedule.wsd(40, 40, 50, 10, C), "below the linear anneal at the same step");
+    assertEquals(1e-4f, LrSchedule.wsdSqrt(49, 49, 50, 10, C), 1e-9f);
+    assertEquals(1e-3f, LrSchedule.wsdSqrt(50, 0, 50, 10, C), 1e-9f, "the next round continues at the stable rate");
+    assertEquals(1e-3f / 20, LrSchedule.wsdSqrt(0, 0, 50, 10, C), 1e-9f, "one warmup over the lineage's first steps");
+    for (int s = 41; s < 50; s++) assertTrue(LrSchedule.wsdSqrt(s, s, 50, 10, C) < LrSchedule.wsdSqrt(s - 1, s - 1, 50, 10, C));
+  }
 }

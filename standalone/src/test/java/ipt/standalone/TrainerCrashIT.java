@@ -5,7 +5,10 @@ import ipt.testsupport.EmbeddedKafka;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import ipt.checkpoints.Checkpoint;
+import ipt.evaluator.EvaluatorConfig;
+import ipt.evaluator.EvaluatorService;
 import ipt.runtime.DirectoryTree;
 import ipt.runtime.KafkaSettings;
 import ipt.schemas.Topics;
@@ -25,6 +28,7 @@ import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Properties;
 import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.TreeMap;
@@ -39,8 +43,9 @@ import org.junit.jupiter.api.Test;
 
 /**
  * `ipt train` as a child process, killed with SIGKILL at 20+ moments (random ones, and ones timed to land as a
- * checkpoint is being written) while thousands of curated documents stream in, restarted each time. Then an
- * uninterrupted trainer runs over the same topic. From the committed checkpoints' manifests and the topic: every
+ * checkpoint is being written) while thousands of curated documents stream in, restarted each time, with replay
+ * steered by the reports of a real evaluator judging every checkpoint. Then an uninterrupted trainer runs over the
+ * same topic, steered by the same evaluator's reports on its own checkpoints. From the committed checkpoints' manifests and the topic: every
  * document was trained on as new data exactly once, in the same rounds as the uninterrupted run; the replay store
  * holds no sequence twice and equals the uninterrupted run's; weights and optimizer state are bit for bit those of
  * the uninterrupted run after every round.
@@ -48,6 +53,7 @@ import org.junit.jupiter.api.Test;
 class TrainerCrashIT {
   private static final int DOCUMENTS = 2400;
   private static final int KILLS = 20;
+  private static final int HELD_OUT_BYTES = 4096;
   private static final AvroSerde<Document> DOCUMENT = AvroSerde.of(Document.class);
   private static final AvroSerde<CheckpointPublished> CHECKPOINT = AvroSerde.of(CheckpointPublished.class);
 
@@ -65,6 +71,11 @@ class TrainerCrashIT {
         // One partition: the order of records, and so where rounds are cut, is then the same for both runs.
         Topics.ensure(admin, Topics.specs(1), (short) 1);
       }
+      publishHeldOut(kafka);
+      // The evaluator reads the checkpoints where the trainers keep them (their data dir's store).
+      EvaluatorService evaluator = EvaluatorService.start(kafka, EvaluatorConfig.fromEnv(Map.of("IPT_DATA_DIR", work.resolve("evaluator").toString(),
+          "IPT_CHECKPOINT_STORE", work.resolve("data").resolve("checkpoints").toString(),
+          "IPT_HELDOUT_TOKENS_PER_DOMAIN", String.valueOf(HELD_OUT_BYTES))), new PrometheusRegistry());
       Thread stream = new Thread(() -> publishSlowly(kafka, docs), "stream");
       stream.start();
 
@@ -144,6 +155,13 @@ class TrainerCrashIT {
         assertTrue(e.version() >= 1 && e.version() <= version, "entry of an uncommitted round v" + e.version());
       }
       assertEquals(describe(replayReference), describe(replay), "the same replay store");
+      evaluator.close();
+      Properties state = new Properties();
+      state.load(new java.io.ByteArrayInputStream(Checkpoint.open(Path.of(crash.get(version).getLocation())).file("trainer-state.properties")));
+      assertEquals("0", state.getProperty("timedOutWaits"), "every round had its reports in time (else resume may differ): " + state);
+      assertEquals(String.valueOf(version - 1), state.getProperty("evaluatedThrough"), "steered by the reports through v" + (version - 1));
+      assertTrue(state.getProperty("replayShares").contains("en:") && state.getProperty("replayShares").contains("de:"), state.toString());
+      System.out.println("lineage state of v" + version + ": " + state);
       System.out.printf("%d documents in %d rounds to step %d; replay store %d sequences, no duplicates, identical to the uninterrupted"
           + " run's%n", trained.size(), crash.size(),
           Checkpoint.open(Path.of(crash.get(version).getLocation())).manifest().step(), replay.size());
@@ -152,6 +170,20 @@ class TrainerCrashIT {
 
   private static List<String> describe(List<ReplayStore.Entry> entries) {
     return entries.stream().map(e -> e.domain() + "/" + e.version() + "/" + e.index() + "/" + java.util.Arrays.hashCode(e.tokens())).toList();
+  }
+
+  /** Held-out text of both domains, before any training, so both are tasks from the first checkpoint on. */
+  private static void publishHeldOut(Map<String, Object> kafka) {
+    try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(kafka, new StringSerializer(), new ByteArraySerializer())) {
+      List<SyntheticProse.Doc> held = SyntheticProse.load().documents("heldout", 2 * HELD_OUT_BYTES / 300 + 4, 300, 12);
+      for (int i = 0; i < held.size(); i++) {
+        SyntheticProse.Doc d = held.get(i);
+        Document doc = Document.newBuilder().setId(d.id()).setDomain(i % 2 == 1 ? "de" : "en").setText(d.text()).setSource("crash-it")
+            .setIngestTime(Instant.EPOCH).setMetadata(Map.of()).build();
+        producer.send(new ProducerRecord<>(Topics.HELDOUT.name(), "heldout", DOCUMENT.encode(doc)));
+      }
+      producer.flush();
+    }
   }
 
   /** Curated documents, as the curation service would write them, about 60 a second. */
@@ -190,6 +222,9 @@ class TrainerCrashIT {
     env.put("IPT_STEPS_PER_ROUND", "20");
     env.put("IPT_BATCH_SIZE", "8");
     env.put("IPT_REPLAY_FRACTION", "0.25");
+    // Replay steered by the evaluator's reports: the mixture and the fraction (up to 0.5) follow measured forgetting.
+    env.put("IPT_REPLAY_POLICY", "steered");
+    env.put("IPT_REPLAY_GAIN", "5");
     env.put("IPT_REPLAY_CAPACITY_MB", "0.05"); // ~640 sequences: reservoirs fill early and then replace
     // Only the end of the stream goes quiet this long, so both runs cut their rounds at the same records.
     env.put("IPT_IDLE_FLUSH_SECONDS", "15");
@@ -228,7 +263,8 @@ class TrainerCrashIT {
   }
 
   private static void awaitCommitted(Map<String, Object> kafka, String lineage, int documents, Process p) throws Exception {
-    long deadline = System.nanoTime() + Duration.ofMinutes(5).toNanos();
+    // Each round waits for the evaluator's report on the one before: on a loaded machine that takes a while.
+    long deadline = System.nanoTime() + Duration.ofMinutes(15).toNanos();
     while (committed(kafka, lineage).values().stream().mapToLong(CheckpointPublished::getDocuments).sum() < documents) {
       assertTrue(p.isAlive() && System.nanoTime() < deadline, lineage + " did not commit all documents in time");
       Thread.sleep(1000);

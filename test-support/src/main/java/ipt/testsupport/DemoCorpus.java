@@ -67,7 +67,8 @@ public final class DemoCorpus {
     String best = null;
     int bestHits = 0;
     String[] words = text.toLowerCase(Locale.ROOT).split("[^\\p{L}]+");
-    for (var language : STOPWORDS.entrySet()) {
+    // In name order: Map.of iterates in an order that changes from JVM to JVM, and ties must go the same way in each.
+    for (var language : new java.util.TreeMap<>(STOPWORDS).entrySet()) {
       int hits = 0;
       for (String w : words) if (language.getValue().contains(w)) hits++;
       if (hits > bestHits) {

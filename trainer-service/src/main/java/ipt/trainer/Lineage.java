@@ -7,16 +7,19 @@ import ipt.checkpoints.CheckpointStore;
 import ipt.model.GptConfig;
 import ipt.model.LanguageModel;
 import ipt.model.Training;
+import ipt.schemas.EvaluationReport;
 import ipt.trainer.TrainerConfig.Forgetting;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.SortedMap;
 import java.util.TreeMap;
 import java.util.stream.Stream;
 import org.slf4j.Logger;
@@ -38,11 +41,39 @@ public final class Lineage implements AutoCloseable {
   private static final int MAX_ATTEMPTS = 5;
 
   /**
-   * The evaluator's decisions on this lineage that a round follows: the champion (version and location; null
-   * when there is none) and the candidates rejected since it, oldest first.
+   * The evaluator's reports on this lineage's candidates, as rounds read them: the service follows
+   * {@code ipt.evaluations} ({@link ChampionWatch}), the experiment judges offline. A round reads only settled
+   * reports (see {@link TrainerConfig.Steering}), so what it does is fixed by the committed checkpoints.
    */
-  public record Decisions(long championVersion, String championLocation, List<Long> rejectedSince) {
-    public static final Decisions NONE = new Decisions(0, null, List.of());
+  public interface Reports {
+    /** Never any report: the lineage trains without following a gate. */
+    Reports NONE = new Reports() {
+      @Override
+      public Settled settle(long after, long through, Duration wait) {
+        return new Settled(List.of(), false);
+      }
+
+      @Override
+      public String location(long version, Duration wait) {
+        return null;
+      }
+    };
+
+    /**
+     * The reports on versions in ({@code after}, {@code through}], oldest first, once the one on {@code through}
+     * (or a later one) is in, or {@code wait} has passed without it.
+     */
+    Settled settle(long after, long through, Duration wait) throws InterruptedException;
+
+    /** Where the checkpoint of the promoted {@code version} is kept, or null if not known within {@code wait}. */
+    String location(long version, Duration wait) throws InterruptedException;
+  }
+
+  /** Reports read for a round; {@code timedOut}: the wait for the newest one ran out. */
+  public record Settled(List<EvaluationReport> reports, boolean timedOut) {
+    public Settled {
+      reports = List.copyOf(reports);
+    }
   }
 
   /** A round trained and its checkpoint written and kept in the store, not yet committed. */
@@ -137,9 +168,9 @@ public final class Lineage implements AutoCloseable {
 
   /**
    * A new lineage that goes on from {@code parent}'s last committed checkpoint as if it were its own: the parent's
-   * weights, optimizer state and packer tail, a copy of its replay store, and a fresh lineage state from
-   * {@code config}. Its first checkpoint is the parent's version + 1, written under {@code config}'s checkpoint
-   * root; the parent's checkpoint must lie in {@code store}.
+   * weights, optimizer state and packer tail, a copy of its replay store, and its lineage state (the gate's
+   * evidence so far) with {@code config}'s replay fraction. Its first checkpoint is the parent's version + 1,
+   * written under {@code config}'s checkpoint root; the parent's checkpoint must lie in {@code store}.
    */
   public static Lineage fork(Lineage parent, TrainerConfig config, CheckpointStore store) throws Exception {
     if (parent.location == null) throw new IllegalStateException(parent.config.lineage() + " has no checkpoint to fork");
@@ -150,7 +181,7 @@ public final class Lineage implements AutoCloseable {
     Lineage fork = new Lineage(config, store, new TrainerMetrics(new PrometheusRegistry()), replay);
     try {
       fork.resumeFrom(store.open(parent.location), parent.location);
-      fork.state = LineageState.initial(config.replay().fraction());
+      fork.state = parent.state.with(config.replay().fraction(), parent.state.shares());
       return fork;
     } catch (Exception | Error e) {
       fork.close();
@@ -194,11 +225,15 @@ public final class Lineage implements AutoCloseable {
    * partition, for the record) in its manifest. Nothing is committed until {@link #committed}; if the round's
    * commit fails, the lineage must be closed and recovered.
    */
-  public Round round(int sequences, Decisions decisions, Map<String, Long> offsets, StepObserver observer)
+  public Round round(int sequences, Reports reports, Map<String, Long> offsets, StepObserver observer)
       throws Exception {
     long next = version + 1;
-    followChampion(decisions);
+    // The round was sized with the fraction the last one set; the reports through the last checkpoint then steer it.
     int newPerBatch = newPerBatch();
+    settle(reports);
+    followChampion(reports);
+    SortedMap<String, Double> shares = shares();
+    state = state.with(state.replayFraction(), shares == null ? new TreeMap<>() : shares);
     List<Packer.Sequence> fresh = packer.take(sequences);
     TrainingRound.Step step = observer == null ? Training::train : (m, batch, lr, micro) -> {
       Training.StepResult r = m.train(batch, lr, micro);
@@ -206,7 +241,7 @@ public final class Lineage implements AutoCloseable {
       return r;
     };
     TrainingRound.Outcome outcome = TrainingRound.runGuarded(training, this::restoreLast, config, fresh, newPerBatch,
-        replay, step, metrics, MAX_ATTEMPTS);
+        replay, shares, step, metrics, MAX_ATTEMPTS);
     training = outcome.model();
     outcome.guardEvents().forEach(e -> log.warn("{}: round v{} diverged ({}); restored v{} and retried",
         config.lineage(), next, e, version));
@@ -234,33 +269,66 @@ public final class Lineage implements AutoCloseable {
   }
 
   /**
-   * Before a round: after enough consecutive rejections, restart from the champion with more replay; and
-   * keep the L2 pull anchored to the current champion.
+   * Before a round: answers a run of settled rejections as the lineage's recovery says ({@link Recovery}), and
+   * keeps the L2 pull anchored to the champion of the settled reports.
    */
-  private void followChampion(Decisions decisions) throws IOException, CheckpointException {
-    if (decisions.championLocation() == null) return;
-    Forgetting f = config.forgetting();
-    List<Long> rejected = decisions.rejectedSince().stream().filter(v -> v > state.lastResetAfter()).toList();
-    if (f.resetAfterRejections() > 0 && rejected.size() >= f.resetAfterRejections()) {
-      double raised = Math.min(f.maxReplay(), state.replayFraction() + f.replayRaise());
-      log.warn("{}: {} consecutive candidates rejected ({}); resetting the working weights to champion v{} and "
-          + "raising replay {}% -> {}%", config.lineage(), rejected.size(), rejected, decisions.championVersion(),
-          Math.round(state.replayFraction() * 100), Math.round(raised * 100));
-      Training reset = prepared(store.open(decisions.championLocation()).training(config.train()));
-      training.close();
-      training = reset;
-      anchoredTo = -1;
-      state = state.reset(f.replayRaise(), f.maxReplay(), rejected.get(rejected.size() - 1));
-      metrics.reset(config.lineage());
-      metrics.replayFraction(config.lineage(), state.configuredFraction(), state.replayFraction());
+  private void followChampion(Reports reports) throws IOException, CheckpointException, InterruptedException {
+    Duration wait = config.steering().evaluationWait();
+    Recovery recovery = Recovery.decide(config, state);
+    if (recovery.action() == Recovery.Action.DECLINE) {
+      log.info("{}: {} consecutive candidates rejected ({}), none worse than champion v{} overall: keeping the working weights",
+          config.lineage(), recovery.rejected().size(), recovery.rejected(), recovery.champion());
+      state = recovery.applied(state, config);
+    } else if (recovery.action() != Recovery.Action.NONE) {
+      // The promotion commits with its report, but may be read a moment after it.
+      String at = reports.location(recovery.champion(), wait);
+      if (at == null) {
+        log.warn("{}: promotion of champion v{} not read within {}; not recovering this round", config.lineage(),
+            recovery.champion(), wait);
+      } else {
+        LineageState next = recovery.applied(state, config);
+        log.warn("{}: {} consecutive candidates rejected ({}); {} champion v{}, replay {}% -> {}%", config.lineage(),
+            recovery.rejected().size(), recovery.rejected(), recovery.action() == Recovery.Action.RESET
+                ? "resetting the working weights to" : "interpolating toward", recovery.champion(),
+            Math.round(state.replayFraction() * 100), Math.round(next.replayFraction() * 100));
+        training = recovery.apply(training, prepared(store.open(at).training(config.train())), config);
+        anchoredTo = -1;
+        state = next;
+        metrics.reset(config.lineage());
+      }
     }
-    if (f.l2Pull() > 0 && anchoredTo != decisions.championVersion()) {
-      pullTowards(training, decisions.championLocation());
-      anchoredTo = decisions.championVersion();
-      anchorLocation = decisions.championLocation();
-      log.info("{}: L2 pull (strength {}) toward champion v{}", config.lineage(), f.l2Pull(),
-          decisions.championVersion());
+    long champion = state.evidence().champion();
+    if (config.forgetting().l2Pull() > 0 && champion > 0 && anchoredTo != champion) {
+      String at = reports.location(champion, wait);
+      if (at != null) {
+        pullTowards(training, at);
+        anchoredTo = champion;
+        anchorLocation = at;
+        log.info("{}: L2 pull (strength {}) toward champion v{}", config.lineage(), config.forgetting().l2Pull(), champion);
+      }
     }
+  }
+
+  /**
+   * Before round k trains: folds in the reports on versions up to k - 1, the last committed checkpoint (waiting for
+   * that one a bounded time), which steer this round's mixture and recovery, and set the next round's fraction.
+   */
+  private void settle(Reports reports) throws InterruptedException {
+    long from = state.evidence().evaluatedThrough();
+    Settled settled = reports.settle(from, version, config.steering().evaluationWait());
+    if (settled.timedOut()) {
+      log.warn("{}: no report on v{} within {}; round v{} goes on with the reports through v{}", config.lineage(), version,
+          config.steering().evaluationWait(), version + 1,
+          settled.reports().isEmpty() ? from : settled.reports().get(settled.reports().size() - 1).getCandidateVersion());
+    }
+    List<GateEvidence.Evaluated> evaluated = settled.reports().stream().map(GateEvidence.Evaluated::of).toList();
+    state = state.settled(evaluated, state.timedOutWaits() + (settled.timedOut() ? 1 : 0), config, replay.domains());
+  }
+
+  /** The replay mixture of the round under the {@code STEERED} policy, else null (the policy's own draw). */
+  private SortedMap<String, Double> shares() {
+    if (config.replay().policy() != TrainerConfig.Replay.Policy.STEERED || replay.size() == 0) return null;
+    return ReplayMixture.shares(replay.seen(), state.evidence(), config.steering().floor());
   }
 
   /** The last committed weights, frozen and pulled as before, for the divergence guard's retry. */
@@ -388,6 +456,11 @@ public final class Lineage implements AutoCloseable {
 
   public long replaySequences() {
     return replay.size();
+  }
+
+  /** Recoveries (resets, interpolations) so far. */
+  public int recoveries() {
+    return state.resets();
   }
 
   /** Reports the replay store and packer to the metrics. */

@@ -12,6 +12,7 @@ import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.SortedMap;
 import java.util.SplittableRandom;
 import java.util.TreeMap;
 import java.util.stream.Stream;
@@ -121,18 +122,19 @@ public final class ReplayStore implements AutoCloseable {
 
   /**
    * {@code n} entries drawn with replacement: {@code UNIFORM} weighs each domain by the sequences it
-   * contributed, as if drawing from the whole history; {@code DOMAIN_BALANCED} weighs domains equally.
+   * contributed, as if drawing from the whole history; {@code DOMAIN_BALANCED} weighs domains equally; {@code STEERED},
+   * drawn without the gate's shares, draws as {@code UNIFORM}.
    */
   List<Entry> sample(int n, Policy policy, SplittableRandom random) throws RocksDBException {
     List<Reservoir> filled = reservoirs.values().stream().filter(r -> r.size() > 0).toList();
     if (filled.isEmpty()) throw new IllegalStateException("nothing to replay yet");
-    long total = filled.stream().mapToLong(r -> policy == Policy.UNIFORM ? r.seen() : 1).sum();
+    long total = filled.stream().mapToLong(r -> policy == Policy.DOMAIN_BALANCED ? 1 : r.seen()).sum();
     List<Entry> out = new ArrayList<>(n);
     for (int i = 0; i < n; i++) {
       long pick = random.nextLong(total);
       Reservoir chosen = filled.get(filled.size() - 1);
       for (Reservoir r : filled) {
-        long weight = policy == Policy.UNIFORM ? r.seen() : 1;
+        long weight = policy == Policy.DOMAIN_BALANCED ? 1 : r.seen();
         if (pick < weight) {
           chosen = r;
           break;
@@ -141,6 +143,43 @@ public final class ReplayStore implements AutoCloseable {
       }
       out.add(get(chosen.domain(), random.nextInt(chosen.size())));
     }
+    return out;
+  }
+
+  /**
+   * {@code n} entries drawn with replacement, domain by {@code shares} (a domain the map lacks is not drawn); for
+   * the {@code STEERED} policy.
+   */
+  List<Entry> sample(int n, SortedMap<String, Double> shares, SplittableRandom random) throws RocksDBException {
+    List<Reservoir> filled = reservoirs.values().stream().filter(r -> r.size() > 0 && shares.getOrDefault(r.domain(), 0.0) > 0).toList();
+    if (filled.isEmpty()) throw new IllegalStateException("nothing to replay from " + shares);
+    double total = filled.stream().mapToDouble(r -> shares.get(r.domain())).sum();
+    List<Entry> out = new ArrayList<>(n);
+    for (int i = 0; i < n; i++) {
+      double pick = random.nextDouble() * total;
+      Reservoir chosen = filled.get(filled.size() - 1);
+      for (Reservoir r : filled) {
+        double weight = shares.get(r.domain());
+        if (pick < weight) {
+          chosen = r;
+          break;
+        }
+        pick -= weight;
+      }
+      out.add(get(chosen.domain(), random.nextInt(chosen.size())));
+    }
+    return out;
+  }
+
+  /** The domains with something to replay, in name order. */
+  List<String> domains() {
+    return reservoirs.values().stream().filter(r -> r.size() > 0).map(Reservoir::domain).toList();
+  }
+
+  /** The sequences each domain with something to replay contributed so far, in name order. */
+  SortedMap<String, Long> seen() {
+    SortedMap<String, Long> out = new TreeMap<>();
+    reservoirs.values().stream().filter(r -> r.size() > 0).forEach(r -> out.put(r.domain(), r.seen()));
     return out;
   }
 

@@ -28,7 +28,8 @@ public record TrainerConfig(
     Guard guard,
     Forgetting forgetting,
     Start start,
-    String checkpointStore) {
+    String checkpointStore,
+    Steering steering) {
 
   /**
    * What a new lineage's first round trains on from: nothing (fresh weights of {@code model}'s shape), another
@@ -58,9 +59,10 @@ public record TrainerConfig(
   public record Rounds(int stepsPerRound, int batchSize, int microBatches, Duration idleFlush, Schedule schedule, int annealSteps) {
     /**
      * {@code REWARM_COSINE}: every round re-warms and decays (Ibrahim et al. 2024). {@code WSD}: one warmup
-     * over the lineage's first steps, then a constant rate, with a short anneal before each checkpoint.
+     * over the lineage's first steps, then a constant rate, with a short linear anneal before each checkpoint.
+     * {@code WSD_SQRT}: the same with a (1 - sqrt) cooldown (Hägele et al. 2024).
      */
-    public enum Schedule { REWARM_COSINE, WSD }
+    public enum Schedule { REWARM_COSINE, WSD, WSD_SQRT }
 
     public Rounds {
       if (stepsPerRound < 1 || batchSize < 1) throw new IllegalArgumentException("stepsPerRound and batchSize must be positive");
@@ -76,8 +78,11 @@ public record TrainerConfig(
    * @param capacityBytes what the store may hold, shared equally by the domains' reservoirs
    */
   public record Replay(double fraction, long capacityBytes, Policy policy) {
-    /** {@code UNIFORM}: as if drawn from the whole history; {@code DOMAIN_BALANCED}: every domain alike. */
-    public enum Policy { UNIFORM, DOMAIN_BALANCED }
+    /**
+     * {@code UNIFORM}: as if drawn from the whole history; {@code DOMAIN_BALANCED}: every domain alike;
+     * {@code STEERED}: by the gate's settled reports ({@link ReplayMixture}), domains being forgotten drawn more.
+     */
+    public enum Policy { UNIFORM, DOMAIN_BALANCED, STEERED }
 
     public Replay {
       if (fraction < 0 || fraction >= 1) throw new IllegalArgumentException("replay fraction must be in [0, 1)");
@@ -128,6 +133,37 @@ public record TrainerConfig(
     }
   }
 
+  /**
+   * What the trainer does with the evaluator's reports on its own candidates. The round of version k reads exactly
+   * the reports on versions up to k - 1 (its mixture and recovery; the fraction they set applies from round k + 1,
+   * whose new data is packed before k ends), waiting up to {@code evaluationWait} for the one on k - 1 (a wait that
+   * runs out is counted in the lineage state: the one case where a resumed trainer may differ from an
+   * uninterrupted one; after one, the trainer waits again only once a new report has arrived).
+   *
+   * @param floor share of the replayed rows split equally among all stored domains under {@code STEERED}
+   * @param gain the replay fraction is {@code fraction + gain × worst relative forgetting}, up to maxReplay; 0 fixes it
+   * @param recovery what {@code resetAfterRejections} consecutive settled rejections lead to
+   * @param keep under {@code INTERPOLATE}, the working weights' share in the mixture with the champion's
+   */
+  public record Steering(double floor, double gain, Duration evaluationWait, Recovery recovery, double keep) {
+    /**
+     * {@code NONE}: keep training (replay steering only); {@code RESET}: restart from the champion's weights;
+     * {@code RESET_IF_WORSE}: the same, only if the newest rejected candidate is worse than the champion on the mean
+     * over domains; {@code INTERPOLATE}: move the working weights to keep × working + (1 − keep) × champion (WiSE-FT).
+     */
+    public enum Recovery { NONE, RESET, RESET_IF_WORSE, INTERPOLATE }
+
+    public Steering {
+      if (!(floor >= 0 && floor <= 1) || gain < 0 || evaluationWait.isNegative() || !(keep >= 0 && keep <= 1)) {
+        throw new IllegalArgumentException("invalid steering: " + this);
+      }
+    }
+
+    public static Steering defaults() {
+      return new Steering(0.5, 5, Duration.ofSeconds(60), Recovery.NONE, 0.5);
+    }
+  }
+
   public TrainerConfig {
     if (!lineage.matches("[a-z0-9][a-z0-9._-]{0,63}")) throw new IllegalArgumentException("bad lineage name: " + lineage);
     if (forgetting.frozenBlocks() > model.nLayers()) {
@@ -141,10 +177,10 @@ public record TrainerConfig(
    */
   public static TrainerConfig of(String lineage, Path dataDir, double replayFraction) {
     return new TrainerConfig(lineage, dataDir.resolve("checkpoints").resolve(lineage), dataDir.resolve("replay").resolve(lineage),
-        new Rounds(50, 16, 1, Duration.ofSeconds(30), Rounds.Schedule.REWARM_COSINE, 10),
-        new Replay(replayFraction, 256L << 20, Replay.Policy.UNIFORM),
+        new Rounds(50, 16, 1, Duration.ofSeconds(30), Rounds.Schedule.WSD, 10),
+        new Replay(replayFraction, 256L << 20, Replay.Policy.STEERED),
         GptConfig.small(), TrainConfig.defaults(), Guard.defaults(), Forgetting.defaults(), Start.FRESH,
-        dataDir.resolve("checkpoints").toString());
+        dataDir.resolve("checkpoints").toString(), Steering.defaults());
   }
 
   public TrainerConfig withRounds(int stepsPerRound, int batchSize, Duration idleFlush) {
@@ -153,27 +189,31 @@ public record TrainerConfig(
   }
 
   public TrainerConfig with(Rounds r) {
-    return new TrainerConfig(lineage, checkpointRoot, replayDir, r, replay, model, train, guard, forgetting, start, checkpointStore);
+    return new TrainerConfig(lineage, checkpointRoot, replayDir, r, replay, model, train, guard, forgetting, start, checkpointStore, steering);
   }
 
   public TrainerConfig with(Replay r) {
-    return new TrainerConfig(lineage, checkpointRoot, replayDir, rounds, r, model, train, guard, forgetting, start, checkpointStore);
+    return new TrainerConfig(lineage, checkpointRoot, replayDir, rounds, r, model, train, guard, forgetting, start, checkpointStore, steering);
   }
 
   public TrainerConfig withModel(GptConfig model, TrainConfig train) {
-    return new TrainerConfig(lineage, checkpointRoot, replayDir, rounds, replay, model, train, guard, forgetting, start, checkpointStore);
+    return new TrainerConfig(lineage, checkpointRoot, replayDir, rounds, replay, model, train, guard, forgetting, start, checkpointStore, steering);
   }
 
   public TrainerConfig with(Guard g) {
-    return new TrainerConfig(lineage, checkpointRoot, replayDir, rounds, replay, model, train, g, forgetting, start, checkpointStore);
+    return new TrainerConfig(lineage, checkpointRoot, replayDir, rounds, replay, model, train, g, forgetting, start, checkpointStore, steering);
   }
 
   public TrainerConfig with(Start s) {
-    return new TrainerConfig(lineage, checkpointRoot, replayDir, rounds, replay, model, train, guard, forgetting, s, checkpointStore);
+    return new TrainerConfig(lineage, checkpointRoot, replayDir, rounds, replay, model, train, guard, forgetting, s, checkpointStore, steering);
   }
 
   public TrainerConfig with(Forgetting f) {
-    return new TrainerConfig(lineage, checkpointRoot, replayDir, rounds, replay, model, train, guard, f, start, checkpointStore);
+    return new TrainerConfig(lineage, checkpointRoot, replayDir, rounds, replay, model, train, guard, f, start, checkpointStore, steering);
+  }
+
+  public TrainerConfig with(Steering s) {
+    return new TrainerConfig(lineage, checkpointRoot, replayDir, rounds, replay, model, train, guard, forgetting, start, checkpointStore, s);
   }
 
   /**
@@ -181,7 +221,7 @@ public record TrainerConfig(
    * them locally; published locations are the store's.
    */
   public TrainerConfig withCheckpointStore(String store) {
-    return new TrainerConfig(lineage, checkpointRoot, replayDir, rounds, replay, model, train, guard, forgetting, start, store);
+    return new TrainerConfig(lineage, checkpointRoot, replayDir, rounds, replay, model, train, guard, forgetting, start, store, steering);
   }
 
   /** The trainer's settings, each declared once: README "The trainer" is this table ({@code ipt config --markdown}). */
@@ -207,18 +247,30 @@ public record TrainerConfig(
   static final Setting<Integer> IDLE_FLUSH_SECONDS = SETTINGS.add(Setting.of("IPT_IDLE_FLUSH_SECONDS", Type.INT, 30,
       Rule.atLeast(0), Change.NEXT_ROUND, "when the stream goes quiet this long, a shorter round trains what is pending"));
   static final Setting<Rounds.Schedule> SCHEDULE = SETTINGS.add(Setting.of("IPT_SCHEDULE", Type.of(Rounds.Schedule.class),
-      Rounds.Schedule.REWARM_COSINE, Rule.ANY, Change.NEXT_ROUND, "`rewarm-cosine`: every round re-warms and re-decays; "
-          + "`wsd`: one warmup, a constant rate, and a linear anneal over the last `IPT_ANNEAL_STEPS` steps of each round"));
+      Rounds.Schedule.WSD, Rule.ANY, Change.NEXT_ROUND, "`rewarm-cosine`: every round re-warms and re-decays; `wsd`: one "
+          + "warmup, a constant rate, and a linear anneal over the last `IPT_ANNEAL_STEPS` steps of each round; `wsd-sqrt`: "
+          + "the same with a (1 − sqrt) cooldown (Hägele et al. 2024)"));
   static final Setting<Integer> ANNEAL_STEPS = SETTINGS.add(Setting.of("IPT_ANNEAL_STEPS", Type.INT, 10, Rule.atLeast(0),
       Change.NEXT_ROUND, "with `wsd`, the steps before each checkpoint that decay to the minimum rate"));
   static final Setting<Double> REPLAY_FRACTION = SETTINGS.add(Setting.of("IPT_REPLAY_FRACTION", Type.DOUBLE, 0.25,
       Rule.from(0, 1), Change.NEXT_ROUND, "share of every batch drawn from the replay store (the batch size stays); the "
-          + "base the lineage's own raises (`IPT_RESET_AFTER_REJECTIONS`) add to"));
+          + "base that measured forgetting (`IPT_REPLAY_GAIN`) or recoveries (`IPT_REPLAY_RAISE`) add to"));
   static final Setting<Double> REPLAY_CAPACITY_MB = SETTINGS.add(Setting.of("IPT_REPLAY_CAPACITY_MB", Type.DOUBLE, 256.0,
       Rule.above(0), Change.NEXT_ROUND, "replay store size; domains share it equally, each a uniform reservoir of its history"));
   static final Setting<Replay.Policy> REPLAY_POLICY = SETTINGS.add(Setting.of("IPT_REPLAY_POLICY",
-      Type.of(Replay.Policy.class), Replay.Policy.UNIFORM, Rule.ANY, Change.NEXT_ROUND,
-      "`uniform` draws domains by their share of the history; `domain-balanced` draws them alike"));
+      Type.of(Replay.Policy.class), Replay.Policy.STEERED, Rule.ANY, Change.NEXT_ROUND,
+      "`uniform` draws domains by their share of the history; `domain-balanced` draws them alike; `steered`: by the "
+          + "evaluator's settled reports: `IPT_REPLAY_FLOOR` of the replayed rows as `uniform` draws them, the rest from the "
+          + "domains whose held-out loss rose above the lowest the lineage reached, in proportion to the rise"));
+  static final Setting<Double> REPLAY_FLOOR = SETTINGS.add(Setting.of("IPT_REPLAY_FLOOR", Type.DOUBLE, 0.5,
+      Rule.between(0, 1), Change.NEXT_ROUND, "with `steered`, the share of replayed rows drawn as `uniform` draws them"));
+  static final Setting<Double> REPLAY_GAIN = SETTINGS.add(Setting.of("IPT_REPLAY_GAIN", Type.DOUBLE, 5.0, Rule.atLeast(0),
+      Change.NEXT_ROUND, "the replay fraction follows measured forgetting: `IPT_REPLAY_FRACTION` + gain × the worst relative "
+          + "rise among the domains trained on, up to `IPT_MAX_REPLAY_FRACTION`, and back down as it falls; 0 keeps it fixed"));
+  static final Setting<Integer> EVALUATION_WAIT_SECONDS = SETTINGS.add(Setting.of("IPT_EVALUATION_WAIT_SECONDS", Type.INT,
+      60, Rule.atLeast(0), Change.NEXT_ROUND, "round k uses exactly the reports on versions up to k − 1 (`evaluatedThrough` "
+          + "in the lineage state) and waits this long for the one on k − 1; a wait that runs out is counted "
+          + "(`timedOutWaits`): the one case in which a resumed trainer may differ from an uninterrupted one"));
   static final Setting<Boolean> FREEZE_EMBEDDINGS = SETTINGS.add(Setting.of("IPT_FREEZE_EMBEDDINGS", Type.BOOLEAN, false,
       Rule.ANY, Change.NEXT_ROUND, "keep the embeddings (and the tied LM head) fixed"));
   static final Setting<Integer> FROZEN_BLOCKS = SETTINGS.add(Setting.of("IPT_FROZEN_BLOCKS", Type.INT, 0, Rule.atLeast(0),
@@ -227,12 +279,19 @@ public record TrainerConfig(
       Change.NEXT_ROUND, "λ of an L2 pull toward the champion's weights (decoupled: each update also moves w by "
           + "lr·λ·(w_champion − w)); 0 for none"));
   static final Setting<Integer> RESET_AFTER_REJECTIONS = SETTINGS.add(Setting.of("IPT_RESET_AFTER_REJECTIONS", Type.INT, 3,
-      Rule.atLeast(0), Change.NEXT_ROUND, "after this many consecutive rejected candidates, restart from the champion's "
-          + "weights and raise the replay fraction by `IPT_REPLAY_RAISE` up to `IPT_MAX_REPLAY_FRACTION`; 0 never"));
+      Rule.atLeast(0), Change.NEXT_ROUND, "this many consecutive rejections (in the settled reports) lead to "
+          + "`IPT_RECOVERY`; 0 never"));
+  static final Setting<Steering.Recovery> RECOVERY = SETTINGS.add(Setting.of("IPT_RECOVERY",
+      Type.of(Steering.Recovery.class), Steering.Recovery.NONE, Rule.ANY, Change.NEXT_ROUND, "`none`: keep training "
+          + "(replay steering only); `reset`: restart from the champion's weights; `reset-if-worse`: the same, only if the "
+          + "newest rejected candidate is worse than the champion on the mean over domains; `interpolate`: move the working "
+          + "weights to `IPT_INTERPOLATION_KEEP` × working + the rest × champion (WiSE-FT)"));
+  static final Setting<Double> INTERPOLATION_KEEP = SETTINGS.add(Setting.of("IPT_INTERPOLATION_KEEP", Type.DOUBLE, 0.5,
+      Rule.between(0, 1), Change.NEXT_ROUND, "with `interpolate`, the working weights' share of the mixture"));
   static final Setting<Double> REPLAY_RAISE = SETTINGS.add(Setting.of("IPT_REPLAY_RAISE", Type.DOUBLE, 0.1, Rule.atLeast(0),
-      Change.NEXT_ROUND, "what each reset adds to the replay fraction (kept in the lineage state)"));
+      Change.NEXT_ROUND, "without a gain, what each recovery adds to the replay fraction (kept in the lineage state)"));
   static final Setting<Double> MAX_REPLAY_FRACTION = SETTINGS.add(Setting.of("IPT_MAX_REPLAY_FRACTION", Type.DOUBLE, 0.5,
-      Rule.from(0, 1), Change.NEXT_ROUND, "resets raise the replay fraction no higher"));
+      Rule.from(0, 1), Change.NEXT_ROUND, "the gain and recoveries raise the replay fraction no higher"));
   static final Setting<Double> SPIKE_FACTOR = SETTINGS.add(Setting.of("IPT_SPIKE_FACTOR", Type.DOUBLE, 3.0, Rule.above(1),
       Change.NEXT_ROUND, "divergence guard: a non-finite loss, or one above this many times the round's mean after 5 steps, "
           + "restores the last checkpoint and retries"));
@@ -271,7 +330,9 @@ public record TrainerConfig(
         .with(new Forgetting(v.get(FREEZE_EMBEDDINGS), v.get(FROZEN_BLOCKS), v.get(L2_PULL).floatValue(),
             v.get(RESET_AFTER_REJECTIONS), v.get(REPLAY_RAISE), v.get(MAX_REPLAY_FRACTION)))
         .with(new Start(v.get(START_FROM), v.get(TOKENIZER)))
-        .withCheckpointStore(v.isSet(CHECKPOINT_STORE) ? v.get(CHECKPOINT_STORE) : c.checkpointStore());
+        .withCheckpointStore(v.isSet(CHECKPOINT_STORE) ? v.get(CHECKPOINT_STORE) : c.checkpointStore())
+        .with(new Steering(v.get(REPLAY_FLOOR), v.get(REPLAY_GAIN), Duration.ofSeconds(v.get(EVALUATION_WAIT_SECONDS)),
+            v.get(RECOVERY), v.get(INTERPOLATION_KEEP)));
   }
 
   /** New sequences per batch: all of it while there is nothing to replay yet. */

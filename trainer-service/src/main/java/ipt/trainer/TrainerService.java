@@ -181,7 +181,7 @@ public final class TrainerService implements AutoCloseable {
     pendingOffsets.forEach((tp, o) -> offsets.put(tp.topic() + "-" + tp.partition(), o.offset()));
     // If anything from here on fails, the session ends; the next one learns from the checkpoints topic
     // whether this transaction committed, and the recovered lineage drops what the round wrote if it did not.
-    Lineage.Round round = lineage.round(sequences, championWatch.decisions(), offsets, null);
+    Lineage.Round round = lineage.round(sequences, championWatch, offsets, null);
     CheckpointPublished event = event(round);
     producer.beginTransaction();
     producer.send(Topics.CHECKPOINTS.record(config.lineage(), event));
@@ -214,17 +214,34 @@ public final class TrainerService implements AutoCloseable {
         .setCreatedAt(Instant.ofEpochMilli(m.createdAtMillis()))
         .setDomainTokens(lineage.domainTokens())
         .setReplayFraction(lineage.replayFraction())
-        .setMaxReplayFraction(config.forgetting().resetAfterRejections() > 0 ? config.forgetting().maxReplay() : lineage.replayFraction())
+        .setMaxReplayFraction(adaptiveReplay() ? config.forgetting().maxReplay() : lineage.replayFraction())
         .setPolicy(policy())
         .build();
+  }
+
+  /** Whether the lineage may raise its replay fraction itself (by measured forgetting, or on a recovery). */
+  private boolean adaptiveReplay() {
+    return config.steering().gain() > 0
+        || (config.forgetting().resetAfterRejections() > 0 && config.steering().recovery() != TrainerConfig.Steering.Recovery.NONE);
   }
 
   /** What this trainer does after rejections, for the evaluator's report (EvaluationReport.next). */
   private String policy() {
     TrainerConfig.Forgetting f = config.forgetting();
-    if (f.resetAfterRejections() == 0) return "keeps training from its own latest round, replay " + Math.round(lineage.replayFraction() * 100) + "%";
-    return "after " + f.resetAfterRejections() + " consecutive rejections restarts from the champion's weights and raises replay by "
-        + Math.round(f.replayRaise() * 100) + " points, up to " + Math.round(f.maxReplay() * 100) + "%";
+    TrainerConfig.Steering st = config.steering();
+    String replay = "replay " + Math.round(lineage.replayFraction() * 100) + "%"
+        + (config.replay().policy() == TrainerConfig.Replay.Policy.STEERED ? ", drawn most from the domains being forgotten" : "")
+        + (st.gain() > 0 ? ", following measured forgetting up to " + Math.round(f.maxReplay() * 100) + "%" : "");
+    if (f.resetAfterRejections() == 0 || st.recovery() == TrainerConfig.Steering.Recovery.NONE) {
+      return "keeps training from its own latest round, " + replay;
+    }
+    String recovery = switch (st.recovery()) {
+      case RESET -> "restarts from the champion's weights";
+      case RESET_IF_WORSE -> "restarts from the champion's weights if the newest candidate is worse overall";
+      case INTERPOLATE -> "moves its weights " + Math.round((1 - st.keep()) * 100) + "% of the way to the champion's";
+      case NONE -> throw new IllegalStateException();
+    };
+    return replay + "; after " + f.resetAfterRejections() + " consecutive rejections " + recovery;
   }
 
   /** Records on the assigned partitions past the consumer's position, as far as the consumer knows. */

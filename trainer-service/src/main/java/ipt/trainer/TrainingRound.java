@@ -7,6 +7,7 @@ import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.SortedMap;
 import java.util.SplittableRandom;
 import java.util.TreeMap;
 import org.rocksdb.RocksDBException;
@@ -42,11 +43,11 @@ final class TrainingRound {
    * Gives up (throws) after {@code maxAttempts} runs.
    */
   static Outcome runGuarded(Training model, Restore restore, TrainerConfig config, List<Packer.Sequence> fresh, int newPerBatch,
-      ReplayStore replay, Step step, TrainerMetrics metrics, int maxAttempts) throws Exception {
+      ReplayStore replay, SortedMap<String, Double> shares, Step step, TrainerMetrics metrics, int maxAttempts) throws Exception {
     Map<Integer, Float> stepScale = new HashMap<>();
     List<String> events = new ArrayList<>();
     for (int attempt = 1; ; attempt++) {
-      Result result = run(model, config, fresh, newPerBatch, replay, stepScale, step, metrics);
+      Result result = run(model, config, fresh, newPerBatch, replay, shares, stepScale, step, metrics);
       if (!result.diverged()) return new Outcome(model, result, events);
       if (attempt == maxAttempts) throw new IllegalStateException("round diverged " + maxAttempts + " times: " + result.detail());
       int s = result.offendingStep();
@@ -63,6 +64,12 @@ final class TrainingRound {
   /** One pass over the round; {@code stepScale} scales (or, at 0, skips) single steps. */
   static Result run(Training model, TrainerConfig config, List<Packer.Sequence> fresh, int newPerBatch, ReplayStore replay,
       Map<Integer, Float> stepScale, Step step, TrainerMetrics metrics) throws RocksDBException {
+    return run(model, config, fresh, newPerBatch, replay, null, stepScale, step, metrics);
+  }
+
+  /** As above; {@code shares}, if not null, say which domain each replayed row is drawn from ({@link ReplayMixture}). */
+  static Result run(Training model, TrainerConfig config, List<Packer.Sequence> fresh, int newPerBatch, ReplayStore replay,
+      SortedMap<String, Double> shares, Map<Integer, Float> stepScale, Step step, TrainerMetrics metrics) throws RocksDBException {
     int steps = (fresh.size() + newPerBatch - 1) / newPerBatch;
     long firstStep = model.step();
     RoundLosses losses = new RoundLosses();
@@ -76,8 +83,9 @@ final class TrainingRound {
       List<Packer.Sequence> rows = new ArrayList<>(fresh.subList(s * newPerBatch, Math.min(fresh.size(), (s + 1) * newPerBatch)));
       int newRows = rows.size();
       if (replay.size() > 0) {
-        replay.sample(config.rounds().batchSize() - newRows, config.replay().policy(), random(config, model.step()))
-            .forEach(e -> rows.add(new Packer.Sequence(e.domain(), e.tokens())));
+        int n = config.rounds().batchSize() - newRows;
+        SplittableRandom random = random(config, model.step());
+        (shares == null ? replay.sample(n, config.replay().policy(), random) : replay.sample(n, shares, random)).forEach(e -> rows.add(new Packer.Sequence(e.domain(), e.tokens())));
       }
       float lr = learningRate(config, firstStep + s, s, steps) * scale;
       long start = System.nanoTime();
@@ -111,6 +119,7 @@ final class TrainingRound {
     return switch (r.schedule()) {
       case REWARM_COSINE -> LrSchedule.at(stepInRound, roundSteps, config.train());
       case WSD -> LrSchedule.wsd(globalStep, stepInRound, roundSteps, r.annealSteps(), config.train());
+      case WSD_SQRT -> LrSchedule.wsdSqrt(globalStep, stepInRound, roundSteps, r.annealSteps(), config.train());
     };
   }
 

@@ -39,9 +39,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The trainer follows the evaluator's decisions on the real broker: after N consecutive rejections it restarts
- * from the champion's weights with a raised replay fraction, and the L2 pull anchors to the champion. The
- * decisions are written as the evaluator writes them, so the test controls which candidates fail.
+ * The trainer follows the evaluator's decisions on the real broker: after N consecutive rejections, settled (the
+ * round of version k reads the reports through k - 1), it restarts from the champion's weights with a raised replay
+ * fraction, counting steps on, and the L2 pull anchors to the champion. The decisions are written as the evaluator
+ * writes them, so the test controls which candidates fail.
  */
 class ChampionFollowIT {
   private static final GptConfig TINY = new GptConfig(ByteTokenizer.VOCAB_SIZE, 32, 32, 1, 2);
@@ -59,6 +60,8 @@ class ChampionFollowIT {
       TrainerConfig config = TrainerConfig.of("follow", work, 0.25).withModel(TINY, TrainConfig.defaults())
           .withRounds(5, 4, Duration.ofSeconds(1))
           .with(new TrainerConfig.Forgetting(false, 0, 0.5f, 2, 0.1, 0.5));
+      TrainerConfig.Steering st = config.steering();
+      config = config.with(new TrainerConfig.Steering(st.floor(), 0, st.evaluationWait(), TrainerConfig.Steering.Recovery.RESET, st.keep()));
       PrometheusRegistry registry = new PrometheusRegistry();
       List<SyntheticProse.Doc> docs = SyntheticProse.load().documents("follow", 400, 300, 3);
       try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(kafka, new StringSerializer(), new ByteArraySerializer())) {
@@ -70,17 +73,17 @@ class ChampionFollowIT {
           producer.send(new ProducerRecord<>(Topics.PROMOTIONS.name(), "follow", AvroSerde.of(Promotion.class).encode(Promotion.newBuilder()
               .setLineage("follow").setVersion(1).setPreviousVersion(null).setLocation(v1.getLocation()).setSha256(v1.getSha256())
               .setDecidingRule("first-checkpoint").setPromotedAt(Instant.now()).build())));
-          CheckpointPublished v3 = await(kafka, 3);
           decide(producer, await(kafka, 2), Decision.REJECT);
-          decide(producer, v3, Decision.REJECT);
+          decide(producer, await(kafka, 3), Decision.REJECT);
           publish(producer, docs.subList(40, 400));
           CheckpointPublished reset = awaitReset(kafka);
           String state = new String(Checkpoint.open(Path.of(reset.getLocation())).file("trainer-state.properties"), StandardCharsets.UTF_8);
           assertTrue(state.contains("replayFraction=0.35") && state.contains("lastResetAfter=3"), state);
-          long championStep = Checkpoint.open(Path.of(v1.getLocation())).manifest().step();
-          assertTrue(reset.getVersion() > 3 && reset.getStep() > championStep && reset.getStep() <= championStep + 5,
-              "the first round after the reset (v" + reset.getVersion() + ", step " + reset.getStep() + ") trained on from the champion's step "
-              + championStep + ", not from the working model's");
+          // v4 is the first round whose settled reports (through v3) hold both rejections; it may not reset earlier.
+          assertEquals(4, reset.getVersion(), "the reset waits for the reports on the rounds it answers");
+          CheckpointPublished before = await(kafka, 3);
+          assertTrue(reset.getStep() > before.getStep(), "the step count goes on from the working model's (v3 ended at step " + before.getStep()
+              + ", v4 at " + reset.getStep() + "), not back to the champion's");
           assertEquals(1.0, counter(registry, "ipt_trainer_champion_resets"));
           assertEquals(0.0, outcome(registry, "failed"), "rounds that failed and were recovered (the pull, the reset must not fail)");
         } finally {

@@ -1,33 +1,38 @@
 package ipt.trainer;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ipt.schemas.Decision;
 import ipt.schemas.EvaluationReport;
 import ipt.schemas.Promotion;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /** What the trainer follows of the evaluator's decisions, told as the decision follower tells them. */
 class ChampionWatchTest {
   private static Promotion promotion(String lineage, long version) {
-    Promotion p = new Promotion();
-    p.setLineage(lineage);
-    p.setVersion(version);
-    p.setLocation("/checkpoints/" + lineage + "/v" + version);
-    return p;
+    return Promotion.newBuilder().setLineage(lineage).setVersion(version).setPreviousVersion(null)
+        .setLocation("/checkpoints/" + lineage + "/v" + version).setSha256("00").setDecidingRule("first-checkpoint")
+        .setPromotedAt(Instant.EPOCH).build();
   }
 
   private static EvaluationReport report(String lineage, long version, Decision decision) {
-    EvaluationReport r = new EvaluationReport();
-    r.setLineage(lineage);
-    r.setCandidateVersion(version);
-    r.setDecision(decision);
-    return r;
+    return EvaluationReport.newBuilder().setLineage(lineage).setCandidateVersion(version).setChampionVersion(null)
+        .setCandidateStep(version).setTasks(List.of()).setDecision(decision).setDecidingRule("test").setReason("test")
+        .setEvaluatedAt(Instant.EPOCH).build();
+  }
+
+  private static List<Long> versions(Lineage.Settled settled) {
+    return settled.reports().stream().map(EvaluationReport::getCandidateVersion).toList();
   }
 
   @Test
-  void theChampionAndTheRejectionsSinceItOfItsOwnLineageOnly() {
+  void settlesTheReportsOfItsOwnLineageInTheAskedRange() throws InterruptedException {
     ChampionWatch watch = new ChampionWatch("main");
     watch.restart();
     watch.report(report("main", 1, Decision.PROMOTE));
@@ -35,39 +40,44 @@ class ChampionWatchTest {
     watch.report(report("main", 2, Decision.REJECT));
     watch.report(report("other", 3, Decision.REJECT));
     watch.promotion(promotion("other", 3));
-    watch.report(report("main", 4, Decision.REJECT));
-    assertEquals(Lineage.Decisions.NONE, watch.decisions(), "nothing is given out before the read caught up");
-    watch.caughtUp();
-    assertEquals(new Lineage.Decisions(1, "/checkpoints/main/v1", List.of(2L, 4L)), watch.decisions());
-
-    watch.report(report("main", 5, Decision.PROMOTE));
-    watch.promotion(promotion("main", 5));
-    assertEquals(new Lineage.Decisions(5, "/checkpoints/main/v5", List.of()), watch.decisions(), "a promotion clears them");
-  }
-
-  @Test
-  void aReReadKeepsGivingTheCaughtUpDecisionsUntilItCatchesUpAgain() {
-    ChampionWatch watch = new ChampionWatch("main");
-    watch.restart();
-    watch.promotion(promotion("main", 1));
-    watch.report(report("main", 2, Decision.REJECT));
-    watch.caughtUp();
-    Lineage.Decisions before = watch.decisions();
-    watch.restart(); // a lost connection: both topics are read again from their beginnings
-    watch.promotion(promotion("main", 1));
-    assertEquals(before, watch.decisions(), "not the half-read state");
-    watch.report(report("main", 2, Decision.REJECT));
     watch.report(report("main", 3, Decision.REJECT));
     watch.caughtUp();
-    assertEquals(new Lineage.Decisions(1, "/checkpoints/main/v1", List.of(2L, 3L)), watch.decisions());
+
+    Lineage.Settled settled = watch.settle(1, 3, Duration.ofMinutes(1));
+    assertEquals(List.of(2L, 3L), versions(settled), "(after, through], oldest first, without waiting");
+    assertFalse(settled.timedOut());
+    assertEquals("/checkpoints/main/v1", watch.location(1, Duration.ZERO));
+    assertNull(watch.location(3, Duration.ZERO), "another lineage's promotion of the same version");
   }
 
   @Test
-  void rejectionsWithoutAChampionGiveNoDecisions() {
+  void aWaitThatRanOutIsNotRepeatedUntilANewReportArrives() throws InterruptedException {
     ChampionWatch watch = new ChampionWatch("main");
-    watch.restart();
+    watch.report(report("main", 1, Decision.PROMOTE));
+    Lineage.Settled first = watch.settle(0, 2, Duration.ofMillis(200));
+    assertTrue(first.timedOut());
+    assertEquals(List.of(1L), versions(first));
+
+    long started = System.nanoTime();
+    assertTrue(watch.settle(1, 3, Duration.ofMinutes(5)).timedOut(), "nothing new: no second wait");
+    assertTrue(System.nanoTime() - started < Duration.ofSeconds(30).toNanos());
+
+    watch.report(report("main", 2, Decision.REJECT));
+    Thread late = new Thread(() -> watch.report(report("main", 3, Decision.REJECT)));
+    late.start();
+    Lineage.Settled waited = watch.settle(1, 3, Duration.ofMinutes(1));
+    late.join();
+    assertFalse(waited.timedOut(), "a report arrived since: it waits again, and v3 comes");
+    assertEquals(List.of(2L, 3L), versions(waited));
+  }
+
+  @Test
+  void aReReadKeepsTheFirstReportPerVersion() throws InterruptedException {
+    ChampionWatch watch = new ChampionWatch("main");
     watch.report(report("main", 1, Decision.REJECT));
+    watch.restart(); // a lost connection: both topics are read again from their beginnings
+    watch.report(report("main", 1, Decision.PROMOTE)); // cannot happen in a log, but must not replace what was read
     watch.caughtUp();
-    assertEquals(Lineage.Decisions.NONE, watch.decisions());
+    assertEquals(Decision.REJECT, watch.settle(0, 1, Duration.ZERO).reports().get(0).getDecision());
   }
 }

@@ -8,8 +8,8 @@ import org.junit.jupiter.api.Test;
 
 class LineageStateTest {
   @Test
-  void theConfiguredFractionIsTheBaseTheResetsAddTo() {
-    LineageState raised = LineageState.initial(0.25).reset(0.1, 0.5, 4);
+  void theConfiguredFractionIsTheBaseTheRecoveriesAddTo() {
+    LineageState raised = LineageState.initial(0.25).recovered(0.35, 4);
     assertEquals(0.35, raised.replayFraction(), 1e-12);
     LineageState rebased = raised.rebased(0.3, 0.5);
     assertEquals(0.3, rebased.configuredFraction());
@@ -23,16 +23,16 @@ class LineageStateTest {
 
   @Test
   void anUnchangedConfigurationLeavesTheStateAsItWas() {
-    LineageState raised = LineageState.initial(0.25).reset(0.1, 0.5, 4);
+    LineageState raised = LineageState.initial(0.25).recovered(0.35, 4);
     assertSame(raised, raised.rebased(0.25, 0.5));
   }
 
   @Test
   void theStateRoundTripsAndOlderStatesReadTheirFractionAsConfigured() {
-    LineageState raised = LineageState.initial(0.25).reset(0.1, 0.5, 4);
+    LineageState raised = LineageState.initial(0.25).recovered(0.35, 4);
     assertEquals(raised, LineageState.parse(raised.bytes()));
     LineageState old = LineageState.parse("replayFraction=0.35\nlastResetAfter=4\nresets=1\n".getBytes(StandardCharsets.ISO_8859_1));
-    assertEquals(new LineageState(0.35, 0.35, 4, 1), old);
+    assertEquals(LineageState.initial(0.35).recovered(0.35, 4), old);
     assertEquals(0.25, old.rebased(0.25, 0.5).replayFraction(), "before this change the base was not kept: the configuration wins");
   }
 }

@@ -10,10 +10,14 @@ import ipt.checkpoints.Checkpoint;
 import ipt.checkpoints.CheckpointStore;
 import ipt.model.GptConfig;
 import ipt.model.TrainConfig;
+import ipt.schemas.Decision;
+import ipt.schemas.EvaluationReport;
+import ipt.schemas.TaskResult;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -38,14 +42,14 @@ class LineageTest {
 
   /** Adds documents until a full round is packed, trains it and commits it. */
   private static Lineage.Round round(Lineage lineage, int first) throws Exception {
-    return round(lineage, first, Lineage.Decisions.NONE);
+    return round(lineage, first, Lineage.Reports.NONE);
   }
 
-  private static Lineage.Round round(Lineage lineage, int first, Lineage.Decisions decisions) throws Exception {
+  private static Lineage.Round round(Lineage lineage, int first, Lineage.Reports reports) throws Exception {
     for (int i = first; lineage.fullSequences() < lineage.sequencesPerRound(); i++) {
       lineage.add("doc-" + i, "en", i + ": " + TEXT);
     }
-    Lineage.Round round = lineage.round(lineage.sequencesPerRound(), decisions, Map.of(), null);
+    Lineage.Round round = lineage.round(lineage.sequencesPerRound(), reports, Map.of(), null);
     lineage.committed(round);
     return round;
   }
@@ -70,7 +74,7 @@ class LineageTest {
       for (int i = 1000; lineage.fullSequences() < lineage.sequencesPerRound(); i++) {
         lineage.add("doc-" + i, "en", i + ": " + TEXT);
       }
-      lineage.round(lineage.sequencesPerRound(), Lineage.Decisions.NONE, Map.of(), null);
+      lineage.round(lineage.sequencesPerRound(), Lineage.Reports.NONE, Map.of(), null);
     }
     try (Lineage lineage = Lineage.recover(resumed, store(resumed), first)) {
       assertEquals(1, lineage.version());
@@ -106,25 +110,55 @@ class LineageTest {
     }
   }
 
+  /** Reports as the evaluator would have committed them: all in, none to wait for. */
+  private record Committed(List<EvaluationReport> reports, Map<Long, String> promoted) implements Lineage.Reports {
+    @Override
+    public Lineage.Settled settle(long after, long through, Duration wait) {
+      return new Lineage.Settled(reports.stream()
+          .filter(r -> r.getCandidateVersion() > after && r.getCandidateVersion() <= through).toList(), false);
+    }
+
+    @Override
+    public String location(long version, Duration wait) {
+      return promoted.get(version);
+    }
+  }
+
+  private static EvaluationReport report(long version, Decision decision, double enLoss) {
+    TaskResult loss = TaskResult.newBuilder().setTask("heldout/en").setMetric("loss").setCandidate(enLoss)
+        .setChampion(version == 1 ? null : 3.0).setRelativeChange(null).setBudget(0.02).setSequences(4).setPassed(true)
+        .setHigherIsBetter(false).build();
+    return EvaluationReport.newBuilder().setLineage("decide").setCandidateVersion(version)
+        .setChampionVersion(version == 1 ? null : 1L).setCandidateStep(version).setTasks(List.of(loss))
+        .setDecision(decision).setDecidingRule("test").setReason("test").setEvaluatedAt(Instant.EPOCH).build();
+  }
+
   @Test
-  void afterEnoughRejectionsARoundRestartsFromTheChampionWithMoreReplayOnce() throws Exception {
-    // Resets after 3 rejections, raising replay by 0.1; batches of 8 rows, so 25% and 35% replay differ in rows.
-    TrainerConfig c = config("decide").withRounds(4, 8, Duration.ofSeconds(1));
+  void afterEnoughSettledRejectionsARoundRestartsFromTheChampionWithMoreReplayOnce() throws Exception {
+    // Resets after 3 rejections, raising replay by 0.1 (no gain); batches of 8 rows, so 25% and 35% replay differ in rows.
+    TrainerConfig base = config("decide").withRounds(4, 8, Duration.ofSeconds(1));
+    TrainerConfig.Steering st = base.steering();
+    TrainerConfig c = base.with(new TrainerConfig.Steering(st.floor(), 0, Duration.ZERO,
+        TrainerConfig.Steering.Recovery.RESET, st.keep()));
     try (Lineage lineage = Lineage.recover(c, store(c), null)) {
       Lineage.Round v1 = round(lineage, 0);
-      long championStep = lineage.step();
       for (int v = 2; v <= 4; v++) round(lineage, 1000 * v);
-      Lineage.Decisions rejected = new Lineage.Decisions(1, v1.location(), List.of(2L, 3L, 4L));
-
-      Lineage.Round reset = round(lineage, 5000, rejected);
-      assertEquals(championStep + reset.steps(), lineage.step(), "the round trained on from the champion's weights");
-      LineageState state = LineageState.parse(reset.checkpoint().file(Lineage.STATE_FILE));
-      assertEquals(new LineageState(Math.min(0.5, 0.25 + 0.1), 0.25, 4, 1), state);
+      Lineage.Reports rejected = new Committed(List.of(report(1, Decision.PROMOTE, 3.0), report(2, Decision.REJECT, 3.2),
+          report(3, Decision.REJECT, 3.3), report(4, Decision.REJECT, 3.4)), Map.of(1L, v1.location()));
 
       long before = lineage.step();
+      Lineage.Round reset = round(lineage, 5000, rejected);
+      assertEquals(before + reset.steps(), lineage.step(), "the step count goes on after a reset");
+      LineageState state = LineageState.parse(reset.checkpoint().file(Lineage.STATE_FILE));
+      assertEquals(1, state.resets());
+      assertEquals(4, state.lastResetAfter());
+      assertEquals(0.35, state.replayFraction(), 1e-9);
+      assertEquals(4, state.evidence().evaluatedThrough(), "the reports it rests on");
+      assertEquals(List.of(2L, 3L, 4L), state.evidence().rejectedSince());
+
       Lineage.Round next = round(lineage, 6000, rejected);
-      assertEquals(before + next.steps(), lineage.step(), "rejections a reset answered do not reset again");
-      assertEquals(state, LineageState.parse(next.checkpoint().file(Lineage.STATE_FILE)));
+      LineageState after = LineageState.parse(next.checkpoint().file(Lineage.STATE_FILE));
+      assertEquals(1, after.resets(), "rejections a reset answered do not reset again");
     }
     try (Lineage resumed = Lineage.recover(c, store(c), c.checkpointRoot().resolve("v000006").toString())) {
       assertEquals(4 * 5, resumed.sequencesPerRound(), "the raised replay (3 of 8 rows) survives a restart");

@@ -26,6 +26,18 @@ class TrainerConfigTest {
   }
 
   @Test
+  void readsTheGateSteeringAndTheSqrtCooldown() {
+    TrainerConfig c = TrainerConfig.fromEnv(Map.of("IPT_SCHEDULE", "wsd-sqrt", "IPT_REPLAY_POLICY", "steered", "IPT_REPLAY_FLOOR", "0.4",
+        "IPT_REPLAY_GAIN", "3", "IPT_EVALUATION_WAIT_SECONDS", "20", "IPT_RECOVERY", "reset-if-worse", "IPT_INTERPOLATION_KEEP", "0.7"));
+    assertEquals(TrainerConfig.Rounds.Schedule.WSD_SQRT, c.rounds().schedule());
+    assertEquals(TrainerConfig.Replay.Policy.STEERED, c.replay().policy());
+    assertEquals(new TrainerConfig.Steering(0.4, 3, java.time.Duration.ofSeconds(20), TrainerConfig.Steering.Recovery.RESET_IF_WORSE, 0.7),
+        c.steering());
+    assertThrows(IllegalArgumentException.class, () -> TrainerConfig.fromEnv(Map.of("IPT_REPLAY_FLOOR", "1.5")));
+    assertThrows(IllegalArgumentException.class, () -> TrainerConfig.fromEnv(Map.of("IPT_RECOVERY", "rewind")));
+  }
+
+  @Test
   void aBadValueNamesItsVariable() {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> TrainerConfig.fromEnv(Map.of("IPT_REPLAY_POLICY", "recent")));
     assertEquals("IPT_REPLAY_POLICY=recent: must be one of uniform, domain-balanced", e.getMessage());

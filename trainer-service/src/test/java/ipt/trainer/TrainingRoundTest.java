@@ -77,7 +77,7 @@ class TrainingRoundTest {
         restores.add(1L);
         return Training.create(c.model(), c.train());
       };
-      TrainingRound.Outcome outcome = TrainingRound.runGuarded(Training.create(c.model(), c.train()), restore, c, fresh, 4, replay,
+      TrainingRound.Outcome outcome = TrainingRound.runGuarded(Training.create(c.model(), c.train()), restore, c, fresh, 4, replay, null,
           injecting(fresh.get(5 * 4).tokens(), Float.NaN, 1), metrics, 5);
       try (Training model = outcome.model()) {
         assertFalse(outcome.result().diverged());
@@ -96,7 +96,7 @@ class TrainingRoundTest {
     List<Packer.Sequence> fresh = fresh(c);
     try (ReplayStore replay = ReplayStore.open(dir.resolve("replay"), 0, 1 << 20, 1)) {
       TrainingRound.Outcome outcome = TrainingRound.runGuarded(Training.create(c.model(), c.train()),
-          () -> Training.create(c.model(), c.train()), c, fresh, 4, replay, injecting(fresh.get(2 * 4).tokens(), Float.POSITIVE_INFINITY, 2),
+          () -> Training.create(c.model(), c.train()), c, fresh, 4, replay, null, injecting(fresh.get(2 * 4).tokens(), Float.POSITIVE_INFINITY, 2),
           metrics, 5);
       try (Training model = outcome.model()) {
         assertEquals(2, outcome.guardEvents().size(), outcome.guardEvents().toString());
@@ -105,7 +105,7 @@ class TrainingRoundTest {
         assertEquals(1.0, guardEvents("non-finite", "skip"));
       }
       assertThrows(IllegalStateException.class, () -> TrainingRound.runGuarded(Training.create(c.model(), c.train()),
-          () -> Training.create(c.model(), c.train()), c, fresh, 4, replay, (m, batch, lr, mb) -> new Training.StepResult(Float.NaN, new float[batch.length]), metrics, 3));
+          () -> Training.create(c.model(), c.train()), c, fresh, 4, replay, null, (m, batch, lr, mb) -> new Training.StepResult(Float.NaN, new float[batch.length]), metrics, 3));
     }
   }
 
@@ -115,7 +115,7 @@ class TrainingRoundTest {
     List<Packer.Sequence> fresh = fresh(c);
     try (ReplayStore replay = ReplayStore.open(dir.resolve("replay"), 0, 1 << 20, 1)) {
       TrainingRound.Outcome outcome = TrainingRound.runGuarded(Training.create(c.model(), c.train()),
-          () -> Training.create(c.model(), c.train()), c, fresh, 4, replay, injecting(fresh.get(9 * 4).tokens(), 1000f, 1), metrics, 5);
+          () -> Training.create(c.model(), c.train()), c, fresh, 4, replay, null, injecting(fresh.get(9 * 4).tokens(), 1000f, 1), metrics, 5);
       try (Training model = outcome.model()) {
         assertTrue(outcome.guardEvents().get(0).startsWith("loss spike 1000.000"), outcome.guardEvents().toString());
         assertEquals(1.0, guardEvents("spike", "down-weight"));
