@@ -44,7 +44,7 @@ class SettingsTest {
     assertEquals("IPT_NEAR_DUP=yes: must be one of on, off", message(Map.of("IPT_NEAR_DUP", "yes")));
     assertEquals("IPT_RULES=/no/such/file: must exist", message(Map.of("IPT_RULES", "/no/such/file")));
     assertEquals("IPT_Q_EN=x: must be an integer", message(Map.of("IPT_Q_EN", "x")));
-    assertEquals("IPT_STATUS_PORT=70000: must be in [1, 65535]", message(Map.of("IPT_STATUS_PORT", "70000")));
+    assertEquals("IPT_STATUS_PORT=70000: must be in [0, 65535]", message(Map.of("IPT_STATUS_PORT", "70000")));
   }
 
   @Test
