@@ -40,7 +40,7 @@ class TrainerConfigTest {
   @Test
   void aBadValueNamesItsVariable() {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> TrainerConfig.fromEnv(Map.of("IPT_REPLAY_POLICY", "recent")));
-    assertEquals("IPT_REPLAY_POLICY=recent: must be one of uniform, domain-balanced", e.getMessage());
+    assertEquals("IPT_REPLAY_POLICY=recent: must be one of uniform, domain-balanced, steered", e.getMessage());
     e = assertThrows(IllegalArgumentException.class, () -> TrainerConfig.fromEnv(Map.of("IPT_REPLAY_FRACTION", "1.5")));
     assertEquals("IPT_REPLAY_FRACTION=1.5: must be in [0, 1)", e.getMessage());
     assertThrows(IllegalArgumentException.class, () -> TrainerConfig.fromEnv(Map.of("IPT_MICRO_BATCHES", "3")), "3 does not divide 16");
