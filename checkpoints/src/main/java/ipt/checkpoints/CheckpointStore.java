@@ -14,31 +14,31 @@ import java.util.Map;
  */
 public interface CheckpointStore {
 
-  /** Keeps a checkpoint just written under the local directory; returns the location to publish. */
-  String keep(Checkpoint written) throws IOException;
+    /** Keeps a checkpoint just written under the local directory; returns the location to publish. */
+    String keep(Checkpoint written) throws IOException;
 
-  /** The checkpoint at a location this store gave out, every file verified against the manifest. */
-  Checkpoint open(String location) throws CheckpointException;
+    /** The checkpoint at a location this store gave out, every file verified against the manifest. */
+    Checkpoint open(String location) throws CheckpointException;
 
-  /** Whether the location lies inside this store (a directory under its root, an object under its bucket prefix). */
-  boolean holds(String location);
+    /** Whether the location lies inside this store (a directory under its root, an object under its bucket prefix). */
+    boolean holds(String location);
 
-  /**
-   * Removes what the store holds of the lineage's checkpoints newer than {@code version} (kept, then never
-   * committed); returns their names. A directory store holds only the trainer's own directory, which the
-   * trainer cleans itself.
-   */
-  List<String> removeAfter(String lineage, long version) throws IOException;
+    /**
+     * Removes what the store holds of the lineage's checkpoints newer than {@code version} (kept, then never
+     * committed); returns their names. A directory store holds only the trainer's own directory, which the
+     * trainer cleans itself.
+     */
+    List<String> removeAfter(String lineage, long version) throws IOException;
 
-  /**
-   * {@code s3://bucket/prefix}: S3, or an S3-compatible store at {@code IPT_S3_ENDPOINT} or the URI's
-   * {@code ?endpoint=http://host:port} (path-style requests),
-   * region {@code AWS_REGION} (default us-east-1), credentials as the AWS SDK finds them (AWS_ACCESS_KEY_ID and
-   * AWS_SECRET_ACCESS_KEY, a profile, a pod role); fetched checkpoints are cached under {@code cache}.
-   * Anything else is a directory.
-   */
-  static CheckpointStore of(String location, Path cache, Map<String, String> env) {
-    if (location.startsWith("s3://")) return S3Store.of(URI.create(location), cache, env);
-    return new DirectoryStore(Path.of(location));
-  }
+    /**
+     * {@code s3://bucket/prefix}: S3, or an S3-compatible store at {@code IPT_S3_ENDPOINT} or the URI's
+     * {@code ?endpoint=http://host:port} (path-style requests),
+     * region {@code AWS_REGION} (default us-east-1), credentials as the AWS SDK finds them (AWS_ACCESS_KEY_ID and
+     * AWS_SECRET_ACCESS_KEY, a profile, a pod role); fetched checkpoints are cached under {@code cache}.
+     * Anything else is a directory.
+     */
+    static CheckpointStore of(String location, Path cache, Map<String, String> env) {
+        if (location.startsWith("s3://")) return S3Store.of(URI.create(location), cache, env);
+        return new DirectoryStore(Path.of(location));
+    }
 }

@@ -31,107 +31,150 @@ import software.amazon.awssdk.services.s3.S3Client;
  * s3proxy-jar-with-dependencies, copied to target/s3proxy by the build) as its own process on loopback.
  */
 class S3StoreTest {
-  private static Process s3proxy;
-  private static String endpoint;
-  private static S3Client s3;
+    private static Process s3proxy;
+    private static String endpoint;
+    private static S3Client s3;
 
-  @TempDir Path dir;
+    @TempDir
+    Path dir;
 
-  @BeforeAll
-  static void startS3Proxy(@TempDir Path work) throws Exception {
-    int port;
-    try (ServerSocket socket = new ServerSocket(0)) {
-      port = socket.getLocalPort();
+    @BeforeAll
+    static void startS3Proxy(@TempDir Path work) throws Exception {
+        int port;
+        try (ServerSocket socket = new ServerSocket(0)) {
+            port = socket.getLocalPort();
+        }
+        endpoint = "http://127.0.0.1:" + port;
+        Path conf = work.resolve("s3proxy.conf");
+        Files.writeString(
+                conf,
+                String.join(
+                        "\n",
+                        "s3proxy.endpoint=" + endpoint,
+                        "s3proxy.authorization=aws-v2-or-v4",
+                        "s3proxy.identity=ipt",
+                        "s3proxy.credential=ipt-secret",
+                        "jclouds.provider=transient",
+                        "jclouds.identity=ipt",
+                        "jclouds.credential=ipt-secret",
+                        ""));
+        s3proxy = new ProcessBuilder(
+                        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                        "-jar",
+                        Path.of("target", "s3proxy", "s3proxy.jar").toString(),
+                        "--properties",
+                        conf.toString())
+                .redirectErrorStream(true)
+                .redirectOutput(work.resolve("s3proxy.log").toFile())
+                .start();
+        s3 = S3Client.builder()
+                .endpointOverride(URI.create(endpoint))
+                .forcePathStyle(true)
+                .region(Region.US_EAST_1)
+                .credentialsProvider(StaticCredentialsProvider.create(AwsBasicCredentials.create("ipt", "ipt-secret")))
+                .build();
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (true) {
+            try {
+                s3.createBucket(b -> b.bucket("ipt"));
+                break;
+            } catch (Exception starting) {
+                if (System.nanoTime() > deadline || !s3proxy.isAlive())
+                    throw new IllegalStateException(
+                            "S3Proxy did not start: " + Files.readString(work.resolve("s3proxy.log")), starting);
+                Thread.sleep(250);
+            }
+        }
     }
-    endpoint = "http://127.0.0.1:" + port;
-    Path conf = work.resolve("s3proxy.conf");
-    Files.writeString(conf, String.join("\n", "s3proxy.endpoint=" + endpoint, "s3proxy.authorization=aws-v2-or-v4",
-        "s3proxy.identity=ipt", "s3proxy.credential=ipt-secret", "jclouds.provider=transient", "jclouds.identity=ipt",
-        "jclouds.credential=ipt-secret", ""));
-    s3proxy = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-jar",
-        Path.of("target", "s3proxy", "s3proxy.jar").toString(), "--properties", conf.toString())
-        .redirectErrorStream(true).redirectOutput(work.resolve("s3proxy.log").toFile()).start();
-    s3 = S3Client.builder().endpointOverride(URI.create(endpoint)).forcePathStyle(true).region(Region.US_EAST_1)
-        .credentialsProvider(StaticCredentialsProvider.create(AwsBasicCredentials.create("ipt", "ipt-secret"))).build();
-    long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-    while (true) {
-      try {
-        s3.createBucket(b -> b.bucket("ipt"));
-        break;
-      } catch (Exception starting) {
-        if (System.nanoTime() > deadline || !s3proxy.isAlive()) throw new IllegalStateException("S3Proxy did not start: " + Files.readString(work.resolve("s3proxy.log")), starting);
-        Thread.sleep(250);
-      }
+
+    @AfterAll
+    static void stopS3Proxy() throws Exception {
+        s3.close();
+        s3proxy.destroy();
+        s3proxy.waitFor(30, TimeUnit.SECONDS);
     }
-  }
 
-  @AfterAll
-  static void stopS3Proxy() throws Exception {
-    s3.close();
-    s3proxy.destroy();
-    s3proxy.waitFor(30, TimeUnit.SECONDS);
-  }
-
-  private CheckpointStore store(Path cache) {
-    System.setProperty("aws.accessKeyId", "ipt"); // the SDK's default credential chain reads these
-    System.setProperty("aws.secretAccessKey", "ipt-secret");
-    return CheckpointStore.of("s3://ipt/deployments/prod", cache, Map.of("IPT_S3_ENDPOINT", endpoint, "AWS_REGION", "us-east-1"));
-  }
-
-  private Checkpoint write(Training model, long version) throws Exception {
-    return Checkpoint.write(dir.resolve("local").resolve("main"), String.format("v%06d", version),
-        TinyModels.manifest(model, version), model, Map.of());
-  }
-
-  @Test
-  void aCheckpointKeptInS3OpensElsewhereBitForBit() throws Exception {
-    try (Training model = Training.create(TinyModels.TINY, TrainConfig.defaults())) {
-      model.trainStep(TinyModels.batch(0), 1e-3f);
-      Checkpoint written = write(model, 1);
-      String location = store(dir.resolve("trainer-cache")).keep(written);
-      assertEquals("s3://ipt/deployments/prod/test/v000001", location, "lineage from the manifest, version from the directory");
-
-      CheckpointStore reader = store(dir.resolve("evaluator-cache"));
-      assertTrue(reader.holds(location));
-      assertFalse(reader.holds("s3://ipt/other/test/v000001"));
-      assertFalse(reader.holds("s3://ipt/deployments/prod/../other/test/v000001"));
-      Checkpoint fetched = reader.open(location);
-      assertEquals(written.sha256(), fetched.sha256());
-      try (Training loaded = fetched.training(TrainConfig.defaults())) {
-        assertArrayEquals(model.model().parameterBytes(), loaded.model().parameterBytes());
-        assertArrayEquals(model.optimizerBytes(), loaded.optimizerBytes());
-      }
-      assertEquals(fetched.dir(), reader.open(location).dir(), "fetched once, then opened from the cache");
+    private CheckpointStore store(Path cache) {
+        System.setProperty("aws.accessKeyId", "ipt"); // the SDK's default credential chain reads these
+        System.setProperty("aws.secretAccessKey", "ipt-secret");
+        return CheckpointStore.of(
+                "s3://ipt/deployments/prod", cache, Map.of("IPT_S3_ENDPOINT", endpoint, "AWS_REGION", "us-east-1"));
     }
-  }
 
-  @Test
-  void aTamperedOrHalfUploadedCheckpointIsRefused() throws Exception {
-    try (Training model = Training.create(TinyModels.TINY, TrainConfig.defaults())) {
-      CheckpointStore store = store(dir.resolve("cache"));
-      String tampered = store.keep(write(model, 2));
-      byte[] params = Files.readAllBytes(dir.resolve("local/main/v000002/params.bin"));
-      params[params.length / 2] ^= 1;
-      s3.putObject(b -> b.bucket("ipt").key("deployments/prod/test/v000002/params.bin"), RequestBody.fromBytes(params));
-      CheckpointException e = assertThrows(CheckpointException.class, () -> store(dir.resolve("fresh-cache")).open(tampered));
-      assertTrue(e.getMessage().startsWith("params.bin: sha256"), e.getMessage());
-
-      String half = store.keep(write(model, 3));
-      s3.deleteObject(b -> b.bucket("ipt").key("deployments/prod/test/v000003/manifest.sha256")); // the upload died before its last file
-      e = assertThrows(CheckpointException.class, () -> store(dir.resolve("another-cache")).open(half));
-      assertTrue(e.getMessage().startsWith("manifest.sha256: missing"), e.getMessage());
+    private Checkpoint write(Training model, long version) throws Exception {
+        return Checkpoint.write(
+                dir.resolve("local").resolve("main"),
+                String.format("v%06d", version),
+                TinyModels.manifest(model, version),
+                model,
+                Map.of());
     }
-  }
 
-  @Test
-  void uncommittedCheckpointsAreRemoved() throws Exception {
-    try (Training model = Training.create(TinyModels.TINY, TrainConfig.defaults())) {
-      CheckpointStore store = store(dir.resolve("cache"));
-      for (long v = 11; v <= 13; v++) store.keep(write(model, v));
-      assertEquals(List.of("v000012", "v000013"), store.removeAfter("test", 11));
-      assertEquals(List.of(), store.removeAfter("test", 11));
-      assertEquals(11, store.open("s3://ipt/deployments/prod/test/v000011").manifest().version());
-      assertThrows(CheckpointException.class, () -> store(dir.resolve("cold")).open("s3://ipt/deployments/prod/test/v000012"));
+    @Test
+    void aCheckpointKeptInS3OpensElsewhereBitForBit() throws Exception {
+        try (Training model = Training.create(TinyModels.TINY, TrainConfig.defaults())) {
+            model.trainStep(TinyModels.batch(0), 1e-3f);
+            Checkpoint written = write(model, 1);
+            String location = store(dir.resolve("trainer-cache")).keep(written);
+            assertEquals(
+                    "s3://ipt/deployments/prod/test/v000001",
+                    location,
+                    "lineage from the manifest, version from the directory");
+
+            CheckpointStore reader = store(dir.resolve("evaluator-cache"));
+            assertTrue(reader.holds(location));
+            assertFalse(reader.holds("s3://ipt/other/test/v000001"));
+            assertFalse(reader.holds("s3://ipt/deployments/prod/../other/test/v000001"));
+            Checkpoint fetched = reader.open(location);
+            assertEquals(written.sha256(), fetched.sha256());
+            try (Training loaded = fetched.training(TrainConfig.defaults())) {
+                assertArrayEquals(model.model().parameterBytes(), loaded.model().parameterBytes());
+                assertArrayEquals(model.optimizerBytes(), loaded.optimizerBytes());
+            }
+            assertEquals(fetched.dir(), reader.open(location).dir(), "fetched once, then opened from the cache");
+        }
     }
-  }
+
+    @Test
+    void aTamperedOrHalfUploadedCheckpointIsRefused() throws Exception {
+        try (Training model = Training.create(TinyModels.TINY, TrainConfig.defaults())) {
+            CheckpointStore store = store(dir.resolve("cache"));
+            String tampered = store.keep(write(model, 2));
+            byte[] params = Files.readAllBytes(dir.resolve("local/main/v000002/params.bin"));
+            params[params.length / 2] ^= 1;
+            s3.putObject(
+                    b -> b.bucket("ipt").key("deployments/prod/test/v000002/params.bin"),
+                    RequestBody.fromBytes(params));
+            CheckpointException e = assertThrows(
+                    CheckpointException.class,
+                    () -> store(dir.resolve("fresh-cache")).open(tampered));
+            assertTrue(e.getMessage().startsWith("params.bin: sha256"), e.getMessage());
+
+            String half = store.keep(write(model, 3));
+            s3.deleteObject(b -> b.bucket("ipt")
+                    .key("deployments/prod/test/v000003/manifest.sha256")); // the upload died before its last file
+            e = assertThrows(
+                    CheckpointException.class,
+                    () -> store(dir.resolve("another-cache")).open(half));
+            assertTrue(e.getMessage().startsWith("manifest.sha256: missing"), e.getMessage());
+        }
+    }
+
+    @Test
+    void uncommittedCheckpointsAreRemoved() throws Exception {
+        try (Training model = Training.create(TinyModels.TINY, TrainConfig.defaults())) {
+            CheckpointStore store = store(dir.resolve("cache"));
+            for (long v = 11; v <= 13; v++) store.keep(write(model, v));
+            assertEquals(List.of("v000012", "v000013"), store.removeAfter("test", 11));
+            assertEquals(List.of(), store.removeAfter("test", 11));
+            assertEquals(
+                    11,
+                    store.open("s3://ipt/deployments/prod/test/v000011")
+                            .manifest()
+                            .version());
+            assertThrows(
+                    CheckpointException.class,
+                    () -> store(dir.resolve("cold")).open("s3://ipt/deployments/prod/test/v000012"));
+        }
+    }
 }

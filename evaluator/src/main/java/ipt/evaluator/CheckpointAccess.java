@@ -11,20 +11,21 @@ import ipt.checkpoints.CheckpointStore;
  */
 record CheckpointAccess(Checkpoint checkpoint, String refusal) {
 
-  static CheckpointAccess open(CheckpointStore store, String location, String sha256) {
-    if (!store.holds(location)) return refused("location " + location + " is outside the checkpoint store " + store);
-    try {
-      Checkpoint checkpoint = store.open(location);
-      if (!checkpoint.sha256().equals(sha256)) {
-        return refused("manifest sha256 " + checkpoint.sha256() + " differs from the published " + sha256);
-      }
-      return new CheckpointAccess(checkpoint, null);
-    } catch (CheckpointException e) {
-      return refused(e.getMessage());
+    static CheckpointAccess open(CheckpointStore store, String location, String sha256) {
+        if (!store.holds(location))
+            return refused("location " + location + " is outside the checkpoint store " + store);
+        try {
+            Checkpoint checkpoint = store.open(location);
+            if (!checkpoint.sha256().equals(sha256)) {
+                return refused("manifest sha256 " + checkpoint.sha256() + " differs from the published " + sha256);
+            }
+            return new CheckpointAccess(checkpoint, null);
+        } catch (CheckpointException e) {
+            return refused(e.getMessage());
+        }
     }
-  }
 
-  private static CheckpointAccess refused(String why) {
-    return new CheckpointAccess(null, why);
-  }
+    private static CheckpointAccess refused(String why) {
+        return new CheckpointAccess(null, why);
+    }
 }

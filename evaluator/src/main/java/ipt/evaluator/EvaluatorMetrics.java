@@ -7,56 +7,106 @@ import io.prometheus.metrics.model.registry.PrometheusRegistry;
 
 /** Decisions, task metrics, forgetting and transfer per lineage; the held-out snapshot; champion scoring. */
 final class EvaluatorMetrics {
-  private final Counter evaluations;
-  private final Gauge taskMetric;
-  private final Gauge forgetting;
-  private final Gauge backwardTransfer;
-  private final Gauge forwardTransfer;
-  private final Gauge championVersion;
-  private final Gauge snapshotVersion;
-  private final Counter championScores;
-  private final Histogram seconds;
-  private final Gauge sincePromotion;
+    private final Counter evaluations;
+    private final Gauge taskMetric;
+    private final Gauge forgetting;
+    private final Gauge backwardTransfer;
+    private final Gauge forwardTransfer;
+    private final Gauge championVersion;
+    private final Gauge snapshotVersion;
+    private final Counter championScores;
+    private final Histogram seconds;
+    private final Gauge sincePromotion;
 
-  EvaluatorMetrics(PrometheusRegistry registry) {
-    evaluations = Counter.builder().name("ipt_evaluator_evaluations_total").help("Checkpoints evaluated, by decision and deciding rule").labelNames("lineage", "decision", "rule").register(registry);
-    taskMetric = Gauge.builder().name("ipt_evaluator_task_metric").help("Metric of the last candidate and its champion on each task (loss in nats/token, acc, acc_norm)").labelNames("lineage", "task", "metric", "model").register(registry);
-    forgetting = Gauge.builder().name("ipt_evaluator_forgetting").help("F = the champion's loss on a task now minus the lowest loss any champion of the lineage had on it (nats/token)").labelNames("lineage", "task").register(registry);
-    backwardTransfer = Gauge.builder().name("ipt_evaluator_backward_transfer").help("Mean over earlier held-out domains of (loss at the end of the domain's stage - loss now): negative is forgetting").labelNames("lineage").register(registry);
-    forwardTransfer = Gauge.builder().name("ipt_evaluator_forward_transfer").help("Mean over later held-out domains of (ln V - loss of the champion in place when the domain arrived)").labelNames("lineage").register(registry);
-    championVersion = Gauge.builder().name("ipt_evaluator_champion_version").help("Version of the promoted champion").labelNames("lineage").register(registry);
-    snapshotVersion = Gauge.builder().name("ipt_evaluator_snapshot_version").help("Version of the frozen held-out snapshot, and so the number of held-out tasks").register(registry);
-    championScores = Counter.builder().name("ipt_evaluator_champion_scores_total").help("Champion metrics on a task: computed, or taken from the cache (scored once per champion and task)").labelNames("source").register(registry);
-    sincePromotion = Gauge.builder().name("ipt_evaluator_candidates_since_promotion").help("Candidates rejected in a row since the lineage's last promotion (0 when the last was promoted)").labelNames("lineage").register(registry);
-    seconds = Histogram.builder().name("ipt_evaluator_evaluation_seconds").help("Time from taking a checkpoint to committing its decision").labelNames("lineage").classicOnly().register(registry);
-  }
+    EvaluatorMetrics(PrometheusRegistry registry) {
+        evaluations = Counter.builder()
+                .name("ipt_evaluator_evaluations_total")
+                .help("Checkpoints evaluated, by decision and deciding rule")
+                .labelNames("lineage", "decision", "rule")
+                .register(registry);
+        taskMetric = Gauge.builder()
+                .name("ipt_evaluator_task_metric")
+                .help("Metric of the last candidate and its champion on each task (loss in nats/token, acc, acc_norm)")
+                .labelNames("lineage", "task", "metric", "model")
+                .register(registry);
+        forgetting = Gauge.builder()
+                .name("ipt_evaluator_forgetting")
+                .help("F = the champion's loss on a task now minus the lowest loss any champion of the "
+                        + "lineage had on it (nats/token)")
+                .labelNames("lineage", "task")
+                .register(registry);
+        backwardTransfer = Gauge.builder()
+                .name("ipt_evaluator_backward_transfer")
+                .help("Mean over earlier held-out domains of (loss at the end of the domain's stage - "
+                        + "loss now): negative is forgetting")
+                .labelNames("lineage")
+                .register(registry);
+        forwardTransfer = Gauge.builder()
+                .name("ipt_evaluator_forward_transfer")
+                .help("Mean over later held-out domains of (ln V - loss of the champion in place when the "
+                        + "domain arrived)")
+                .labelNames("lineage")
+                .register(registry);
+        championVersion = Gauge.builder()
+                .name("ipt_evaluator_champion_version")
+                .help("Version of the promoted champion")
+                .labelNames("lineage")
+                .register(registry);
+        snapshotVersion = Gauge.builder()
+                .name("ipt_evaluator_snapshot_version")
+                .help("Version of the frozen held-out snapshot, and so the number of held-out tasks")
+                .register(registry);
+        championScores = Counter.builder()
+                .name("ipt_evaluator_champion_scores_total")
+                .help("Champion metrics on a task: computed, or taken from the cache (scored once per "
+                        + "champion and task)")
+                .labelNames("source")
+                .register(registry);
+        sincePromotion = Gauge.builder()
+                .name("ipt_evaluator_candidates_since_promotion")
+                .help("Candidates rejected in a row since the lineage's last promotion (0 when the last was promoted)")
+                .labelNames("lineage")
+                .register(registry);
+        seconds = Histogram.builder()
+                .name("ipt_evaluator_evaluation_seconds")
+                .help("Time from taking a checkpoint to committing its decision")
+                .labelNames("lineage")
+                .classicOnly()
+                .register(registry);
+    }
 
-  void measured(String lineage, PromotionGate.Measure m) {
-    taskMetric.labelValues(lineage, m.task(), m.metric(), "candidate").set(m.candidate());
-    if (m.champion() != null) taskMetric.labelValues(lineage, m.task(), m.metric(), "champion").set(m.champion());
-  }
+    void measured(String lineage, PromotionGate.Measure m) {
+        taskMetric.labelValues(lineage, m.task(), m.metric(), "candidate").set(m.candidate());
+        if (m.champion() != null)
+            taskMetric.labelValues(lineage, m.task(), m.metric(), "champion").set(m.champion());
+    }
 
-  void transfer(String lineage, ForgettingLedger.Summary summary) {
-    summary.forgetting().forEach((task, f) -> forgetting.labelValues(lineage, task).set(f));
-    if (summary.backwardTransfer() != null) backwardTransfer.labelValues(lineage).set(summary.backwardTransfer());
-    if (summary.forwardTransfer() != null) forwardTransfer.labelValues(lineage).set(summary.forwardTransfer());
-  }
+    void transfer(String lineage, ForgettingLedger.Summary summary) {
+        summary.forgetting()
+                .forEach((task, f) -> forgetting.labelValues(lineage, task).set(f));
+        if (summary.backwardTransfer() != null)
+            backwardTransfer.labelValues(lineage).set(summary.backwardTransfer());
+        if (summary.forwardTransfer() != null)
+            forwardTransfer.labelValues(lineage).set(summary.forwardTransfer());
+    }
 
-  void snapshot(long version) {
-    snapshotVersion.set(version);
-  }
+    void snapshot(long version) {
+        snapshotVersion.set(version);
+    }
 
-  void championScore(boolean cached) {
-    championScores.labelValues(cached ? "cache" : "computed").inc();
-  }
+    void championScore(boolean cached) {
+        championScores.labelValues(cached ? "cache" : "computed").inc();
+    }
 
-  void stall(String lineage, int rejectedInARow) {
-    sincePromotion.labelValues(lineage).set(rejectedInARow);
-  }
+    void stall(String lineage, int rejectedInARow) {
+        sincePromotion.labelValues(lineage).set(rejectedInARow);
+    }
 
-  void decided(String lineage, boolean promoted, String rule, long champion, double elapsedSeconds) {
-    evaluations.labelValues(lineage, promoted ? "promote" : "reject", rule.replaceFirst(":.*", "")).inc();
-    championVersion.labelValues(lineage).set(champion);
-    seconds.labelValues(lineage).observe(elapsedSeconds);
-  }
+    void decided(String lineage, boolean promoted, String rule, long champion, double elapsedSeconds) {
+        evaluations
+                .labelValues(lineage, promoted ? "promote" : "reject", rule.replaceFirst(":.*", ""))
+                .inc();
+        championVersion.labelValues(lineage).set(champion);
+        seconds.labelValues(lineage).observe(elapsedSeconds);
+    }
 }

@@ -1,13 +1,13 @@
 package ipt.evaluator;
 
+import ipt.checkpoints.CheckpointStore;
 import ipt.runtime.TopicReader;
-import ipt.schemas.Topics;
 import ipt.schemas.CheckpointPublished;
 import ipt.schemas.Decision;
 import ipt.schemas.EvaluationReport;
 import ipt.schemas.Promotion;
 import ipt.schemas.TaskResult;
-import ipt.checkpoints.CheckpointStore;
+import ipt.schemas.Topics;
 import java.time.Instant;
 import java.util.HashMap;
 import java.util.List;
@@ -25,56 +25,89 @@ import org.apache.kafka.common.serialization.StringSerializer;
  */
 public final class ManualPromotion {
 
-  private ManualPromotion() {}
+    private ManualPromotion() {}
 
-  /** Promotes {@code lineage} v{@code version}; an {@link IllegalArgumentException} says why it may not be. */
-  public static Promotion promote(Map<String, Object> kafka, CheckpointStore store, String lineage, long version, String reason, String requestedBy) {
-    if (reason == null || reason.isBlank()) throw new IllegalArgumentException("a manual promotion needs a reason (--reason)");
-    CheckpointPublished published = published(kafka, lineage, version);
-    String refused = CheckpointAccess.open(store, published.getLocation(), published.getSha256()).refusal();
-    if (refused != null) throw new IllegalArgumentException(lineage + " v" + version + " cannot be promoted: " + refused);
-    Long previous;
-    List<TaskResult> tasks;
-    long snapshot;
-    try (ModelRegistry registry = ModelRegistry.read(kafka)) {
-      previous = registry.champion(lineage).map(Promotion::getVersion).orElse(null);
-      if (previous != null && previous == version) throw new IllegalArgumentException(lineage + " v" + version + " is the champion already");
-      List<EvaluationReport> reports = registry.reports(lineage, version);
-      EvaluationReport gate = reports.stream().filter(r -> !"manual".equals(r.getDecidingRule())).reduce((a, b) -> b).orElse(null);
-      tasks = gate == null ? List.of() : gate.getTasks();
-      snapshot = gate == null ? 0 : gate.getSnapshotVersion();
+    /** Promotes {@code lineage} v{@code version}; an {@link IllegalArgumentException} says why it may not be. */
+    public static Promotion promote(
+            Map<String, Object> kafka,
+            CheckpointStore store,
+            String lineage,
+            long version,
+            String reason,
+            String requestedBy) {
+        if (reason == null || reason.isBlank())
+            throw new IllegalArgumentException("a manual promotion needs a reason (--reason)");
+        CheckpointPublished published = published(kafka, lineage, version);
+        String refused = CheckpointAccess.open(store, published.getLocation(), published.getSha256())
+                .refusal();
+        if (refused != null)
+            throw new IllegalArgumentException(lineage + " v" + version + " cannot be promoted: " + refused);
+        Long previous;
+        List<TaskResult> tasks;
+        long snapshot;
+        try (ModelRegistry registry = ModelRegistry.read(kafka)) {
+            previous = registry.champion(lineage).map(Promotion::getVersion).orElse(null);
+            if (previous != null && previous == version)
+                throw new IllegalArgumentException(lineage + " v" + version + " is the champion already");
+            List<EvaluationReport> reports = registry.reports(lineage, version);
+            EvaluationReport gate = reports.stream()
+                    .filter(r -> !"manual".equals(r.getDecidingRule()))
+                    .reduce((a, b) -> b)
+                    .orElse(null);
+            tasks = gate == null ? List.of() : gate.getTasks();
+            snapshot = gate == null ? 0 : gate.getSnapshotVersion();
+        }
+        Instant now = Instant.now();
+        Promotion promotion = Promotion.newBuilder()
+                .setLineage(lineage)
+                .setVersion(version)
+                .setPreviousVersion(previous)
+                .setLocation(published.getLocation())
+                .setSha256(published.getSha256())
+                .setDecidingRule("manual")
+                .setPromotedAt(now)
+                .build();
+        EvaluationReport audit = EvaluationReport.newBuilder()
+                .setLineage(lineage)
+                .setCandidateVersion(version)
+                .setChampionVersion(previous)
+                .setCandidateStep(published.getStep())
+                .setTasks(tasks)
+                .setDecision(Decision.PROMOTE)
+                .setDecidingRule("manual")
+                .setReason(reason)
+                .setEvaluatedAt(now)
+                .setSnapshotVersion(snapshot)
+                .setRules(List.of())
+                .setForgetting(List.of())
+                .setRequestedBy(requestedBy)
+                .build();
+        Map<String, Object> props = new HashMap<>(kafka);
+        props.put("transactional.id", "ipt-promote-" + lineage);
+        props.put("acks", "all");
+        try (KafkaProducer<String, byte[]> producer =
+                new KafkaProducer<>(props, new StringSerializer(), new ByteArraySerializer())) {
+            producer.initTransactions();
+            producer.beginTransaction();
+            producer.send(Topics.PROMOTIONS.record(lineage, promotion));
+            producer.send(Topics.EVALUATIONS.record(lineage, audit));
+            producer.commitTransaction();
+        }
+        return promotion;
     }
-    Instant now = Instant.now();
-    Promotion promotion = Promotion.newBuilder().setLineage(lineage).setVersion(version).setPreviousVersion(previous)
-        .setLocation(published.getLocation()).setSha256(published.getSha256()).setDecidingRule("manual").setPromotedAt(now).build();
-    EvaluationReport audit = EvaluationReport.newBuilder().setLineage(lineage).setCandidateVersion(version).setChampionVersion(previous)
-        .setCandidateStep(published.getStep()).setTasks(tasks).setDecision(Decision.PROMOTE).setDecidingRule("manual")
-        .setReason(reason).setEvaluatedAt(now).setSnapshotVersion(snapshot).setRules(List.of()).setForgetting(List.of())
-        .setRequestedBy(requestedBy).build();
-    Map<String, Object> props = new HashMap<>(kafka);
-    props.put("transactional.id", "ipt-promote-" + lineage);
-    props.put("acks", "all");
-    try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(props, new StringSerializer(), new ByteArraySerializer())) {
-      producer.initTransactions();
-      producer.beginTransaction();
-      producer.send(Topics.PROMOTIONS.record(lineage, promotion));
-      producer.send(Topics.EVALUATIONS.record(lineage, audit));
-      producer.commitTransaction();
-    }
-    return promotion;
-  }
 
-  private static CheckpointPublished published(Map<String, Object> kafka, String lineage, long version) {
-    CheckpointPublished found = null;
-    for (var r : TopicReader.readAll(kafka, Topics.CHECKPOINTS.name())) {
-      try {
-        CheckpointPublished c = Topics.CHECKPOINTS.value(r);
-        if (c.getLineage().equals(lineage) && c.getVersion() == version) found = c;
-      } catch (SerializationException e) {
-        // not a checkpoint this version of ipt can read: not the one asked for
-      }
+    private static CheckpointPublished published(Map<String, Object> kafka, String lineage, long version) {
+        CheckpointPublished found = null;
+        for (var r : TopicReader.readAll(kafka, Topics.CHECKPOINTS.name())) {
+            try {
+                CheckpointPublished c = Topics.CHECKPOINTS.value(r);
+                if (c.getLineage().equals(lineage) && c.getVersion() == version) found = c;
+            } catch (SerializationException e) {
+                // not a checkpoint this version of ipt can read: not the one asked for
+            }
+        }
+        if (found == null)
+            throw new IllegalArgumentException("lineage " + lineage + " published no checkpoint v" + version);
+        return found;
     }
-    if (found == null) throw new IllegalArgumentException("lineage " + lineage + " published no checkpoint v" + version);
-    return found;
-  }
 }

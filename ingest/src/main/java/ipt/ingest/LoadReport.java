@@ -11,21 +11,21 @@ import java.util.List;
  * @param problems what was skipped, and where
  */
 public record LoadReport(long published, long resumed, List<Problem> problems) {
-  public LoadReport {
-    problems = List.copyOf(problems);
-  }
-
-  /**
-   * One skipped line or file.
-   *
-   * @param line 1-based line number; 0 when the problem concerns the whole file
-   * @param reason reason code, as in the rejected topic (e.g. {@code malformed-json}, {@code invalid-utf8})
-   * @param detail human-readable explanation
-   */
-  public record Problem(Path path, long line, String reason, String detail) {
-    @Override
-    public String toString() {
-      return path + (line > 0 ? ":" + line : "") + ": " + reason + ": " + detail;
+    public LoadReport {
+        problems = List.copyOf(problems);
     }
-  }
+
+    /**
+     * One skipped line or file.
+     *
+     * @param line 1-based line number; 0 when the problem concerns the whole file
+     * @param reason reason code, as in the rejected topic (e.g. {@code malformed-json}, {@code invalid-utf8})
+     * @param detail human-readable explanation
+     */
+    public record Problem(Path path, long line, String reason, String detail) {
+        @Override
+        public String toString() {
+            return path + (line > 0 ? ":" + line : "") + ": " + reason + ": " + detail;
+        }
+    }
 }

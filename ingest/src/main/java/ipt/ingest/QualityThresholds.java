@@ -26,61 +26,155 @@ import java.util.Set;
  * @param minAlphanumeric code: smallest share of letters and digits (NaN: off)
  */
 public record QualityThresholds(
-    int minWords, int maxWords, double minMeanWordLength, double maxMeanWordLength, double maxSymbolToWord,
-    double maxBulletLines, double maxEllipsisLines, double minAlphaWords, Set<String> stopWords, int minStopWords,
-    double maxDuplicateLines, double maxDuplicateLineChars, List<Double> maxTopNgramChars, List<Double> maxDuplicateNgramChars,
-    double maxMeanLineLength, int maxLineLength, double minAlphanumeric) {
+        int minWords,
+        int maxWords,
+        double minMeanWordLength,
+        double maxMeanWordLength,
+        double maxSymbolToWord,
+        double maxBulletLines,
+        double maxEllipsisLines,
+        double minAlphaWords,
+        Set<String> stopWords,
+        int minStopWords,
+        double maxDuplicateLines,
+        double maxDuplicateLineChars,
+        List<Double> maxTopNgramChars,
+        List<Double> maxDuplicateNgramChars,
+        double maxMeanLineLength,
+        int maxLineLength,
+        double minAlphanumeric) {
 
-  private static final double OFF = Double.NaN;
-  private static final Set<String> ENGLISH_STOP_WORDS = Set.of("the", "be", "to", "of", "and", "that", "have", "with");
+    private static final double OFF = Double.NaN;
+    private static final Set<String> ENGLISH_STOP_WORDS =
+            Set.of("the", "be", "to", "of", "and", "that", "have", "with");
 
-  public QualityThresholds {
-    stopWords = Set.copyOf(stopWords);
-    maxTopNgramChars = List.copyOf(maxTopNgramChars);
-    maxDuplicateNgramChars = List.copyOf(maxDuplicateNgramChars);
-  }
+    public QualityThresholds {
+        stopWords = Set.copyOf(stopWords);
+        maxTopNgramChars = List.copyOf(maxTopNgramChars);
+        maxDuplicateNgramChars = List.copyOf(maxDuplicateNgramChars);
+    }
 
-  /**
-   * Gopher's rules for natural language, but from 20 words rather than 50: a stream document can be one
-   * paragraph (a parliamentary speech, a news item), and Gopher's bound was set for whole web pages.
-   */
-  public static QualityThresholds prose() {
-    return new QualityThresholds(20, 100_000, 3, 10, 0.1, 0.9, 0.3, 0.8, Set.of(), 0, 0.3, 0.2,
-        List.of(0.20, 0.18, 0.16), List.of(0.15, 0.14, 0.13, 0.12, 0.11, 0.10), OFF, 0, OFF);
-  }
+    /**
+     * Gopher's rules for natural language, but from 20 words rather than 50: a stream document can be one
+     * paragraph (a parliamentary speech, a news item), and Gopher's bound was set for whole web pages.
+     */
+    public static QualityThresholds prose() {
+        return new QualityThresholds(
+                20,
+                100_000,
+                3,
+                10,
+                0.1,
+                0.9,
+                0.3,
+                0.8,
+                Set.of(),
+                0,
+                0.3,
+                0.2,
+                List.of(0.20, 0.18, 0.16),
+                List.of(0.15, 0.14, 0.13, 0.12, 0.11, 0.10),
+                OFF,
+                0,
+                OFF);
+    }
 
-  /** {@link #prose()} plus Gopher's stop-word rule (at least two occurrences of the, be, to, of, and, that, have, with). */
-  public static QualityThresholds english() {
-    QualityThresholds p = prose();
-    return new QualityThresholds(p.minWords, p.maxWords, p.minMeanWordLength, p.maxMeanWordLength, p.maxSymbolToWord,
-        p.maxBulletLines, p.maxEllipsisLines, p.minAlphaWords, ENGLISH_STOP_WORDS, 2, p.maxDuplicateLines, p.maxDuplicateLineChars,
-        p.maxTopNgramChars, p.maxDuplicateNgramChars, p.maxMeanLineLength, p.maxLineLength, p.minAlphanumeric);
-  }
+    /** {@link #prose()} plus Gopher's stop-word rule (at least two occurrences of the, be, to, of, and, that, have,
+     * with). */
+    public static QualityThresholds english() {
+        QualityThresholds p = prose();
+        return new QualityThresholds(
+                p.minWords,
+                p.maxWords,
+                p.minMeanWordLength,
+                p.maxMeanWordLength,
+                p.maxSymbolToWord,
+                p.maxBulletLines,
+                p.maxEllipsisLines,
+                p.minAlphaWords,
+                ENGLISH_STOP_WORDS,
+                2,
+                p.maxDuplicateLines,
+                p.maxDuplicateLineChars,
+                p.maxTopNgramChars,
+                p.maxDuplicateNgramChars,
+                p.maxMeanLineLength,
+                p.maxLineLength,
+                p.minAlphanumeric);
+    }
 
-  /**
-   * {@link #prose()} for text mostly in scripts written without spaces (Chinese, Japanese, Thai, Lao, Khmer,
-   * Burmese), its words found by ICU's dictionaries: from 10 words (a word there carries about what two English
-   * words do: a four-line poem is a document), and no bound on mean word length, which for dictionary words
-   * measures the dictionary rather than the text.
-   */
-  public static QualityThresholds unspaced() {
-    QualityThresholds p = prose();
-    return new QualityThresholds(10, p.maxWords, OFF, OFF, p.maxSymbolToWord, p.maxBulletLines, p.maxEllipsisLines,
-        p.minAlphaWords, Set.of(), 0, p.maxDuplicateLines, p.maxDuplicateLineChars, p.maxTopNgramChars, p.maxDuplicateNgramChars,
-        p.maxMeanLineLength, p.maxLineLength, p.minAlphanumeric);
-  }
+    /**
+     * {@link #prose()} for text mostly in scripts written without spaces (Chinese, Japanese, Thai, Lao, Khmer,
+     * Burmese), its words found by ICU's dictionaries: from 10 words (a word there carries about what two English
+     * words do: a four-line poem is a document), and no bound on mean word length, which for dictionary words
+     * measures the dictionary rather than the text.
+     */
+    public static QualityThresholds unspaced() {
+        QualityThresholds p = prose();
+        return new QualityThresholds(
+                10,
+                p.maxWords,
+                OFF,
+                OFF,
+                p.maxSymbolToWord,
+                p.maxBulletLines,
+                p.maxEllipsisLines,
+                p.minAlphaWords,
+                Set.of(),
+                0,
+                p.maxDuplicateLines,
+                p.maxDuplicateLineChars,
+                p.maxTopNgramChars,
+                p.maxDuplicateNgramChars,
+                p.maxMeanLineLength,
+                p.maxLineLength,
+                p.minAlphanumeric);
+    }
 
-  /** Every rule off. */
-  public static QualityThresholds none() {
-    return new QualityThresholds(0, Integer.MAX_VALUE, OFF, OFF, OFF, OFF, OFF, OFF, Set.of(), 0, OFF, OFF, List.of(), List.of(), OFF, 0, OFF);
-  }
+    /** Every rule off. */
+    public static QualityThresholds none() {
+        return new QualityThresholds(
+                0,
+                Integer.MAX_VALUE,
+                OFF,
+                OFF,
+                OFF,
+                OFF,
+                OFF,
+                OFF,
+                Set.of(),
+                0,
+                OFF,
+                OFF,
+                List.of(),
+                List.of(),
+                OFF,
+                0,
+                OFF);
+    }
 
-  /**
-   * Source code: The Stack's filters (mean line length at most 100, longest line at most 1000, at least 25%
-   * letters and digits) and a loose duplicate-line bound; word statistics mean nothing for code.
-   */
-  public static QualityThresholds code() {
-    return new QualityThresholds(1, Integer.MAX_VALUE, OFF, OFF, OFF, OFF, OFF, OFF, Set.of(), 0, OFF, 0.6,
-        List.of(), List.of(), 100, 1000, 0.25);
-  }
+    /**
+     * Source code: The Stack's filters (mean line length at most 100, longest line at most 1000, at least 25%
+     * letters and digits) and a loose duplicate-line bound; word statistics mean nothing for code.
+     */
+    public static QualityThresholds code() {
+        return new QualityThresholds(
+                1,
+                Integer.MAX_VALUE,
+                OFF,
+                OFF,
+                OFF,
+                OFF,
+                OFF,
+                OFF,
+                Set.of(),
+                0,
+                OFF,
+                0.6,
+                List.of(),
+                List.of(),
+                100,
+                1000,
+                0.25);
+    }
 }

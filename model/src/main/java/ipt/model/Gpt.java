@@ -16,7 +16,6 @@ import ai.djl.training.ParameterStore;
 import ai.djl.training.initializer.Initializer;
 import ai.djl.util.Pair;
 import ai.djl.util.PairList;
-
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -33,229 +32,253 @@ import java.util.SplittableRandom;
  */
 final class Gpt extends AbstractBlock {
 
-  private final GptConfig config;
-  private final Parameter tokenEmbedding;    // (V, C); also the LM head
-  private final Parameter positionEmbedding; // (contextLength, C)
-  private final List<TransformerBlock> blocks = new ArrayList<>();
-  private final LayerNorm lnF;
+    private final GptConfig config;
+    private final Parameter tokenEmbedding; // (V, C); also the LM head
+    private final Parameter positionEmbedding; // (contextLength, C)
+    private final List<TransformerBlock> blocks = new ArrayList<>();
+    private final LayerNorm lnF;
 
-  Gpt(GptConfig config) {
-    super((byte) 1);
-    this.config = config;
-    tokenEmbedding = addParameter(weight("wte", new Shape(config.vocabSize(), config.dModel())));
-    positionEmbedding = addParameter(weight("wpe", new Shape(config.contextLength(), config.dModel())));
-    for (int i = 0; i < config.nLayers(); i++) {
-      blocks.add(addChildBlock("h" + i, new TransformerBlock(config)));
-    }
-    lnF = addChildBlock("ln_f", layerNorm());
-  }
-
-  /** (B, T) int64 token ids -> (B, T, V) next-token logits. */
-  @Override
-  protected NDList forwardInternal(ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
-    NDArray idx = inputs.singletonOrThrow();                                      // (B, T)
-    long t = idx.getShape().get(1);
-    if (t > config.contextLength()) {
-      throw new IllegalArgumentException("sequence of " + t + " tokens exceeds context " + config.contextLength());
-    }
-    NDArray wte = ps.getValue(tokenEmbedding, idx.getDevice(), training);
-    NDArray pos = idx.getManager().arange(0, (int) t, 1, DataType.INT64);          // (T)
-    NDArray x = embed(idx, wte).add(embed(pos, ps.getValue(positionEmbedding, idx.getDevice(), training))); // (B, T, C)
-    for (TransformerBlock block : blocks) {
-      x = apply(block, ps, x, training);
-    }
-    x = apply(lnF, ps, x, training);
-    return Linear.linear(x, wte);                                                   // (B, T, V)
-  }
-
-  /** Per-token cross-entropy in nats: (B, T, V) logits and (B, T) int64 targets -> (B, T). */
-  static NDArray tokenLosses(NDArray logits, NDArray targets) {
-    return logits.logSoftmax(-1).gather(targets.expandDims(-1), -1).squeeze(-1).neg();
-  }
-
-  /**
-   * Gives every parameter an initializer drawn from (seed, parameter path): deterministic without the
-   * engine's global RNG, which other models created concurrently in the JVM would also consume.
-   */
-  void seedInitializers(long seed) {
-    // GPT-2: residual projections scaled by 1/sqrt(2 nLayers) so the residual stream's variance stays put.
-    double residualStd = 0.02 / Math.sqrt(2.0 * config.nLayers());
-    for (Pair<String, Parameter> named : getParameters()) {
-      String path = named.getKey();
-      Parameter parameter = named.getValue();
-      parameter.setInitializer(switch (parameter.getType()) {
-        case GAMMA -> Initializer.ONES;
-        case BETA, BIAS -> Initializer.ZEROS;
-        default -> normal(seed, path, path.endsWith("proj_weight") ? residualStd : 0.02);
-      });
-    }
-  }
-
-  @Override
-  protected void initializeChildBlocks(NDManager manager, DataType dataType, Shape... inputShapes) {
-    Shape hidden = new Shape(inputShapes[0].get(0), inputShapes[0].get(1), config.dModel()); // (B, T, C)
-    for (TransformerBlock block : blocks) {
-      block.initialize(manager, dataType, hidden);
-    }
-    lnF.initialize(manager, dataType, hidden);
-  }
-
-  @Override
-  public Shape[] getOutputShapes(Shape[] inputShapes) {
-    return new Shape[] {new Shape(inputShapes[0].get(0), inputShapes[0].get(1), config.vocabSize())};
-  }
-
-  /** x = x + attn(ln1(x)); x = x + mlp(ln2(x)). */
-  static final class TransformerBlock extends AbstractBlock {
-    private final LayerNorm ln1;
-    private final CausalSelfAttention attn;
-    private final LayerNorm ln2;
-    private final Mlp mlp;
-
-    TransformerBlock(GptConfig config) {
-      super((byte) 1);
-      ln1 = addChildBlock("ln1", layerNorm());
-      attn = addChildBlock("attn", new CausalSelfAttention(config));
-      ln2 = addChildBlock("ln2", layerNorm());
-      mlp = addChildBlock("mlp", new Mlp(config));
+    Gpt(GptConfig config) {
+        super((byte) 1);
+        this.config = config;
+        tokenEmbedding = addParameter(weight("wte", new Shape(config.vocabSize(), config.dModel())));
+        positionEmbedding = addParameter(weight("wpe", new Shape(config.contextLength(), config.dModel())));
+        for (int i = 0; i < config.nLayers(); i++) {
+            blocks.add(addChildBlock("h" + i, new TransformerBlock(config)));
+        }
+        lnF = addChildBlock("ln_f", layerNorm());
     }
 
+    /** (B, T) int64 token ids -> (B, T, V) next-token logits. */
     @Override
-    protected NDList forwardInternal(ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
-      NDArray x = inputs.singletonOrThrow();                                      // (B, T, C)
-      x = x.add(apply(attn, ps, apply(ln1, ps, x, training), training));
-      x = x.add(apply(mlp, ps, apply(ln2, ps, x, training), training));
-      return new NDList(x);
+    protected NDList forwardInternal(
+            ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
+        NDArray idx = inputs.singletonOrThrow(); // (B, T)
+        long t = idx.getShape().get(1);
+        if (t > config.contextLength()) {
+            throw new IllegalArgumentException(
+                    "sequence of " + t + " tokens exceeds context " + config.contextLength());
+        }
+        NDArray wte = ps.getValue(tokenEmbedding, idx.getDevice(), training);
+        NDArray pos = idx.getManager().arange(0, (int) t, 1, DataType.INT64); // (T)
+        NDArray x =
+                embed(idx, wte).add(embed(pos, ps.getValue(positionEmbedding, idx.getDevice(), training))); // (B, T, C)
+        for (TransformerBlock block : blocks) {
+            x = apply(block, ps, x, training);
+        }
+        x = apply(lnF, ps, x, training);
+        return Linear.linear(x, wte); // (B, T, V)
+    }
+
+    /** Per-token cross-entropy in nats: (B, T, V) logits and (B, T) int64 targets -> (B, T). */
+    static NDArray tokenLosses(NDArray logits, NDArray targets) {
+        return logits.logSoftmax(-1)
+                .gather(targets.expandDims(-1), -1)
+                .squeeze(-1)
+                .neg();
+    }
+
+    /**
+     * Gives every parameter an initializer drawn from (seed, parameter path): deterministic without the
+     * engine's global RNG, which other models created concurrently in the JVM would also consume.
+     */
+    void seedInitializers(long seed) {
+        // GPT-2: residual projections scaled by 1/sqrt(2 nLayers) so the residual stream's variance stays put.
+        double residualStd = 0.02 / Math.sqrt(2.0 * config.nLayers());
+        for (Pair<String, Parameter> named : getParameters()) {
+            String path = named.getKey();
+            Parameter parameter = named.getValue();
+            parameter.setInitializer(
+                    switch (parameter.getType()) {
+                        case GAMMA -> Initializer.ONES;
+                        case BETA, BIAS -> Initializer.ZEROS;
+                        default -> normal(seed, path, path.endsWith("proj_weight") ? residualStd : 0.02);
+                    });
+        }
     }
 
     @Override
     protected void initializeChildBlocks(NDManager manager, DataType dataType, Shape... inputShapes) {
-      for (Block child : List.of(ln1, attn, ln2, mlp)) {
-        child.initialize(manager, dataType, inputShapes);
-      }
+        Shape hidden = new Shape(inputShapes[0].get(0), inputShapes[0].get(1), config.dModel()); // (B, T, C)
+        for (TransformerBlock block : blocks) {
+            block.initialize(manager, dataType, hidden);
+        }
+        lnF.initialize(manager, dataType, hidden);
     }
 
     @Override
     public Shape[] getOutputShapes(Shape[] inputShapes) {
-      return inputShapes;
-    }
-  }
-
-  /** Multi-head self-attention where a position sees only itself and earlier positions. */
-  static final class CausalSelfAttention extends AbstractBlock {
-    private final int nHeads;
-    private final Linear qkv;
-    private final Linear proj;
-
-    CausalSelfAttention(GptConfig config) {
-      super((byte) 1);
-      nHeads = config.nHeads();
-      qkv = addChildBlock("qkv", Linear.builder().setUnits(3L * config.dModel()).build());
-      proj = addChildBlock("proj", Linear.builder().setUnits(config.dModel()).build());
+        return new Shape[] {new Shape(inputShapes[0].get(0), inputShapes[0].get(1), config.vocabSize())};
     }
 
-    @Override
-    protected NDList forwardInternal(ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
-      NDArray x = inputs.singletonOrThrow();
-      long b = x.getShape().get(0), t = x.getShape().get(1), c = x.getShape().get(2);
-      NDList qkvSplit = apply(qkv, ps, x, training).split(3, 2);                    // 3 x (B, T, C)
-      // q takes the 1/sqrt(hs) scale: (T, hs) per head is a quarter of the (T, T) scores it would otherwise scale.
-      NDArray q = heads(qkvSplit.get(0), b, t, c).mul(scalar(x.getManager(), 1.0 / Math.sqrt(c / nHeads))); // (B, nh, T, hs)
-      NDArray k = heads(qkvSplit.get(1), b, t, c);                                 // (B, nh, T, hs)
-      NDArray v = heads(qkvSplit.get(2), b, t, c);                                 // (B, nh, T, hs)
-      NDArray att = q.matMul(k.transpose(0, 1, 3, 2));                             // (B, nh, T, T)
-      att = att.add(causalMask(x.getManager(), t)).softmax(-1);
-      NDArray y = att.matMul(v).transpose(0, 2, 1, 3).reshape(b, t, c);             // (B, T, C): heads side by side
-      return new NDList(apply(proj, ps, y, training));
+    /** x = x + attn(ln1(x)); x = x + mlp(ln2(x)). */
+    static final class TransformerBlock extends AbstractBlock {
+        private final LayerNorm ln1;
+        private final CausalSelfAttention attn;
+        private final LayerNorm ln2;
+        private final Mlp mlp;
+
+        TransformerBlock(GptConfig config) {
+            super((byte) 1);
+            ln1 = addChildBlock("ln1", layerNorm());
+            attn = addChildBlock("attn", new CausalSelfAttention(config));
+            ln2 = addChildBlock("ln2", layerNorm());
+            mlp = addChildBlock("mlp", new Mlp(config));
+        }
+
+        @Override
+        protected NDList forwardInternal(
+                ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
+            NDArray x = inputs.singletonOrThrow(); // (B, T, C)
+            x = x.add(apply(attn, ps, apply(ln1, ps, x, training), training));
+            x = x.add(apply(mlp, ps, apply(ln2, ps, x, training), training));
+            return new NDList(x);
+        }
+
+        @Override
+        protected void initializeChildBlocks(NDManager manager, DataType dataType, Shape... inputShapes) {
+            for (Block child : List.of(ln1, attn, ln2, mlp)) {
+                child.initialize(manager, dataType, inputShapes);
+            }
+        }
+
+        @Override
+        public Shape[] getOutputShapes(Shape[] inputShapes) {
+            return inputShapes;
+        }
     }
 
-    private NDArray heads(NDArray x, long b, long t, long c) {
-      return x.reshape(b, t, nHeads, c / nHeads).transpose(0, 2, 1, 3);
+    /** Multi-head self-attention where a position sees only itself and earlier positions. */
+    static final class CausalSelfAttention extends AbstractBlock {
+        private final int nHeads;
+        private final Linear qkv;
+        private final Linear proj;
+
+        CausalSelfAttention(GptConfig config) {
+            super((byte) 1);
+            nHeads = config.nHeads();
+            qkv = addChildBlock(
+                    "qkv", Linear.builder().setUnits(3L * config.dModel()).build());
+            proj = addChildBlock(
+                    "proj", Linear.builder().setUnits(config.dModel()).build());
+        }
+
+        @Override
+        protected NDList forwardInternal(
+                ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
+            NDArray x = inputs.singletonOrThrow();
+            long b = x.getShape().get(0),
+                    t = x.getShape().get(1),
+                    c = x.getShape().get(2);
+            NDList qkvSplit = apply(qkv, ps, x, training).split(3, 2); // 3 x (B, T, C)
+            // q takes the 1/sqrt(hs) scale: (T, hs) per head is a quarter of the (T, T) scores it would otherwise
+            // scale.
+            NDArray q = heads(qkvSplit.get(0), b, t, c)
+                    .mul(scalar(x.getManager(), 1.0 / Math.sqrt(c / nHeads))); // (B, nh, T, hs)
+            NDArray k = heads(qkvSplit.get(1), b, t, c); // (B, nh, T, hs)
+            NDArray v = heads(qkvSplit.get(2), b, t, c); // (B, nh, T, hs)
+            NDArray att = q.matMul(k.transpose(0, 1, 3, 2)); // (B, nh, T, T)
+            att = att.add(causalMask(x.getManager(), t)).softmax(-1);
+            NDArray y = att.matMul(v).transpose(0, 2, 1, 3).reshape(b, t, c); // (B, T, C): heads side by side
+            return new NDList(apply(proj, ps, y, training));
+        }
+
+        private NDArray heads(NDArray x, long b, long t, long c) {
+            return x.reshape(b, t, nHeads, c / nHeads).transpose(0, 2, 1, 3);
+        }
+
+        /** (T, T) additive mask: 0 where key <= query, -1e9 above the diagonal (the engine has no tril). */
+        private static NDArray causalMask(NDManager manager, long t) {
+            NDArray position = manager.arange(0, (int) t, 1, DataType.INT32);
+            NDArray future = position.reshape(1, t).gt(position.reshape(t, 1)); // (T, T): key after query
+            return future.toType(DataType.FLOAT32, false).mul(-1e9f);
+        }
+
+        @Override
+        protected void initializeChildBlocks(NDManager manager, DataType dataType, Shape... inputShapes) {
+            qkv.initialize(manager, dataType, inputShapes);
+            proj.initialize(manager, dataType, inputShapes);
+        }
+
+        @Override
+        public Shape[] getOutputShapes(Shape[] inputShapes) {
+            return inputShapes;
+        }
     }
 
-    /** (T, T) additive mask: 0 where key <= query, -1e9 above the diagonal (the engine has no tril). */
-    private static NDArray causalMask(NDManager manager, long t) {
-      NDArray position = manager.arange(0, (int) t, 1, DataType.INT32);
-      NDArray future = position.reshape(1, t).gt(position.reshape(t, 1));       // (T, T): key after query
-      return future.toType(DataType.FLOAT32, false).mul(-1e9f);
+    /** Position-wise feed-forward: C -> 4C -> GELU -> C. */
+    static final class Mlp extends AbstractBlock {
+        private final Linear fc;
+        private final Linear proj;
+
+        Mlp(GptConfig config) {
+            super((byte) 1);
+            fc = addChildBlock(
+                    "fc", Linear.builder().setUnits(4L * config.dModel()).build());
+            proj = addChildBlock(
+                    "proj", Linear.builder().setUnits(config.dModel()).build());
+        }
+
+        @Override
+        protected NDList forwardInternal(
+                ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
+            NDArray h = Activation.gelu(apply(fc, ps, inputs.singletonOrThrow(), training)); // (B, T, 4C)
+            return new NDList(apply(proj, ps, h, training)); // (B, T, C)
+        }
+
+        @Override
+        protected void initializeChildBlocks(NDManager manager, DataType dataType, Shape... inputShapes) {
+            Shape in = inputShapes[0];
+            fc.initialize(manager, dataType, in);
+            proj.initialize(manager, dataType, new Shape(in.get(0), in.get(1), 4 * in.get(2)));
+        }
+
+        @Override
+        public Shape[] getOutputShapes(Shape[] inputShapes) {
+            return inputShapes;
+        }
     }
 
-    @Override
-    protected void initializeChildBlocks(NDManager manager, DataType dataType, Shape... inputShapes) {
-      qkv.initialize(manager, dataType, inputShapes);
-      proj.initialize(manager, dataType, inputShapes);
+    private static NDArray apply(Block block, ParameterStore ps, NDArray x, boolean training) {
+        return block.forward(ps, new NDList(x), training).singletonOrThrow();
     }
 
-    @Override
-    public Shape[] getOutputShapes(Shape[] inputShapes) {
-      return inputShapes;
-    }
-  }
-
-  /** Position-wise feed-forward: C -> 4C -> GELU -> C. */
-  static final class Mlp extends AbstractBlock {
-    private final Linear fc;
-    private final Linear proj;
-
-    Mlp(GptConfig config) {
-      super((byte) 1);
-      fc = addChildBlock("fc", Linear.builder().setUnits(4L * config.dModel()).build());
-      proj = addChildBlock("proj", Linear.builder().setUnits(config.dModel()).build());
+    /** Rows of the table picked by ids; the result belongs to the ids' (the step's) manager. */
+    private static NDArray embed(NDArray ids, NDArray table) {
+        return ids.getNDArrayInternal()
+                .embedding(ids, table, SparseFormat.DENSE)
+                .singletonOrThrow();
     }
 
-    @Override
-    protected NDList forwardInternal(ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
-      NDArray h = Activation.gelu(apply(fc, ps, inputs.singletonOrThrow(), training)); // (B, T, 4C)
-      return new NDList(apply(proj, ps, h, training));                              // (B, T, C)
+    /**
+     * A 0-d array in storage PyTorch owns. DJL's {@code mul(Number)} puts the number in a Java direct buffer and
+     * closes its array at once; autograd keeps the operand for the backward pass, which then reads freed memory
+     * whenever a garbage collection falls between forward and backward.
+     */
+    static NDArray scalar(NDManager manager, double value) {
+        return manager.full(new Shape(), (float) value);
     }
 
-    @Override
-    protected void initializeChildBlocks(NDManager manager, DataType dataType, Shape... inputShapes) {
-      Shape in = inputShapes[0];
-      fc.initialize(manager, dataType, in);
-      proj.initialize(manager, dataType, new Shape(in.get(0), in.get(1), 4 * in.get(2)));
+    private static LayerNorm layerNorm() {
+        return LayerNorm.builder().axis(2).build(); // normalise over C of (B, T, C)
     }
 
-    @Override
-    public Shape[] getOutputShapes(Shape[] inputShapes) {
-      return inputShapes;
+    private static Parameter weight(String name, Shape shape) {
+        return Parameter.builder()
+                .setName(name)
+                .setType(Parameter.Type.WEIGHT)
+                .optShape(shape)
+                .build();
     }
-  }
 
-  private static NDArray apply(Block block, ParameterStore ps, NDArray x, boolean training) {
-    return block.forward(ps, new NDList(x), training).singletonOrThrow();
-  }
-
-  /** Rows of the table picked by ids; the result belongs to the ids' (the step's) manager. */
-  private static NDArray embed(NDArray ids, NDArray table) {
-    return ids.getNDArrayInternal().embedding(ids, table, SparseFormat.DENSE).singletonOrThrow();
-  }
-
-  /**
-   * A 0-d array in storage PyTorch owns. DJL's {@code mul(Number)} puts the number in a Java direct buffer and
-   * closes its array at once; autograd keeps the operand for the backward pass, which then reads freed memory
-   * whenever a garbage collection falls between forward and backward.
-   */
-  static NDArray scalar(NDManager manager, double value) {
-    return manager.full(new Shape(), (float) value);
-  }
-
-  private static LayerNorm layerNorm() {
-    return LayerNorm.builder().axis(2).build(); // normalise over C of (B, T, C)
-  }
-
-  private static Parameter weight(String name, Shape shape) {
-    return Parameter.builder().setName(name).setType(Parameter.Type.WEIGHT).optShape(shape).build();
-  }
-
-  private static Initializer normal(long seed, String path, double std) {
-    return (manager, shape, dataType) -> {
-      SplittableRandom random = new SplittableRandom(seed * 0x9E3779B97F4A7C15L + path.hashCode());
-      float[] values = new float[Math.toIntExact(shape.size())];
-      for (int i = 0; i < values.length; i++) {
-        values[i] = (float) (random.nextGaussian() * std);
-      }
-      return manager.create(values, shape);
-    };
-  }
+    private static Initializer normal(long seed, String path, double std) {
+        return (manager, shape, dataType) -> {
+            SplittableRandom random = new SplittableRandom(seed * 0x9E3779B97F4A7C15L + path.hashCode());
+            float[] values = new float[Math.toIntExact(shape.size())];
+            for (int i = 0; i < values.length; i++) {
+                values[i] = (float) (random.nextGaussian() * std);
+            }
+            return manager.create(values, shape);
+        };
+    }
 }

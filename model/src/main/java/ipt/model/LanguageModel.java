@@ -15,7 +15,6 @@ import ai.djl.pytorch.engine.PtSymbolBlock;
 import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.Pair;
-
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
@@ -42,309 +41,338 @@ import java.util.regex.Pattern;
  */
 public final class LanguageModel implements AutoCloseable {
 
-  /** The GPT of {@link Gpt}, built from a {@link GptConfig}. */
-  public static final String IPT_GPT = "ipt-gpt";
-  /** A TorchScript module started from (see {@link #fromTorchScript}). */
-  public static final String TORCHSCRIPT = "torchscript";
-  /** Token and position embeddings: the GPT's wte and wpe, or a TorchScript module's *emb*.weight. */
-  static final Pattern EMBEDDING = Pattern.compile("wte|wpe|(?:.*\\.)?(?:wte|wpe|\\w*emb\\w*)\\.weight");
-  /** A parameter of block i: DJL's "NNh<i>_..." in the GPT, "h.<i>.", "blocks.<i>." or "layers.<i>." in a TorchScript module. */
-  private static final Pattern NUMBERED_BLOCK = Pattern.compile("(?:\\d*h(\\d+)_|(?:.*\\.)?(?:h|blocks|layers|layer)\\.(\\d+)\\.).*");
-  /**
-   * Training steps in one JVM take turns: DJL's PyTorch engine allows one active GradientCollector per JVM.
-   * Forward-only evaluation needs only its model's own lock, so a candidate is scored while a trainer trains.
-   */
-  static final Object ENGINE = new Object();
+    /** The GPT of {@link Gpt}, built from a {@link GptConfig}. */
+    public static final String IPT_GPT = "ipt-gpt";
+    /** A TorchScript module started from (see {@link #fromTorchScript}). */
+    public static final String TORCHSCRIPT = "torchscript";
+    /** Token and position embeddings: the GPT's wte and wpe, or a TorchScript module's *emb*.weight. */
+    static final Pattern EMBEDDING = Pattern.compile("wte|wpe|(?:.*\\.)?(?:wte|wpe|\\w*emb\\w*)\\.weight");
+    /** A parameter of block i: DJL's "NNh<i>_..." in the GPT, "h.<i>.", "blocks.<i>." or "layers.<i>." in a
+     * TorchScript module. */
+    private static final Pattern NUMBERED_BLOCK =
+            Pattern.compile("(?:\\d*h(\\d+)_|(?:.*\\.)?(?:h|blocks|layers|layer)\\.(\\d+)\\.).*");
+    /**
+     * Training steps in one JVM take turns: DJL's PyTorch engine allows one active GradientCollector per JVM.
+     * Forward-only evaluation needs only its model's own lock, so a candidate is scored while a trainer trains.
+     */
+    static final Object ENGINE = new Object();
 
-  private final GptConfig config;
-  final Model model;
-  private final String architecture;
-  final Block net; // Gpt, or the TorchScript module
-  private final Tokenizer tokenizer;
-  private final byte[] tokenizerJson; // null for bytes
-  // Reused by one step or evaluation at a time: the model's lock.
-  final Staging inputBuffer = new Staging();
-  final Staging targetBuffer = new Staging();
+    private final GptConfig config;
+    final Model model;
+    private final String architecture;
+    final Block net; // Gpt, or the TorchScript module
+    private final Tokenizer tokenizer;
+    private final byte[] tokenizerJson; // null for bytes
+    // Reused by one step or evaluation at a time: the model's lock.
+    final Staging inputBuffer = new Staging();
+    final Staging targetBuffer = new Staging();
 
-  private LanguageModel(GptConfig config, long seed, String architecture, byte[] weights, byte[] tokenizerJson)
-      throws IOException, MalformedModelException {
-    this.config = config;
-    this.architecture = architecture;
-    this.tokenizerJson = tokenizerJson;
-    synchronized (ENGINE) {
-      model = Model.newInstance("ipt-" + architecture, Device.cpu(), "PyTorch");
-      Tokenizer loadedTokenizer = null;
-      try {
-        loadedTokenizer = tokenizerJson == null ? Tokenizer.BYTES : HuggingFaceJson.of(tokenizerJson);
-        if (architecture.equals(TORCHSCRIPT)) {
-          net = torchScript((PtNDManager) model.getNDManager(), weights);
-        } else if (architecture.equals(IPT_GPT)) {
-          Gpt gpt = new Gpt(config);
-          gpt.seedInitializers(seed);
-          if (weights != null) {
-            // Loaded parameters count as initialised: initialize keeps them.
-            gpt.loadParameters(model.getNDManager(), new DataInputStream(new ByteArrayInputStream(weights)));
-          }
-          net = gpt;
-        } else {
-          throw new MalformedModelException("unknown architecture " + architecture + " (expected " + IPT_GPT + " or " + TORCHSCRIPT + ")");
+    private LanguageModel(GptConfig config, long seed, String architecture, byte[] weights, byte[] tokenizerJson)
+            throws IOException, MalformedModelException {
+        this.config = config;
+        this.architecture = architecture;
+        this.tokenizerJson = tokenizerJson;
+        synchronized (ENGINE) {
+            model = Model.newInstance("ipt-" + architecture, Device.cpu(), "PyTorch");
+            Tokenizer loadedTokenizer = null;
+            try {
+                loadedTokenizer = tokenizerJson == null ? Tokenizer.BYTES : HuggingFaceJson.of(tokenizerJson);
+                if (architecture.equals(TORCHSCRIPT)) {
+                    net = torchScript((PtNDManager) model.getNDManager(), weights);
+                } else if (architecture.equals(IPT_GPT)) {
+                    Gpt gpt = new Gpt(config);
+                    gpt.seedInitializers(seed);
+                    if (weights != null) {
+                        // Loaded parameters count as initialised: initialize keeps them.
+                        gpt.loadParameters(
+                                model.getNDManager(), new DataInputStream(new ByteArrayInputStream(weights)));
+                    }
+                    net = gpt;
+                } else {
+                    throw new MalformedModelException("unknown architecture " + architecture + " (expected " + IPT_GPT
+                            + " or " + TORCHSCRIPT + ")");
+                }
+                model.setBlock(net);
+                // As DJL's Trainer.initialize does it: fresh GPT weights come from the seeded initializers here.
+                net.initialize(model.getNDManager(), model.getDataType(), new Shape(1, config.contextLength()));
+                tokenizer = loadedTokenizer;
+            } catch (Exception e) {
+                if (loadedTokenizer != null) loadedTokenizer.close();
+                model.close();
+                throw e;
+            }
         }
-        model.setBlock(net);
-        // As DJL's Trainer.initialize does it: fresh GPT weights come from the seeded initializers here.
-        net.initialize(model.getNDManager(), model.getDataType(), new Shape(1, config.contextLength()));
-        tokenizer = loadedTokenizer;
-      } catch (Exception e) {
-        if (loadedTokenizer != null) loadedTokenizer.close();
-        model.close();
-        throw e;
-      }
     }
-  }
 
-  /** A TorchScript archive's module with every parameter trainable (DJL's trainParam); libtorch reads it from a file. */
-  private static PtSymbolBlock torchScript(PtNDManager manager, byte[] archive) throws IOException {
-    Path file = Files.createTempFile("ipt-torchscript-", ".pt");
-    try {
-      Files.write(file, archive);
-      return JniUtils.loadModule(manager, file, true, new String[0], new String[0], true);
-    } finally {
-      Files.delete(file);
-    }
-  }
-
-  /** Fresh weights, deterministic from {@code seed}. */
-  public static LanguageModel create(GptConfig config, long seed) {
-    try {
-      return new LanguageModel(config, seed, IPT_GPT, null, null);
-    } catch (IOException | MalformedModelException e) {
-      throw new IllegalStateException("nothing is read when creating a model", e);
-    }
-  }
-
-  /**
-   * An existing model to continue: a TorchScript module mapping (B, T) int64 ids to (B, T, V) logits, trained
-   * as is, and the HuggingFace tokenizer.json it reads text with. The vocabulary is the tokenizer's; context
-   * length, width and depth are {@code declared}'s and are checked against the module: a forward pass over the
-   * full context must give the tokenizer's vocabulary, a (V, dModel) embedding must exist, and the module must
-   * number nLayers blocks. The head count is taken as declared (it only enters FLOP estimates).
-   */
-  public static LanguageModel fromTorchScript(Path module, Path tokenizerJson, GptConfig declared) throws IOException {
-    byte[] tokenizer = Files.readAllBytes(tokenizerJson);
-    int vocabSize;
-    try (Tokenizer t = HuggingFaceJson.of(tokenizer)) {
-      vocabSize = t.vocabSize();
-    }
-    GptConfig config = new GptConfig(vocabSize, declared.contextLength(), declared.dModel(), declared.nLayers(), declared.nHeads());
-    LanguageModel loaded;
-    try {
-      loaded = new LanguageModel(config, 0, TORCHSCRIPT, Files.readAllBytes(module), tokenizer);
-    } catch (MalformedModelException e) {
-      throw new IOException(module + ": " + e.getMessage(), e);
-    } catch (RuntimeException e) {
-      throw new IOException(module + " is not a TorchScript archive libtorch can load: " + e.getMessage(), e);
-    }
-    try {
-      loaded.checkShape(module);
-      return loaded;
-    } catch (IOException | RuntimeException e) {
-      loaded.close();
-      throw e;
-    }
-  }
-
-  private void checkShape(Path module) throws IOException {
-    Set<Integer> blocks = new TreeSet<>();
-    boolean embedding = false;
-    for (Pair<String, Parameter> named : net.getParameters()) {
-      Shape shape = named.getValue().getArray().getShape();
-      embedding |= shape.equals(new Shape(config.vocabSize(), config.dModel()));
-      int block = blockIndex(named.getKey());
-      if (block >= 0) blocks.add(block);
-    }
-    if (!embedding) throw new IOException(module + " has no (" + config.vocabSize() + ", " + config.dModel() + ") embedding: vocabulary or width differ");
-    if (blocks.size() != config.nLayers()) throw new IOException(module + " has " + blocks.size() + " numbered blocks, " + config + " declares " + config.nLayers());
-    Shape logits;
-    synchronized (ENGINE) {
-      try (NDManager manager = model.getNDManager().newSubManager()) {
-        logits = net.forward(new ParameterStore(manager, false), new NDList(manager.create(new long[config.contextLength()], new Shape(1, config.contextLength()))), false)
-            .singletonOrThrow().getShape();
-      } catch (RuntimeException e) {
-        throw new IOException(module + " cannot run on (1, " + config.contextLength() + ") ids: " + e.getMessage().lines().findFirst().orElse(""), e);
-      }
-    }
-    Shape expected = new Shape(1, config.contextLength(), config.vocabSize());
-    if (!logits.equals(expected)) throw new IOException(module + " maps (1, " + config.contextLength() + ") ids to " + logits + ", expected " + expected);
-  }
-
-  /**
-   * A model from its saved parts: {@code weights} as {@link #parameterBytes} wrote them for {@code architecture},
-   * and the tokenizer.json it reads text with (null for bytes).
-   */
-  public static LanguageModel of(GptConfig config, String architecture, byte[] weights, byte[] tokenizerJson)
-      throws IOException {
-    try {
-      return new LanguageModel(config, 0, architecture, weights, tokenizerJson);
-    } catch (MalformedModelException e) {
-      throw new IOException(e.getMessage(), e);
-    }
-  }
-
-  /** {@link #IPT_GPT} or {@link #TORCHSCRIPT}. */
-  public String architecture() {
-    return architecture;
-  }
-
-  /** How this model reads text; closed with the model. */
-  public Tokenizer tokenizer() {
-    return tokenizer;
-  }
-
-  /** The tokenizer.json the model reads text with, or null for bytes. */
-  public byte[] tokenizerJson() {
-    return tokenizerJson;
-  }
-
-  public GptConfig config() {
-    return config;
-  }
-
-  public long parameterCount() {
-    long count = 0;
-    for (Pair<String, Parameter> named : net.getParameters()) {
-      count += named.getValue().getArray().size();
-    }
-    return count;
-  }
-
-  /** The number of the transformer block a parameter belongs to, or -1 outside the blocks. */
-  static int blockIndex(String path) {
-    Matcher m = NUMBERED_BLOCK.matcher(path);
-    if (!m.matches()) return -1;
-    return Integer.parseInt(m.group(1) != null ? m.group(1) : m.group(2));
-  }
-
-  /**
-   * {@code shape.size()} ids from {@code values[from..]} as an int64 array over the model's own direct buffer, at
-   * the same offset. DJL would copy each array into a fresh direct buffer that the tensor lives in
-   * (from_blob) and that only a garbage collection frees: resident memory crept up step after step. The buffer
-   * is reused by the next step or evaluation (one at a time per model: the model's lock) once this one's
-   * manager has closed.
-   */
-  static NDArray staged(NDManager manager, Staging staging, long[] values, int from, Shape shape) {
-    int n = Math.toIntExact(shape.size());
-    ByteBuffer buffer = staging.reserve(values.length).slice(from * Long.BYTES, n * Long.BYTES).order(ByteOrder.nativeOrder());
-    buffer.asLongBuffer().put(values, from, n);
-    return manager.create(buffer, shape, DataType.INT64);
-  }
-
-  /** A direct buffer that grows to the largest batch seen. */
-  static final class Staging {
-    private ByteBuffer buffer = ByteBuffer.allocateDirect(0);
-
-    ByteBuffer reserve(int longs) {
-      if (buffer.capacity() < longs * Long.BYTES) buffer = ByteBuffer.allocateDirect(longs * Long.BYTES).order(ByteOrder.nativeOrder());
-      return buffer;
-    }
-  }
-
-  long token(int id) {
-    if (id < 0 || id >= config.vocabSize()) {
-      throw new IllegalArgumentException("token id " + id + " outside vocabulary of " + config.vocabSize());
-    }
-    return id;
-  }
-
-  /**
-   * Moves every weight to {@code keep × this + (1 − keep) × other} (weight-space ensembling, WiSE-FT); the
-   * optimizer state and step count stay those of the model's {@link Training}.
-   */
-  public void interpolate(LanguageModel other, float keep) {
-    if (!other.config.equals(config)) throw new IllegalArgumentException("other is a " + other.config + ", this a " + config);
-    synchronized (ENGINE) {
-      Map<String, NDArray> theirs = new HashMap<>();
-      for (Pair<String, Parameter> named : other.net.getParameters()) theirs.put(named.getKey(), named.getValue().getArray());
-      NDManager manager = model.getNDManager();
-      for (Pair<String, Parameter> named : net.getParameters()) {
-        NDArray w = named.getValue().getArray();
-        NDArray o = theirs.get(named.getKey());
-        try (NDArray copy = manager.create(o.toFloatArray(), o.getShape()); NDArray toward = copy.sub(w)) {
-          w.addi(toward.muli(1 - keep));
+    /** A TorchScript archive's module with every parameter trainable (DJL's trainParam); libtorch reads it from a
+     * file. */
+    private static PtSymbolBlock torchScript(PtNDManager manager, byte[] archive) throws IOException {
+        Path file = Files.createTempFile("ipt-torchscript-", ".pt");
+        try {
+            Files.write(file, archive);
+            return JniUtils.loadModule(manager, file, true, new String[0], new String[0], true);
+        } finally {
+            Files.delete(file);
         }
-      }
     }
-  }
 
-  /**
-   * Mean nats per predicted token over all sequences (each 2..contextLength+1 tokens; shorter ones are
-   * padded and the padding masked). Eval mode, no gradients, 16 sequences per forward pass.
-   */
-  public double loss(List<int[]> sequences) {
-    return Scoring.loss(this, sequences);
-  }
-
-  /**
-   * For each sequence, the nats of its tokens from index {@code scoredFrom[i]} (at least 1) to its end, each
-   * predicted from all tokens before it: minus the log-likelihood of a continuation given its context.
-   * Forward only, no gradients, 16 sequences per pass. Other models may train meanwhile on other threads;
-   * this model's own steps wait.
-   */
-  public double[] continuationNats(List<int[]> sequences, int[] scoredFrom) {
-    return Scoring.continuationNats(this, sequences, scoredFrom);
-  }
-
-  /** The path of the first parameter that holds a NaN or an infinity, if one does: such weights are never promoted. */
-  public Optional<String> nonFiniteParameter() {
-    for (Map.Entry<String, float[]> named : parameterValuesByPath().entrySet()) {
-      for (float v : named.getValue()) {
-        if (!Float.isFinite(v)) return Optional.of(named.getKey());
-      }
-    }
-    return Optional.empty();
-  }
-
-  /** Every parameter's values by path, copied to the heap, in path order. */
-  Map<String, float[]> parameterValuesByPath() {
-    Map<String, float[]> values = new TreeMap<>();
-    synchronized (ENGINE) {
-      for (Pair<String, Parameter> named : net.getParameters()) values.put(named.getKey(), named.getValue().getArray().toFloatArray());
-    }
-    return values;
-  }
-
-  /** All parameters' values, concatenated in path order. */
-  float[] parameterValues() {
-    Map<String, float[]> byPath = parameterValuesByPath();
-    float[] all = new float[byPath.values().stream().mapToInt(v -> v.length).sum()];
-    int at = 0;
-    for (float[] v : byPath.values()) {
-      System.arraycopy(v, 0, all, at, v.length);
-      at += v.length;
-    }
-    return all;
-  }
-
-  /** The weights as {@link #of} reads them: a TorchScript archive, or DJL's parameter file. */
-  public byte[] parameterBytes() throws IOException {
-    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-    synchronized (ENGINE) {
-      try (DataOutputStream out = new DataOutputStream(bytes)) {
-        if (net instanceof PtSymbolBlock module) {
-          JniUtils.writeModule(module, out, false); // a TorchScript archive torch.jit.load reads
-        } else {
-          net.saveParameters(out);
+    /** Fresh weights, deterministic from {@code seed}. */
+    public static LanguageModel create(GptConfig config, long seed) {
+        try {
+            return new LanguageModel(config, seed, IPT_GPT, null, null);
+        } catch (IOException | MalformedModelException e) {
+            throw new IllegalStateException("nothing is read when creating a model", e);
         }
-      }
     }
-    return bytes.toByteArray();
-  }
 
-  @Override
-  public void close() {
-    synchronized (ENGINE) {
-      synchronized (this) {
-        model.close();
-      }
+    /**
+     * An existing model to continue: a TorchScript module mapping (B, T) int64 ids to (B, T, V) logits, trained
+     * as is, and the HuggingFace tokenizer.json it reads text with. The vocabulary is the tokenizer's; context
+     * length, width and depth are {@code declared}'s and are checked against the module: a forward pass over the
+     * full context must give the tokenizer's vocabulary, a (V, dModel) embedding must exist, and the module must
+     * number nLayers blocks. The head count is taken as declared (it only enters FLOP estimates).
+     */
+    public static LanguageModel fromTorchScript(Path module, Path tokenizerJson, GptConfig declared)
+            throws IOException {
+        byte[] tokenizer = Files.readAllBytes(tokenizerJson);
+        int vocabSize;
+        try (Tokenizer t = HuggingFaceJson.of(tokenizer)) {
+            vocabSize = t.vocabSize();
+        }
+        GptConfig config = new GptConfig(
+                vocabSize, declared.contextLength(), declared.dModel(), declared.nLayers(), declared.nHeads());
+        LanguageModel loaded;
+        try {
+            loaded = new LanguageModel(config, 0, TORCHSCRIPT, Files.readAllBytes(module), tokenizer);
+        } catch (MalformedModelException e) {
+            throw new IOException(module + ": " + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            throw new IOException(module + " is not a TorchScript archive libtorch can load: " + e.getMessage(), e);
+        }
+        try {
+            loaded.checkShape(module);
+            return loaded;
+        } catch (IOException | RuntimeException e) {
+            loaded.close();
+            throw e;
+        }
     }
-    tokenizer.close();
-  }
+
+    private void checkShape(Path module) throws IOException {
+        Set<Integer> blocks = new TreeSet<>();
+        boolean embedding = false;
+        for (Pair<String, Parameter> named : net.getParameters()) {
+            Shape shape = named.getValue().getArray().getShape();
+            embedding |= shape.equals(new Shape(config.vocabSize(), config.dModel()));
+            int block = blockIndex(named.getKey());
+            if (block >= 0) blocks.add(block);
+        }
+        if (!embedding)
+            throw new IOException(module + " has no (" + config.vocabSize() + ", " + config.dModel()
+                    + ") embedding: vocabulary or width differ");
+        if (blocks.size() != config.nLayers())
+            throw new IOException(
+                    module + " has " + blocks.size() + " numbered blocks, " + config + " declares " + config.nLayers());
+        Shape logits;
+        synchronized (ENGINE) {
+            try (NDManager manager = model.getNDManager().newSubManager()) {
+                logits = net.forward(
+                                new ParameterStore(manager, false),
+                                new NDList(manager.create(
+                                        new long[config.contextLength()], new Shape(1, config.contextLength()))),
+                                false)
+                        .singletonOrThrow()
+                        .getShape();
+            } catch (RuntimeException e) {
+                throw new IOException(
+                        module + " cannot run on (1, " + config.contextLength() + ") ids: "
+                                + e.getMessage().lines().findFirst().orElse(""),
+                        e);
+            }
+        }
+        Shape expected = new Shape(1, config.contextLength(), config.vocabSize());
+        if (!logits.equals(expected))
+            throw new IOException(
+                    module + " maps (1, " + config.contextLength() + ") ids to " + logits + ", expected " + expected);
+    }
+
+    /**
+     * A model from its saved parts: {@code weights} as {@link #parameterBytes} wrote them for {@code architecture},
+     * and the tokenizer.json it reads text with (null for bytes).
+     */
+    public static LanguageModel of(GptConfig config, String architecture, byte[] weights, byte[] tokenizerJson)
+            throws IOException {
+        try {
+            return new LanguageModel(config, 0, architecture, weights, tokenizerJson);
+        } catch (MalformedModelException e) {
+            throw new IOException(e.getMessage(), e);
+        }
+    }
+
+    /** {@link #IPT_GPT} or {@link #TORCHSCRIPT}. */
+    public String architecture() {
+        return architecture;
+    }
+
+    /** How this model reads text; closed with the model. */
+    public Tokenizer tokenizer() {
+        return tokenizer;
+    }
+
+    /** The tokenizer.json the model reads text with, or null for bytes. */
+    public byte[] tokenizerJson() {
+        return tokenizerJson;
+    }
+
+    public GptConfig config() {
+        return config;
+    }
+
+    public long parameterCount() {
+        long count = 0;
+        for (Pair<String, Parameter> named : net.getParameters()) {
+            count += named.getValue().getArray().size();
+        }
+        return count;
+    }
+
+    /** The number of the transformer block a parameter belongs to, or -1 outside the blocks. */
+    static int blockIndex(String path) {
+        Matcher m = NUMBERED_BLOCK.matcher(path);
+        if (!m.matches()) return -1;
+        return Integer.parseInt(m.group(1) != null ? m.group(1) : m.group(2));
+    }
+
+    /**
+     * {@code shape.size()} ids from {@code values[from..]} as an int64 array over the model's own direct buffer, at
+     * the same offset. DJL would copy each array into a fresh direct buffer that the tensor lives in
+     * (from_blob) and that only a garbage collection frees: resident memory crept up step after step. The buffer
+     * is reused by the next step or evaluation (one at a time per model: the model's lock) once this one's
+     * manager has closed.
+     */
+    static NDArray staged(NDManager manager, Staging staging, long[] values, int from, Shape shape) {
+        int n = Math.toIntExact(shape.size());
+        ByteBuffer buffer = staging.reserve(values.length)
+                .slice(from * Long.BYTES, n * Long.BYTES)
+                .order(ByteOrder.nativeOrder());
+        buffer.asLongBuffer().put(values, from, n);
+        return manager.create(buffer, shape, DataType.INT64);
+    }
+
+    /** A direct buffer that grows to the largest batch seen. */
+    static final class Staging {
+        private ByteBuffer buffer = ByteBuffer.allocateDirect(0);
+
+        ByteBuffer reserve(int longs) {
+            if (buffer.capacity() < longs * Long.BYTES)
+                buffer = ByteBuffer.allocateDirect(longs * Long.BYTES).order(ByteOrder.nativeOrder());
+            return buffer;
+        }
+    }
+
+    long token(int id) {
+        if (id < 0 || id >= config.vocabSize()) {
+            throw new IllegalArgumentException("token id " + id + " outside vocabulary of " + config.vocabSize());
+        }
+        return id;
+    }
+
+    /**
+     * Moves every weight to {@code keep × this + (1 − keep) × other} (weight-space ensembling, WiSE-FT); the
+     * optimizer state and step count stay those of the model's {@link Training}.
+     */
+    public void interpolate(LanguageModel other, float keep) {
+        if (!other.config.equals(config))
+            throw new IllegalArgumentException("other is a " + other.config + ", this a " + config);
+        synchronized (ENGINE) {
+            Map<String, NDArray> theirs = new HashMap<>();
+            for (Pair<String, Parameter> named : other.net.getParameters())
+                theirs.put(named.getKey(), named.getValue().getArray());
+            NDManager manager = model.getNDManager();
+            for (Pair<String, Parameter> named : net.getParameters()) {
+                NDArray w = named.getValue().getArray();
+                NDArray o = theirs.get(named.getKey());
+                try (NDArray copy = manager.create(o.toFloatArray(), o.getShape());
+                        NDArray toward = copy.sub(w)) {
+                    w.addi(toward.muli(1 - keep));
+                }
+            }
+        }
+    }
+
+    /**
+     * Mean nats per predicted token over all sequences (each 2..contextLength+1 tokens; shorter ones are
+     * padded and the padding masked). Eval mode, no gradients, 16 sequences per forward pass.
+     */
+    public double loss(List<int[]> sequences) {
+        return Scoring.loss(this, sequences);
+    }
+
+    /**
+     * For each sequence, the nats of its tokens from index {@code scoredFrom[i]} (at least 1) to its end, each
+     * predicted from all tokens before it: minus the log-likelihood of a continuation given its context.
+     * Forward only, no gradients, 16 sequences per pass. Other models may train meanwhile on other threads;
+     * this model's own steps wait.
+     */
+    public double[] continuationNats(List<int[]> sequences, int[] scoredFrom) {
+        return Scoring.continuationNats(this, sequences, scoredFrom);
+    }
+
+    /** The path of the first parameter that holds a NaN or an infinity, if one does: such weights are never
+     * promoted. */
+    public Optional<String> nonFiniteParameter() {
+        for (Map.Entry<String, float[]> named : parameterValuesByPath().entrySet()) {
+            for (float v : named.getValue()) {
+                if (!Float.isFinite(v)) return Optional.of(named.getKey());
+            }
+        }
+        return Optional.empty();
+    }
+
+    /** Every parameter's values by path, copied to the heap, in path order. */
+    Map<String, float[]> parameterValuesByPath() {
+        Map<String, float[]> values = new TreeMap<>();
+        synchronized (ENGINE) {
+            for (Pair<String, Parameter> named : net.getParameters())
+                values.put(named.getKey(), named.getValue().getArray().toFloatArray());
+        }
+        return values;
+    }
+
+    /** All parameters' values, concatenated in path order. */
+    float[] parameterValues() {
+        Map<String, float[]> byPath = parameterValuesByPath();
+        float[] all = new float[byPath.values().stream().mapToInt(v -> v.length).sum()];
+        int at = 0;
+        for (float[] v : byPath.values()) {
+            System.arraycopy(v, 0, all, at, v.length);
+            at += v.length;
+        }
+        return all;
+    }
+
+    /** The weights as {@link #of} reads them: a TorchScript archive, or DJL's parameter file. */
+    public byte[] parameterBytes() throws IOException {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        synchronized (ENGINE) {
+            try (DataOutputStream out = new DataOutputStream(bytes)) {
+                if (net instanceof PtSymbolBlock module) {
+                    JniUtils.writeModule(module, out, false); // a TorchScript archive torch.jit.load reads
+                } else {
+                    net.saveParameters(out);
+                }
+            }
+        }
+        return bytes.toByteArray();
+    }
+
+    @Override
+    public void close() {
+        synchronized (ENGINE) {
+            synchronized (this) {
+                model.close();
+            }
+        }
+        tokenizer.close();
+    }
 }

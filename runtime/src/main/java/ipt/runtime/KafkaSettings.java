@@ -10,26 +10,25 @@ import java.util.Map;
  * ({@code KAFKA_SECURITY_PROTOCOL}, {@code KAFKA_SASL_JAAS_CONFIG}, ...) pass straight through.
  */
 public final class KafkaSettings {
-  private KafkaSettings() {}
+    private KafkaSettings() {}
 
-  public static Map<String, Object> fromEnv(Map<String, String> env) {
-    Map<String, Object> props = new HashMap<>();
-    env.forEach(
-        (key, value) -> {
-          if (key.startsWith("KAFKA_") && key.length() > 6) {
-            props.put(key.substring(6).toLowerCase(Locale.ROOT).replace('_', '.'), value);
-          }
+    public static Map<String, Object> fromEnv(Map<String, String> env) {
+        Map<String, Object> props = new HashMap<>();
+        env.forEach((key, value) -> {
+            if (key.startsWith("KAFKA_") && key.length() > 6) {
+                props.put(key.substring(6).toLowerCase(Locale.ROOT).replace('_', '.'), value);
+            }
         });
-    if (!props.containsKey("bootstrap.servers")) {
-      throw new IllegalArgumentException("KAFKA_BOOTSTRAP_SERVERS is not set");
+        if (!props.containsKey("bootstrap.servers")) {
+            throw new IllegalArgumentException("KAFKA_BOOTSTRAP_SERVERS is not set");
+        }
+        return props;
     }
-    return props;
-  }
 
-  /** Common client settings plus {@code bootstrap.servers}. */
-  public static Map<String, Object> of(String bootstrapServers) {
-    Map<String, Object> props = new HashMap<>();
-    props.put("bootstrap.servers", bootstrapServers);
-    return props;
-  }
+    /** Common client settings plus {@code bootstrap.servers}. */
+    public static Map<String, Object> of(String bootstrapServers) {
+        Map<String, Object> props = new HashMap<>();
+        props.put("bootstrap.servers", bootstrapServers);
+        return props;
+    }
 }

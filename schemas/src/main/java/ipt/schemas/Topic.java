@@ -11,28 +11,30 @@ import org.apache.kafka.common.serialization.Serde;
  *
  * @param documentPartitions whether it has the document topics' partition count, or one partition
  */
-public record Topic<K, V>(String name, Serde<K> keys, Serde<V> values, boolean documentPartitions, Map<String, String> configs) {
-  public Topic {
-    configs = Map.copyOf(configs);
-  }
+public record Topic<K, V>(
+        String name, Serde<K> keys, Serde<V> values, boolean documentPartitions, Map<String, String> configs) {
+    public Topic {
+        configs = Map.copyOf(configs);
+    }
 
-  /** A record for this topic, its value encoded as declared; the producer's key serializer is the declared one. */
-  public ProducerRecord<K, byte[]> record(K key, V value) {
-    return new ProducerRecord<>(name, key, values.serializer().serialize(name, value));
-  }
+    /** A record for this topic, its value encoded as declared; the producer's key serializer is the declared one. */
+    public ProducerRecord<K, byte[]> record(K key, V value) {
+        return new ProducerRecord<>(name, key, values.serializer().serialize(name, value));
+    }
 
-  /** The value of a record read from this topic; a {@code SerializationException} says why it does not decode. */
-  public V value(ConsumerRecord<?, byte[]> record) {
-    if (!name.equals(record.topic())) throw new IllegalArgumentException("a record of " + record.topic() + ", not " + name);
-    return values.deserializer().deserialize(name, record.value());
-  }
+    /** The value of a record read from this topic; a {@code SerializationException} says why it does not decode. */
+    public V value(ConsumerRecord<?, byte[]> record) {
+        if (!name.equals(record.topic()))
+            throw new IllegalArgumentException("a record of " + record.topic() + ", not " + name);
+        return values.deserializer().deserialize(name, record.value());
+    }
 
-  /** Whether a record was read from this topic. */
-  public boolean holds(ConsumerRecord<?, ?> record) {
-    return name.equals(record.topic());
-  }
+    /** Whether a record was read from this topic. */
+    public boolean holds(ConsumerRecord<?, ?> record) {
+        return name.equals(record.topic());
+    }
 
-  int partitions(int documentPartitionCount) {
-    return documentPartitions ? documentPartitionCount : 1;
-  }
+    int partitions(int documentPartitionCount) {
+        return documentPartitions ? documentPartitionCount : 1;
+    }
 }

@@ -14,42 +14,69 @@ import org.apache.kafka.common.errors.SerializationException;
 import org.junit.jupiter.api.Test;
 
 class TopicsTest {
-  private static final Document DOC = Document.newBuilder().setId("d1").setDomain("en").setText("hello").setSource("test")
-      .setIngestTime(Instant.ofEpochMilli(1_000)).setMetadata(Map.of()).build();
+    private static final Document DOC = Document.newBuilder()
+            .setId("d1")
+            .setDomain("en")
+            .setText("hello")
+            .setSource("test")
+            .setIngestTime(Instant.ofEpochMilli(1_000))
+            .setMetadata(Map.of())
+            .build();
 
-  @Test
-  void aRecordWrittenThroughItsTopicReadsBackThroughIt() {
-    ProducerRecord<String, byte[]> sent = Topics.CURATED.record("d1", DOC);
-    assertEquals("ipt.documents.curated", sent.topic());
-    assertEquals("d1", sent.key());
-    assertEquals(DOC, Topics.CURATED.value(received(sent.topic(), sent.value())));
-  }
+    @Test
+    void aRecordWrittenThroughItsTopicReadsBackThroughIt() {
+        ProducerRecord<String, byte[]> sent = Topics.CURATED.record("d1", DOC);
+        assertEquals("ipt.documents.curated", sent.topic());
+        assertEquals("d1", sent.key());
+        assertEquals(DOC, Topics.CURATED.value(received(sent.topic(), sent.value())));
+    }
 
-  @Test
-  void aRecordOfAnotherTopicOrBytesThatDoNotDecodeAreRefused() {
-    byte[] doc = Topics.CURATED.record("d1", DOC).value();
-    assertThrows(IllegalArgumentException.class, () -> Topics.CHECKPOINTS.value(received(Topics.CURATED.name(), doc)));
-    assertThrows(SerializationException.class, () -> Topics.CURATED.value(received(Topics.CURATED.name(), new byte[] {1, 2, 3})));
-  }
+    @Test
+    void aRecordOfAnotherTopicOrBytesThatDoNotDecodeAreRefused() {
+        byte[] doc = Topics.CURATED.record("d1", DOC).value();
+        assertThrows(
+                IllegalArgumentException.class, () -> Topics.CHECKPOINTS.value(received(Topics.CURATED.name(), doc)));
+        assertThrows(
+                SerializationException.class,
+                () -> Topics.CURATED.value(received(Topics.CURATED.name(), new byte[] {1, 2, 3})));
+    }
 
-  @Test
-  void theRawTopicCarriesBytesAndOwnProducersWriteAvroDocuments() {
-    byte[] raw = Topics.rawDocument(DOC);
-    assertArrayEquals(raw, Topics.RAW.record("d1".getBytes(), raw).value(), "raw values go out as they are");
-    assertEquals(DOC, AvroSerde.of(Document.class).decode(raw));
-  }
+    @Test
+    void theRawTopicCarriesBytesAndOwnProducersWriteAvroDocuments() {
+        byte[] raw = Topics.rawDocument(DOC);
+        assertArrayEquals(raw, Topics.RAW.record("d1".getBytes(), raw).value(), "raw values go out as they are");
+        assertEquals(DOC, AvroSerde.of(Document.class).decode(raw));
+    }
 
-  @Test
-  void everyTopicIsCreatedFromItsDeclaration() {
-    Set<String> names = Topics.specs(6).stream().map(Topics.Spec::name).collect(Collectors.toSet());
-    assertEquals(Topics.ALL.size(), names.size());
-    assertEquals(6, Topics.specs(6).stream().filter(s -> s.name().equals(Topics.CURATED.name())).findFirst().orElseThrow().partitions());
-    assertEquals(1, Topics.specs(6).stream().filter(s -> s.name().equals(Topics.PROMOTIONS.name())).findFirst().orElseThrow().partitions());
-    assertEquals("compact", Topics.specs(1).stream().filter(s -> s.name().equals(Topics.PROMOTIONS.name())).findFirst().orElseThrow()
-        .configs().get("cleanup.policy"));
-  }
+    @Test
+    void everyTopicIsCreatedFromItsDeclaration() {
+        Set<String> names = Topics.specs(6).stream().map(Topics.Spec::name).collect(Collectors.toSet());
+        assertEquals(Topics.ALL.size(), names.size());
+        assertEquals(
+                6,
+                Topics.specs(6).stream()
+                        .filter(s -> s.name().equals(Topics.CURATED.name()))
+                        .findFirst()
+                        .orElseThrow()
+                        .partitions());
+        assertEquals(
+                1,
+                Topics.specs(6).stream()
+                        .filter(s -> s.name().equals(Topics.PROMOTIONS.name()))
+                        .findFirst()
+                        .orElseThrow()
+                        .partitions());
+        assertEquals(
+                "compact",
+                Topics.specs(1).stream()
+                        .filter(s -> s.name().equals(Topics.PROMOTIONS.name()))
+                        .findFirst()
+                        .orElseThrow()
+                        .configs()
+                        .get("cleanup.policy"));
+    }
 
-  private static ConsumerRecord<String, byte[]> received(String topic, byte[] value) {
-    return new ConsumerRecord<>(topic, 0, 0L, "k", value);
-  }
+    private static ConsumerRecord<String, byte[]> received(String topic, byte[] value) {
+        return new ConsumerRecord<>(topic, 0, 0L, "k", value);
+    }
 }

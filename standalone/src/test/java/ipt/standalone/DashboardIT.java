@@ -1,12 +1,12 @@
 package ipt.standalone;
 
-import ipt.testsupport.EmbeddedKafka;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import ipt.testsupport.EmbeddedKafka;
 import java.awt.BasicStroke;
 import java.awt.Color;
 import java.awt.Font;
@@ -40,165 +40,199 @@ import org.junit.jupiter.api.io.TempDir;
  * are drawn to target/dashboard.png for a person to look at without Grafana. Skipped without prometheus.
  */
 class DashboardIT {
-  private static final ObjectMapper JSON = new ObjectMapper();
-  private static final HttpClient HTTP = HttpClient.newHttpClient();
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final HttpClient HTTP = HttpClient.newHttpClient();
 
-  @TempDir Path dir;
+    @TempDir
+    Path dir;
 
-  @Test
-  void everyPanelHasDataFromARunningDemoAndEveryAlertEvaluates() throws Exception {
-    assumeTrue(Files.isExecutable(Path.of("/usr/bin/prometheus")), "prometheus is not installed (apt-get install prometheus)");
-    Path work = dir.resolve("demo");
-    Demo.Options options = new Demo.Options(work, 150, 100, 100, 0, 10, 8, 0.25); // enough held-out text for 3 tasks
-    ByteArrayOutputStream demoOut = new ByteArrayOutputStream();
-    Thread demo = new Thread(() -> {
-      try {
-        new Demo(options, new PrintStream(demoOut, true, StandardCharsets.UTF_8)).run();
-      } catch (Exception e) {
-        throw new IllegalStateException(e);
-      }
-    }, "demo");
-    long started = System.currentTimeMillis() / 1000;
-    demo.start();
-    Path targets = work.resolve("prometheus-targets.json");
-    for (int i = 0; i < 600 && !Files.exists(targets); i++) Thread.sleep(100);
-    assertTrue(Files.exists(targets), "the demo wrote its scrape targets");
+    @Test
+    void everyPanelHasDataFromARunningDemoAndEveryAlertEvaluates() throws Exception {
+        assumeTrue(
+                Files.isExecutable(Path.of("/usr/bin/prometheus")),
+                "prometheus is not installed (apt-get install prometheus)");
+        Path work = dir.resolve("demo");
+        Demo.Options options =
+                new Demo.Options(work, 150, 100, 100, 0, 10, 8, 0.25); // enough held-out text for 3 tasks
+        ByteArrayOutputStream demoOut = new ByteArrayOutputStream();
+        Thread demo = new Thread(
+                () -> {
+                    try {
+                        new Demo(options, new PrintStream(demoOut, true, StandardCharsets.UTF_8)).run();
+                    } catch (Exception e) {
+                        throw new IllegalStateException(e);
+                    }
+                },
+                "demo");
+        long started = System.currentTimeMillis() / 1000;
+        demo.start();
+        Path targets = work.resolve("prometheus-targets.json");
+        for (int i = 0; i < 600 && !Files.exists(targets); i++) Thread.sleep(100);
+        assertTrue(Files.exists(targets), "the demo wrote its scrape targets");
 
-    int port = EmbeddedKafka.freePort();
-    Path config = dir.resolve("prometheus.yml");
-    Files.writeString(config, """
+        int port = EmbeddedKafka.freePort();
+        Path config = dir.resolve("prometheus.yml");
+        Files.writeString(config, """
         global: {scrape_interval: 1s, evaluation_interval: 1s}
         rule_files: [%s]
         scrape_configs:
           - job_name: ipt
             file_sd_configs: [{files: [%s], refresh_interval: 1s}]
         """.formatted(DeployMonitoringTest.DEPLOY.resolve("prometheus/alerts.yml"), targets));
-    Process prometheus = new ProcessBuilder("/usr/bin/prometheus", "--config.file=" + config, "--storage.tsdb.path=" + dir.resolve("tsdb"),
-        "--web.listen-address=127.0.0.1:" + port).redirectErrorStream(true).redirectOutput(dir.resolve("prometheus.log").toFile()).start();
-    String api = "http://127.0.0.1:" + port + "/api/v1/";
-    try {
-      demo.join(Duration.ofMinutes(12).toMillis());
-      assertTrue(!demo.isAlive(), "the demo finished:\n" + demoOut);
-      long ended = System.currentTimeMillis() / 1000;
-      JsonNode targetsUp = get(api + "query?query=" + encode("up"));
-      assertTrue(targetsUp.get("result").size() >= 5, "Prometheus scraped the demo's services: " + targetsUp);
+        Process prometheus = new ProcessBuilder(
+                        "/usr/bin/prometheus",
+                        "--config.file=" + config,
+                        "--storage.tsdb.path=" + dir.resolve("tsdb"),
+                        "--web.listen-address=127.0.0.1:" + port)
+                .redirectErrorStream(true)
+                .redirectOutput(dir.resolve("prometheus.log").toFile())
+                .start();
+        String api = "http://127.0.0.1:" + port + "/api/v1/";
+        try {
+            demo.join(Duration.ofMinutes(12).toMillis());
+            assertTrue(!demo.isAlive(), "the demo finished:\n" + demoOut);
+            long ended = System.currentTimeMillis() / 1000;
+            JsonNode targetsUp = get(api + "query?query=" + encode("up"));
+            assertTrue(targetsUp.get("result").size() >= 5, "Prometheus scraped the demo's services: " + targetsUp);
 
-      Map<String, JsonNode> panels = new LinkedHashMap<>();
-      List<String> empty = new ArrayList<>();
-      for (JsonNode panel : JSON.readTree(DeployMonitoringTest.DEPLOY.resolve("grafana/ipt.json").toFile()).get("panels")) {
-        if (!panel.has("targets")) continue;
-        List<JsonNode> series = new ArrayList<>();
-        for (JsonNode target : panel.get("targets")) {
-          String query = target.get("expr").asText().replace("$__rate_interval", "15s").replace("$lineage", ".*");
-          JsonNode result = get(api + "query_range?query=" + encode(query) + "&start=" + started + "&end=" + ended + "&step=2").get("result");
-          boolean data = false;
-          for (JsonNode s : result) {
-            for (JsonNode v : s.get("values")) data |= !v.get(1).asText().equals("NaN");
-            series.add(s);
-          }
-          if (!data) empty.add(panel.get("title").asText() + ": " + query);
-        }
-        panels.put(panel.get("title").asText(), JSON.valueToTree(series));
-      }
-      assertEquals(List.of(), empty, "panel queries without data over the demo's run");
+            Map<String, JsonNode> panels = new LinkedHashMap<>();
+            List<String> empty = new ArrayList<>();
+            for (JsonNode panel : JSON.readTree(DeployMonitoringTest.DEPLOY
+                            .resolve("grafana/ipt.json")
+                            .toFile())
+                    .get("panels")) {
+                if (!panel.has("targets")) continue;
+                List<JsonNode> series = new ArrayList<>();
+                for (JsonNode target : panel.get("targets")) {
+                    String query = target.get("expr")
+                            .asText()
+                            .replace("$__rate_interval", "15s")
+                            .replace("$lineage", ".*");
+                    JsonNode result = get(api + "query_range?query=" + encode(query) + "&start=" + started + "&end="
+                                    + ended + "&step=2")
+                            .get("result");
+                    boolean data = false;
+                    for (JsonNode s : result) {
+                        for (JsonNode v : s.get("values"))
+                            data |= !v.get(1).asText().equals("NaN");
+                        series.add(s);
+                    }
+                    if (!data) empty.add(panel.get("title").asText() + ": " + query);
+                }
+                panels.put(panel.get("title").asText(), JSON.valueToTree(series));
+            }
+            assertEquals(List.of(), empty, "panel queries without data over the demo's run");
 
-      JsonNode rules = get(api + "rules").get("groups");
-      int alerts = 0;
-      for (JsonNode group : rules) {
-        for (JsonNode rule : group.get("rules")) {
-          assertEquals("ok", rule.get("health").asText(), rule.get("name").asText() + ": " + rule.path("lastError").asText());
-          get(api + "query?query=" + encode(rule.get("query").asText()));
-          alerts++;
+            JsonNode rules = get(api + "rules").get("groups");
+            int alerts = 0;
+            for (JsonNode group : rules) {
+                for (JsonNode rule : group.get("rules")) {
+                    assertEquals(
+                            "ok",
+                            rule.get("health").asText(),
+                            rule.get("name").asText() + ": "
+                                    + rule.path("lastError").asText());
+                    get(api + "query?query=" + encode(rule.get("query").asText()));
+                    alerts++;
+                }
+            }
+            assertEquals(9, alerts, "every rule of alerts.yml loaded and evaluated");
+            draw(panels, started, ended, Path.of("target", "dashboard.png"));
+        } finally {
+            prometheus.destroy();
+            prometheus.waitFor(30, TimeUnit.SECONDS);
         }
-      }
-      assertEquals(9, alerts, "every rule of alerts.yml loaded and evaluated");
-      draw(panels, started, ended, Path.of("target", "dashboard.png"));
-    } finally {
-      prometheus.destroy();
-      prometheus.waitFor(30, TimeUnit.SECONDS);
     }
-  }
 
-  private static String encode(String s) {
-    return URLEncoder.encode(s, StandardCharsets.UTF_8);
-  }
-
-  private static JsonNode get(String url) throws Exception {
-    for (int attempt = 0; ; attempt++) {
-      try {
-        HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create(url)).build(), HttpResponse.BodyHandlers.ofString());
-        JsonNode body = JSON.readTree(r.body());
-        assertEquals("success", body.path("status").asText(), url + ": " + r.body());
-        return body.get("data");
-      } catch (java.net.ConnectException e) {
-        if (attempt > 100) throw e;
-        Thread.sleep(200); // Prometheus still starting
-      }
+    private static String encode(String s) {
+        return URLEncoder.encode(s, StandardCharsets.UTF_8);
     }
-  }
 
-  /** Every panel as a small line chart in a grid, its series over the demo's run. */
-  private static void draw(Map<String, JsonNode> panels, long start, long end, Path png) throws Exception {
-    int columns = 3;
-    int w = 520;
-    int h = 260;
-    int rows = (panels.size() + columns - 1) / columns;
-    BufferedImage image = new BufferedImage(columns * w, rows * h, BufferedImage.TYPE_INT_RGB);
-    Graphics2D g = image.createGraphics();
-    g.setRenderingHint(RenderingHints.KEY_ANTIALIASING, RenderingHints.VALUE_ANTIALIAS_ON);
-    g.setColor(Color.WHITE);
-    g.fillRect(0, 0, image.getWidth(), image.getHeight());
-    Color[] palette = {new Color(31, 119, 180), new Color(255, 127, 14), new Color(44, 160, 44), new Color(214, 39, 40),
-        new Color(148, 103, 189), new Color(140, 86, 75), new Color(227, 119, 194), new Color(127, 127, 127)};
-    int i = 0;
-    for (Map.Entry<String, JsonNode> panel : panels.entrySet()) {
-      int x0 = (i % columns) * w + 40;
-      int y0 = (i / columns) * h + 28;
-      int pw = w - 60;
-      int ph = h - 60;
-      g.setColor(Color.BLACK);
-      g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 12));
-      g.drawString(panel.getKey(), x0 - 30, y0 - 10);
-      double min = Double.POSITIVE_INFINITY;
-      double max = Double.NEGATIVE_INFINITY;
-      for (JsonNode s : panel.getValue()) {
-        for (JsonNode v : s.get("values")) {
-          double y = v.get(1).asDouble();
-          if (Double.isFinite(y)) {
-            min = Math.min(min, y);
-            max = Math.max(max, y);
-          }
+    private static JsonNode get(String url) throws Exception {
+        for (int attempt = 0; ; attempt++) {
+            try {
+                HttpResponse<String> r = HTTP.send(
+                        HttpRequest.newBuilder(URI.create(url)).build(), HttpResponse.BodyHandlers.ofString());
+                JsonNode body = JSON.readTree(r.body());
+                assertEquals("success", body.path("status").asText(), url + ": " + r.body());
+                return body.get("data");
+            } catch (java.net.ConnectException e) {
+                if (attempt > 100) throw e;
+                Thread.sleep(200); // Prometheus still starting
+            }
         }
-      }
-      if (min == max) max = min + 1;
-      g.setColor(Color.LIGHT_GRAY);
-      g.drawRect(x0, y0, pw, ph);
-      g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 10));
-      g.drawString(String.format("%.3g", max), x0 - 38, y0 + 10);
-      g.drawString(String.format("%.3g", min), x0 - 38, y0 + ph);
-      int c = 0;
-      for (JsonNode s : panel.getValue()) {
-        g.setColor(palette[c++ % palette.length]);
-        g.setStroke(new BasicStroke(1.2f));
-        int px = -1;
-        int py = -1;
-        for (JsonNode v : s.get("values")) {
-          double y = v.get(1).asDouble();
-          if (!Double.isFinite(y)) {
-            px = -1;
-            continue;
-          }
-          int x = x0 + (int) ((v.get(0).asDouble() - start) / Math.max(1, end - start) * pw);
-          int yy = y0 + ph - (int) ((y - min) / (max - min) * ph);
-          if (px >= 0) g.drawLine(px, py, x, yy);
-          px = x;
-          py = yy;
-        }
-      }
-      i++;
     }
-    g.dispose();
-    Files.createDirectories(png.getParent());
-    ImageIO.write(image, "png", png.toFile());
-  }
+
+    /** Every panel as a small line chart in a grid, its series over the demo's run. */
+    private static void draw(Map<String, JsonNode> panels, long start, long end, Path png) throws Exception {
+        int columns = 3;
+        int w = 520;
+        int h = 260;
+        int rows = (panels.size() + columns - 1) / columns;
+        BufferedImage image = new BufferedImage(columns * w, rows * h, BufferedImage.TYPE_INT_RGB);
+        Graphics2D g = image.createGraphics();
+        g.setRenderingHint(RenderingHints.KEY_ANTIALIASING, RenderingHints.VALUE_ANTIALIAS_ON);
+        g.setColor(Color.WHITE);
+        g.fillRect(0, 0, image.getWidth(), image.getHeight());
+        Color[] palette = {
+            new Color(31, 119, 180),
+            new Color(255, 127, 14),
+            new Color(44, 160, 44),
+            new Color(214, 39, 40),
+            new Color(148, 103, 189),
+            new Color(140, 86, 75),
+            new Color(227, 119, 194),
+            new Color(127, 127, 127)
+        };
+        int i = 0;
+        for (Map.Entry<String, JsonNode> panel : panels.entrySet()) {
+            int x0 = (i % columns) * w + 40;
+            int y0 = (i / columns) * h + 28;
+            int pw = w - 60;
+            int ph = h - 60;
+            g.setColor(Color.BLACK);
+            g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 12));
+            g.drawString(panel.getKey(), x0 - 30, y0 - 10);
+            double min = Double.POSITIVE_INFINITY;
+            double max = Double.NEGATIVE_INFINITY;
+            for (JsonNode s : panel.getValue()) {
+                for (JsonNode v : s.get("values")) {
+                    double y = v.get(1).asDouble();
+                    if (Double.isFinite(y)) {
+                        min = Math.min(min, y);
+                        max = Math.max(max, y);
+                    }
+                }
+            }
+            if (min == max) max = min + 1;
+            g.setColor(Color.LIGHT_GRAY);
+            g.drawRect(x0, y0, pw, ph);
+            g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 10));
+            g.drawString(String.format("%.3g", max), x0 - 38, y0 + 10);
+            g.drawString(String.format("%.3g", min), x0 - 38, y0 + ph);
+            int c = 0;
+            for (JsonNode s : panel.getValue()) {
+                g.setColor(palette[c++ % palette.length]);
+                g.setStroke(new BasicStroke(1.2f));
+                int px = -1;
+                int py = -1;
+                for (JsonNode v : s.get("values")) {
+                    double y = v.get(1).asDouble();
+                    if (!Double.isFinite(y)) {
+                        px = -1;
+                        continue;
+                    }
+                    int x = x0 + (int) ((v.get(0).asDouble() - start) / Math.max(1, end - start) * pw);
+                    int yy = y0 + ph - (int) ((y - min) / (max - min) * ph);
+                    if (px >= 0) g.drawLine(px, py, x, yy);
+                    px = x;
+                    py = yy;
+                }
+            }
+            i++;
+        }
+        g.dispose();
+        Files.createDirectories(png.getParent());
+        ImageIO.write(image, "png", png.toFile());
+    }
 }

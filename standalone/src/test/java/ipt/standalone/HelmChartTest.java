@@ -15,14 +15,18 @@ import org.junit.jupiter.api.Test;
  * values refused by values.schema.json. Needs npm and node (.ci/run installs them); skipped without.
  */
 class HelmChartTest {
-  @Test
-  void theChartLintsRendersAndValidates() throws Exception {
-    assumeTrue(Files.isExecutable(Path.of("/usr/bin/npm")) && Files.isExecutable(Path.of("/usr/bin/node")), "npm and node are not installed");
-    Path script = Path.of("..", "helm", "test", "check.sh").toAbsolutePath().normalize();
-    Process p = new ProcessBuilder("bash", script.toString()).redirectErrorStream(true).start();
-    String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    p.waitFor(10, TimeUnit.MINUTES);
-    System.out.println(output);
-    assertEquals(0, p.exitValue(), output);
-  }
+    @Test
+    void theChartLintsRendersAndValidates() throws Exception {
+        assumeTrue(
+                Files.isExecutable(Path.of("/usr/bin/npm")) && Files.isExecutable(Path.of("/usr/bin/node")),
+                "npm and node are not installed");
+        Path script = Path.of("..", "helm", "test", "check.sh").toAbsolutePath().normalize();
+        Process p = new ProcessBuilder("bash", script.toString())
+                .redirectErrorStream(true)
+                .start();
+        String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        p.waitFor(10, TimeUnit.MINUTES);
+        System.out.println(output);
+        assertEquals(0, p.exitValue(), output);
+    }
 }

@@ -1,7 +1,5 @@
 package ipt.standalone;
 
-import ipt.testsupport.DemoCorpus;
-import ipt.testsupport.EmbeddedKafka;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -11,12 +9,14 @@ import ipt.ingest.DocumentPublisher;
 import ipt.model.ByteTokenizer;
 import ipt.model.GptConfig;
 import ipt.model.TrainConfig;
-import ipt.schemas.Topics;
 import ipt.schemas.AvroSerde;
 import ipt.schemas.CheckpointPublished;
 import ipt.schemas.Decision;
 import ipt.schemas.Document;
 import ipt.schemas.EvaluationReport;
+import ipt.schemas.Topics;
+import ipt.testsupport.DemoCorpus;
+import ipt.testsupport.EmbeddedKafka;
 import ipt.trainer.TrainerConfig;
 import java.net.ServerSocket;
 import java.net.URI;
@@ -38,78 +38,126 @@ import org.junit.jupiter.api.io.TempDir;
  * embedded broker, one store URI for both services.
  */
 class S3CheckpointsIT {
-  private static final GptConfig TINY = new GptConfig(ByteTokenizer.VOCAB_SIZE, 32, 32, 1, 2);
+    private static final GptConfig TINY = new GptConfig(ByteTokenizer.VOCAB_SIZE, 32, 32, 1, 2);
 
-  @TempDir Path work;
+    @TempDir
+    Path work;
 
-  @Test
-  void checkpointsGoThroughS3AndAreJudgedFromThere() throws Exception {
-    int port;
-    try (ServerSocket socket = new ServerSocket(0)) {
-      port = socket.getLocalPort();
-    }
-    String endpoint = "http://127.0.0.1:" + port;
-    Path conf = work.resolve("s3proxy.conf");
-    Files.writeString(conf, String.join("\n", "s3proxy.endpoint=" + endpoint, "s3proxy.authorization=aws-v2-or-v4", "s3proxy.identity=ipt",
-        "s3proxy.credential=ipt-secret", "jclouds.provider=transient", "jclouds.identity=ipt", "jclouds.credential=ipt-secret", ""));
-    Process s3proxy = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-jar",
-        Path.of("..", "checkpoints", "target", "s3proxy", "s3proxy.jar").toString(), "--properties", conf.toString())
-        .redirectErrorStream(true).redirectOutput(work.resolve("s3proxy.log").toFile()).start();
-    System.setProperty("aws.accessKeyId", "ipt"); // the AWS SDK's default credential chain reads these
-    System.setProperty("aws.secretAccessKey", "ipt-secret");
-    try {
-      createBucket(endpoint, "ipt-checkpoints");
-      String store = "s3://ipt-checkpoints/it?endpoint=" + endpoint;
-      TrainerConfig trainer = TrainerConfig.of("s3", work, 0.25).withRounds(10, 8, Duration.ofSeconds(1)).withModel(TINY, TrainConfig.defaults())
-          .withCheckpointStore(store);
-      EvaluatorConfig evaluator = EvaluatorConfig.of(work, 0.5, 16 * 33);
-      evaluator = new EvaluatorConfig(store, evaluator.snapshots(), evaluator.heldOutTokensPerDomain(), evaluator.gate(), evaluator.suites(),
-          evaluator.stallAfter(), evaluator.heldOutMinDocuments());
-      List<DemoCorpus.Text> texts = DemoCorpus.europarl("en", 60_000);
-      try (EmbeddedKafka kafka = EmbeddedKafka.start();
-          LocalPipeline pipeline = new LocalPipeline(kafka.bootstrapServers(), work, CurationConfig.defaults().withHeldoutFraction(0.1), List.of(trainer), evaluator);
-          DocumentPublisher publisher = new DocumentPublisher(pipeline.kafka())) {
-        List<CompletableFuture<?>> acks = new ArrayList<>();
-        for (DemoCorpus.Text t : texts) {
-          acks.add(publisher.send(Document.newBuilder().setId(t.id()).setDomain(t.domain()).setText(t.text()).setSource("it")
-              .setIngestTime(Instant.now()).setMetadata(Map.of()).build()));
+    @Test
+    void checkpointsGoThroughS3AndAreJudgedFromThere() throws Exception {
+        int port;
+        try (ServerSocket socket = new ServerSocket(0)) {
+            port = socket.getLocalPort();
         }
-        CompletableFuture.allOf(acks.toArray(new CompletableFuture[0])).get();
-        pipeline.awaitSettled(Duration.ofMinutes(5));
-
-        List<CheckpointPublished> checkpoints = PipelineIT.read(pipeline.kafka(), Topics.CHECKPOINTS.name()).stream()
-            .map(AvroSerde.of(CheckpointPublished.class)::decode).toList();
-        List<EvaluationReport> reports = PipelineIT.read(pipeline.kafka(), Topics.EVALUATIONS.name()).stream()
-            .map(AvroSerde.of(EvaluationReport.class)::decode).toList();
-        assertTrue(checkpoints.size() >= 2, "rounds: " + checkpoints.size());
-        for (CheckpointPublished c : checkpoints) {
-          assertEquals(String.format("s3://ipt-checkpoints/it/s3/v%06d", c.getVersion()), c.getLocation());
-        }
-        assertEquals(checkpoints.size(), reports.size(), "every checkpoint judged once");
-        assertTrue(reports.stream().noneMatch(r -> r.getDecidingRule().equals("integrity")), "fetched from S3 and verified: " + reports);
-        assertTrue(reports.stream().anyMatch(r -> r.getDecision() == Decision.PROMOTE));
-        assertTrue(Files.isDirectory(work.resolve("evaluator").resolve("fetched").resolve("s3")), "the evaluator's copies, fetched from S3");
-      }
-    } finally {
-      s3proxy.destroy();
-      s3proxy.waitFor(30, TimeUnit.SECONDS);
-    }
-  }
-
-  /** The bucket, made once S3Proxy answers. */
-  private static void createBucket(String endpoint, String bucket) throws Exception {
-    try (var s3 = software.amazon.awssdk.services.s3.S3Client.builder().endpointOverride(URI.create(endpoint)).forcePathStyle(true)
-        .region(software.amazon.awssdk.regions.Region.US_EAST_1).build()) {
-      long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-      while (true) {
+        String endpoint = "http://127.0.0.1:" + port;
+        Path conf = work.resolve("s3proxy.conf");
+        Files.writeString(
+                conf,
+                String.join(
+                        "\n",
+                        "s3proxy.endpoint=" + endpoint,
+                        "s3proxy.authorization=aws-v2-or-v4",
+                        "s3proxy.identity=ipt",
+                        "s3proxy.credential=ipt-secret",
+                        "jclouds.provider=transient",
+                        "jclouds.identity=ipt",
+                        "jclouds.credential=ipt-secret",
+                        ""));
+        Process s3proxy = new ProcessBuilder(
+                        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                        "-jar",
+                        Path.of("..", "checkpoints", "target", "s3proxy", "s3proxy.jar")
+                                .toString(),
+                        "--properties",
+                        conf.toString())
+                .redirectErrorStream(true)
+                .redirectOutput(work.resolve("s3proxy.log").toFile())
+                .start();
+        System.setProperty("aws.accessKeyId", "ipt"); // the AWS SDK's default credential chain reads these
+        System.setProperty("aws.secretAccessKey", "ipt-secret");
         try {
-          s3.createBucket(b -> b.bucket(bucket));
-          return;
-        } catch (RuntimeException starting) {
-          if (System.nanoTime() > deadline) throw starting;
-          Thread.sleep(250);
+            createBucket(endpoint, "ipt-checkpoints");
+            String store = "s3://ipt-checkpoints/it?endpoint=" + endpoint;
+            TrainerConfig trainer = TrainerConfig.of("s3", work, 0.25)
+                    .withRounds(10, 8, Duration.ofSeconds(1))
+                    .withModel(TINY, TrainConfig.defaults())
+                    .withCheckpointStore(store);
+            EvaluatorConfig evaluator = EvaluatorConfig.of(work, 0.5, 16 * 33);
+            evaluator = new EvaluatorConfig(
+                    store,
+                    evaluator.snapshots(),
+                    evaluator.heldOutTokensPerDomain(),
+                    evaluator.gate(),
+                    evaluator.suites(),
+                    evaluator.stallAfter(),
+                    evaluator.heldOutMinDocuments());
+            List<DemoCorpus.Text> texts = DemoCorpus.europarl("en", 60_000);
+            try (EmbeddedKafka kafka = EmbeddedKafka.start();
+                    LocalPipeline pipeline = new LocalPipeline(
+                            kafka.bootstrapServers(),
+                            work,
+                            CurationConfig.defaults().withHeldoutFraction(0.1),
+                            List.of(trainer),
+                            evaluator);
+                    DocumentPublisher publisher = new DocumentPublisher(pipeline.kafka())) {
+                List<CompletableFuture<?>> acks = new ArrayList<>();
+                for (DemoCorpus.Text t : texts) {
+                    acks.add(publisher.send(Document.newBuilder()
+                            .setId(t.id())
+                            .setDomain(t.domain())
+                            .setText(t.text())
+                            .setSource("it")
+                            .setIngestTime(Instant.now())
+                            .setMetadata(Map.of())
+                            .build()));
+                }
+                CompletableFuture.allOf(acks.toArray(new CompletableFuture[0])).get();
+                pipeline.awaitSettled(Duration.ofMinutes(5));
+
+                List<CheckpointPublished> checkpoints =
+                        PipelineIT.read(pipeline.kafka(), Topics.CHECKPOINTS.name()).stream()
+                                .map(AvroSerde.of(CheckpointPublished.class)::decode)
+                                .toList();
+                List<EvaluationReport> reports = PipelineIT.read(pipeline.kafka(), Topics.EVALUATIONS.name()).stream()
+                        .map(AvroSerde.of(EvaluationReport.class)::decode)
+                        .toList();
+                assertTrue(checkpoints.size() >= 2, "rounds: " + checkpoints.size());
+                for (CheckpointPublished c : checkpoints) {
+                    assertEquals(String.format("s3://ipt-checkpoints/it/s3/v%06d", c.getVersion()), c.getLocation());
+                }
+                assertEquals(checkpoints.size(), reports.size(), "every checkpoint judged once");
+                assertTrue(
+                        reports.stream().noneMatch(r -> r.getDecidingRule().equals("integrity")),
+                        "fetched from S3 and verified: " + reports);
+                assertTrue(reports.stream().anyMatch(r -> r.getDecision() == Decision.PROMOTE));
+                assertTrue(
+                        Files.isDirectory(
+                                work.resolve("evaluator").resolve("fetched").resolve("s3")),
+                        "the evaluator's copies, fetched from S3");
+            }
+        } finally {
+            s3proxy.destroy();
+            s3proxy.waitFor(30, TimeUnit.SECONDS);
         }
-      }
     }
-  }
+
+    /** The bucket, made once S3Proxy answers. */
+    private static void createBucket(String endpoint, String bucket) throws Exception {
+        try (var s3 = software.amazon.awssdk.services.s3.S3Client.builder()
+                .endpointOverride(URI.create(endpoint))
+                .forcePathStyle(true)
+                .region(software.amazon.awssdk.regions.Region.US_EAST_1)
+                .build()) {
+            long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+            while (true) {
+                try {
+                    s3.createBucket(b -> b.bucket(bucket));
+                    return;
+                } catch (RuntimeException starting) {
+                    if (System.nanoTime() > deadline) throw starting;
+                    Thread.sleep(250);
+                }
+            }
+        }
+    }
 }

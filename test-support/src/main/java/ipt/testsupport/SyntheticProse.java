@@ -16,53 +16,55 @@ import java.util.SplittableRandom;
  * yet reads like text to the quality rules.
  */
 public final class SyntheticProse {
-  private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = new ObjectMapper();
 
-  public record Doc(String id, String domain, String text) {
-    public byte[] json() {
-      try {
-        return JSON.writeValueAsBytes(Map.of("id", id, "domain", domain, "text", text));
-      } catch (IOException e) {
-        throw new UncheckedIOException(e);
-      }
+    public record Doc(String id, String domain, String text) {
+        public byte[] json() {
+            try {
+                return JSON.writeValueAsBytes(Map.of("id", id, "domain", domain, "text", text));
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
     }
-  }
 
-  private final List<String> sentences;
+    private final List<String> sentences;
 
-  private SyntheticProse(List<String> sentences) {
-    this.sentences = sentences;
-  }
-
-  public static SyntheticProse load() {
-    List<String> sentences = new ArrayList<>();
-    for (DemoCorpus.Text speech : DemoCorpus.europarl("en", Integer.MAX_VALUE)) {
-      for (String sentence : speech.text().split("(?<=[.!?])\\s+")) {
-        // The speech-level language guess lets some Danish through: each sentence must read as English too.
-        boolean english = sentence.contains(" the ") && (sentence.contains(" of ") || sentence.contains(" and "));
-        // Not the short formulaic ones ("The debate is closed."): they would make documents near-duplicates.
-        if (english && sentence.length() >= 60 && sentence.length() <= 400) sentences.add(sentence.strip());
-      }
+    private SyntheticProse(List<String> sentences) {
+        this.sentences = sentences;
     }
-    return new SyntheticProse(sentences);
-  }
 
-  /** {@code count} documents (domain en) of about {@code bytes} chars each, ids {@code <prefix>-<i>}; the same seed gives the same ones. */
-  public List<Doc> documents(String prefix, int count, int bytes, long seed) {
-    SplittableRandom random = new SplittableRandom(seed);
-    List<Doc> docs = new ArrayList<>(count);
-    for (int i = 0; i < count; i++) {
-      StringBuilder text = new StringBuilder();
-      Set<Integer> used = new HashSet<>();
-      while (text.length() < bytes - 100) {
-        int pick = random.nextInt(sentences.size());
-        // A sentence twice in one document would be repetition the quality rules rightly refuse.
-        if (!used.add(pick)) continue;
-        if (text.length() > 0) text.append(' ');
-        text.append(sentences.get(pick));
-      }
-      docs.add(new Doc(prefix + "-" + i, "en", text.toString()));
+    public static SyntheticProse load() {
+        List<String> sentences = new ArrayList<>();
+        for (DemoCorpus.Text speech : DemoCorpus.europarl("en", Integer.MAX_VALUE)) {
+            for (String sentence : speech.text().split("(?<=[.!?])\\s+")) {
+                // The speech-level language guess lets some Danish through: each sentence must read as English too.
+                boolean english =
+                        sentence.contains(" the ") && (sentence.contains(" of ") || sentence.contains(" and "));
+                // Not the short formulaic ones ("The debate is closed."): they would make documents near-duplicates.
+                if (english && sentence.length() >= 60 && sentence.length() <= 400) sentences.add(sentence.strip());
+            }
+        }
+        return new SyntheticProse(sentences);
     }
-    return docs;
-  }
+
+    /** {@code count} documents (domain en) of about {@code bytes} chars each, ids {@code <prefix>-<i>}; the same
+     * seed gives the same ones. */
+    public List<Doc> documents(String prefix, int count, int bytes, long seed) {
+        SplittableRandom random = new SplittableRandom(seed);
+        List<Doc> docs = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            StringBuilder text = new StringBuilder();
+            Set<Integer> used = new HashSet<>();
+            while (text.length() < bytes - 100) {
+                int pick = random.nextInt(sentences.size());
+                // A sentence twice in one document would be repetition the quality rules rightly refuse.
+                if (!used.add(pick)) continue;
+                if (text.length() > 0) text.append(' ');
+                text.append(sentences.get(pick));
+            }
+            docs.add(new Doc(prefix + "-" + i, "en", text.toString()));
+        }
+        return docs;
+    }
 }

@@ -17,27 +17,27 @@ import java.util.stream.Stream;
  * instance (initTransactions) and read the last committed checkpoint, so nothing it deletes can still commit.
  */
 final class OrphanCheckpoints {
-  private static final Pattern VERSION = Pattern.compile("v(\\d{6,})");
-  private static final Pattern TEMPORARY = Pattern.compile("\\.v\\d{6,}\\.tmp-.*");
+    private static final Pattern VERSION = Pattern.compile("v(\\d{6,})");
+    private static final Pattern TEMPORARY = Pattern.compile("\\.v\\d{6,}\\.tmp-.*");
 
-  private OrphanCheckpoints() {}
+    private OrphanCheckpoints() {}
 
-  /** Removes the orphans under {@code root}; returns the names removed. */
-  static List<String> remove(Path root, long lastCommittedVersion) throws IOException {
-    List<String> removed = new ArrayList<>();
-    if (!Files.isDirectory(root)) return removed;
-    try (Stream<Path> entries = Files.list(root)) {
-      for (Path dir : entries.sorted().toList()) {
-        String name = dir.getFileName().toString();
-        Matcher version = VERSION.matcher(name);
-        boolean orphan = TEMPORARY.matcher(name).matches()
-            || (version.matches() && Long.parseLong(version.group(1)) > lastCommittedVersion);
-        if (orphan && Files.isDirectory(dir)) {
-          DirectoryTree.delete(dir);
-          removed.add(name);
+    /** Removes the orphans under {@code root}; returns the names removed. */
+    static List<String> remove(Path root, long lastCommittedVersion) throws IOException {
+        List<String> removed = new ArrayList<>();
+        if (!Files.isDirectory(root)) return removed;
+        try (Stream<Path> entries = Files.list(root)) {
+            for (Path dir : entries.sorted().toList()) {
+                String name = dir.getFileName().toString();
+                Matcher version = VERSION.matcher(name);
+                boolean orphan = TEMPORARY.matcher(name).matches()
+                        || (version.matches() && Long.parseLong(version.group(1)) > lastCommittedVersion);
+                if (orphan && Files.isDirectory(dir)) {
+                    DirectoryTree.delete(dir);
+                    removed.add(name);
+                }
+            }
         }
-      }
+        return removed;
     }
-    return removed;
-  }
 }

@@ -10,10 +10,10 @@ import ipt.runtime.ServiceProcess;
 import ipt.runtime.Settings;
 import ipt.runtime.StatusServer.Health;
 import ipt.runtime.TopicReader;
-import ipt.schemas.Topics;
 import ipt.schemas.CheckpointPublished;
 import ipt.schemas.Document;
 import ipt.schemas.PartitionOffset;
+import ipt.schemas.Topics;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -43,257 +43,287 @@ import org.slf4j.LoggerFactory;
  * resumes from the last checkpoint whose transaction committed and rolls the replay store back to it.
  */
 public final class TrainerService implements AutoCloseable {
-  private static final Logger log = LoggerFactory.getLogger(TrainerService.class);
-  private static final Duration RETRY_BACKOFF = Duration.ofSeconds(5);
+    private static final Logger log = LoggerFactory.getLogger(TrainerService.class);
+    private static final Duration RETRY_BACKOFF = Duration.ofSeconds(5);
 
-  /** What the trainer has committed so far, for health and for whoever watches it. */
-  public record Status(long version, long step, long documentsCommitted, long pendingDocuments, long replaySequences) {}
+    /** What the trainer has committed so far, for health and for whoever watches it. */
+    public record Status(
+            long version, long step, long documentsCommitted, long pendingDocuments, long replaySequences) {}
 
-  private final Map<String, Object> kafka;
-  private final TrainerConfig config;
-  private final TrainerMetrics metrics;
-  private final ServiceLoop loop;
-  private final ChampionWatch championWatch;
-  private final DecisionFollower decisions;
-  private volatile Status status = new Status(0, 0, 0, 0, 0);
+    private final Map<String, Object> kafka;
+    private final TrainerConfig config;
+    private final TrainerMetrics metrics;
+    private final ServiceLoop loop;
+    private final ChampionWatch championWatch;
+    private final DecisionFollower decisions;
+    private volatile Status status = new Status(0, 0, 0, 0, 0);
 
-  // Owned by the training thread.
-  private Lineage lineage;
-  private CheckpointPublished last;
-  private final CheckpointStore store;
-  private final Map<TopicPartition, OffsetAndMetadata> pendingOffsets = new HashMap<>();
-  private long documentsCommitted;
-  private long lastRecordAt = System.nanoTime();
+    // Owned by the training thread.
+    private Lineage lineage;
+    private CheckpointPublished last;
+    private final CheckpointStore store;
+    private final Map<TopicPartition, OffsetAndMetadata> pendingOffsets = new HashMap<>();
+    private long documentsCommitted;
+    private long lastRecordAt = System.nanoTime();
 
-  private TrainerService(Map<String, Object> kafka, TrainerConfig config, PrometheusRegistry registry) {
-    this.kafka = kafka;
-    this.config = config;
-    this.metrics = new TrainerMetrics(registry);
-    metrics.lineage(config.lineage());
-    // The lineage's local directory doubles as the cache of what the store fetches: its own checkpoints are there.
-    this.store = CheckpointStore.of(config.checkpointStore(), config.checkpointRoot().getParent(), Settings.environment());
-    this.championWatch = new ChampionWatch(config.lineage());
-    this.decisions = DecisionFollower.start(kafka, "champion-watch-" + config.lineage(), championWatch);
-    this.loop = new ServiceLoop("trainer-" + config.lineage(), this::session,
-        e -> metrics.round(config.lineage(), "failed", 0), () -> {}, RETRY_BACKOFF);
-  }
+    private TrainerService(Map<String, Object> kafka, TrainerConfig config, PrometheusRegistry registry) {
+        this.kafka = kafka;
+        this.config = config;
+        this.metrics = new TrainerMetrics(registry);
+        metrics.lineage(config.lineage());
+        // The lineage's local directory doubles as the cache of what the store fetches: its own checkpoints are there.
+        this.store = CheckpointStore.of(
+                config.checkpointStore(), config.checkpointRoot().getParent(), Settings.environment());
+        this.championWatch = new ChampionWatch(config.lineage());
+        this.decisions = DecisionFollower.start(kafka, "champion-watch-" + config.lineage(), championWatch);
+        this.loop = new ServiceLoop(
+                "trainer-" + config.lineage(),
+                this::session,
+                e -> metrics.round(config.lineage(), "failed", 0),
+                () -> {},
+                RETRY_BACKOFF);
+    }
 
-  public static TrainerService start(Map<String, Object> kafka, TrainerConfig config, PrometheusRegistry registry) {
-    TrainerService service = new TrainerService(kafka, config, registry);
-    service.loop.start();
-    return service;
-  }
+    public static TrainerService start(Map<String, Object> kafka, TrainerConfig config, PrometheusRegistry registry) {
+        TrainerService service = new TrainerService(kafka, config, registry);
+        service.loop.start();
+        return service;
+    }
 
-  public Health health() {
-    return loop.health();
-  }
+    public Health health() {
+        return loop.health();
+    }
 
-  public Status status() {
-    return status;
-  }
+    public Status status() {
+        return status;
+    }
 
-  public TrainerConfig config() {
-    return config;
-  }
+    public TrainerConfig config() {
+        return config;
+    }
 
-  private void session() throws Exception {
-    pendingOffsets.clear();
-    try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(producerProps());
-        KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(consumerProps())) {
-      loop.wakeOnClose(consumer);
-      if (!loop.running()) return;
-      // Fences an older instance of this lineage and aborts its open transaction before we read.
-      producer.initTransactions();
-      recover();
-      consumer.subscribe(List.of(Topics.CURATED.name()));
-      loop.health(Health.ok("training " + config.lineage()));
-      while (loop.running()) {
-        ConsumerRecords<String, byte[]> records = consumer.poll(Duration.ofMillis(200));
-        int needed = lineage.sequencesPerRound();
-        if (absorb(consumer, records, needed)) {
-          train(producer, consumer, needed);
-        } else if (lineage.pendingDocuments() > 0 && System.nanoTime() - lastRecordAt >= config.rounds().idleFlush().toNanos()) {
-          // The stream went quiet: train what fills whole sequences; the rest rides in the tail.
-          train(producer, consumer, lineage.fullSequences());
+    private void session() throws Exception {
+        pendingOffsets.clear();
+        try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(producerProps());
+                KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(consumerProps())) {
+            loop.wakeOnClose(consumer);
+            if (!loop.running()) return;
+            // Fences an older instance of this lineage and aborts its open transaction before we read.
+            producer.initTransactions();
+            recover();
+            consumer.subscribe(List.of(Topics.CURATED.name()));
+            loop.health(Health.ok("training " + config.lineage()));
+            while (loop.running()) {
+                ConsumerRecords<String, byte[]> records = consumer.poll(Duration.ofMillis(200));
+                int needed = lineage.sequencesPerRound();
+                if (absorb(consumer, records, needed)) {
+                    train(producer, consumer, needed);
+                } else if (lineage.pendingDocuments() > 0
+                        && System.nanoTime() - lastRecordAt
+                                >= config.rounds().idleFlush().toNanos()) {
+                    // The stream went quiet: train what fills whole sequences; the rest rides in the tail.
+                    train(producer, consumer, lineage.fullSequences());
+                }
+                publishStatus();
+                metrics.consumerLag(config.lineage(), lag(consumer));
+            }
+        } finally {
+            if (lineage != null) lineage.close();
+            lineage = null;
         }
-        publishStatus();
-        metrics.consumerLag(config.lineage(), lag(consumer));
-      }
-    } finally {
-      if (lineage != null) lineage.close();
-      lineage = null;
     }
-  }
 
-  /** Reads the lineage's last committed checkpoint and recovers the lineage to it. */
-  private void recover() throws Exception {
-    last = lastCommittedCheckpoint().orElse(null);
-    lineage = Lineage.recover(config, store, last == null ? null : last.getLocation(), metrics);
-  }
-
-  /** The lineage's newest committed checkpoint; also counts the documents all its checkpoints committed. */
-  private Optional<CheckpointPublished> lastCommittedCheckpoint() {
-    CheckpointPublished latest = null;
-    long documentsSeen = 0;
-    for (ConsumerRecord<String, byte[]> r : TopicReader.readAll(kafka, Topics.CHECKPOINTS.name())) {
-      if (!config.lineage().equals(r.key())) continue;
-      CheckpointPublished c = Topics.CHECKPOINTS.value(r);
-      if (latest == null || c.getVersion() > latest.getVersion()) latest = c;
-      documentsSeen += c.getDocuments();
+    /** Reads the lineage's last committed checkpoint and recovers the lineage to it. */
+    private void recover() throws Exception {
+        last = lastCommittedCheckpoint().orElse(null);
+        lineage = Lineage.recover(config, store, last == null ? null : last.getLocation(), metrics);
     }
-    documentsCommitted = documentsSeen;
-    return Optional.ofNullable(latest);
-  }
 
-  /**
-   * Adds records to the lineage until it holds {@code needed} full sequences; the records after that
-   * point are handed back to the consumer (seek) so they open the next round.
-   */
-  private boolean absorb(KafkaConsumer<String, byte[]> consumer, ConsumerRecords<String, byte[]> records, int needed) {
-    boolean full = lineage.fullSequences() >= needed;
-    for (TopicPartition tp : records.partitions()) {
-      for (ConsumerRecord<String, byte[]> r : records.records(tp)) {
-        if (full) {
-          consumer.seek(tp, r.offset());
-          break;
+    /** The lineage's newest committed checkpoint; also counts the documents all its checkpoints committed. */
+    private Optional<CheckpointPublished> lastCommittedCheckpoint() {
+        CheckpointPublished latest = null;
+        long documentsSeen = 0;
+        for (ConsumerRecord<String, byte[]> r : TopicReader.readAll(kafka, Topics.CHECKPOINTS.name())) {
+            if (!config.lineage().equals(r.key())) continue;
+            CheckpointPublished c = Topics.CHECKPOINTS.value(r);
+            if (latest == null || c.getVersion() > latest.getVersion()) latest = c;
+            documentsSeen += c.getDocuments();
         }
-        lastRecordAt = System.nanoTime();
-        pendingOffsets.put(tp, new OffsetAndMetadata(r.offset() + 1));
-        if (r.value() == null) continue;
-        try {
-          Document doc = Topics.CURATED.value(r);
-          lineage.add(doc.getId(), doc.getDomain(), doc.getText());
-          metrics.consumed(config.lineage(), doc.getDomain());
-        } catch (SerializationException e) {
-          // Curation only writes valid documents; anything else on the topic is skipped, not fatal.
-          log.warn("{}: skipping undecodable record {}-{}@{}: {}", config.lineage(), tp.topic(), tp.partition(), r.offset(), e.getMessage());
+        documentsCommitted = documentsSeen;
+        return Optional.ofNullable(latest);
+    }
+
+    /**
+     * Adds records to the lineage until it holds {@code needed} full sequences; the records after that
+     * point are handed back to the consumer (seek) so they open the next round.
+     */
+    private boolean absorb(
+            KafkaConsumer<String, byte[]> consumer, ConsumerRecords<String, byte[]> records, int needed) {
+        boolean full = lineage.fullSequences() >= needed;
+        for (TopicPartition tp : records.partitions()) {
+            for (ConsumerRecord<String, byte[]> r : records.records(tp)) {
+                if (full) {
+                    consumer.seek(tp, r.offset());
+                    break;
+                }
+                lastRecordAt = System.nanoTime();
+                pendingOffsets.put(tp, new OffsetAndMetadata(r.offset() + 1));
+                if (r.value() == null) continue;
+                try {
+                    Document doc = Topics.CURATED.value(r);
+                    lineage.add(doc.getId(), doc.getDomain(), doc.getText());
+                    metrics.consumed(config.lineage(), doc.getDomain());
+                } catch (SerializationException e) {
+                    // Curation only writes valid documents; anything else on the topic is skipped, not fatal.
+                    log.warn(
+                            "{}: skipping undecodable record {}-{}@{}: {}",
+                            config.lineage(),
+                            tp.topic(),
+                            tp.partition(),
+                            r.offset(),
+                            e.getMessage());
+                }
+                full = lineage.fullSequences() >= needed;
+            }
         }
-        full = lineage.fullSequences() >= needed;
-      }
+        return full;
     }
-    return full;
-  }
 
-  /** Trains a round and commits its checkpoint together with the offsets of the documents it absorbed. */
-  private void train(KafkaProducer<String, byte[]> producer, KafkaConsumer<String, byte[]> consumer, int sequences) throws Exception {
-    long started = System.nanoTime();
-    Map<String, Long> offsets = new LinkedHashMap<>();
-    pendingOffsets.forEach((tp, o) -> offsets.put(tp.topic() + "-" + tp.partition(), o.offset()));
-    // If anything from here on fails, the session ends; the next one learns from the checkpoints topic
-    // whether this transaction committed, and the recovered lineage drops what the round wrote if it did not.
-    Lineage.Round round = lineage.round(sequences, championWatch, offsets, null);
-    CheckpointPublished event = event(round);
-    producer.beginTransaction();
-    producer.send(Topics.CHECKPOINTS.record(config.lineage(), event));
-    producer.sendOffsetsToTransaction(Map.copyOf(pendingOffsets), consumer.groupMetadata());
-    producer.commitTransaction();
-    lineage.committed(round);
-    last = event;
-    documentsCommitted += round.documents();
-    log.info("{}: round v{} committed: {} steps, {} documents, {} new sequences, train loss {}",
-        config.lineage(), round.version(), round.steps(), round.documents(), round.sequences(), String.format("%.3f", round.trainLoss()));
-    pendingOffsets.clear();
-    metrics.round(config.lineage(), "committed", (System.nanoTime() - started) / 1e9);
-  }
-
-  private CheckpointPublished event(Lineage.Round round) {
-    Checkpoint.Manifest m = round.checkpoint().manifest();
-    List<PartitionOffset> offsets = new ArrayList<>();
-    pendingOffsets.forEach((tp, o) -> offsets.add(new PartitionOffset(tp.topic(), tp.partition(), o.offset())));
-    return CheckpointPublished.newBuilder()
-        .setLineage(config.lineage())
-        .setVersion(round.version())
-        .setParentVersion(round.parentVersion())
-        .setLocation(round.location())
-        .setSha256(round.checkpoint().sha256())
-        .setStep(m.step())
-        .setTokensSeen(m.tokensSeen())
-        .setDocuments(round.documents())
-        .setOffsets(offsets)
-        .setTrainLoss(round.trainLoss())
-        .setCreatedAt(Instant.ofEpochMilli(m.createdAtMillis()))
-        .setDomainTokens(lineage.domainTokens())
-        .setReplayFraction(lineage.replayFraction())
-        .setMaxReplayFraction(adaptiveReplay() ? config.forgetting().maxReplay() : lineage.replayFraction())
-        .setPolicy(policy())
-        .build();
-  }
-
-  /** Whether the lineage may raise its replay fraction itself (by measured forgetting, or on a recovery). */
-  private boolean adaptiveReplay() {
-    return config.steering().gain() > 0
-        || (config.forgetting().resetAfterRejections() > 0 && config.steering().recovery() != TrainerConfig.Steering.Recovery.NONE);
-  }
-
-  /** What this trainer does after rejections, for the evaluator's report (EvaluationReport.next). */
-  private String policy() {
-    TrainerConfig.Forgetting f = config.forgetting();
-    TrainerConfig.Steering st = config.steering();
-    String replay = "replay " + Math.round(lineage.replayFraction() * 100) + "%"
-        + (config.replay().policy() == TrainerConfig.Replay.Policy.STEERED ? ", drawn most from the domains being forgotten" : "")
-        + (st.gain() > 0 ? ", following measured forgetting up to " + Math.round(f.maxReplay() * 100) + "%" : "");
-    if (f.resetAfterRejections() == 0 || st.recovery() == TrainerConfig.Steering.Recovery.NONE) {
-      return "keeps training from its own latest round, " + replay;
+    /** Trains a round and commits its checkpoint together with the offsets of the documents it absorbed. */
+    private void train(KafkaProducer<String, byte[]> producer, KafkaConsumer<String, byte[]> consumer, int sequences)
+            throws Exception {
+        long started = System.nanoTime();
+        Map<String, Long> offsets = new LinkedHashMap<>();
+        pendingOffsets.forEach((tp, o) -> offsets.put(tp.topic() + "-" + tp.partition(), o.offset()));
+        // If anything from here on fails, the session ends; the next one learns from the checkpoints topic
+        // whether this transaction committed, and the recovered lineage drops what the round wrote if it did not.
+        Lineage.Round round = lineage.round(sequences, championWatch, offsets, null);
+        CheckpointPublished event = event(round);
+        producer.beginTransaction();
+        producer.send(Topics.CHECKPOINTS.record(config.lineage(), event));
+        producer.sendOffsetsToTransaction(Map.copyOf(pendingOffsets), consumer.groupMetadata());
+        producer.commitTransaction();
+        lineage.committed(round);
+        last = event;
+        documentsCommitted += round.documents();
+        log.info(
+                "{}: round v{} committed: {} steps, {} documents, {} new sequences, train loss {}",
+                config.lineage(),
+                round.version(),
+                round.steps(),
+                round.documents(),
+                round.sequences(),
+                String.format("%.3f", round.trainLoss()));
+        pendingOffsets.clear();
+        metrics.round(config.lineage(), "committed", (System.nanoTime() - started) / 1e9);
     }
-    String recovery = switch (st.recovery()) {
-      case RESET -> "restarts from the champion's weights";
-      case RESET_IF_WORSE -> "restarts from the champion's weights if the newest candidate is worse overall";
-      case INTERPOLATE -> "moves its weights " + Math.round((1 - st.keep()) * 100) + "% of the way to the champion's";
-      case NONE -> throw new IllegalStateException();
-    };
-    return replay + "; after " + f.resetAfterRejections() + " consecutive rejections " + recovery;
-  }
 
-  /** Records on the assigned partitions past the consumer's position, as far as the consumer knows. */
-  private static long lag(KafkaConsumer<String, byte[]> consumer) {
-    long lag = 0;
-    for (TopicPartition tp : consumer.assignment()) lag += consumer.currentLag(tp).orElse(0);
-    return lag;
-  }
+    private CheckpointPublished event(Lineage.Round round) {
+        Checkpoint.Manifest m = round.checkpoint().manifest();
+        List<PartitionOffset> offsets = new ArrayList<>();
+        pendingOffsets.forEach((tp, o) -> offsets.add(new PartitionOffset(tp.topic(), tp.partition(), o.offset())));
+        return CheckpointPublished.newBuilder()
+                .setLineage(config.lineage())
+                .setVersion(round.version())
+                .setParentVersion(round.parentVersion())
+                .setLocation(round.location())
+                .setSha256(round.checkpoint().sha256())
+                .setStep(m.step())
+                .setTokensSeen(m.tokensSeen())
+                .setDocuments(round.documents())
+                .setOffsets(offsets)
+                .setTrainLoss(round.trainLoss())
+                .setCreatedAt(Instant.ofEpochMilli(m.createdAtMillis()))
+                .setDomainTokens(lineage.domainTokens())
+                .setReplayFraction(lineage.replayFraction())
+                .setMaxReplayFraction(adaptiveReplay() ? config.forgetting().maxReplay() : lineage.replayFraction())
+                .setPolicy(policy())
+                .build();
+    }
 
-  private void publishStatus() {
-    long version = last == null ? 0 : last.getVersion();
-    status = new Status(version, lineage.step(), documentsCommitted, lineage.pendingDocuments(), lineage.replaySequences());
-    lineage.publishState();
-  }
+    /** Whether the lineage may raise its replay fraction itself (by measured forgetting, or on a recovery). */
+    private boolean adaptiveReplay() {
+        return config.steering().gain() > 0
+                || (config.forgetting().resetAfterRejections() > 0
+                        && config.steering().recovery() != TrainerConfig.Steering.Recovery.NONE);
+    }
 
-  private Map<String, Object> producerProps() {
-    Map<String, Object> props = new HashMap<>(kafka);
-    props.put("key.serializer", StringSerializer.class);
-    props.put("value.serializer", ByteArraySerializer.class);
-    props.put("transactional.id", config.groupId());
-    props.put("enable.idempotence", "true");
-    props.put("acks", "all");
-    return props;
-  }
+    /** What this trainer does after rejections, for the evaluator's report (EvaluationReport.next). */
+    private String policy() {
+        TrainerConfig.Forgetting f = config.forgetting();
+        TrainerConfig.Steering st = config.steering();
+        String replay = "replay " + Math.round(lineage.replayFraction() * 100) + "%"
+                + (config.replay().policy() == TrainerConfig.Replay.Policy.STEERED
+                        ? ", drawn most from the domains being forgotten"
+                        : "")
+                + (st.gain() > 0
+                        ? ", following measured forgetting up to " + Math.round(f.maxReplay() * 100) + "%"
+                        : "");
+        if (f.resetAfterRejections() == 0 || st.recovery() == TrainerConfig.Steering.Recovery.NONE) {
+            return "keeps training from its own latest round, " + replay;
+        }
+        String recovery = switch (st.recovery()) {
+            case RESET -> "restarts from the champion's weights";
+            case RESET_IF_WORSE -> "restarts from the champion's weights if the newest candidate is worse overall";
+            case INTERPOLATE ->
+                "moves its weights " + Math.round((1 - st.keep()) * 100) + "% of the way to the champion's";
+            case NONE -> throw new IllegalStateException();
+        };
+        return replay + "; after " + f.resetAfterRejections() + " consecutive rejections " + recovery;
+    }
 
-  private Map<String, Object> consumerProps() {
-    Map<String, Object> props = new HashMap<>(kafka);
-    props.put("key.deserializer", StringDeserializer.class);
-    props.put("value.deserializer", ByteArrayDeserializer.class);
-    props.put("group.id", config.groupId());
-    // Static membership: a restarted trainer takes its partitions back at once instead of waiting out the session.
-    props.put("group.instance.id", config.groupId());
-    props.put("isolation.level", "read_committed");
-    props.put("enable.auto.commit", "false");
-    props.put("auto.offset.reset", "earliest");
-    // A round does not poll; give it room before the group considers the trainer dead.
-    props.put("max.poll.interval.ms", String.valueOf(Duration.ofMinutes(30).toMillis()));
-    return props;
-  }
+    /** Records on the assigned partitions past the consumer's position, as far as the consumer knows. */
+    private static long lag(KafkaConsumer<String, byte[]> consumer) {
+        long lag = 0;
+        for (TopicPartition tp : consumer.assignment())
+            lag += consumer.currentLag(tp).orElse(0);
+        return lag;
+    }
 
-  /** Stops training: a round in progress finishes first (it does not poll); nothing uncommitted is kept. */
-  @Override
-  public void close() throws InterruptedException {
-    loop.close();
-    decisions.close();
-  }
+    private void publishStatus() {
+        long version = last == null ? 0 : last.getVersion();
+        status = new Status(
+                version, lineage.step(), documentsCommitted, lineage.pendingDocuments(), lineage.replaySequences());
+        lineage.publishState();
+    }
 
-  /** Runs one trainer against the Kafka cluster named by KAFKA_BOOTSTRAP_SERVERS (see README). */
-  public static void main(String[] args) throws Exception {
-    Settings.Values settings = TrainerConfig.SETTINGS.parse(Settings.environment());
-    PrometheusRegistry registry = new PrometheusRegistry();
-    TrainerService service = start(KafkaSettings.fromEnv(settings.env()), TrainerConfig.from(settings), registry);
-    ServiceProcess.runUntilShutdown("trainer", settings, registry, service::health, service::close);
-  }
+    private Map<String, Object> producerProps() {
+        Map<String, Object> props = new HashMap<>(kafka);
+        props.put("key.serializer", StringSerializer.class);
+        props.put("value.serializer", ByteArraySerializer.class);
+        props.put("transactional.id", config.groupId());
+        props.put("enable.idempotence", "true");
+        props.put("acks", "all");
+        return props;
+    }
+
+    private Map<String, Object> consumerProps() {
+        Map<String, Object> props = new HashMap<>(kafka);
+        props.put("key.deserializer", StringDeserializer.class);
+        props.put("value.deserializer", ByteArrayDeserializer.class);
+        props.put("group.id", config.groupId());
+        // Static membership: a restarted trainer takes its partitions back at once instead of waiting out the session.
+        props.put("group.instance.id", config.groupId());
+        props.put("isolation.level", "read_committed");
+        props.put("enable.auto.commit", "false");
+        props.put("auto.offset.reset", "earliest");
+        // A round does not poll; give it room before the group considers the trainer dead.
+        props.put("max.poll.interval.ms", String.valueOf(Duration.ofMinutes(30).toMillis()));
+        return props;
+    }
+
+    /** Stops training: a round in progress finishes first (it does not poll); nothing uncommitted is kept. */
+    @Override
+    public void close() throws InterruptedException {
+        loop.close();
+        decisions.close();
+    }
+
+    /** Runs one trainer against the Kafka cluster named by KAFKA_BOOTSTRAP_SERVERS (see README). */
+    public static void main(String[] args) throws Exception {
+        Settings.Values settings = TrainerConfig.SETTINGS.parse(Settings.environment());
+        PrometheusRegistry registry = new PrometheusRegistry();
+        TrainerService service = start(KafkaSettings.fromEnv(settings.env()), TrainerConfig.from(settings), registry);
+        ServiceProcess.runUntilShutdown("trainer", settings, registry, service::health, service::close);
+    }
 }

@@ -5,9 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
-import ipt.model.ByteTokenizer;
 import ipt.checkpoints.Checkpoint;
 import ipt.checkpoints.CheckpointStore;
+import ipt.model.ByteTokenizer;
 import ipt.model.GptConfig;
 import ipt.model.TrainConfig;
 import ipt.schemas.Decision;
@@ -25,143 +25,175 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** Recover, round, checkpoint on real training of a tiny model, without Kafka. */
 class LineageTest {
-  private static final GptConfig TINY = new GptConfig(ByteTokenizer.VOCAB_SIZE, 32, 32, 1, 2);
-  private static final String TEXT = "Madam President, on behalf of the committee I would like to thank the rapporteur for "
-      + "her work on this report. The proposal before us today is a balanced compromise. ";
+    private static final GptConfig TINY = new GptConfig(ByteTokenizer.VOCAB_SIZE, 32, 32, 1, 2);
+    private static final String TEXT =
+            "Madam President, on behalf of the committee I would like to thank the rapporteur for "
+                    + "her work on this report. The proposal before us today is a balanced compromise. ";
 
-  @TempDir Path dir;
+    @TempDir
+    Path dir;
 
-  private TrainerConfig config(String lineage) {
-    return TrainerConfig.of(lineage, dir, 0.25).withModel(TINY, TrainConfig.defaults())
-        .withRounds(4, 4, Duration.ofSeconds(1));
-  }
-
-  private static CheckpointStore store(TrainerConfig c) {
-    return CheckpointStore.of(c.checkpointStore(), c.checkpointRoot().getParent(), Map.of());
-  }
-
-  /** Adds documents until a full round is packed, trains it and commits it. */
-  private static Lineage.Round round(Lineage lineage, int first) throws Exception {
-    return round(lineage, first, Lineage.Reports.NONE);
-  }
-
-  private static Lineage.Round round(Lineage lineage, int first, Lineage.Reports reports) throws Exception {
-    for (int i = first; lineage.fullSequences() < lineage.sequencesPerRound(); i++) {
-      lineage.add("doc-" + i, "en", i + ": " + TEXT);
-    }
-    Lineage.Round round = lineage.round(lineage.sequencesPerRound(), reports, Map.of(), null);
-    lineage.committed(round);
-    return round;
-  }
-
-  @Test
-  void aRecoveredLineageTrainsTheSameNextRoundAsOneThatNeverStopped() throws Exception {
-    TrainerConfig straight = config("straight");
-    Lineage.Round second;
-    try (Lineage lineage = Lineage.recover(straight, store(straight), null)) {
-      assertNull(lineage.location());
-      round(lineage, 0);
-      second = round(lineage, 1000);
-    }
-    TrainerConfig resumed = config("resumed");
-    Lineage.Round again;
-    String first;
-    try (Lineage lineage = Lineage.recover(resumed, store(resumed), null)) {
-      first = round(lineage, 0).location();
-    }
-    // A round written but never committed is an orphan: recovery removes it and trains it again.
-    try (Lineage lineage = Lineage.recover(resumed, store(resumed), first)) {
-      for (int i = 1000; lineage.fullSequences() < lineage.sequencesPerRound(); i++) {
-        lineage.add("doc-" + i, "en", i + ": " + TEXT);
-      }
-      lineage.round(lineage.sequencesPerRound(), Lineage.Reports.NONE, Map.of(), null);
-    }
-    try (Lineage lineage = Lineage.recover(resumed, store(resumed), first)) {
-      assertEquals(1, lineage.version());
-      assertFalse(Files.exists(resumed.checkpointRoot().resolve("v000002")), "the uncommitted v2 is gone");
-      again = round(lineage, 1000);
-    }
-    assertEquals(2, again.version());
-    assertEquals(1L, again.parentVersion());
-    // Weights, optimizer state, packer tail, lineage state and the documents trained on: every file alike.
-    assertEquals(second.checkpoint().manifest().files(), again.checkpoint().manifest().files());
-    Checkpoint written = Checkpoint.open(Path.of(again.location()));
-    String documents = new String(written.file(Lineage.DOCUMENTS_FILE), StandardCharsets.UTF_8);
-    assertEquals("doc-1000", documents.lines().findFirst().orElseThrow());
-  }
-
-  @Test
-  void aForkGoesOnFromItsParentsCheckpointWithItsOwnSettings() throws Exception {
-    TrainerConfig parentConfig = config("parent");
-    try (Lineage parent = Lineage.recover(parentConfig, store(parentConfig), null)) {
-      assertThrows(IllegalStateException.class, () -> Lineage.fork(parent, config("early"), store(parentConfig)));
-      round(parent, 0);
-      TrainerConfig noReplay = TrainerConfig.of("fork", dir, 0).withModel(TINY, TrainConfig.defaults())
-          .withRounds(4, 4, Duration.ofSeconds(1));
-      try (Lineage fork = Lineage.fork(parent, noReplay, store(noReplay))) {
-        assertEquals(parent.step(), fork.step());
-        assertEquals(parent.replaySequences(), fork.replaySequences(), "a copy of the parent's replay store");
-        assertEquals(4 * 4, fork.sequencesPerRound(), "the fork's own replay fraction, 0: every row is new");
-        Lineage.Round round = round(fork, 1000);
-        assertEquals(2, round.version());
-        assertEquals(noReplay.checkpointRoot().resolve("v000002").toString(), round.location());
-      }
-      assertEquals(4 * 3, parent.sequencesPerRound(), "the parent replays a quarter of each batch");
-    }
-  }
-
-  /** Reports as the evaluator would have committed them: all in, none to wait for. */
-  private record Committed(List<EvaluationReport> reports, Map<Long, String> promoted) implements Lineage.Reports {
-    @Override
-    public Lineage.Settled settle(long after, long through, Duration wait) {
-      return new Lineage.Settled(reports.stream()
-          .filter(r -> r.getCandidateVersion() > after && r.getCandidateVersion() <= through).toList(), false);
+    private TrainerConfig config(String lineage) {
+        return TrainerConfig.of(lineage, dir, 0.25)
+                .withModel(TINY, TrainConfig.defaults())
+                .withRounds(4, 4, Duration.ofSeconds(1));
     }
 
-    @Override
-    public String location(long version, Duration wait) {
-      return promoted.get(version);
+    private static CheckpointStore store(TrainerConfig c) {
+        return CheckpointStore.of(c.checkpointStore(), c.checkpointRoot().getParent(), Map.of());
     }
-  }
 
-  private static EvaluationReport report(long version, Decision decision, double enLoss) {
-    TaskResult loss = TaskResult.newBuilder().setTask("heldout/en").setMetric("loss").setCandidate(enLoss)
-        .setChampion(version == 1 ? null : 3.0).setRelativeChange(null).setBudget(0.02).setSequences(4).setPassed(true)
-        .setHigherIsBetter(false).build();
-    return EvaluationReport.newBuilder().setLineage("decide").setCandidateVersion(version)
-        .setChampionVersion(version == 1 ? null : 1L).setCandidateStep(version).setTasks(List.of(loss))
-        .setDecision(decision).setDecidingRule("test").setReason("test").setEvaluatedAt(Instant.EPOCH).build();
-  }
-
-  @Test
-  void afterEnoughSettledRejectionsARoundRestartsFromTheChampionWithMoreReplayOnce() throws Exception {
-    // Resets after 3 rejections, raising replay by 0.1 (no gain); batches of 8 rows, so 25% and 35% replay differ in rows.
-    TrainerConfig base = config("decide").withRounds(4, 8, Duration.ofSeconds(1));
-    TrainerConfig.Steering st = base.steering();
-    TrainerConfig c = base.with(new TrainerConfig.Steering(st.floor(), 0, Duration.ZERO,
-        TrainerConfig.Steering.Recovery.RESET, st.keep()));
-    try (Lineage lineage = Lineage.recover(c, store(c), null)) {
-      Lineage.Round v1 = round(lineage, 0);
-      for (int v = 2; v <= 4; v++) round(lineage, 1000 * v);
-      Lineage.Reports rejected = new Committed(List.of(report(1, Decision.PROMOTE, 3.0), report(2, Decision.REJECT, 3.2),
-          report(3, Decision.REJECT, 3.3), report(4, Decision.REJECT, 3.4)), Map.of(1L, v1.location()));
-
-      long before = lineage.step();
-      Lineage.Round reset = round(lineage, 5000, rejected);
-      assertEquals(before + reset.steps(), lineage.step(), "the step count goes on after a reset");
-      LineageState state = LineageState.parse(reset.checkpoint().file(Lineage.STATE_FILE));
-      assertEquals(1, state.resets());
-      assertEquals(4, state.lastResetAfter());
-      assertEquals(0.35, state.replayFraction(), 1e-9);
-      assertEquals(4, state.evidence().evaluatedThrough(), "the reports it rests on");
-      assertEquals(List.of(2L, 3L, 4L), state.evidence().rejectedSince());
-
-      Lineage.Round next = round(lineage, 6000, rejected);
-      LineageState after = LineageState.parse(next.checkpoint().file(Lineage.STATE_FILE));
-      assertEquals(1, after.resets(), "rejections a reset answered do not reset again");
+    /** Adds documents until a full round is packed, trains it and commits it. */
+    private static Lineage.Round round(Lineage lineage, int first) throws Exception {
+        return round(lineage, first, Lineage.Reports.NONE);
     }
-    try (Lineage resumed = Lineage.recover(c, store(c), c.checkpointRoot().resolve("v000006").toString())) {
-      assertEquals(4 * 5, resumed.sequencesPerRound(), "the raised replay (3 of 8 rows) survives a restart");
+
+    private static Lineage.Round round(Lineage lineage, int first, Lineage.Reports reports) throws Exception {
+        for (int i = first; lineage.fullSequences() < lineage.sequencesPerRound(); i++) {
+            lineage.add("doc-" + i, "en", i + ": " + TEXT);
+        }
+        Lineage.Round round = lineage.round(lineage.sequencesPerRound(), reports, Map.of(), null);
+        lineage.committed(round);
+        return round;
     }
-  }
+
+    @Test
+    void aRecoveredLineageTrainsTheSameNextRoundAsOneThatNeverStopped() throws Exception {
+        TrainerConfig straight = config("straight");
+        Lineage.Round second;
+        try (Lineage lineage = Lineage.recover(straight, store(straight), null)) {
+            assertNull(lineage.location());
+            round(lineage, 0);
+            second = round(lineage, 1000);
+        }
+        TrainerConfig resumed = config("resumed");
+        Lineage.Round again;
+        String first;
+        try (Lineage lineage = Lineage.recover(resumed, store(resumed), null)) {
+            first = round(lineage, 0).location();
+        }
+        // A round written but never committed is an orphan: recovery removes it and trains it again.
+        try (Lineage lineage = Lineage.recover(resumed, store(resumed), first)) {
+            for (int i = 1000; lineage.fullSequences() < lineage.sequencesPerRound(); i++) {
+                lineage.add("doc-" + i, "en", i + ": " + TEXT);
+            }
+            lineage.round(lineage.sequencesPerRound(), Lineage.Reports.NONE, Map.of(), null);
+        }
+        try (Lineage lineage = Lineage.recover(resumed, store(resumed), first)) {
+            assertEquals(1, lineage.version());
+            assertFalse(Files.exists(resumed.checkpointRoot().resolve("v000002")), "the uncommitted v2 is gone");
+            again = round(lineage, 1000);
+        }
+        assertEquals(2, again.version());
+        assertEquals(1L, again.parentVersion());
+        // Weights, optimizer state, packer tail, lineage state and the documents trained on: every file alike.
+        assertEquals(
+                second.checkpoint().manifest().files(),
+                again.checkpoint().manifest().files());
+        Checkpoint written = Checkpoint.open(Path.of(again.location()));
+        String documents = new String(written.file(Lineage.DOCUMENTS_FILE), StandardCharsets.UTF_8);
+        assertEquals("doc-1000", documents.lines().findFirst().orElseThrow());
+    }
+
+    @Test
+    void aForkGoesOnFromItsParentsCheckpointWithItsOwnSettings() throws Exception {
+        TrainerConfig parentConfig = config("parent");
+        try (Lineage parent = Lineage.recover(parentConfig, store(parentConfig), null)) {
+            assertThrows(IllegalStateException.class, () -> Lineage.fork(parent, config("early"), store(parentConfig)));
+            round(parent, 0);
+            TrainerConfig noReplay = TrainerConfig.of("fork", dir, 0)
+                    .withModel(TINY, TrainConfig.defaults())
+                    .withRounds(4, 4, Duration.ofSeconds(1));
+            try (Lineage fork = Lineage.fork(parent, noReplay, store(noReplay))) {
+                assertEquals(parent.step(), fork.step());
+                assertEquals(parent.replaySequences(), fork.replaySequences(), "a copy of the parent's replay store");
+                assertEquals(4 * 4, fork.sequencesPerRound(), "the fork's own replay fraction, 0: every row is new");
+                Lineage.Round round = round(fork, 1000);
+                assertEquals(2, round.version());
+                assertEquals(noReplay.checkpointRoot().resolve("v000002").toString(), round.location());
+            }
+            assertEquals(4 * 3, parent.sequencesPerRound(), "the parent replays a quarter of each batch");
+        }
+    }
+
+    /** Reports as the evaluator would have committed them: all in, none to wait for. */
+    private record Committed(List<EvaluationReport> reports, Map<Long, String> promoted) implements Lineage.Reports {
+        @Override
+        public Lineage.Settled settle(long after, long through, Duration wait) {
+            return new Lineage.Settled(
+                    reports.stream()
+                            .filter(r -> r.getCandidateVersion() > after && r.getCandidateVersion() <= through)
+                            .toList(),
+                    false);
+        }
+
+        @Override
+        public String location(long version, Duration wait) {
+            return promoted.get(version);
+        }
+    }
+
+    private static EvaluationReport report(long version, Decision decision, double enLoss) {
+        TaskResult loss = TaskResult.newBuilder()
+                .setTask("heldout/en")
+                .setMetric("loss")
+                .setCandidate(enLoss)
+                .setChampion(version == 1 ? null : 3.0)
+                .setRelativeChange(null)
+                .setBudget(0.02)
+                .setSequences(4)
+                .setPassed(true)
+                .setHigherIsBetter(false)
+                .build();
+        return EvaluationReport.newBuilder()
+                .setLineage("decide")
+                .setCandidateVersion(version)
+                .setChampionVersion(version == 1 ? null : 1L)
+                .setCandidateStep(version)
+                .setTasks(List.of(loss))
+                .setDecision(decision)
+                .setDecidingRule("test")
+                .setReason("test")
+                .setEvaluatedAt(Instant.EPOCH)
+                .build();
+    }
+
+    @Test
+    void afterEnoughSettledRejectionsARoundRestartsFromTheChampionWithMoreReplayOnce() throws Exception {
+        // Resets after 3 rejections, raising replay by 0.1 (no gain); batches of 8 rows, so 25% and 35% replay differ
+        // in rows.
+        TrainerConfig base = config("decide").withRounds(4, 8, Duration.ofSeconds(1));
+        TrainerConfig.Steering st = base.steering();
+        TrainerConfig c = base.with(new TrainerConfig.Steering(
+                st.floor(), 0, Duration.ZERO, TrainerConfig.Steering.Recovery.RESET, st.keep()));
+        try (Lineage lineage = Lineage.recover(c, store(c), null)) {
+            Lineage.Round v1 = round(lineage, 0);
+            for (int v = 2; v <= 4; v++) round(lineage, 1000 * v);
+            Lineage.Reports rejected = new Committed(
+                    List.of(
+                            report(1, Decision.PROMOTE, 3.0),
+                            report(2, Decision.REJECT, 3.2),
+                            report(3, Decision.REJECT, 3.3),
+                            report(4, Decision.REJECT, 3.4)),
+                    Map.of(1L, v1.location()));
+
+            long before = lineage.step();
+            Lineage.Round reset = round(lineage, 5000, rejected);
+            assertEquals(before + reset.steps(), lineage.step(), "the step count goes on after a reset");
+            LineageState state = LineageState.parse(reset.checkpoint().file(Lineage.STATE_FILE));
+            assertEquals(1, state.resets());
+            assertEquals(4, state.lastResetAfter());
+            assertEquals(0.35, state.replayFraction(), 1e-9);
+            assertEquals(4, state.evidence().evaluatedThrough(), "the reports it rests on");
+            assertEquals(List.of(2L, 3L, 4L), state.evidence().rejectedSince());
+
+            Lineage.Round next = round(lineage, 6000, rejected);
+            LineageState after = LineageState.parse(next.checkpoint().file(Lineage.STATE_FILE));
+            assertEquals(1, after.resets(), "rejections a reset answered do not reset again");
+        }
+        try (Lineage resumed = Lineage.recover(
+                c, store(c), c.checkpointRoot().resolve("v000006").toString())) {
+            assertEquals(4 * 5, resumed.sequencesPerRound(), "the raised replay (3 of 8 rows) survives a restart");
+        }
+    }
 }

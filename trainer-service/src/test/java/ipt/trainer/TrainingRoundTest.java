@@ -11,8 +11,8 @@ import io.prometheus.metrics.model.snapshots.Labels;
 import io.prometheus.metrics.model.snapshots.MetricSnapshot;
 import ipt.model.ByteTokenizer;
 import ipt.model.GptConfig;
-import ipt.model.Training;
 import ipt.model.TrainConfig;
+import ipt.model.Training;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -23,104 +23,154 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** The divergence guard on real training steps of a tiny model, with NaN or a spike injected into one batch's loss. */
 class TrainingRoundTest {
-  private static final GptConfig TINY = new GptConfig(ByteTokenizer.VOCAB_SIZE, 32, 32, 1, 2);
-  private static final String TEXT = "Madam President, on behalf of the committee I would like to thank the rapporteur for her work on"
-      + " this report. The proposal before us today is a balanced compromise between the positions of the Council and of this"
-      + " House, and I hope that we can adopt it with a large majority tomorrow. ";
+    private static final GptConfig TINY = new GptConfig(ByteTokenizer.VOCAB_SIZE, 32, 32, 1, 2);
+    private static final String TEXT =
+            "Madam President, on behalf of the committee I would like to thank the rapporteur for her work on"
+                    + " this report. The proposal before us today is a balanced compromise between the "
+                    + "positions of the Council and of this"
+                    + " House, and I hope that we can adopt it with a large majority tomorrow. ";
 
-  @TempDir Path dir;
+    @TempDir
+    Path dir;
 
-  private final PrometheusRegistry registry = new PrometheusRegistry();
-  private final TrainerMetrics metrics = new TrainerMetrics(registry);
+    private final PrometheusRegistry registry = new PrometheusRegistry();
+    private final TrainerMetrics metrics = new TrainerMetrics(registry);
 
-  private TrainerConfig config() {
-    return TrainerConfig.of("guard", dir, 0).withModel(TINY, TrainConfig.defaults()).withRounds(12, 4, Duration.ofSeconds(1));
-  }
-
-  /** 12 steps of 4 new sequences each. */
-  private List<Packer.Sequence> fresh(TrainerConfig c) {
-    Packer packer = new Packer(c.sequenceLength(), ByteTokenizer.EOS);
-    packer.add("en", ByteTokenizer.encode(TEXT.repeat(60)));
-    return packer.take(48);
-  }
-
-  /** Injects {@code bad} as the loss of the step whose batch starts with {@code marked}, the first {@code times} times it runs. */
-  private static TrainingRound.Step injecting(int[] marked, float bad, int times) {
-    int[] left = {times};
-    return (model, batch, lr, microBatches) -> {
-      Training.StepResult result = model.train(batch, lr, microBatches);
-      if (left[0] > 0 && Arrays.equals(batch[0], marked)) {
-        left[0]--;
-        return new Training.StepResult(bad, result.rowLosses());
-      }
-      return result;
-    };
-  }
-
-  private double guardEvents(String kind, String action) {
-    for (MetricSnapshot s : registry.scrape()) {
-      if (!s.getMetadata().getName().equals("ipt_trainer_guard_events")) continue;
-      for (CounterSnapshot.CounterDataPointSnapshot p : ((CounterSnapshot) s).getDataPoints()) {
-        if (p.getLabels().equals(Labels.of("action", action, "kind", kind, "lineage", "guard"))) return p.getValue();
-      }
+    private TrainerConfig config() {
+        return TrainerConfig.of("guard", dir, 0)
+                .withModel(TINY, TrainConfig.defaults())
+                .withRounds(12, 4, Duration.ofSeconds(1));
     }
-    return 0;
-  }
 
-  @Test
-  void aNaNInOneBatchRestoresTheCheckpointDownWeightsTheBatchAndTheRoundCompletes() throws Exception {
-    TrainerConfig c = config();
-    List<Packer.Sequence> fresh = fresh(c);
-    List<Long> restores = new ArrayList<>();
-    try (ReplayStore replay = ReplayStore.open(dir.resolve("replay"), 0, 1 << 20, 1)) {
-      TrainingRound.Restore restore = () -> {
-        restores.add(1L);
-        return Training.create(c.model(), c.train());
-      };
-      TrainingRound.Outcome outcome = TrainingRound.runGuarded(Training.create(c.model(), c.train()), restore, c, fresh, 4, replay, null,
-          injecting(fresh.get(5 * 4).tokens(), Float.NaN, 1), metrics, 5);
-      try (Training model = outcome.model()) {
-        assertFalse(outcome.result().diverged());
-        assertEquals(List.of("non-finite loss NaN at step 6 of 12: down-weight batch 6"), outcome.guardEvents());
-        assertEquals(1, restores.size());
-        assertEquals(12, model.step(), "the restored model trained the whole round again");
-        assertTrue(Double.isFinite(outcome.result().trainLoss()));
-        assertEquals(1.0, guardEvents("non-finite", "down-weight"));
-      }
+    /** 12 steps of 4 new sequences each. */
+    private List<Packer.Sequence> fresh(TrainerConfig c) {
+        Packer packer = new Packer(c.sequenceLength(), ByteTokenizer.EOS);
+        packer.add("en", ByteTokenizer.encode(TEXT.repeat(60)));
+        return packer.take(48);
     }
-  }
 
-  @Test
-  void aBatchThatDivergesTwiceIsSkippedAndOneThatAlwaysDivergesStopsTheRound() throws Exception {
-    TrainerConfig c = config();
-    List<Packer.Sequence> fresh = fresh(c);
-    try (ReplayStore replay = ReplayStore.open(dir.resolve("replay"), 0, 1 << 20, 1)) {
-      TrainingRound.Outcome outcome = TrainingRound.runGuarded(Training.create(c.model(), c.train()),
-          () -> Training.create(c.model(), c.train()), c, fresh, 4, replay, null, injecting(fresh.get(2 * 4).tokens(), Float.POSITIVE_INFINITY, 2),
-          metrics, 5);
-      try (Training model = outcome.model()) {
-        assertEquals(2, outcome.guardEvents().size(), outcome.guardEvents().toString());
-        assertTrue(outcome.guardEvents().get(1).endsWith("skip batch 3"), outcome.guardEvents().toString());
-        assertEquals(11, model.step(), "one batch skipped");
-        assertEquals(1.0, guardEvents("non-finite", "skip"));
-      }
-      assertThrows(IllegalStateException.class, () -> TrainingRound.runGuarded(Training.create(c.model(), c.train()),
-          () -> Training.create(c.model(), c.train()), c, fresh, 4, replay, null, (m, batch, lr, mb) -> new Training.StepResult(Float.NaN, new float[batch.length]), metrics, 3));
+    /** Injects {@code bad} as the loss of the step whose batch starts with {@code marked}, the first {@code times}
+     * times it runs. */
+    private static TrainingRound.Step injecting(int[] marked, float bad, int times) {
+        int[] left = {times};
+        return (model, batch, lr, microBatches) -> {
+            Training.StepResult result = model.train(batch, lr, microBatches);
+            if (left[0] > 0 && Arrays.equals(batch[0], marked)) {
+                left[0]--;
+                return new Training.StepResult(bad, result.rowLosses());
+            }
+            return result;
+        };
     }
-  }
 
-  @Test
-  void aLossSpikePastTheBoundCountsAsDivergence() throws Exception {
-    TrainerConfig c = config();
-    List<Packer.Sequence> fresh = fresh(c);
-    try (ReplayStore replay = ReplayStore.open(dir.resolve("replay"), 0, 1 << 20, 1)) {
-      TrainingRound.Outcome outcome = TrainingRound.runGuarded(Training.create(c.model(), c.train()),
-          () -> Training.create(c.model(), c.train()), c, fresh, 4, replay, null, injecting(fresh.get(9 * 4).tokens(), 1000f, 1), metrics, 5);
-      try (Training model = outcome.model()) {
-        assertTrue(outcome.guardEvents().get(0).startsWith("loss spike 1000.000"), outcome.guardEvents().toString());
-        assertEquals(1.0, guardEvents("spike", "down-weight"));
-        assertEquals(12, model.step());
-      }
+    private double guardEvents(String kind, String action) {
+        for (MetricSnapshot s : registry.scrape()) {
+            if (!s.getMetadata().getName().equals("ipt_trainer_guard_events")) continue;
+            for (CounterSnapshot.CounterDataPointSnapshot p : ((CounterSnapshot) s).getDataPoints()) {
+                if (p.getLabels().equals(Labels.of("action", action, "kind", kind, "lineage", "guard")))
+                    return p.getValue();
+            }
+        }
+        return 0;
     }
-  }
+
+    @Test
+    void aNaNInOneBatchRestoresTheCheckpointDownWeightsTheBatchAndTheRoundCompletes() throws Exception {
+        TrainerConfig c = config();
+        List<Packer.Sequence> fresh = fresh(c);
+        List<Long> restores = new ArrayList<>();
+        try (ReplayStore replay = ReplayStore.open(dir.resolve("replay"), 0, 1 << 20, 1)) {
+            TrainingRound.Restore restore = () -> {
+                restores.add(1L);
+                return Training.create(c.model(), c.train());
+            };
+            TrainingRound.Outcome outcome = TrainingRound.runGuarded(
+                    Training.create(c.model(), c.train()),
+                    restore,
+                    c,
+                    fresh,
+                    4,
+                    replay,
+                    null,
+                    injecting(fresh.get(5 * 4).tokens(), Float.NaN, 1),
+                    metrics,
+                    5);
+            try (Training model = outcome.model()) {
+                assertFalse(outcome.result().diverged());
+                assertEquals(
+                        List.of("non-finite loss NaN at step 6 of 12: down-weight batch 6"), outcome.guardEvents());
+                assertEquals(1, restores.size());
+                assertEquals(12, model.step(), "the restored model trained the whole round again");
+                assertTrue(Double.isFinite(outcome.result().trainLoss()));
+                assertEquals(1.0, guardEvents("non-finite", "down-weight"));
+            }
+        }
+    }
+
+    @Test
+    void aBatchThatDivergesTwiceIsSkippedAndOneThatAlwaysDivergesStopsTheRound() throws Exception {
+        TrainerConfig c = config();
+        List<Packer.Sequence> fresh = fresh(c);
+        try (ReplayStore replay = ReplayStore.open(dir.resolve("replay"), 0, 1 << 20, 1)) {
+            TrainingRound.Outcome outcome = TrainingRound.runGuarded(
+                    Training.create(c.model(), c.train()),
+                    () -> Training.create(c.model(), c.train()),
+                    c,
+                    fresh,
+                    4,
+                    replay,
+                    null,
+                    injecting(fresh.get(2 * 4).tokens(), Float.POSITIVE_INFINITY, 2),
+                    metrics,
+                    5);
+            try (Training model = outcome.model()) {
+                assertEquals(
+                        2, outcome.guardEvents().size(), outcome.guardEvents().toString());
+                assertTrue(
+                        outcome.guardEvents().get(1).endsWith("skip batch 3"),
+                        outcome.guardEvents().toString());
+                assertEquals(11, model.step(), "one batch skipped");
+                assertEquals(1.0, guardEvents("non-finite", "skip"));
+            }
+            assertThrows(
+                    IllegalStateException.class,
+                    () -> TrainingRound.runGuarded(
+                            Training.create(c.model(), c.train()),
+                            () -> Training.create(c.model(), c.train()),
+                            c,
+                            fresh,
+                            4,
+                            replay,
+                            null,
+                            (m, batch, lr, mb) -> new Training.StepResult(Float.NaN, new float[batch.length]),
+                            metrics,
+                            3));
+        }
+    }
+
+    @Test
+    void aLossSpikePastTheBoundCountsAsDivergence() throws Exception {
+        TrainerConfig c = config();
+        List<Packer.Sequence> fresh = fresh(c);
+        try (ReplayStore replay = ReplayStore.open(dir.resolve("replay"), 0, 1 << 20, 1)) {
+            TrainingRound.Outcome outcome = TrainingRound.runGuarded(
+                    Training.create(c.model(), c.train()),
+                    () -> Training.create(c.model(), c.train()),
+                    c,
+                    fresh,
+                    4,
+                    replay,
+                    null,
+                    injecting(fresh.get(9 * 4).tokens(), 1000f, 1),
+                    metrics,
+                    5);
+            try (Training model = outcome.model()) {
+                assertTrue(
+                        outcome.guardEvents().get(0).startsWith("loss spike 1000.000"),
+                        outcome.guardEvents().toString());
+                assertEquals(1.0, guardEvents("spike", "down-weight"));
+                assertEquals(12, model.step());
+            }
+        }
+    }
 }
