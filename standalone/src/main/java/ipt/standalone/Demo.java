@@ -91,16 +91,17 @@ final class Demo {
 
         TrainerConfig defaults =
                 TrainerConfig.fromEnv(Map.of("IPT_LINEAGE", "replay", "IPT_DATA_DIR", work.toString()));
-        // No reset to the champion for the contrast lineage: a reset raises replay, and it would no longer be one
-        // without.
+        // The contrast lineage never replays: no recovery (one raises replay) and no gain (it follows forgetting).
         TrainerConfig.Forgetting f = defaults.forgetting();
+        TrainerConfig.Steering st = defaults.steering();
         List<TrainerConfig> trainers = List.of(
                 TrainerConfig.of("replay", work, options.replayFraction())
                         .withRounds(options.stepsPerRound(), options.batchSize(), IDLE_FLUSH),
                 TrainerConfig.of("no-replay", work, 0.0)
                         .withRounds(options.stepsPerRound(), options.batchSize(), IDLE_FLUSH)
-                        .with(new TrainerConfig.Forgetting(
-                                f.freezeEmbeddings(), f.frozenBlocks(), f.l2Pull(), 0, 0, 0)));
+                        .with(new TrainerConfig.Forgetting(f.freezeEmbeddings(), f.frozenBlocks(), f.l2Pull(), 0, 0, 0))
+                        .with(new TrainerConfig.Steering(
+                                st.floor(), 0, st.evaluationWait(), TrainerConfig.Steering.Recovery.NONE, st.keep())));
         EvaluatorConfig evaluator = EvaluatorConfig.fromEnv(Map.of("IPT_DATA_DIR", work.toString()));
         out.printf(
                 "ipt demo: %d phases (%s), work dir %s, service logs in %s%n",
@@ -109,13 +110,15 @@ final class Demo {
                 work,
                 work.resolve("services.log"));
         out.printf(
-                "  replay     the services' defaults: replay %d%%, %s; gate: %s policy (README, \"The gate\")%n",
+                "  replay     the services' defaults: replay %d%% (%s, following measured forgetting up to %d%%), "
+                        + "recovery %s, schedule %s; gate: %s policy (README, \"The gate\")%n",
                 Math.round(defaults.replay().fraction() * 100),
-                f.resetAfterRejections() == 0
-                        ? "no reset"
-                        : "after " + f.resetAfterRejections() + " rejections a reset to the champion with more replay",
+                defaults.replay().policy().name().toLowerCase(Locale.ROOT).replace('_', '-'),
+                Math.round(f.maxReplay() * 100),
+                st.recovery().name().toLowerCase(Locale.ROOT).replace('_', '-'),
+                defaults.rounds().schedule().name().toLowerCase(Locale.ROOT).replace('_', '-'),
                 evaluator.gate().name());
-        out.printf("  no-replay  for contrast: replay 0%% and no reset to the champion (a reset raises replay)%n");
+        out.printf("  no-replay  for contrast: replay 0%%, never raised (no gain, no recovery)%n");
         out.printf(
                 "  both       differ from the defaults only in: a round starts %d s after the stream goes "
                         + "quiet (default %d s), so each phase"
