@@ -153,7 +153,33 @@ public final class ContinualPretraining {
                         c -> with(c, Policy.STEERED, 0, Recovery.INTERPOLATE, Schedule.REWARM_COSINE)),
                 new Arm("steered, WSD", c -> with(c, Policy.STEERED, 0, Recovery.NONE, Schedule.WSD)),
                 new Arm("steered, WSD (1-sqrt)", c -> with(c, Policy.STEERED, 0, Recovery.NONE, Schedule.WSD_SQRT)),
-                new Arm("defaults", c -> c));
+                new Arm("defaults", c -> c),
+                suiteArm("en"),
+                suiteArm("java"));
+    }
+
+    /** Arms named so are the defaults leaning toward a user suite of one domain (its held-out text). */
+    static final String SUITE_ARM = "defaults, suite ";
+
+    /**
+     * The defaults with IPT_REPLAY_TARGET set to a suite of {@code domain}'s held-out text, which {@link #runSeed}
+     * writes under the seed's directory: the user's suite is what the arm is judged on (the issue's "measure it
+     * against plain sampling on the suites").
+     */
+    private static Arm suiteArm(String domain) {
+        return new Arm(SUITE_ARM + domain, c -> {
+            TrainerConfig.Replay r = c.replay();
+            return c.with(new TrainerConfig.Replay(
+                    r.fraction(),
+                    r.capacityBytes(),
+                    r.policy(),
+                    suites(c.checkpointRoot()).resolve(domain)));
+        });
+    }
+
+    /** Where a seed's suites are: beside the checkpoints of every lineage under its directory. */
+    private static Path suites(Path checkpointRoot) {
+        return checkpointRoot.getParent().getParent().resolve("suites");
     }
 
     private static TrainerConfig with(
@@ -161,7 +187,7 @@ public final class ContinualPretraining {
         TrainerConfig.Replay r = c.replay();
         TrainerConfig.Rounds rounds = c.rounds();
         TrainerConfig.Steering s = c.steering();
-        return c.with(new TrainerConfig.Replay(FRACTION, r.capacityBytes(), policy))
+        return c.with(new TrainerConfig.Replay(FRACTION, r.capacityBytes(), policy, r.target()))
                 .with(new TrainerConfig.Rounds(
                         rounds.stepsPerRound(),
                         rounds.batchSize(),
@@ -195,6 +221,13 @@ public final class ContinualPretraining {
             Map<String, List<List<DemoCorpus.Text>>> fed)
             throws Exception {
         List<Arm> remaining = new ArrayList<>(arms);
+        for (String d : DOMAINS) {
+            Path suite = Files.createDirectories(
+                    suites(config("x", dir, seed).checkpointRoot()).resolve(d));
+            Files.writeString(
+                    suite.resolve("heldout.txt"),
+                    String.join("\n", corpus.heldOut().get(d)));
+        }
         // Arms whose configs differ only after phase 1 (replay, recovery) share it: nothing is replayed before Java.
         while (!remaining.isEmpty()) {
             Arm first = remaining.get(0);

@@ -82,6 +82,31 @@ record ExperimentReport(List<Result> results, ServiceArms.Outcome service, int s
                             u,
                             100 * (1 - s / u)));
         }
+        for (String arm : arms()) {
+            if (!arm.startsWith(ContinualPretraining.SUITE_ARM)
+                    || of("defaults").isEmpty()) continue;
+            String d = arm.substring(ContinualPretraining.SUITE_ARM.length());
+            ToDoubleFunction<Result> afterNewest = r -> lossAt(r, NEWEST, d);
+            ToDoubleFunction<Result> atEnd =
+                    r -> r.curve().get(r.curve().size() - 1).loss().get(d);
+            md.append(String.format(
+                    Locale.ROOT,
+                    "- task-aware replay toward a %s suite (DSIR, the suite is %s's held-out text): %s loss after %s "
+                            + "%.4f vs %.4f with plain sampling (%+.4f), at the end %.4f vs %.4f (%+.4f); mean loss "
+                            + "at the end %.4f vs %.4f%n",
+                    d,
+                    d,
+                    d,
+                    NEWEST,
+                    mean(of(arm), afterNewest),
+                    mean(of("defaults"), afterNewest),
+                    mean(of(arm), afterNewest) - mean(of("defaults"), afterNewest),
+                    mean(of(arm), atEnd),
+                    mean(of("defaults"), atEnd),
+                    mean(of(arm), atEnd) - mean(of("defaults"), atEnd),
+                    mean(of(arm), ExperimentReport::meanAtEnd),
+                    mean(of("defaults"), ExperimentReport::meanAtEnd)));
+        }
         String best = null;
         for (String arm : arms())
             if (best == null || mean(of(arm), ExperimentReport::score) < mean(of(best), ExperimentReport::score))

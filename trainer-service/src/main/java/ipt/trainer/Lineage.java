@@ -20,8 +20,10 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SortedMap;
+import java.util.SplittableRandom;
 import java.util.TreeMap;
 import java.util.stream.Stream;
+import org.rocksdb.RocksDBException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -112,6 +114,8 @@ public final class Lineage implements AutoCloseable {
     private String anchorLocation;
     private final List<String> pendingIds = new ArrayList<>();
     private long documentsAdded;
+    /** The user suites' text in the lineage's tokens, once a round has needed it (IPT_REPLAY_TARGET). */
+    private List<int[]> targetTokens;
 
     private Lineage(TrainerConfig config, CheckpointStore store, TrainerMetrics metrics, ReplayStore replay) {
         this.config = config;
@@ -285,8 +289,9 @@ public final class Lineage implements AutoCloseable {
                     observer.after(m.model(), m.step());
                     return r;
                 };
+        TrainingRound.Draw draw = new TrainingRound.Draw(shares, taskAware(next));
         TrainingRound.Outcome outcome = TrainingRound.runGuarded(
-                training, this::restoreLast, config, fresh, newPerBatch, replay, shares, step, metrics, MAX_ATTEMPTS);
+                training, this::restoreLast, config, fresh, newPerBatch, replay, draw, step, metrics, MAX_ATTEMPTS);
         training = outcome.model();
         outcome.guardEvents()
                 .forEach(e -> log.warn(
@@ -412,6 +417,31 @@ public final class Lineage implements AutoCloseable {
         if (config.replay().policy() != TrainerConfig.Replay.Policy.STEERED || replay.size() == 0) return null;
         return ReplayMixture.shares(
                 replay.seen(), state.evidence(), config.steering().floor());
+    }
+
+    /**
+     * With IPT_REPLAY_TARGET, round {@code next}'s lean toward the suites: fitted against a sample of the store as it
+     * is before the round, drawn from the seed and the round alone, so a resumed lineage fits the same; else null.
+     */
+    private TaskAwareReplay taskAware(long next) throws RocksDBException {
+        if (config.replay().target() == null || replay.size() == 0) return null;
+        if (targetTokens == null) {
+            targetTokens = TaskAwareReplay.suiteTexts(config.replay().target()).stream()
+                    .map(t -> training.model().tokenizer().encode(t))
+                    .toList();
+            log.info(
+                    "{}: replay leans toward the {} suite texts in {} ({} tokens)",
+                    config.lineage(),
+                    targetTokens.size(),
+                    config.replay().target(),
+                    targetTokens.stream().mapToInt(t -> t.length).sum());
+        }
+        SplittableRandom random = new SplittableRandom(config.train().seed() * 31 + next);
+        List<int[]> stored =
+                replay.sample(TaskAwareReplay.STORE_SAMPLE, TrainerConfig.Replay.Policy.UNIFORM, random).stream()
+                        .map(ReplayStore.Entry::tokens)
+                        .toList();
+        return TaskAwareReplay.fit(targetTokens, stored);
     }
 
     /** The last committed weights, frozen and pulled as before, for the divergence guard's retry. */

@@ -90,8 +90,9 @@ public record TrainerConfig(
     /**
      * @param fraction share of every batch drawn from the replay store (none while it is empty)
      * @param capacityBytes what the store may hold, shared equally by the domains' reservoirs
+     * @param target a directory of user suites whose text replay leans toward ({@link TaskAwareReplay}); null: none
      */
-    public record Replay(double fraction, long capacityBytes, Policy policy) {
+    public record Replay(double fraction, long capacityBytes, Policy policy, Path target) {
         /**
          * {@code UNIFORM}: as if drawn from the whole history; {@code DOMAIN_BALANCED}: every domain alike;
          * {@code STEERED}: by the gate's settled reports ({@link ReplayMixture}), domains being forgotten drawn more.
@@ -108,7 +109,7 @@ public record TrainerConfig(
         }
 
         Replay withFraction(double f) {
-            return new Replay(f, capacityBytes, policy);
+            return new Replay(f, capacityBytes, policy, target);
         }
     }
 
@@ -219,7 +220,7 @@ public record TrainerConfig(
                 dataDir.resolve("checkpoints").resolve(lineage),
                 dataDir.resolve("replay").resolve(lineage),
                 new Rounds(50, 16, 1, Duration.ofSeconds(30), Rounds.Schedule.WSD, 10),
-                new Replay(replayFraction, 256L << 20, Replay.Policy.STEERED),
+                new Replay(replayFraction, 256L << 20, Replay.Policy.STEERED, null),
                 GptConfig.small(),
                 TrainConfig.defaults(),
                 Guard.defaults(),
@@ -476,6 +477,15 @@ public record TrainerConfig(
                     + "`uniform` draws them, the rest from the "
                     + "domains whose held-out loss rose above the lowest the lineage reached, in "
                     + "proportion to the rise"));
+    static final Setting<Path> REPLAY_TARGET = SETTINGS.add(Setting.optional(
+            "IPT_REPLAY_TARGET",
+            Type.PATH,
+            "(none)",
+            Rule.exists(),
+            Change.NEXT_ROUND,
+            "a directory of user suites (as `IPT_EVAL_SUITES`): replayed rows lean toward their text, "
+                    + "by hashed n-gram importance weights (DSIR) over 4 candidates a row; none: drawn as the policy "
+                    + "draws them"));
     static final Setting<Double> REPLAY_FLOOR = SETTINGS.add(Setting.of(
             "IPT_REPLAY_FLOOR",
             Type.DOUBLE,
@@ -637,7 +647,10 @@ public record TrainerConfig(
                         v.get(SCHEDULE),
                         v.get(ANNEAL_STEPS)))
                 .with(new Replay(
-                        v.get(REPLAY_FRACTION), (long) (v.get(REPLAY_CAPACITY_MB) * (1 << 20)), v.get(REPLAY_POLICY)))
+                        v.get(REPLAY_FRACTION),
+                        (long) (v.get(REPLAY_CAPACITY_MB) * (1 << 20)),
+                        v.get(REPLAY_POLICY),
+                        v.isSet(REPLAY_TARGET) ? v.get(REPLAY_TARGET) : null))
                 .with(new Guard(
                         v.get(SPIKE_FACTOR), g.settleSteps(), v.get(DOWN_WEIGHT).floatValue()))
                 .with(new Forgetting(

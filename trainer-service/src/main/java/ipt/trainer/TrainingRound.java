@@ -31,6 +31,23 @@ final class TrainingRound {
         Training.StepResult train(Training model, int[][] batch, float lr, int microBatches);
     }
 
+    /**
+     * How a round draws its replayed rows: domains by the gate's {@code shares} ({@link ReplayMixture}) or, when
+     * null, by the lineage's policy; then, with a {@code target}, leaning toward the user's suites ({@link
+     * TaskAwareReplay}).
+     */
+    record Draw(SortedMap<String, Double> shares, TaskAwareReplay target) {
+        static final Draw BY_POLICY = new Draw(null, null);
+
+        List<ReplayStore.Entry> rows(ReplayStore store, TrainerConfig.Replay.Policy policy, int n, SplittableRandom r)
+                throws RocksDBException {
+            int drawn = target == null ? n : n * TaskAwareReplay.POOL;
+            List<ReplayStore.Entry> pool =
+                    shares == null ? store.sample(drawn, policy, r) : store.sample(drawn, shares, r);
+            return target == null ? pool : target.choose(pool, n, r);
+        }
+    }
+
     /** Brings back the weights of the last committed checkpoint. */
     interface Restore {
         Training lastCommitted() throws Exception;
@@ -50,7 +67,7 @@ final class TrainingRound {
             List<Packer.Sequence> fresh,
             int newPerBatch,
             ReplayStore replay,
-            SortedMap<String, Double> shares,
+            Draw draw,
             Step step,
             TrainerMetrics metrics,
             int maxAttempts)
@@ -58,7 +75,7 @@ final class TrainingRound {
         Map<Integer, Float> stepScale = new HashMap<>();
         List<String> events = new ArrayList<>();
         for (int attempt = 1; ; attempt++) {
-            Result result = run(model, config, fresh, newPerBatch, replay, shares, stepScale, step, metrics);
+            Result result = run(model, config, fresh, newPerBatch, replay, draw, stepScale, step, metrics);
             if (!result.diverged()) return new Outcome(model, result, events);
             if (attempt == maxAttempts)
                 throw new IllegalStateException("round diverged " + maxAttempts + " times: " + result.detail());
@@ -80,22 +97,7 @@ final class TrainingRound {
             List<Packer.Sequence> fresh,
             int newPerBatch,
             ReplayStore replay,
-            Map<Integer, Float> stepScale,
-            Step step,
-            TrainerMetrics metrics)
-            throws RocksDBException {
-        return run(model, config, fresh, newPerBatch, replay, null, stepScale, step, metrics);
-    }
-
-    /** As above; {@code shares}, if not null, say which domain each replayed row is drawn from ({@link
-     * ReplayMixture}). */
-    static Result run(
-            Training model,
-            TrainerConfig config,
-            List<Packer.Sequence> fresh,
-            int newPerBatch,
-            ReplayStore replay,
-            SortedMap<String, Double> shares,
+            Draw draw,
             Map<Integer, Float> stepScale,
             Step step,
             TrainerMetrics metrics)
@@ -116,7 +118,7 @@ final class TrainingRound {
             if (replay.size() > 0) {
                 int n = config.rounds().batchSize() - newRows;
                 SplittableRandom random = random(config, model.step());
-                (shares == null ? replay.sample(n, config.replay().policy(), random) : replay.sample(n, shares, random))
+                draw.rows(replay, config.replay().policy(), n, random)
                         .forEach(e -> rows.add(new Packer.Sequence(e.domain(), e.tokens())));
             }
             float lr = learningRate(config, firstStep + s, s, steps) * scale;

@@ -2,6 +2,7 @@ package ipt.trainer;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
@@ -20,6 +21,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
+import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -59,14 +61,36 @@ class LineageTest {
 
     @Test
     void aRecoveredLineageTrainsTheSameNextRoundAsOneThatNeverStopped() throws Exception {
-        TrainerConfig straight = config("straight");
+        resumesBitForBit(c -> c);
+    }
+
+    @Test
+    void replayLeaningTowardUserSuitesResumesBitForBitAndChangesWhatIsReplayed() throws Exception {
+        Path suites = Files.createDirectories(dir.resolve("suites"));
+        Files.writeString(suites.resolve("committee.txt"), "the committee and the rapporteur: 12345 67890 ".repeat(20));
+        Lineage.Round leaning = resumesBitForBit(c -> c.with(new TrainerConfig.Replay(
+                c.replay().fraction(), c.replay().capacityBytes(), c.replay().policy(), suites)));
+        TrainerConfig plain = config("plain");
+        try (Lineage lineage = Lineage.recover(plain, store(plain), null)) {
+            round(lineage, 0);
+            Lineage.Round second = round(lineage, 1000);
+            assertNotEquals(
+                    second.checkpoint().manifest().files().get("params.bin"),
+                    leaning.checkpoint().manifest().files().get("params.bin"),
+                    "the second round replays other rows when it leans toward the suites");
+        }
+    }
+
+    /** Trains two rounds straight and with a crash and recovery in between; returns the resumed second round. */
+    private Lineage.Round resumesBitForBit(UnaryOperator<TrainerConfig> settings) throws Exception {
+        TrainerConfig straight = settings.apply(config("straight"));
         Lineage.Round second;
         try (Lineage lineage = Lineage.recover(straight, store(straight), null)) {
             assertNull(lineage.location());
             round(lineage, 0);
             second = round(lineage, 1000);
         }
-        TrainerConfig resumed = config("resumed");
+        TrainerConfig resumed = settings.apply(config("resumed"));
         Lineage.Round again;
         String first;
         try (Lineage lineage = Lineage.recover(resumed, store(resumed), null)) {
@@ -93,6 +117,7 @@ class LineageTest {
         Checkpoint written = Checkpoint.open(Path.of(again.location()));
         String documents = new String(written.file(Lineage.DOCUMENTS_FILE), StandardCharsets.UTF_8);
         assertEquals("doc-1000", documents.lines().findFirst().orElseThrow());
+        return again;
     }
 
     @Test

@@ -30,7 +30,8 @@ class TrainerConfigTest {
                 new TrainerConfig.Rounds(50, 16, 4, c.rounds().idleFlush(), TrainerConfig.Rounds.Schedule.WSD, 7),
                 c.rounds());
         assertEquals(
-                new TrainerConfig.Replay(0.25, (long) (1.5 * (1 << 20)), TrainerConfig.Replay.Policy.DOMAIN_BALANCED),
+                new TrainerConfig.Replay(
+                        0.25, (long) (1.5 * (1 << 20)), TrainerConfig.Replay.Policy.DOMAIN_BALANCED, null),
                 c.replay());
         assertEquals(new TrainerConfig.Forgetting(true, 1, 0.2f, 5, 0.1, 0.5), c.forgetting());
         assertEquals(3, c.model().nLayers());

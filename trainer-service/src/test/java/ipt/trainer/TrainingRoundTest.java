@@ -91,7 +91,7 @@ class TrainingRoundTest {
                     fresh,
                     4,
                     replay,
-                    null,
+                    TrainingRound.Draw.BY_POLICY,
                     injecting(fresh.get(5 * 4).tokens(), Float.NaN, 1),
                     metrics,
                     5);
@@ -119,7 +119,7 @@ class TrainingRoundTest {
                     fresh,
                     4,
                     replay,
-                    null,
+                    TrainingRound.Draw.BY_POLICY,
                     injecting(fresh.get(2 * 4).tokens(), Float.POSITIVE_INFINITY, 2),
                     metrics,
                     5);
@@ -141,7 +141,7 @@ class TrainingRoundTest {
                             fresh,
                             4,
                             replay,
-                            null,
+                            TrainingRound.Draw.BY_POLICY,
                             (m, batch, lr, mb) -> new Training.StepResult(Float.NaN, new float[batch.length]),
                             metrics,
                             3));
@@ -160,7 +160,7 @@ class TrainingRoundTest {
                     fresh,
                     4,
                     replay,
-                    null,
+                    TrainingRound.Draw.BY_POLICY,
                     injecting(fresh.get(9 * 4).tokens(), 1000f, 1),
                     metrics,
                     5);
