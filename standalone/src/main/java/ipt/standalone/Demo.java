@@ -6,6 +6,7 @@ import ipt.ingest.CurationConfig;
 import ipt.ingest.DocumentPublisher;
 import ipt.ingest.DocumentSink;
 import ipt.ingest.HttpDocumentSink;
+import ipt.model.GptConfig;
 import ipt.runtime.DirectoryTree;
 import ipt.schemas.Document;
 import ipt.schemas.EvaluationReport;
@@ -45,7 +46,8 @@ final class Demo {
             int frenchKb,
             int stepsPerRound,
             int batchSize,
-            double replayFraction) {}
+            double replayFraction,
+            GptConfig model) {}
 
     /** Rounds start 2 s after the stream goes quiet (the services wait 30 s), so each phase's tail is trained
      * promptly. */
@@ -96,9 +98,11 @@ final class Demo {
         TrainerConfig.Steering st = defaults.steering();
         List<TrainerConfig> trainers = List.of(
                 TrainerConfig.of("replay", work, options.replayFraction())
-                        .withRounds(options.stepsPerRound(), options.batchSize(), IDLE_FLUSH),
+                        .withRounds(options.stepsPerRound(), options.batchSize(), IDLE_FLUSH)
+                        .withModel(options.model(), defaults.train()),
                 TrainerConfig.of("no-replay", work, 0.0)
                         .withRounds(options.stepsPerRound(), options.batchSize(), IDLE_FLUSH)
+                        .withModel(options.model(), defaults.train())
                         .with(new TrainerConfig.Forgetting(f.freezeEmbeddings(), f.frozenBlocks(), f.l2Pull(), 0, 0, 0))
                         .with(new TrainerConfig.Steering(
                                 st.floor(), 0, st.evaluationWait(), TrainerConfig.Steering.Recovery.NONE, st.keep())));
@@ -119,6 +123,16 @@ final class Demo {
                 defaults.rounds().schedule().name().toLowerCase(Locale.ROOT).replace('_', '-'),
                 evaluator.gate().name());
         out.printf("  no-replay  for contrast: replay 0%%, never raised (no gain, no recovery)%n");
+        GptConfig m = options.model();
+        out.printf(
+                "  model      d_model %d, %d blocks, %d heads, context %d%s%n",
+                m.dModel(),
+                m.nLayers(),
+                m.nHeads(),
+                m.contextLength(),
+                m.equals(defaults.model())
+                        ? " (the services' default for a new lineage)"
+                        : " (asked on the command line)");
         out.printf(
                 "  both       differ from the defaults only in: a round starts %d s after the stream goes "
                         + "quiet (default %d s), so each phase"
@@ -128,8 +142,9 @@ final class Demo {
                 options.replayFraction() == defaults.replay().fraction()
                                 && options.stepsPerRound() == defaults.rounds().stepsPerRound()
                                 && options.batchSize() == defaults.rounds().batchSize()
+                                && options.model().equals(defaults.model())
                         ? ""
-                        : "; and as asked on the command line: replay, steps per round, batch size");
+                        : "; and as asked on the command line: replay, steps per round, batch size, model shape");
 
         Table table = new Table(out);
         List<LossReport.PhaseEnd> phaseEnds = new ArrayList<>();

@@ -15,6 +15,7 @@ import ipt.ingest.IngestApi;
 import ipt.ingest.IngestApiConfig;
 import ipt.ingest.IngestJournal;
 import ipt.ingest.LoadReport;
+import ipt.model.GptConfig;
 import ipt.runtime.KafkaSettings;
 import ipt.runtime.Settings;
 import ipt.schemas.Decision;
@@ -138,11 +139,35 @@ public final class Ipt implements Runnable {
                         "Replay fraction of the 'replay' lineage (default: ${DEFAULT-VALUE}, the services' default).")
         double replay;
 
+        @Option(names = "--d-model", description = "Width of both lineages' model (default: IPT_D_MODEL's).")
+        Integer dModel;
+
+        @Option(names = "--layers", description = "Transformer blocks of both lineages' model (default: IPT_LAYERS's).")
+        Integer layers;
+
+        @Option(names = "--heads", description = "Attention heads of both lineages' model (default: IPT_HEADS's).")
+        Integer heads;
+
         @Override
         public Integer call() throws Exception {
+            GptConfig m = TrainerConfig.fromEnv(Map.of()).model();
+            GptConfig model = new GptConfig(
+                    m.vocabSize(),
+                    m.contextLength(),
+                    dModel == null ? m.dModel() : dModel,
+                    layers == null ? m.nLayers() : layers,
+                    heads == null ? m.nHeads() : heads);
             return new Demo(
                             new Demo.Options(
-                                    workDir, englishKb, javaKb, germanKb, frenchKb, stepsPerRound, batchSize, replay),
+                                    workDir,
+                                    englishKb,
+                                    javaKb,
+                                    germanKb,
+                                    frenchKb,
+                                    stepsPerRound,
+                                    batchSize,
+                                    replay,
+                                    model),
                             System.out)
                     .run();
         }

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import ipt.model.GptConfig;
 import ipt.testsupport.EmbeddedKafka;
 import java.awt.BasicStroke;
 import java.awt.Color;
@@ -52,8 +53,8 @@ class DashboardIT {
                 Files.isExecutable(Path.of("/usr/bin/prometheus")),
                 "prometheus is not installed (apt-get install prometheus)");
         Path work = dir.resolve("demo");
-        Demo.Options options =
-                new Demo.Options(work, 150, 100, 100, 0, 10, 8, 0.25); // enough held-out text for 3 tasks
+        Demo.Options options = new Demo.Options(
+                work, 150, 100, 100, 0, 10, 8, 0.25, GptConfig.small()); // enough held-out text for 3 tasks
         ByteArrayOutputStream demoOut = new ByteArrayOutputStream();
         Thread demo = new Thread(
                 () -> {
