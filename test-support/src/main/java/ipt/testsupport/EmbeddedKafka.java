@@ -49,7 +49,9 @@ public final class EmbeddedKafka implements AutoCloseable {
      * reused as it is, so a broker can be stopped and started again on the same data and address.
      */
     public static EmbeddedKafka start(Path logDir, int port, boolean deleteOnClose) throws Exception {
+        // The OS may hand out the port it just handed the caller: the broker would then refuse two listeners on it.
         int controllerPort = freePort();
+        while (controllerPort == port) controllerPort = freePort();
         Map<String, Object> props = new HashMap<>();
         props.put("process.roles", "broker,controller");
         props.put("node.id", "1");
