@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import ipt.checkpoints.CheckpointStore;
 import ipt.evaluator.OfflineGate;
+import ipt.model.GptConfig;
 import ipt.model.TrainConfig;
 import ipt.runtime.DirectoryTree;
 import ipt.schemas.EvaluationReport;
@@ -31,7 +32,8 @@ import java.util.function.UnaryOperator;
  * Europarl, Java sources, German and French Europarl), then a phase where all four arrive interleaved. Arms vary one
  * thing each against the service's defaults: how replay draws domains (uniform or steered by the gate's reports),
  * what a run of rejections leads to (nothing, a reset to the champion, a reset only when worse overall, an
- * interpolation toward the champion), and the learning-rate schedule. Every arm runs the trainer's own code
+ * interpolation toward the champion), and the learning-rate schedule; beside the defaults, replay leaning toward a user
+ * suite (IPT_REPLAY_TARGET) and a larger model (d256, 4 blocks: capacity). Every arm runs the trainer's own code
  * ({@link Lineage}) in the service's 50-step rounds, with the evaluator's default gate judging every checkpoint
  * ({@link OfflineGate}); arms of one schedule share phase 1 (nothing to replay yet) and fork when Java starts. The
  * defaults arm runs again through Kafka, the trainer and evaluator services ({@link ServiceArms}).
@@ -155,7 +157,11 @@ public final class ContinualPretraining {
                 new Arm("steered, WSD (1-sqrt)", c -> with(c, Policy.STEERED, 0, Recovery.NONE, Schedule.WSD_SQRT)),
                 new Arm("defaults", c -> c),
                 suiteArm("en"),
-                suiteArm("java"));
+                suiteArm("java"),
+                new Arm("defaults, d256 L4", c -> {
+                    GptConfig m = c.model();
+                    return c.withModel(new GptConfig(m.vocabSize(), m.contextLength(), 256, 4, 8), c.train());
+                }));
     }
 
     /** Arms named so are the defaults leaning toward a user suite of one domain (its held-out text). */
