@@ -43,13 +43,17 @@ public final class GatePolicies {
         Map<String, GatePolicy> policies = new LinkedHashMap<>();
         policies.put("rules 2% (old default)", GatePolicy.rules(GateRules.defaults(0.02), null));
         policies.put("rules 10% (old demo)", GatePolicy.rules(GateRules.defaults(0.10), null));
-        policies.put("stream 10/0/10 (default)", GatePolicy.stream(0.10));
-        policies.put("stream 5/0/10", GatePolicy.stream(0.05));
+        // Labels name cap/average/best in percent; each policy sets all three, so a label means the same whatever the
+        // defaults are.
+        policies.put("stream 10/0/5 (default)", GatePolicy.stream(0.10).withBestBound(0.05));
+        policies.put("stream 10/0/10", GatePolicy.stream(0.10).withBestBound(0.10));
+        policies.put("stream 5/0/10", GatePolicy.stream(0.05).withBestBound(0.10));
         policies.put("stream 15/0/15", GatePolicy.stream(0.15).withBestBound(0.15));
         policies.put("stream 10/0/off", GatePolicy.stream(0.10).withBestBound(null));
-        policies.put("stream 10/0/5", GatePolicy.stream(0.10).withBestBound(0.05));
-        policies.put("stream 10/+1/10", GatePolicy.stream(0.10).withAverageBudget(0.01));
-        policies.put("stream 10/-1/10", GatePolicy.stream(0.10).withAverageBudget(-0.01));
+        policies.put(
+                "stream 10/+1/10", GatePolicy.stream(0.10).withBestBound(0.10).withAverageBudget(0.01));
+        policies.put(
+                "stream 10/-1/10", GatePolicy.stream(0.10).withBestBound(0.10).withAverageBudget(-0.01));
         for (String lineage : replay.lineages()) replay.printCandidates(System.out, lineage, policies);
         replay.printSummary(System.out, policies);
     }

@@ -18,7 +18,7 @@ public record GatePolicy(String name, GateRules rules, double taskCap, double av
     /** Largest stream-weighted mean relative loss change (IPT_GATE_AVERAGE_BUDGET): no worse on the stream. */
     public static final double AVERAGE_BUDGET = 0.0;
     /** Largest relative rise of a learned task's loss over the lineage's best on it (IPT_GATE_BEST_BOUND). */
-    public static final double BEST_BOUND = 0.10;
+    public static final double BEST_BOUND = 0.05;
 
     public GatePolicy {
         if (!STREAM.equals(name) && !RULES.equals(name))

@@ -18,7 +18,7 @@ class EvaluatorConfigTest {
     @Test
     void theStreamPolicyIsTheDefault() throws Exception {
         GatePolicy gate = EvaluatorConfig.fromEnv(Map.of()).gate();
-        assertEquals(new GatePolicy(GatePolicy.STREAM, GateRules.defaults(0.10), 0.10, 0.0, 0.10), gate);
+        assertEquals(new GatePolicy(GatePolicy.STREAM, GateRules.defaults(0.10), 0.10, 0.0, 0.05), gate);
         assertEquals(
                 EvaluatorConfig.STALL_AFTER, EvaluatorConfig.fromEnv(Map.of()).stallAfter());
         GatePolicy tuned = EvaluatorConfig.fromEnv(Map.of(
