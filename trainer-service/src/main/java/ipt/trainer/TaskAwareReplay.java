@@ -20,8 +20,8 @@ import java.util.stream.Stream;
  * lineage's own tokens. Two bags of hashed token unigrams and bigrams, one fitted on the suites' text and one on a
  * sample of the replay store, give each candidate sequence a log importance weight (the sum over its n-grams of
  * log p_target / p_store); from a pool of {@link #POOL} times the rows wanted, the rows are drawn without
- * replacement in proportion to those weights (Gumbel top-k). The pool bounds how far the draw can lean: at most the
- * best quarter of the pool is taken, so every stored domain still comes back.
+ * replacement in proportion to those weights (Gumbel top-k). The pool bounds how far the draw can lean: the rows
+ * come from what the replay policy drew, a quarter of it, so the policy's mixture still shapes what is replayed.
  */
 final class TaskAwareReplay {
     /** Candidates drawn per replayed row: how selective the resampling may be. */
