@@ -242,13 +242,16 @@ public final class ContinualPretraining {
                     .filter(a -> samePhase1(a.config().apply(config("p1", dir, seed)), firstConfig))
                     .toList();
             remaining.removeAll(group);
+            // Named by schedule and shape: groups differing in either must not find each other's checkpoints.
             String name = "phase1-"
                     + firstConfig
                             .rounds()
                             .schedule()
                             .name()
                             .toLowerCase(Locale.ROOT)
-                            .replace('_', '-');
+                            .replace('_', '-')
+                    + "-d" + firstConfig.model().dModel() + "-l"
+                    + firstConfig.model().nLayers();
             TrainerConfig phase1Config = firstConfig.with(recoveryNone(firstConfig.steering()));
             phase1Config = copy(phase1Config, name, dir);
             Judged judged = new Judged(new OfflineGate(corpus.heldOut()), new TreeMap<>(), new TreeMap<>());
