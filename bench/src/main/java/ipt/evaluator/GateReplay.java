@@ -3,6 +3,7 @@ package ipt.evaluator;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import ipt.checkpoints.Checkpoint;
 import ipt.model.LanguageModel;
+import ipt.model.Task;
 import ipt.schemas.CheckpointPublished;
 import ipt.schemas.EvaluationReport;
 import java.io.IOException;

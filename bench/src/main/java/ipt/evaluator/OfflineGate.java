@@ -1,6 +1,7 @@
 package ipt.evaluator;
 
 import ipt.model.LanguageModel;
+import ipt.model.Task;
 import ipt.schemas.Decision;
 import ipt.schemas.EvaluationReport;
 import ipt.schemas.TaskResult;

@@ -4,6 +4,8 @@ import com.sun.net.httpserver.HttpHandler;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import ipt.checkpoints.CheckpointStore;
 import ipt.model.LanguageModel;
+import ipt.model.Task;
+import ipt.model.UserSuites;
 import ipt.runtime.KafkaSettings;
 import ipt.runtime.ServiceLoop;
 import ipt.runtime.ServiceProcess;

@@ -1,6 +1,7 @@
 package ipt.evaluator;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import ipt.model.Task;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;

@@ -1,6 +1,7 @@
 package ipt.evaluator;
 
 import ipt.model.LanguageModel;
+import ipt.model.Task;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;

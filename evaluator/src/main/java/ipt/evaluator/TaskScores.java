@@ -1,6 +1,7 @@
 package ipt.evaluator;
 
 import ipt.model.LanguageModel;
+import ipt.model.Task;
 import ipt.model.Tokenizer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;

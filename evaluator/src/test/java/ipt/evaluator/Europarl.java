@@ -1,5 +1,6 @@
 package ipt.evaluator;
 
+import ipt.model.Task;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;

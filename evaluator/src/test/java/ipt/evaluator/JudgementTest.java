@@ -10,6 +10,7 @@ import ipt.checkpoints.Checkpoint;
 import ipt.checkpoints.CheckpointStore;
 import ipt.model.ByteTokenizer;
 import ipt.model.GptConfig;
+import ipt.model.Task;
 import ipt.model.TrainConfig;
 import ipt.model.Training;
 import java.nio.file.Path;

@@ -1,11 +1,9 @@
 package ipt.trainer;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
+import ipt.model.Task;
+import ipt.model.UserSuites;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -13,7 +11,6 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.stream.IntStream;
-import java.util.stream.Stream;
 
 /**
  * Replay that favours what the user's suites are about: DSIR's importance resampling (Xie et al. 2023) over the
@@ -32,8 +29,6 @@ final class TaskAwareReplay {
 
     /** Hash buckets of the n-gram features (DSIR used 10,000). */
     private static final int BUCKETS = 1 << 13;
-
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     private final double[] logRatio;
 
@@ -82,38 +77,22 @@ final class TaskAwareReplay {
     }
 
     /**
-     * The text of the suites in {@code dir}, laid out as the evaluator reads them (README, "User suites"): a {@code
-     * .txt} file whole; in a {@code .jsonl} file each {@code text}, or each item's context followed by its answer.
+     * The text of the suites in {@code dir}, read as the evaluator reads them ({@link UserSuites}): each document of
+     * a text suite, and each item's context followed by its answer.
      */
     static List<String> suiteTexts(Path dir) {
         List<String> texts = new ArrayList<>();
-        try (Stream<Path> files = Files.list(dir)) {
-            for (Path file : files.filter(Files::isRegularFile).sorted().toList()) {
-                String name = file.getFileName().toString();
-                if (name.startsWith(".")) continue; // a ConfigMap mount's ..data and the like
-                if (name.endsWith(".txt")) texts.add(Files.readString(file, StandardCharsets.UTF_8));
-                else if (name.endsWith(".jsonl")) texts.addAll(jsonlTexts(file));
+        try {
+            for (Task task : UserSuites.load(dir)) {
+                if (task instanceof Task.Text t) texts.addAll(t.documents());
+                else if (task instanceof Task.Choices c)
+                    c.items().forEach(i -> texts.add(i.context() + i.choices().get(i.answer())));
             }
         } catch (IOException e) {
             throw new UncheckedIOException("reading the replay target's suites in " + dir, e);
         }
-        if (texts.stream().allMatch(String::isBlank))
+        if (texts.isEmpty())
             throw new IllegalArgumentException("IPT_REPLAY_TARGET " + dir + " holds no suite text (.txt, .jsonl)");
-        return texts;
-    }
-
-    private static List<String> jsonlTexts(Path file) throws IOException {
-        List<String> texts = new ArrayList<>();
-        for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
-            if (line.isBlank()) continue;
-            JsonNode node = JSON.readTree(line);
-            if (node.path("text").isTextual()) {
-                texts.add(node.get("text").asText());
-            } else if (node.path("context").isTextual()) {
-                JsonNode answer = node.path("choices").path(node.path("answer").asInt(-1));
-                texts.add(node.get("context").asText() + answer.asText(""));
-            }
-        }
         return texts;
     }
 

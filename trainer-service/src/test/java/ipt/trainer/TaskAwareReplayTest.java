@@ -60,8 +60,8 @@ class TaskAwareReplayTest {
         Files.writeString(dir.resolve("notes.txt"), "plain text suite");
         Files.writeString(
                 dir.resolve("cloze.jsonl"),
-                "{\"context\": \"The cat sat on the\", \"choices\": [\" sky\", \" mat\"], \"answer\": 1}\n\n"
-                        + "{\"text\": \"a document\"}\n");
+                "{\"context\": \"The cat sat on the\", \"choices\": [\" sky\", \" mat\"], \"answer\": 1}\n\n");
+        Files.writeString(dir.resolve("documents.jsonl"), "{\"text\": \"a document\"}\n");
         Files.writeString(dir.resolve("..data"), "a ConfigMap's link, not a suite");
         assertEquals(
                 List.of("The cat sat on the mat", "a document", "plain text suite"), TaskAwareReplay.suiteTexts(dir));

@@ -1,9 +1,9 @@
-package ipt.evaluator;
+package ipt.model;
 
 import java.util.List;
 
 /** What a model is scored on: text (loss; perplexity is its exp) or multiple-choice items (acc, acc_norm). */
-sealed interface Task permits Task.Text, Task.Choices {
+public sealed interface Task permits Task.Text, Task.Choices {
     String name();
 
     /** Documents scored as the trainer packs them: EOS after each, cut into context-sized sequences. */

@@ -1,4 +1,4 @@
-package ipt.evaluator;
+package ipt.model;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -16,14 +16,14 @@ import java.util.stream.Stream;
  * perplexity); {@code .jsonl} holds either {@code {"text": ...}} documents (loss) or multiple-choice items
  * {@code {"context": ..., "choices": [...], "answer": i}} (acc, acc_norm), one JSON object per line.
  */
-final class UserSuites {
+public final class UserSuites {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private UserSuites() {}
 
     /** The suites in {@code dir}, by file name; none when {@code dir} is null. A malformed file is refused, saying
      * where. */
-    static List<Task> load(Path dir) throws IOException {
+    public static List<Task> load(Path dir) throws IOException {
         List<Task> tasks = new ArrayList<>();
         if (dir == null) return tasks;
         if (!Files.isDirectory(dir))

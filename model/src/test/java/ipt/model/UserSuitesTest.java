@@ -1,4 +1,4 @@
-package ipt.evaluator;
+package ipt.model;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
