@@ -89,7 +89,7 @@ public final class ContinualPretraining {
                 ? arms().stream()
                         .filter(a -> List.of(args[3].split("\\|")).contains(a.name()))
                         .toList()
-                : arms();
+                : arms().stream().filter(a -> !a.name().equals(CAPACITY_ARM)).toList();
         Path work = Files.createTempDirectory("ipt-experiment");
         // Once the defaults equal an arm's settings, that arm stands for them.
         if (arms.stream().filter(a -> isDefaults(a, work)).count() > 1)
@@ -156,13 +156,20 @@ public final class ContinualPretraining {
                 new Arm("steered, WSD", c -> with(c, Policy.STEERED, 0, Recovery.NONE, Schedule.WSD)),
                 new Arm("steered, WSD (1-sqrt)", c -> with(c, Policy.STEERED, 0, Recovery.NONE, Schedule.WSD_SQRT)),
                 new Arm("defaults", c -> c),
+                new Arm("defaults, floor 0.25", c -> withFloor(c, 0.25)),
                 suiteArm("en"),
                 suiteArm("java"),
-                new Arm("defaults, d256 L4", c -> {
+                new Arm(CAPACITY_ARM, c -> {
                     GptConfig m = c.model();
                     return c.withModel(new GptConfig(m.vocabSize(), m.contextLength(), 256, 4, 8), c.train());
                 }));
     }
+
+    /**
+     * The defaults at a larger shape: named, not run by default, because at 3× the time a step it alone would take the
+     * default run past its 40 minutes.
+     */
+    static final String CAPACITY_ARM = "defaults, d256 L4";
 
     /** Arms named so are the defaults leaning toward a user suite of one domain (its held-out text). */
     static final String SUITE_ARM = "defaults, suite ";
