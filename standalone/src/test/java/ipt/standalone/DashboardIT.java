@@ -65,12 +65,8 @@ class DashboardIT {
                     }
                 },
                 "demo");
-        long started = System.currentTimeMillis() / 1000;
-        demo.start();
+        // Prometheus is up before the demo starts, so its first events are scraped however slowly either starts.
         Path targets = work.resolve("prometheus-targets.json");
-        for (int i = 0; i < 600 && !Files.exists(targets); i++) Thread.sleep(100);
-        assertTrue(Files.exists(targets), "the demo wrote its scrape targets");
-
         int port = EmbeddedKafka.freePort();
         Path config = dir.resolve("prometheus.yml");
         Files.writeString(config, """
@@ -90,6 +86,11 @@ class DashboardIT {
                 .start();
         String api = "http://127.0.0.1:" + port + "/api/v1/";
         try {
+            awaitReady("http://127.0.0.1:" + port + "/-/ready", prometheus);
+            long started = System.currentTimeMillis() / 1000;
+            demo.start();
+            for (int i = 0; i < 600 && !Files.exists(targets); i++) Thread.sleep(100);
+            assertTrue(Files.exists(targets), "the demo wrote its scrape targets");
             demo.join(Duration.ofMinutes(12).toMillis());
             assertTrue(!demo.isAlive(), "the demo finished:\n" + demoOut);
             long ended = System.currentTimeMillis() / 1000;
@@ -147,6 +148,22 @@ class DashboardIT {
 
     private static String encode(String s) {
         return URLEncoder.encode(s, StandardCharsets.UTF_8);
+    }
+
+    /** Waits until Prometheus answers ready: its TSDB open and its scrape loop running. */
+    private static void awaitReady(String url, Process prometheus) throws Exception {
+        for (int attempt = 0; attempt < 300; attempt++) {
+            assertTrue(prometheus.isAlive(), "prometheus exited with " + prometheus.exitValue());
+            try {
+                if (HTTP.send(HttpRequest.newBuilder(URI.create(url)).build(), HttpResponse.BodyHandlers.discarding())
+                                .statusCode()
+                        == 200) return;
+            } catch (java.net.ConnectException e) {
+                // not listening yet
+            }
+            Thread.sleep(200);
+        }
+        throw new AssertionError("prometheus not ready after 60 s: " + url);
     }
 
     private static JsonNode get(String url) throws Exception {
