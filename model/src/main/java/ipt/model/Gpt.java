@@ -18,7 +18,9 @@ import ai.djl.util.Pair;
 import ai.djl.util.PairList;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.SplittableRandom;
+import java.util.TreeMap;
 
 /**
  * A GPT-2 style decoder-only transformer (after nanoGPT), the whole model in this file:
@@ -68,6 +70,34 @@ final class Gpt extends AbstractBlock {
         }
         x = apply(lnF, ps, x, training);
         return Linear.linear(x, wte); // (B, T, V)
+    }
+
+    /**
+     * The weights under the names transformers' GPT2LMHeadModel gives them, laid out as DJL holds them (a Linear's
+     * weight (out, in)): how ipt's GPT exports as GPT-2, whose blocks compute what these do.
+     */
+    Map<String, NDArray> gpt2Weights() {
+        Map<String, NDArray> weights = new TreeMap<>();
+        weights.put("transformer.wte.weight", tokenEmbedding.getArray());
+        weights.put("transformer.wpe.weight", positionEmbedding.getArray());
+        for (int i = 0; i < blocks.size(); i++) {
+            TransformerBlock block = blocks.get(i);
+            String h = "transformer.h." + i + ".";
+            putWeightAndBias(weights, h + "ln_1", block.ln1);
+            putWeightAndBias(weights, h + "attn.c_attn", block.attn.qkv);
+            putWeightAndBias(weights, h + "attn.c_proj", block.attn.proj);
+            putWeightAndBias(weights, h + "ln_2", block.ln2);
+            putWeightAndBias(weights, h + "mlp.c_fc", block.mlp.fc);
+            putWeightAndBias(weights, h + "mlp.c_proj", block.mlp.proj);
+        }
+        putWeightAndBias(weights, "transformer.ln_f", lnF);
+        return weights;
+    }
+
+    /** A Linear's weight and bias, or a LayerNorm's gamma and beta (their parameters in that order). */
+    private static void putWeightAndBias(Map<String, NDArray> weights, String name, Block block) {
+        weights.put(name + ".weight", block.getDirectParameters().valueAt(0).getArray());
+        weights.put(name + ".bias", block.getDirectParameters().valueAt(1).getArray());
     }
 
     /** Per-token cross-entropy in nats: (B, T, V) logits and (B, T) int64 targets -> (B, T). */
@@ -187,13 +217,6 @@ final class Gpt extends AbstractBlock {
             return x.reshape(b, t, nHeads, c / nHeads).transpose(0, 2, 1, 3);
         }
 
-        /** (T, T) additive mask: 0 where key <= query, -1e9 above the diagonal (the engine has no tril). */
-        private static NDArray causalMask(NDManager manager, long t) {
-            NDArray position = manager.arange(0, (int) t, 1, DataType.INT32);
-            NDArray future = position.reshape(1, t).gt(position.reshape(t, 1)); // (T, T): key after query
-            return future.toType(DataType.FLOAT32, false).mul(-1e9f);
-        }
-
         @Override
         protected void initializeChildBlocks(NDManager manager, DataType dataType, Shape... inputShapes) {
             qkv.initialize(manager, dataType, inputShapes);
@@ -243,8 +266,15 @@ final class Gpt extends AbstractBlock {
         return block.forward(ps, new NDList(x), training).singletonOrThrow();
     }
 
+    /** (T, T) additive mask: 0 where key <= query, -1e9 above the diagonal (the engine has no tril). */
+    static NDArray causalMask(NDManager manager, long t) {
+        NDArray position = manager.arange(0, (int) t, 1, DataType.INT32);
+        NDArray future = position.reshape(1, t).gt(position.reshape(t, 1)); // (T, T): key after query
+        return future.toType(DataType.FLOAT32, false).mul(-1e9f);
+    }
+
     /** Rows of the table picked by ids; the result belongs to the ids' (the step's) manager. */
-    private static NDArray embed(NDArray ids, NDArray table) {
+    static NDArray embed(NDArray ids, NDArray table) {
         return ids.getNDArrayInternal()
                 .embedding(ids, table, SparseFormat.DENSE)
                 .singletonOrThrow();

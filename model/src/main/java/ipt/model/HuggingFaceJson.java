@@ -3,6 +3,7 @@ package ipt.model;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.util.HashMap;
@@ -28,6 +29,11 @@ final class HuggingFaceJson implements Tokenizer {
 
     /** Reads the JSON for its end-of-text token and vocabulary size; fails with the reason if it has neither. */
     static HuggingFaceJson of(byte[] json) throws IOException {
+        return of(json, -1);
+    }
+
+    /** As {@link #of(byte[])}, with {@code eos} (a model's config.json eos_token_id) as end of text unless -1. */
+    static HuggingFaceJson of(byte[] json, int eos) throws IOException {
         JsonNode root = new ObjectMapper().readTree(json);
         int maxId = -1;
         Map<String, Integer> special = new HashMap<>();
@@ -38,18 +44,81 @@ final class HuggingFaceJson implements Tokenizer {
             if (added.path("special").asBoolean())
                 special.put(added.path("content").asText(), added.path("id").asInt());
         }
-        Integer eos = END_OF_TEXT.stream()
-                .filter(special::containsKey)
-                .findFirst()
-                .map(special::get)
-                .orElse(null);
         if (maxId < 0) throw new IOException("tokenizer.json has no model.vocab");
-        if (eos == null)
-            throw new IOException("tokenizer.json has no special end-of-text token (one of " + END_OF_TEXT + ")");
+        if (eos > maxId) throw new IOException("end-of-text id " + eos + " is outside tokenizer.json's " + (maxId + 1));
+        if (eos < 0) {
+            eos = END_OF_TEXT.stream()
+                    .filter(special::containsKey)
+                    .findFirst()
+                    .map(special::get)
+                    .orElseThrow(() -> new IOException(
+                            "tokenizer.json has no special end-of-text token (one of " + END_OF_TEXT + ")"));
+        }
         HuggingFaceTokenizer tokenizer = HuggingFaceTokenizer.newInstance(
                 new ByteArrayInputStream(json),
                 Map.of("addSpecialTokens", "false", "truncation", "false", "padding", "false"));
         return new HuggingFaceJson(tokenizer, eos, maxId + 1);
+    }
+
+    /**
+     * A tokenizer.json whose ids are {@link ByteTokenizer}'s: byte-level BPE without merges, so each UTF-8 byte is
+     * the token of its value (bytes shown as GPT-2's printable stand-in characters), and {@code <|endoftext|>} is the
+     * special token {@link ByteTokenizer#EOS}, the name transformers' GPT-2 tokenizer expects.
+     */
+    static byte[] byteLevelJson() {
+        ObjectMapper mapper = new ObjectMapper();
+        ObjectNode root = mapper.createObjectNode();
+        root.put("version", "1.0").putNull("truncation");
+        root.putNull("padding");
+        root.putArray("added_tokens")
+                .addObject()
+                .put("id", ByteTokenizer.EOS)
+                .put("content", "<|endoftext|>")
+                .put("single_word", false)
+                .put("lstrip", false)
+                .put("rstrip", false)
+                .put("normalized", false)
+                .put("special", true);
+        root.putNull("normalizer");
+        ObjectNode byteLevel = mapper.createObjectNode()
+                .put("type", "ByteLevel")
+                .put("add_prefix_space", false)
+                .put("trim_offsets", true)
+                .put("use_regex", false);
+        root.set("pre_tokenizer", byteLevel);
+        root.putNull("post_processor");
+        root.set("decoder", byteLevel.deepCopy());
+        ObjectNode model = root.putObject("model")
+                .put("type", "BPE")
+                .putNull("dropout")
+                .putNull("unk_token")
+                .putNull("continuing_subword_prefix")
+                .putNull("end_of_word_suffix")
+                .put("fuse_unk", false)
+                .put("byte_fallback", false);
+        ObjectNode vocab = model.putObject("vocab");
+        for (int b = 0; b < 256; b++) vocab.put(String.valueOf(Character.toChars(byteStandIn(b))), b);
+        model.putArray("merges");
+        try {
+            return mapper.writerWithDefaultPrettyPrinter().writeValueAsBytes(root);
+        } catch (IOException e) {
+            throw new IllegalStateException("a JSON tree in memory cannot be written: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * GPT-2's byte-level alphabet: printable Latin-1 bytes stand for themselves, the other 68 bytes, in order, for
+     * the code points from 256 on (so no token is whitespace or a control character).
+     */
+    private static int byteStandIn(int b) {
+        if (printableLatin1(b)) return b;
+        int unprintableBefore = 0;
+        for (int below = 0; below < b; below++) if (!printableLatin1(below)) unprintableBefore++;
+        return 256 + unprintableBefore;
+    }
+
+    private static boolean printableLatin1(int b) {
+        return (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
     }
 
     @Override

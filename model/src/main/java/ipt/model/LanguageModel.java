@@ -35,9 +35,9 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * A network (the ipt GPT, or a TorchScript module a lineage started from) with its weights and the tokenizer it reads
- * text with: what a checkpoint holds besides training state. It scores text forward only ({@link Scoring});
- * {@link Training} trains it.
+ * A network (the ipt GPT, a Hugging Face GPT-2, Llama or Qwen2 model, or a TorchScript module a lineage started from)
+ * with its weights and the tokenizer it reads text with: what a checkpoint holds besides training state. It scores
+ * text forward only ({@link Scoring}); {@link Training} trains it.
  */
 public final class LanguageModel implements AutoCloseable {
 
@@ -45,6 +45,19 @@ public final class LanguageModel implements AutoCloseable {
     public static final String IPT_GPT = "ipt-gpt";
     /** A TorchScript module started from (see {@link #fromTorchScript}). */
     public static final String TORCHSCRIPT = "torchscript";
+    /** Hugging Face's GPT2LMHeadModel (see {@link #fromHuggingFace}). */
+    public static final String GPT2 = HfConfig.GPT2;
+    /** Hugging Face's LlamaForCausalLM. */
+    public static final String LLAMA = HfConfig.LLAMA;
+    /** Hugging Face's Qwen2ForCausalLM. */
+    public static final String QWEN2 = HfConfig.QWEN2;
+
+    static final String CONFIG_JSON = "config.json";
+    static final String TOKENIZER_JSON = "tokenizer.json";
+    static final String GENERATION_CONFIG_JSON = "generation_config.json";
+    /** Files of a Hugging Face directory that only its users read: carried from import to export unchanged. */
+    private static final List<String> CARRIED_FILES =
+            List.of(GENERATION_CONFIG_JSON, "tokenizer_config.json", "special_tokens_map.json");
     /** Token and position embeddings: the GPT's wte and wpe, or a TorchScript module's *emb*.weight. */
     static final Pattern EMBEDDING = Pattern.compile("wte|wpe|(?:.*\\.)?(?:wte|wpe|\\w*emb\\w*)\\.weight");
     /** A parameter of block i: DJL's "NNh<i>_..." in the GPT, "h.<i>.", "blocks.<i>." or "layers.<i>." in a
@@ -63,35 +76,37 @@ public final class LanguageModel implements AutoCloseable {
     final Block net; // Gpt, or the TorchScript module
     private final Tokenizer tokenizer;
     private final byte[] tokenizerJson; // null for bytes
+    private final HfConfig hfConfig; // null unless a Hugging Face architecture
+    private final Map<String, byte[]> carriedFiles; // of CARRIED_FILES, those the imported directory had
     // Reused by one step or evaluation at a time: the model's lock.
     final Staging inputBuffer = new Staging();
     final Staging targetBuffer = new Staging();
 
-    private LanguageModel(GptConfig config, long seed, String architecture, byte[] weights, byte[] tokenizerJson)
+    /** Builds the network in the model's manager, with its weights loaded or its initializers seeded. */
+    private interface NetBuilder {
+        Block build(Model model) throws IOException, MalformedModelException;
+    }
+
+    private LanguageModel(
+            GptConfig config,
+            String architecture,
+            byte[] tokenizerJson,
+            int eos,
+            HfConfig hfConfig,
+            Map<String, byte[]> carriedFiles,
+            NetBuilder builder)
             throws IOException, MalformedModelException {
         this.config = config;
         this.architecture = architecture;
         this.tokenizerJson = tokenizerJson;
+        this.hfConfig = hfConfig;
+        this.carriedFiles = Map.copyOf(carriedFiles);
         synchronized (ENGINE) {
             model = Model.newInstance("ipt-" + architecture, Device.cpu(), "PyTorch");
             Tokenizer loadedTokenizer = null;
             try {
-                loadedTokenizer = tokenizerJson == null ? Tokenizer.BYTES : HuggingFaceJson.of(tokenizerJson);
-                if (architecture.equals(TORCHSCRIPT)) {
-                    net = torchScript((PtNDManager) model.getNDManager(), weights);
-                } else if (architecture.equals(IPT_GPT)) {
-                    Gpt gpt = new Gpt(config);
-                    gpt.seedInitializers(seed);
-                    if (weights != null) {
-                        // Loaded parameters count as initialised: initialize keeps them.
-                        gpt.loadParameters(
-                                model.getNDManager(), new DataInputStream(new ByteArrayInputStream(weights)));
-                    }
-                    net = gpt;
-                } else {
-                    throw new MalformedModelException("unknown architecture " + architecture + " (expected " + IPT_GPT
-                            + " or " + TORCHSCRIPT + ")");
-                }
+                loadedTokenizer = tokenizerJson == null ? Tokenizer.BYTES : HuggingFaceJson.of(tokenizerJson, eos);
+                net = builder.build(model);
                 model.setBlock(net);
                 // As DJL's Trainer.initialize does it: fresh GPT weights come from the seeded initializers here.
                 net.initialize(model.getNDManager(), model.getDataType(), new Shape(1, config.contextLength()));
@@ -102,6 +117,19 @@ public final class LanguageModel implements AutoCloseable {
                 throw e;
             }
         }
+    }
+
+    /** ipt's GPT, its weights from DJL's parameter file or, when null, drawn from {@code seed}. */
+    private static NetBuilder gpt(GptConfig config, long seed, byte[] weights) {
+        return model -> {
+            Gpt gpt = new Gpt(config);
+            gpt.seedInitializers(seed);
+            if (weights != null) {
+                // Loaded parameters count as initialised: initialize keeps them.
+                gpt.loadParameters(model.getNDManager(), new DataInputStream(new ByteArrayInputStream(weights)));
+            }
+            return gpt;
+        };
     }
 
     /** A TorchScript archive's module with every parameter trainable (DJL's trainParam); libtorch reads it from a
@@ -119,7 +147,7 @@ public final class LanguageModel implements AutoCloseable {
     /** Fresh weights, deterministic from {@code seed}. */
     public static LanguageModel create(GptConfig config, long seed) {
         try {
-            return new LanguageModel(config, seed, IPT_GPT, null, null);
+            return new LanguageModel(config, IPT_GPT, null, -1, null, Map.of(), gpt(config, seed, null));
         } catch (IOException | MalformedModelException e) {
             throw new IllegalStateException("nothing is read when creating a model", e);
         }
@@ -143,7 +171,15 @@ public final class LanguageModel implements AutoCloseable {
                 vocabSize, declared.contextLength(), declared.dModel(), declared.nLayers(), declared.nHeads());
         LanguageModel loaded;
         try {
-            loaded = new LanguageModel(config, 0, TORCHSCRIPT, Files.readAllBytes(module), tokenizer);
+            byte[] archive = Files.readAllBytes(module);
+            loaded = new LanguageModel(
+                    config,
+                    TORCHSCRIPT,
+                    tokenizer,
+                    -1,
+                    null,
+                    Map.of(),
+                    model -> torchScript((PtNDManager) model.getNDManager(), archive));
         } catch (MalformedModelException e) {
             throw new IOException(module + ": " + e.getMessage(), e);
         } catch (RuntimeException e) {
@@ -202,14 +238,109 @@ public final class LanguageModel implements AutoCloseable {
      */
     public static LanguageModel of(GptConfig config, String architecture, byte[] weights, byte[] tokenizerJson)
             throws IOException {
+        NetBuilder builder;
+        if (architecture.equals(IPT_GPT)) {
+            builder = gpt(config, 0, weights);
+        } else if (architecture.equals(TORCHSCRIPT)) {
+            builder = model -> torchScript((PtNDManager) model.getNDManager(), weights);
+        } else {
+            throw new IOException("unknown architecture " + architecture + " (expected " + IPT_GPT + " or "
+                    + TORCHSCRIPT + "; Hugging Face models load with fromHuggingFace)");
+        }
         try {
-            return new LanguageModel(config, 0, architecture, weights, tokenizerJson);
+            return new LanguageModel(config, architecture, tokenizerJson, -1, null, Map.of(), builder);
         } catch (MalformedModelException e) {
             throw new IOException(e.getMessage(), e);
         }
     }
 
-    /** {@link #IPT_GPT} or {@link #TORCHSCRIPT}. */
+    /** {@link #fromHuggingFace(Path, int)} over the model's whole context (n_positions, max_position_embeddings). */
+    public static LanguageModel fromHuggingFace(Path dir) throws IOException {
+        return fromHuggingFace(dir, HfConfig.parse(read(dir, CONFIG_JSON)).maxPositions());
+    }
+
+    /**
+     * A Hugging Face model directory: config.json (GPT2LMHeadModel, LlamaForCausalLM or Qwen2ForCausalLM), its
+     * weights in model.safetensors or shards listed by model.safetensors.index.json (F32, F16 or BF16, held as
+     * float32), and the tokenizer.json it reads text with; documents end with config.json's eos_token_id. Trained and
+     * scored over windows of {@code contextLength} tokens (at most the model's own context). An architecture or a
+     * setting not built here, and a tensor missing, extra or of the wrong shape, are refused with the reason.
+     */
+    public static LanguageModel fromHuggingFace(Path dir, int contextLength) throws IOException {
+        HfConfig hf;
+        Map<String, SafeTensors.Entry> tensors;
+        byte[] tokenizer;
+        try {
+            hf = HfConfig.parse(read(dir, CONFIG_JSON));
+            tensors = SafeTensors.open(dir);
+            tokenizer = read(dir, TOKENIZER_JSON);
+        } catch (IOException e) {
+            throw new IOException(dir + ": " + e.getMessage(), e);
+        }
+        if (contextLength < 1 || contextLength > hf.maxPositions())
+            throw new IllegalArgumentException(
+                    "context length " + contextLength + " outside 1.." + hf.maxPositions() + " of " + dir);
+        Map<String, byte[]> carried = new HashMap<>();
+        for (String file : CARRIED_FILES) {
+            if (Files.exists(dir.resolve(file))) carried.put(file, Files.readAllBytes(dir.resolve(file)));
+        }
+        try {
+            return new LanguageModel(
+                    hf.gptConfig(contextLength), hf.modelType(), tokenizer, hf.eosTokenId(), hf, carried, model -> {
+                        HfDecoder decoder = HfDecoder.of(hf);
+                        decoder.load(tensors, model.getNDManager());
+                        return decoder;
+                    });
+        } catch (IOException | MalformedModelException e) {
+            throw new IOException(dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static byte[] read(Path dir, String file) throws IOException {
+        Path path = dir.resolve(file);
+        if (!Files.exists(path)) throw new IOException(dir + " has no " + file);
+        return Files.readAllBytes(path);
+    }
+
+    /**
+     * Writes this model as a Hugging Face directory transformers loads: config.json, the weights as float32
+     * model.safetensors (shards of at most {@code maxShardBytes} and model.safetensors.index.json past that),
+     * tokenizer.json and generation_config.json (with the other files an imported directory had for its users).
+     * ipt's GPT is written as GPT2LMHeadModel, with a byte-level tokenizer.json when it reads bytes; a TorchScript
+     * module has no such form and is refused. {@code dir} must hold no safetensors yet.
+     */
+    public void writeHuggingFace(Path dir, long maxShardBytes) throws IOException {
+        HfConfig hf;
+        HfDecoder layout;
+        byte[] tokenizerFile;
+        synchronized (ENGINE) {
+            Map<String, NDArray> weights;
+            if (net instanceof HfDecoder decoder) {
+                hf = hfConfig;
+                layout = decoder;
+                weights = decoder.weights();
+                tokenizerFile = tokenizerJson;
+            } else if (net instanceof Gpt gpt) {
+                hf = HfConfig.gpt2Of(config, tokenizer.eos());
+                layout = HfDecoder.of(hf); // its parameters' names and layout only: no weights
+                weights = gpt.gpt2Weights();
+                tokenizerFile = tokenizerJson == null ? HuggingFaceJson.byteLevelJson() : tokenizerJson;
+            } else {
+                throw new IOException("a " + architecture + " model has no Hugging Face form");
+            }
+            try (NDManager export = model.getNDManager().newSubManager()) {
+                SafeTensors.write(dir, layout.checkpointTensors(weights, export), maxShardBytes);
+            }
+        }
+        Files.write(dir.resolve(CONFIG_JSON), hf.toJson());
+        Files.write(dir.resolve(TOKENIZER_JSON), tokenizerFile);
+        Map<String, byte[]> files = new TreeMap<>(carriedFiles);
+        files.putIfAbsent(GENERATION_CONFIG_JSON, hf.generationConfigJson());
+        for (Map.Entry<String, byte[]> file : files.entrySet())
+            Files.write(dir.resolve(file.getKey()), file.getValue());
+    }
+
+    /** {@link #IPT_GPT}, {@link #TORCHSCRIPT}, {@link #GPT2}, {@link #LLAMA} or {@link #QWEN2}. */
     public String architecture() {
         return architecture;
     }
