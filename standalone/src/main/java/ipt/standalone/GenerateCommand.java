@@ -57,18 +57,21 @@ final class GenerateCommand implements Callable<Integer> {
 
     @Option(
             names = "--temperature",
+            paramLabel = "T",
             defaultValue = "0.8",
             description = "divides the logits; 0: the most likely token every time (default: ${DEFAULT-VALUE})")
     double temperature;
 
     @Option(
             names = "--top-k",
+            paramLabel = "K",
             defaultValue = "0",
             description = "draw only among the k most likely tokens; 0: no limit (default: ${DEFAULT-VALUE})")
     int topK;
 
     @Option(
             names = "--top-p",
+            paramLabel = "P",
             defaultValue = "0.95",
             description =
                     "draw only among the most likely tokens whose probability reaches p (default: ${DEFAULT-VALUE})")
@@ -76,12 +79,14 @@ final class GenerateCommand implements Callable<Integer> {
 
     @Option(
             names = "--max-tokens",
+            paramLabel = "N",
             defaultValue = "200",
             description = "new tokens at most; the end-of-text token ends sooner (default: ${DEFAULT-VALUE})")
     int maxTokens;
 
     @Option(
             names = "--seed",
+            paramLabel = "SEED",
             description = "seed of the draws: the same seed gives the same text (default: a random one, printed)")
     Long seed;
 
