@@ -73,8 +73,8 @@ record ChampionContinuations(
     void print(PrintStream out) {
         out.printf(
                 Locale.ROOT,
-                "%neach champion continues the same held-out prompts (temperature %s, seed %d, %d tokens; ⏎ is a line"
-                        + " break); try ipt generate --lineage L --prompt TEXT%n",
+                "%neach champion continues the same held-out prompts (ipt generate: temperature %s, seed %d, %d tokens;"
+                        + " ⏎ is a line break)%n",
                 SAMPLING.temperature(),
                 SAMPLING.seed(),
                 SAMPLING.maxTokens());
