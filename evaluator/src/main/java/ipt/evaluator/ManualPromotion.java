@@ -1,7 +1,6 @@
 package ipt.evaluator;
 
 import ipt.checkpoints.CheckpointStore;
-import ipt.runtime.TopicReader;
 import ipt.schemas.CheckpointPublished;
 import ipt.schemas.Decision;
 import ipt.schemas.EvaluationReport;
@@ -13,7 +12,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.common.errors.SerializationException;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 
@@ -37,7 +35,7 @@ public final class ManualPromotion {
             String requestedBy) {
         if (reason == null || reason.isBlank())
             throw new IllegalArgumentException("a manual promotion needs a reason (--reason)");
-        CheckpointPublished published = published(kafka, lineage, version);
+        CheckpointPublished published = PublishedCheckpoints.published(kafka, lineage, version);
         String refused = CheckpointAccess.open(store, published.getLocation(), published.getSha256())
                 .refusal();
         if (refused != null)
@@ -94,20 +92,5 @@ public final class ManualPromotion {
             producer.commitTransaction();
         }
         return promotion;
-    }
-
-    private static CheckpointPublished published(Map<String, Object> kafka, String lineage, long version) {
-        CheckpointPublished found = null;
-        for (var r : TopicReader.readAll(kafka, Topics.CHECKPOINTS.name())) {
-            try {
-                CheckpointPublished c = Topics.CHECKPOINTS.value(r);
-                if (c.getLineage().equals(lineage) && c.getVersion() == version) found = c;
-            } catch (SerializationException e) {
-                // not a checkpoint this version of ipt can read: not the one asked for
-            }
-        }
-        if (found == null)
-            throw new IllegalArgumentException("lineage " + lineage + " published no checkpoint v" + version);
-        return found;
     }
 }

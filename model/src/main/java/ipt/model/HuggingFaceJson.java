@@ -130,6 +130,13 @@ final class HuggingFaceJson implements Tokenizer {
     }
 
     @Override
+    public String decode(int[] ids) {
+        long[] wide = new long[ids.length];
+        for (int i = 0; i < ids.length; i++) wide[i] = ids[i];
+        return tokenizer.decode(wide, true);
+    }
+
+    @Override
     public int eos() {
         return eos;
     }

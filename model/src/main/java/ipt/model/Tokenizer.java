@@ -18,6 +18,11 @@ public interface Tokenizer extends AutoCloseable {
         }
 
         @Override
+        public String decode(int[] ids) {
+            return ByteTokenizer.decode(ids);
+        }
+
+        @Override
         public int eos() {
             return ByteTokenizer.EOS;
         }
@@ -35,6 +40,9 @@ public interface Tokenizer extends AutoCloseable {
 
     /** The text's ids, no special tokens added. */
     int[] encode(String text);
+
+    /** The text of ids, special tokens left out. */
+    String decode(int[] ids);
 
     /** The id that separates packed documents. */
     int eos();

@@ -34,7 +34,7 @@ import java.util.stream.Collectors;
  * Java, German, French). The recommended lineage runs the services' defaults; beside it a lineage without
  * replay shows what the defaults prevent. The terminal shows every judged round and a line per phase; the
  * services log to a file in the work directory; the report draws each domain's loss of the served champion
- * and of every candidate over rounds.
+ * and of every candidate over rounds. Last, each champion continues the same prompts, one per domain.
  */
 final class Demo {
     /** How big the demo is; the defaults finish in a few minutes on two cores. */
@@ -149,6 +149,7 @@ final class Demo {
         Table table = new Table(out);
         List<LossReport.PhaseEnd> phaseEnds = new ArrayList<>();
         List<EvaluationReport> reports;
+        ChampionContinuations continuations;
         try (EmbeddedKafka kafka = EmbeddedKafka.start(work.resolve("kafka"), EmbeddedKafka.freePort(), false);
                 LocalPipeline pipeline = new LocalPipeline(
                         kafka.bootstrapServers(), work, CurationConfig.defaults(), trainers, evaluator);
@@ -208,12 +209,17 @@ final class Demo {
                         (System.nanoTime() - phaseStarted) / 1e9));
             }
             reports = evaluations.reports();
+            continuations = ChampionContinuations.of(
+                    pipeline.kafka(),
+                    evaluator.store(Map.of()),
+                    trainers.stream().map(TrainerConfig::lineage).toList());
         }
 
         LossReport report = new LossReport(reports);
         Path html = work.resolve("report.html");
         report.write(html, phaseEnds);
         printForgetting(report);
+        continuations.print(out);
         out.printf("%nreport: %s%ndone in %.0f s%n", html, (System.nanoTime() - started) / 1e9);
         return 0;
     }

@@ -56,7 +56,8 @@ import picocli.CommandLine.Parameters;
             Ipt.BrokerCommand.class,
             Ipt.TopicsCommand.class,
             Ipt.IngestCommand.class,
-            Ipt.ConfigCommand.class
+            Ipt.ConfigCommand.class,
+            GenerateCommand.class
         })
 public final class Ipt implements Runnable {
     /** Every service's settings, in the order the README documents them. */
@@ -69,14 +70,19 @@ public final class Ipt implements Runnable {
     public static void main(String[] args) {
         // No code or weights are ever downloaded at run time.
         System.setProperty("ai.djl.offline", System.getProperty("ai.djl.offline", "true"));
-        CommandLine cli = new CommandLine(new Ipt());
-        // A setting that is missing or wrong is the user's to fix: say what, without a stack trace.
-        cli.setExecutionExceptionHandler((e, command, parsed) -> {
+        System.exit(cli(new Ipt()).execute(args));
+    }
+
+    /** The command line of a command. A setting that is missing or wrong is the user's to fix: its reason on
+     * stderr, without a stack trace, and exit code 2. */
+    static CommandLine cli(Object command) {
+        CommandLine cli = new CommandLine(command);
+        cli.setExecutionExceptionHandler((e, failed, parsed) -> {
             if (!(e instanceof IllegalArgumentException)) throw e;
-            command.getErr().println("ipt: " + e.getMessage());
+            failed.getErr().println("ipt: " + e.getMessage());
             return 2;
         });
-        System.exit(cli.execute(args));
+        return cli;
     }
 
     @Override
