@@ -1,5 +1,7 @@
 package ipt.bench;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import ipt.bench.ContinualPretraining.Point;
 import ipt.bench.ContinualPretraining.Result;
 import java.awt.BasicStroke;
@@ -53,8 +55,8 @@ final class LossCurves {
         int i = 0;
         for (String arm : byArm.keySet()) {
             int y = 2 * PANEL_H + 20 + 22 * i;
-            g.setColor(COLORS[i++ % COLORS.length]);
-            g.setStroke(new BasicStroke(2));
+            g.setColor(COLORS[i % COLORS.length]);
+            g.setStroke(stroke(i++));
             g.drawLine(MARGIN, y - 4, MARGIN + 40, y - 4);
             g.setColor(Color.BLACK);
             g.drawString(arm + (byArm.get(arm).get(0).defaults() ? " (the defaults)" : ""), MARGIN + 50, y);
@@ -71,6 +73,20 @@ final class LossCurves {
                 2 * PANEL_H + 20);
         g.dispose();
         ImageIO.write(image, "png", png.toFile());
+    }
+
+    /** Solid for the first ten arms, dashed for the next ten: past ten arms, colours repeat. */
+    private static BasicStroke stroke(int arm) {
+        return arm < COLORS.length
+                ? new BasicStroke(2)
+                : new BasicStroke(2, BasicStroke.CAP_BUTT, BasicStroke.JOIN_MITER, 10, new float[] {8, 5}, 0);
+    }
+
+    /** Redraws a run's plot from the results.json it wrote: {@code bench/run LossCurves results.json losses.png}. */
+    public static void main(String[] args) throws Exception {
+        JsonNode run = new ObjectMapper().readTree(Path.of(args[0]).toFile());
+        List<Result> results = new ObjectMapper().readerForListOf(Result.class).readValue(run.get("results"));
+        draw(results, run.get("phaseSteps").asInt(), Path.of(args[1]));
     }
 
     private static void panel(
@@ -115,8 +131,8 @@ final class LossCurves {
         }
         int i = 0;
         for (List<Result> rs : byArm.values()) {
-            g.setColor(COLORS[i++ % COLORS.length]);
-            g.setStroke(new BasicStroke(2));
+            g.setColor(COLORS[i % COLORS.length]);
+            g.setStroke(stroke(i++));
             Result first = rs.get(0);
             int px = -1;
             int py = -1;
