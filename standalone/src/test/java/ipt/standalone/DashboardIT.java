@@ -153,7 +153,7 @@ class DashboardIT {
     /** Waits until Prometheus answers ready: its TSDB open and its scrape loop running. */
     private static void awaitReady(String url, Process prometheus) throws Exception {
         for (int attempt = 0; attempt < 300; attempt++) {
-            assertTrue(prometheus.isAlive(), "prometheus exited with " + prometheus.exitValue());
+            if (!prometheus.isAlive()) throw new AssertionError("prometheus exited with " + prometheus.exitValue());
             try {
                 if (HTTP.send(HttpRequest.newBuilder(URI.create(url)).build(), HttpResponse.BodyHandlers.discarding())
                                 .statusCode()
