@@ -47,7 +47,7 @@ public final class Checkpoint {
     static final String TORCHSCRIPT_FILE = "model.pt";
     static final String TOKENIZER_FILE = "tokenizer.json";
     static final String OPTIMIZER_FILE = "optimizer.bin";
-    static final String MANIFEST_FILE = "manifest.json";
+    public static final String MANIFEST_FILE = "manifest.json";
     static final String CONFIG_FILE = "config.json";
     /** Lets open() detect an edited or truncated manifest, which lists no hash of itself. */
     static final String MANIFEST_SHA_FILE = "manifest.sha256";
