@@ -9,6 +9,7 @@ import ipt.model.TrainConfig;
 import ipt.model.Training;
 import ipt.runtime.DirectoryTree;
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
@@ -23,20 +24,31 @@ import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.stream.Stream;
 
 /**
- * A checkpoint directory: manifest.json, its sha256 in manifest.sha256, the weights (params.bin, or model.pt for
- * a TorchScript model), optimizer.bin, tokenizer.json when the model has one, and any extra files. The manifest
- * lists the sha256 of every other file, so a checkpoint is either complete and intact or refused by {@link #open}.
+ * A checkpoint directory: a Hugging Face model directory as {@link LanguageModel#writeHuggingFace} writes it
+ * (config.json, model.safetensors or its shards and index, tokenizer.json, generation_config.json), or model.pt and
+ * tokenizer.json for a TorchScript model, which has no such form; beside it manifest.json, its sha256 in
+ * manifest.sha256, optimizer.bin and any extra files. The manifest lists the sha256 of every other file, so a
+ * checkpoint is either complete and intact or refused by {@link #open}. Format 1 checkpoints, which held ipt's GPT as
+ * DJL's params.bin, are still read.
  */
 public final class Checkpoint {
 
-    public static final int FORMAT_VERSION = 1;
+    /** 2: the model as a Hugging Face directory. 1: ipt's GPT in params.bin (read, never written). */
+    public static final int FORMAT_VERSION = 2;
+
+    static final int PARAMS_FORMAT_VERSION = 1;
+    /** As transformers' save_pretrained shards: no weights file past a few GB. */
+    public static final long DEFAULT_MAX_SHARD_BYTES = 2048L << 20;
+
     static final String PARAMS_FILE = "params.bin";
     static final String TORCHSCRIPT_FILE = "model.pt";
     static final String TOKENIZER_FILE = "tokenizer.json";
     static final String OPTIMIZER_FILE = "optimizer.bin";
-    static final String MANIFEST_FILE = "manifest.json";
+    public static final String MANIFEST_FILE = "manifest.json";
+    static final String CONFIG_FILE = "config.json";
     /** Lets open() detect an edited or truncated manifest, which lists no hash of itself. */
     static final String MANIFEST_SHA_FILE = "manifest.sha256";
 
@@ -47,7 +59,9 @@ public final class Checkpoint {
 
     /**
      * What a checkpoint is: its lineage and version, the model shape and architecture ({@link LanguageModel#IPT_GPT},
-     * or {@link LanguageModel#TORCHSCRIPT}: weights in model.pt), training progress, the Kafka
+     * whose Hugging Face directory says GPT-2 but which is reopened as ipt's GPT, {@link LanguageModel#GPT2},
+     * {@link LanguageModel#LLAMA}, {@link LanguageModel#QWEN2}, or {@link LanguageModel#TORCHSCRIPT}: weights in
+     * model.pt), training progress, the Kafka
      * offsets ("topic-partition" -> next offset) it has consumed, and the sha256 of every file.
      */
     public record Manifest(
@@ -74,14 +88,27 @@ public final class Checkpoint {
         this.sha256 = sha256;
     }
 
-    /**
-     * Writes the model's parameters, its optimizer state and the extra files into a temporary directory
-     * beside root/dirName, fsyncs every file and the directory, renames it to root/dirName in one step
-     * and fsyncs root: a crash leaves either no checkpoint or a complete one. {@code manifest.files()}
-     * is ignored and replaced by the files' hashes. Fails if root/dirName already exists.
-     */
+    /** {@link #write(Path, String, Manifest, Training, Map, long)} with weights files of at most 2 GiB. */
     public static Checkpoint write(
             Path root, String dirName, Manifest manifest, Training training, Map<String, byte[]> extraFiles)
+            throws IOException {
+        return write(root, dirName, manifest, training, extraFiles, DEFAULT_MAX_SHARD_BYTES);
+    }
+
+    /**
+     * Writes the model (a Hugging Face directory whose weights files hold at most {@code maxShardBytes} each, or a
+     * TorchScript archive), its optimizer state and the extra files into a temporary directory beside root/dirName,
+     * fsyncs every file and the directory, renames it to root/dirName in one step and fsyncs root: a crash leaves
+     * either no checkpoint or a complete one. {@code manifest.files()} is ignored and replaced by the files' hashes.
+     * Fails if root/dirName already exists.
+     */
+    public static Checkpoint write(
+            Path root,
+            String dirName,
+            Manifest manifest,
+            Training training,
+            Map<String, byte[]> extraFiles,
+            long maxShardBytes)
             throws IOException {
         LanguageModel model = training.model();
         requireSimpleName(dirName);
@@ -96,15 +123,12 @@ public final class Checkpoint {
         for (String name : contents.keySet()) {
             requireSimpleName(name);
         }
-        for (String reserved : new String[] {
-            MANIFEST_FILE, MANIFEST_SHA_FILE, PARAMS_FILE, TORCHSCRIPT_FILE, OPTIMIZER_FILE, TOKENIZER_FILE
-        }) {
+        for (String reserved :
+                new String[] {MANIFEST_FILE, MANIFEST_SHA_FILE, PARAMS_FILE, TORCHSCRIPT_FILE, OPTIMIZER_FILE}) {
             if (contents.containsKey(reserved)) {
                 throw new IllegalArgumentException("extra file may not be named " + reserved);
             }
         }
-        contents.put(weightsFile(model.architecture()), model.parameterBytes());
-        if (model.tokenizerJson() != null) contents.put(TOKENIZER_FILE, model.tokenizerJson());
         contents.put(OPTIMIZER_FILE, training.optimizerBytes());
 
         Path target = root.resolve(dirName);
@@ -114,10 +138,24 @@ public final class Checkpoint {
         Files.createDirectories(root);
         Path tmp = Files.createTempDirectory(root, "." + dirName + ".tmp-");
         try {
-            Map<String, String> hashes = new TreeMap<>();
+            if (model.architecture().equals(LanguageModel.TORCHSCRIPT)) {
+                writeDurably(tmp.resolve(TORCHSCRIPT_FILE), model.parameterBytes());
+                writeDurably(tmp.resolve(TOKENIZER_FILE), model.tokenizerJson());
+            } else {
+                model.writeHuggingFace(tmp, maxShardBytes);
+            }
             for (Map.Entry<String, byte[]> file : contents.entrySet()) {
+                if (Files.exists(tmp.resolve(file.getKey())))
+                    throw new IllegalArgumentException(
+                            "extra file may not be named " + file.getKey() + ": the model's directory has one");
                 writeDurably(tmp.resolve(file.getKey()), file.getValue());
-                hashes.put(file.getKey(), sha256(file.getValue()));
+            }
+            Map<String, String> hashes = new TreeMap<>();
+            try (Stream<Path> files = Files.list(tmp)) {
+                for (Path file : files.toList()) {
+                    fsyncFile(file); // the model's files were written without
+                    hashes.put(file.getFileName().toString(), sha256(file));
+                }
             }
             Manifest written = new Manifest(
                     FORMAT_VERSION,
@@ -165,9 +203,11 @@ public final class Checkpoint {
         } catch (IOException e) {
             throw new CheckpointException(MANIFEST_FILE, "unreadable: " + e.getMessage(), e);
         }
-        if (manifest.formatVersion() != FORMAT_VERSION) {
+        if (manifest.formatVersion() != FORMAT_VERSION && manifest.formatVersion() != PARAMS_FORMAT_VERSION) {
             throw new CheckpointException(
-                    MANIFEST_FILE, "format version " + manifest.formatVersion() + ", expected " + FORMAT_VERSION);
+                    MANIFEST_FILE,
+                    "format version " + manifest.formatVersion() + ", expected " + PARAMS_FORMAT_VERSION + " or "
+                            + FORMAT_VERSION);
         }
         if (manifest.model() == null || manifest.files() == null || manifest.offsets() == null) {
             throw new CheckpointException(MANIFEST_FILE, "lacks model, files or offsets");
@@ -187,7 +227,7 @@ public final class Checkpoint {
                     manifest.createdAtMillis(),
                     manifest.files());
         }
-        for (String required : new String[] {weightsFile(manifest.architecture()), OPTIMIZER_FILE}) {
+        for (String required : new String[] {weightsFile(manifest), OPTIMIZER_FILE}) {
             if (!manifest.files().containsKey(required)) {
                 throw new CheckpointException(required, "not listed in " + MANIFEST_FILE);
             }
@@ -196,7 +236,7 @@ public final class Checkpoint {
             if (!isSimpleName(file.getKey())) {
                 throw new CheckpointException(MANIFEST_FILE, "lists a file outside the checkpoint: " + file.getKey());
             }
-            String actual = sha256(read(dir, file.getKey()));
+            String actual = sha256(dir, file.getKey());
             if (!actual.equals(file.getValue())) {
                 throw new CheckpointException(
                         file.getKey(), "sha256 " + actual + " differs from the manifest's " + file.getValue());
@@ -218,12 +258,16 @@ public final class Checkpoint {
         return sha256;
     }
 
-    /** The model: weights and tokenizer, ready to score text. The optimizer state is not read. */
+    /**
+     * The model: weights and tokenizer, ready to score text. The optimizer state is not read. A Hugging Face
+     * directory's files are read as they are on disk, verified by {@link #open}.
+     */
     public LanguageModel model() throws IOException {
-        byte[] tokenizer = manifest.files().containsKey(TOKENIZER_FILE) ? file(TOKENIZER_FILE) : null;
         try {
-            return LanguageModel.of(
-                    manifest.model(), manifest.architecture(), file(weightsFile(manifest.architecture())), tokenizer);
+            if (weightsFile(manifest).equals(CONFIG_FILE))
+                return LanguageModel.reopen(dir, manifest.architecture(), manifest.model());
+            byte[] tokenizer = manifest.files().containsKey(TOKENIZER_FILE) ? file(TOKENIZER_FILE) : null;
+            return LanguageModel.of(manifest.model(), manifest.architecture(), file(weightsFile(manifest)), tokenizer);
         } catch (IOException e) {
             throw new IOException(dir + ": " + e.getMessage(), e);
         }
@@ -241,10 +285,13 @@ public final class Checkpoint {
         }
     }
 
-    /** The file a checkpoint keeps an architecture's weights in: the TorchScript archive itself, or DJL's parameter
-     * file. */
-    static String weightsFile(String architecture) {
-        return LanguageModel.TORCHSCRIPT.equals(architecture) ? TORCHSCRIPT_FILE : PARAMS_FILE;
+    /**
+     * The file a checkpoint must hold to have a model: the TorchScript archive, DJL's parameter file in a format 1
+     * checkpoint, or else the config.json of a Hugging Face directory (whose weights files it names).
+     */
+    static String weightsFile(Manifest manifest) {
+        if (LanguageModel.TORCHSCRIPT.equals(manifest.architecture())) return TORCHSCRIPT_FILE;
+        return manifest.formatVersion() == PARAMS_FORMAT_VERSION ? PARAMS_FILE : CONFIG_FILE;
     }
 
     /** A listed file's bytes, verified again against the manifest (the directory may change after open). */
@@ -267,6 +314,12 @@ public final class Checkpoint {
             throw new CheckpointException(name, "missing", e);
         } catch (IOException e) {
             throw new CheckpointException(name, "unreadable: " + e, e);
+        }
+    }
+
+    private static void fsyncFile(Path file) throws IOException {
+        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.WRITE)) {
+            channel.force(true);
         }
     }
 
@@ -298,8 +351,34 @@ public final class Checkpoint {
     }
 
     static String sha256(byte[] bytes) {
+        MessageDigest digest = newDigest();
+        return HexFormat.of().formatHex(digest.digest(bytes));
+    }
+
+    /** A file's sha256, read in pieces: weights files run to gigabytes. */
+    static String sha256(Path file) throws IOException {
+        MessageDigest digest = newDigest();
+        try (InputStream in = Files.newInputStream(file)) {
+            byte[] piece = new byte[1 << 20];
+            for (int n; (n = in.read(piece)) > 0; ) digest.update(piece, 0, n);
+        }
+        return HexFormat.of().formatHex(digest.digest());
+    }
+
+    /** A listed file's sha256, or the refusal naming it. */
+    private static String sha256(Path dir, String name) throws CheckpointException {
         try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+            return sha256(dir.resolve(name));
+        } catch (NoSuchFileException e) {
+            throw new CheckpointException(name, "missing", e);
+        } catch (IOException e) {
+            throw new CheckpointException(name, "unreadable: " + e, e);
+        }
+    }
+
+    private static MessageDigest newDigest() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException("every JVM has SHA-256", e);
         }

@@ -140,15 +140,15 @@ class S3StoreTest {
         try (Training model = Training.create(TinyModels.TINY, TrainConfig.defaults())) {
             CheckpointStore store = store(dir.resolve("cache"));
             String tampered = store.keep(write(model, 2));
-            byte[] params = Files.readAllBytes(dir.resolve("local/main/v000002/params.bin"));
+            byte[] params = Files.readAllBytes(dir.resolve("local/main/v000002/model.safetensors"));
             params[params.length / 2] ^= 1;
             s3.putObject(
-                    b -> b.bucket("ipt").key("deployments/prod/test/v000002/params.bin"),
+                    b -> b.bucket("ipt").key("deployments/prod/test/v000002/model.safetensors"),
                     RequestBody.fromBytes(params));
             CheckpointException e = assertThrows(
                     CheckpointException.class,
                     () -> store(dir.resolve("fresh-cache")).open(tampered));
-            assertTrue(e.getMessage().startsWith("params.bin: sha256"), e.getMessage());
+            assertTrue(e.getMessage().startsWith("model.safetensors: sha256"), e.getMessage());
 
             String half = store.keep(write(model, 3));
             s3.deleteObject(b -> b.bucket("ipt")

@@ -70,10 +70,10 @@ class CheckpointAccessTest {
     void tamperedTruncatedMissingOrSwappedFilesAreRefused() throws Exception {
         Path root = dir.resolve("checkpoints");
         Checkpoint tampered = write(root, "tampered", 1e-3f);
-        byte[] params = Files.readAllBytes(tampered.dir().resolve("params.bin"));
+        byte[] params = Files.readAllBytes(tampered.dir().resolve("model.safetensors"));
         params[params.length / 2] ^= 1;
-        Files.write(tampered.dir().resolve("params.bin"), params);
-        assertTrue(refusal(root, tampered).startsWith("params.bin: sha256 "), refusal(root, tampered));
+        Files.write(tampered.dir().resolve("model.safetensors"), params);
+        assertTrue(refusal(root, tampered).startsWith("model.safetensors: sha256 "), refusal(root, tampered));
 
         Checkpoint truncated = write(root, "truncated", 1e-3f);
         byte[] optimizer = Files.readAllBytes(truncated.dir().resolve("optimizer.bin"));
@@ -81,8 +81,8 @@ class CheckpointAccessTest {
         assertTrue(refusal(root, truncated).startsWith("optimizer.bin: sha256 "), refusal(root, truncated));
 
         Checkpoint missing = write(root, "missing", 1e-3f);
-        Files.delete(missing.dir().resolve("params.bin"));
-        assertTrue(refusal(root, missing).startsWith("params.bin: missing"), refusal(root, missing));
+        Files.delete(missing.dir().resolve("model.safetensors"));
+        assertTrue(refusal(root, missing).startsWith("model.safetensors: missing"), refusal(root, missing));
 
         Checkpoint other = write(root, "other", 2e-3f);
         String swapped = open(root, other.dir(), tampered.sha256()).refusal();

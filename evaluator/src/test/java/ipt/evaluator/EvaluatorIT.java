@@ -145,12 +145,12 @@ class EvaluatorIT {
                 }
 
                 Checkpoint tampered = write(root, model, 4);
-                byte[] params = Files.readAllBytes(tampered.dir().resolve("params.bin"));
+                byte[] params = Files.readAllBytes(tampered.dir().resolve("model.safetensors"));
                 params[params.length / 3] ^= 0x10;
-                Files.write(tampered.dir().resolve("params.bin"), params);
+                Files.write(tampered.dir().resolve("model.safetensors"), params);
                 EvaluationReport v4 = judge(kafka, producer, tampered);
                 assertEquals("integrity", v4.getDecidingRule());
-                assertTrue(v4.getReason().startsWith("params.bin: sha256"), v4.getReason());
+                assertTrue(v4.getReason().startsWith("model.safetensors: sha256"), v4.getReason());
 
                 try (Training diverged =
                         Checkpoint.open(root.resolve("main").resolve("v000002")).training(TrainConfig.defaults())) {

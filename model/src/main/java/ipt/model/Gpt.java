@@ -78,26 +78,47 @@ final class Gpt extends AbstractBlock {
      */
     Map<String, NDArray> gpt2Weights() {
         Map<String, NDArray> weights = new TreeMap<>();
-        weights.put("transformer.wte.weight", tokenEmbedding.getArray());
-        weights.put("transformer.wpe.weight", positionEmbedding.getArray());
-        for (int i = 0; i < blocks.size(); i++) {
-            TransformerBlock block = blocks.get(i);
-            String h = "transformer.h." + i + ".";
-            putWeightAndBias(weights, h + "ln_1", block.ln1);
-            putWeightAndBias(weights, h + "attn.c_attn", block.attn.qkv);
-            putWeightAndBias(weights, h + "attn.c_proj", block.attn.proj);
-            putWeightAndBias(weights, h + "ln_2", block.ln2);
-            putWeightAndBias(weights, h + "mlp.c_fc", block.mlp.fc);
-            putWeightAndBias(weights, h + "mlp.c_proj", block.mlp.proj);
-        }
-        putWeightAndBias(weights, "transformer.ln_f", lnF);
+        for (Map.Entry<String, Parameter> named : gpt2Parameters().entrySet())
+            weights.put(named.getKey(), named.getValue().getArray());
         return weights;
     }
 
+    /**
+     * Makes {@code weights} (by GPT-2 name, laid out as {@link #gpt2Weights} gives them) this GPT's initial weights,
+     * taken by {@code initialize}: how ipt's GPT comes back from its GPT-2 export with the same parameters.
+     */
+    void useGpt2Weights(Map<String, NDArray> weights) {
+        Map<String, Parameter> parameters = gpt2Parameters();
+        if (!weights.keySet().equals(parameters.keySet()))
+            throw new IllegalArgumentException("tensors " + weights.keySet() + " for " + parameters.keySet());
+        for (Map.Entry<String, Parameter> named : parameters.entrySet()) {
+            NDArray weight = weights.get(named.getKey());
+            named.getValue().setInitializer((m, shape, type) -> weight);
+        }
+    }
+
+    private Map<String, Parameter> gpt2Parameters() {
+        Map<String, Parameter> parameters = new TreeMap<>();
+        parameters.put("transformer.wte.weight", tokenEmbedding);
+        parameters.put("transformer.wpe.weight", positionEmbedding);
+        for (int i = 0; i < blocks.size(); i++) {
+            TransformerBlock block = blocks.get(i);
+            String h = "transformer.h." + i + ".";
+            putWeightAndBias(parameters, h + "ln_1", block.ln1);
+            putWeightAndBias(parameters, h + "attn.c_attn", block.attn.qkv);
+            putWeightAndBias(parameters, h + "attn.c_proj", block.attn.proj);
+            putWeightAndBias(parameters, h + "ln_2", block.ln2);
+            putWeightAndBias(parameters, h + "mlp.c_fc", block.mlp.fc);
+            putWeightAndBias(parameters, h + "mlp.c_proj", block.mlp.proj);
+        }
+        putWeightAndBias(parameters, "transformer.ln_f", lnF);
+        return parameters;
+    }
+
     /** A Linear's weight and bias, or a LayerNorm's gamma and beta (their parameters in that order). */
-    private static void putWeightAndBias(Map<String, NDArray> weights, String name, Block block) {
-        weights.put(name + ".weight", block.getDirectParameters().valueAt(0).getArray());
-        weights.put(name + ".bias", block.getDirectParameters().valueAt(1).getArray());
+    private static void putWeightAndBias(Map<String, Parameter> parameters, String name, Block block) {
+        parameters.put(name + ".weight", block.getDirectParameters().valueAt(0));
+        parameters.put(name + ".bias", block.getDirectParameters().valueAt(1));
     }
 
     /** Per-token cross-entropy in nats: (B, T, V) logits and (B, T) int64 targets -> (B, T). */

@@ -83,6 +83,17 @@ abstract class HfDecoder extends AbstractBlock {
      * after refusing a checkpoint with a tensor missing, one too many, or one whose shape config.json contradicts.
      */
     void load(Map<String, SafeTensors.Entry> checkpoint, NDManager manager) throws IOException {
+        for (Map.Entry<String, NDArray> named : held(checkpoint, manager).entrySet()) {
+            NDArray weight = named.getValue();
+            getDirectParameters().get(named.getKey()).setInitializer((m, shape, type) -> weight);
+        }
+    }
+
+    /**
+     * The checkpoint's tensors by parameter name, laid out as this block holds them and created in {@code manager},
+     * after refusing a checkpoint with a tensor missing, one too many, or one whose shape config.json contradicts.
+     */
+    SortedMap<String, NDArray> held(Map<String, SafeTensors.Entry> checkpoint, NDManager manager) throws IOException {
         SortedMap<String, Shape> expected = checkpointShapes();
         Map<String, SafeTensors.Entry> byName = new TreeMap<>();
         List<String> extra = new ArrayList<>();
@@ -103,6 +114,7 @@ abstract class HfDecoder extends AbstractBlock {
                 throw new IOException("tensor " + entry.name() + " has shape " + entry.shape() + " in the checkpoint, "
                         + "config.json implies " + want.getValue());
         }
+        SortedMap<String, NDArray> held = new TreeMap<>();
         for (Map.Entry<String, SafeTensors.Entry> named : byName.entrySet()) {
             NDArray weight;
             try (NDManager reading = manager.newSubManager()) {
@@ -119,8 +131,9 @@ abstract class HfDecoder extends AbstractBlock {
                         : stored;
                 weight.attach(manager);
             }
-            getDirectParameters().get(named.getKey()).setInitializer((m, shape, type) -> weight);
+            held.put(named.getKey(), weight);
         }
+        return held;
     }
 
     /**

@@ -24,6 +24,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -291,6 +292,58 @@ public final class LanguageModel implements AutoCloseable {
                         decoder.load(tensors, model.getNDManager());
                         return decoder;
                     });
+        } catch (IOException | MalformedModelException e) {
+            throw new IOException(dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * A model {@link #writeHuggingFace} wrote, as the {@code architecture} of {@code config} it was. ipt's GPT comes
+     * back as ipt's GPT, not as the GPT2LMHeadModel transformers sees: the same parameters under the same paths (which
+     * the optimizer state is keyed by) and the same arithmetic, so training goes on bit for bit; it reads bytes when
+     * its tokenizer.json is the byte-level one {@link #writeHuggingFace} gives a byte model. The Hugging Face
+     * architectures come back as {@link #fromHuggingFace(Path, int)} reads them. A directory whose config.json
+     * describes another model than {@code config} is refused.
+     */
+    public static LanguageModel reopen(Path dir, String architecture, GptConfig config) throws IOException {
+        if (!Set.of(IPT_GPT, GPT2, LLAMA, QWEN2).contains(architecture))
+            throw new IOException(dir + ": a " + architecture + " model is not kept as a Hugging Face directory");
+        LanguageModel reopened;
+        if (architecture.equals(IPT_GPT)) {
+            reopened = iptGptOf(dir, config);
+        } else {
+            reopened = fromHuggingFace(dir, config.contextLength());
+        }
+        if (!reopened.architecture.equals(architecture) || !reopened.config.equals(config)) {
+            reopened.close();
+            throw new IOException(dir + " holds a " + reopened.architecture + " " + reopened.config + ", expected a "
+                    + architecture + " " + config);
+        }
+        return reopened;
+    }
+
+    private static LanguageModel iptGptOf(Path dir, GptConfig config) throws IOException {
+        HfConfig hf;
+        Map<String, SafeTensors.Entry> tensors;
+        byte[] tokenizer;
+        try {
+            hf = HfConfig.parse(read(dir, CONFIG_JSON));
+            tensors = SafeTensors.open(dir);
+            tokenizer = read(dir, TOKENIZER_JSON);
+        } catch (IOException e) {
+            throw new IOException(dir + ": " + e.getMessage(), e);
+        }
+        if (!hf.modelType().equals(GPT2)
+                || !hf.gptConfig(config.contextLength()).equals(config))
+            throw new IOException(dir + "'s config.json describes a " + hf.modelType() + " "
+                    + hf.gptConfig(config.contextLength()) + ", not ipt's GPT " + config);
+        byte[] tokenizerJson = Arrays.equals(tokenizer, HuggingFaceJson.byteLevelJson()) ? null : tokenizer;
+        try {
+            return new LanguageModel(config, IPT_GPT, tokenizerJson, hf.eosTokenId(), null, Map.of(), model -> {
+                Gpt gpt = new Gpt(config);
+                gpt.useGpt2Weights(HfDecoder.of(hf).held(tensors, model.getNDManager()));
+                return gpt;
+            });
         } catch (IOException | MalformedModelException e) {
             throw new IOException(dir + ": " + e.getMessage(), e);
         }

@@ -69,6 +69,41 @@ class HuggingFaceModelTest {
         }
     }
 
+    @Test
+    void iptGptReopensFromItsExportAsIptGptThatTrainsOnBitForBit(@TempDir Path tmp) throws Exception {
+        GptConfig config = Corpus.tiny();
+        Path dir = tmp.resolve("export");
+        try (Training original = Training.create(config, TRAIN)) {
+            for (int s = 0; s < 3; s++) original.trainStep(Corpus.batch(s, 4, config.contextLength()), 1e-2f);
+            original.model().writeHuggingFace(dir, 10_000);
+            assertTrue(Files.exists(dir.resolve(SafeTensors.INDEX)), "sharded past 10 kB");
+            LanguageModel reopened = LanguageModel.reopen(dir, LanguageModel.IPT_GPT, config);
+            try (Training resumed = Training.resume(reopened, TRAIN, original.optimizerBytes(), original.step())) {
+                assertEquals(LanguageModel.IPT_GPT, reopened.architecture());
+                assertEquals(null, reopened.tokenizerJson(), "reads bytes, as the original did");
+                assertArrayEquals(original.model().parameterBytes(), reopened.parameterBytes());
+                for (int s = 3; s < 5; s++) {
+                    int[][] batch = Corpus.batch(s, 4, config.contextLength());
+                    assertEquals(original.trainStep(batch, 1e-2f), resumed.trainStep(batch, 1e-2f));
+                }
+                assertArrayEquals(original.model().parameterBytes(), reopened.parameterBytes());
+                assertArrayEquals(original.optimizerBytes(), resumed.optimizerBytes());
+            }
+            IOException other = assertThrows(
+                    IOException.class,
+                    () -> LanguageModel.reopen(
+                            dir,
+                            LanguageModel.IPT_GPT,
+                            new GptConfig(config.vocabSize(), config.contextLength(), config.dModel(), 1, 1)));
+            assertTrue(other.getMessage().contains("not ipt's GPT"), other.getMessage());
+            IOException torchScript =
+                    assertThrows(IOException.class, () -> LanguageModel.reopen(dir, LanguageModel.TORCHSCRIPT, config));
+            assertTrue(
+                    torchScript.getMessage().contains("not kept as a Hugging Face directory"),
+                    torchScript.getMessage());
+        }
+    }
+
     static Stream<Arguments> imported() {
         return Stream.of(
                 Arguments.of("llama", HuggingFaceParityTest.LLAMA_GQA_UNTIED),

@@ -165,7 +165,8 @@ class TrainerCrashIT {
                         "documents.txt",
                         "packer-tail.bin",
                         "trainer-state.properties",
-                        "params.bin",
+                        "config.json",
+                        "model.safetensors",
                         "optimizer.bin")) {
                     assertEquals(
                             b.manifest().files().get(file), a.manifest().files().get(file), file + " of round v" + v);

@@ -19,6 +19,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.SortedMap;
 import java.util.SplittableRandom;
 import java.util.TreeMap;
@@ -42,6 +43,9 @@ public final class Lineage implements AutoCloseable {
     static final String STATE_FILE = "trainer-state.properties";
     /** Runs of one round under the divergence guard: each divergence down-weights, then skips, one batch. */
     private static final int MAX_ATTEMPTS = 5;
+    /** Architectures whose width, depth and heads come with the model, not from the lineage's settings. */
+    private static final Set<String> HUGGING_FACE =
+            Set.of(LanguageModel.GPT2, LanguageModel.LLAMA, LanguageModel.QWEN2);
 
     /**
      * The evaluator's reports on this lineage's candidates, as rounds read them: the service follows
@@ -172,7 +176,7 @@ public final class Lineage implements AutoCloseable {
                         lineage.training.model().tokenizer());
             } else {
                 lineage.resumeFrom(last, lastLocation);
-                String mismatch = lineage.shapeMismatch(lineage.training.model().config());
+                String mismatch = lineage.shapeMismatch(lineage.training.model());
                 if (mismatch != null) {
                     throw new IllegalStateException(
                             "lineage " + config.lineage() + "'s checkpoint v" + version + " " + mismatch
@@ -459,18 +463,25 @@ public final class Lineage implements AutoCloseable {
         }
     }
 
-    /** A new lineage's first weights (TrainerConfig.Start), in the context length the packer cuts sequences for. */
+    /**
+     * A new lineage's first weights (TrainerConfig.Start), in the context length the packer cuts sequences for: fresh,
+     * another lineage's checkpoint (a directory with ipt's manifest), a Hugging Face model directory, or a TorchScript
+     * file.
+     */
     private Training startingModel() throws IOException, CheckpointException {
         Path from = config.start().from();
-        Training m = from == null
-                ? Training.create(config.model(), config.train())
-                : Files.isDirectory(from)
-                        ? Checkpoint.open(from).training(config.train())
-                        : Training.start(
-                                LanguageModel.fromTorchScript(
-                                        from, config.start().tokenizer(), config.model()),
-                                config.train());
-        String mismatch = shapeMismatch(m.model().config());
+        Training m;
+        if (from == null) {
+            m = Training.create(config.model(), config.train());
+        } else if (Files.isDirectory(from) && Files.exists(from.resolve(Checkpoint.MANIFEST_FILE))) {
+            m = Checkpoint.open(from).training(config.train());
+        } else if (Files.isDirectory(from)) {
+            m = Training.start(huggingFaceStart(from), config.train());
+        } else {
+            m = Training.start(
+                    LanguageModel.fromTorchScript(from, config.start().tokenizer(), config.model()), config.train());
+        }
+        String mismatch = shapeMismatch(m.model());
         if (mismatch != null) {
             m.close();
             throw new IllegalStateException(from + " " + mismatch);
@@ -478,9 +489,30 @@ public final class Lineage implements AutoCloseable {
         return m;
     }
 
-    /** What differs between a model's shape and the configured one, or null: a lineage's shape is fixed. */
-    private String shapeMismatch(GptConfig have) {
+    /** A Hugging Face model trained over the lineage's context length, which must fit the model's own. */
+    private LanguageModel huggingFaceStart(Path dir) throws IOException {
+        try {
+            return LanguageModel.fromHuggingFace(dir, config.model().contextLength());
+        } catch (IllegalArgumentException e) {
+            throw new IllegalStateException(
+                    "IPT_CONTEXT_LENGTH=" + config.model().contextLength() + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * What differs between a model's shape and the configured one, or null: a lineage's shape is fixed. A Hugging
+     * Face model's width, depth and heads are its own (IPT_D_MODEL, IPT_LAYERS and IPT_HEADS shape ipt's GPT and
+     * declare a TorchScript module's); its context length is the lineage's.
+     */
+    private String shapeMismatch(LanguageModel model) {
+        GptConfig have = model.config();
         GptConfig want = config.model();
+        if (HUGGING_FACE.contains(model.architecture())) {
+            if (have.contextLength() == want.contextLength()) return null;
+            return String.format(
+                    "is a %s model trained with IPT_CONTEXT_LENGTH=%d, configured %d",
+                    model.architecture(), have.contextLength(), want.contextLength());
+        }
         if (have.contextLength() == want.contextLength()
                 && have.dModel() == want.dModel()
                 && have.nLayers() == want.nLayers()
@@ -527,7 +559,13 @@ public final class Lineage implements AutoCloseable {
                 TAIL_FILE, packer.tailBytes(),
                 STATE_FILE, state.bytes(),
                 DOCUMENTS_FILE, (String.join("\n", pendingIds) + "\n").getBytes(StandardCharsets.UTF_8));
-        return Checkpoint.write(config.checkpointRoot(), String.format("v%06d", next), manifest, training, extra);
+        return Checkpoint.write(
+                config.checkpointRoot(),
+                String.format("v%06d", next),
+                manifest,
+                training,
+                extra,
+                config.maxShardBytes());
     }
 
     private static long sizeOf(Path dir) throws IOException {

@@ -1,5 +1,6 @@
 package ipt.trainer;
 
+import ipt.checkpoints.Checkpoint;
 import ipt.checkpoints.CheckpointStore;
 import ipt.model.GptConfig;
 import ipt.model.TrainConfig;
@@ -29,12 +30,14 @@ public record TrainerConfig(
         Forgetting forgetting,
         Start start,
         String checkpointStore,
+        long maxShardBytes,
         Steering steering) {
 
     /**
      * What a new lineage's first round trains on from: nothing (fresh weights of {@code model}'s shape), another
-     * lineage's checkpoint directory (its weights, optimizer state, step and tokenizer), or a TorchScript module file
-     * with the HuggingFace {@code tokenizer}.json it reads text with. Ignored once the lineage has a checkpoint.
+     * lineage's checkpoint directory (its weights, optimizer state, step and tokenizer), a Hugging Face model directory
+     * (config.json, safetensors and its tokenizer.json, no ipt manifest), or a TorchScript module file with the
+     * HuggingFace {@code tokenizer}.json it reads text with. Ignored once the lineage has a checkpoint.
      */
     public record Start(Path from, Path tokenizer) {
         public static final Start FRESH = new Start(null, null);
@@ -204,6 +207,7 @@ public record TrainerConfig(
     public TrainerConfig {
         if (!lineage.matches("[a-z0-9][a-z0-9._-]{0,63}"))
             throw new IllegalArgumentException("bad lineage name: " + lineage);
+        if (maxShardBytes < 1) throw new IllegalArgumentException("maxShardBytes must be positive");
         if (forgetting.frozenBlocks() > model.nLayers()) {
             throw new IllegalArgumentException(
                     "cannot freeze " + forgetting.frozenBlocks() + " of " + model.nLayers() + " blocks");
@@ -227,6 +231,7 @@ public record TrainerConfig(
                 Forgetting.defaults(),
                 Start.FRESH,
                 dataDir.resolve("checkpoints").toString(),
+                Checkpoint.DEFAULT_MAX_SHARD_BYTES,
                 Steering.defaults());
     }
 
@@ -248,6 +253,7 @@ public record TrainerConfig(
                 forgetting,
                 start,
                 checkpointStore,
+                maxShardBytes,
                 steering);
     }
 
@@ -264,6 +270,7 @@ public record TrainerConfig(
                 forgetting,
                 start,
                 checkpointStore,
+                maxShardBytes,
                 steering);
     }
 
@@ -280,6 +287,7 @@ public record TrainerConfig(
                 forgetting,
                 start,
                 checkpointStore,
+                maxShardBytes,
                 steering);
     }
 
@@ -296,6 +304,7 @@ public record TrainerConfig(
                 forgetting,
                 start,
                 checkpointStore,
+                maxShardBytes,
                 steering);
     }
 
@@ -312,6 +321,7 @@ public record TrainerConfig(
                 forgetting,
                 s,
                 checkpointStore,
+                maxShardBytes,
                 steering);
     }
 
@@ -328,6 +338,7 @@ public record TrainerConfig(
                 f,
                 start,
                 checkpointStore,
+                maxShardBytes,
                 steering);
     }
 
@@ -344,6 +355,7 @@ public record TrainerConfig(
                 forgetting,
                 start,
                 checkpointStore,
+                maxShardBytes,
                 s);
     }
 
@@ -364,6 +376,25 @@ public record TrainerConfig(
                 forgetting,
                 start,
                 store,
+                maxShardBytes,
+                steering);
+    }
+
+    /** Writes checkpoints whose weights files hold at most {@code bytes} each (safetensors shards past that). */
+    public TrainerConfig withMaxShardBytes(long bytes) {
+        return new TrainerConfig(
+                lineage,
+                checkpointRoot,
+                replayDir,
+                rounds,
+                replay,
+                model,
+                train,
+                guard,
+                forgetting,
+                start,
+                checkpointStore,
+                bytes,
                 steering);
     }
 
@@ -397,6 +428,14 @@ public record TrainerConfig(
                     + "shared volume), or "
                     + "`s3://bucket/prefix` (`AWS_REGION`, AWS credentials as the AWS SDK finds "
                     + "them); the local copy is a cache"));
+    static final Setting<Integer> CHECKPOINT_SHARD_MB = SETTINGS.add(Setting.of(
+            "IPT_CHECKPOINT_SHARD_MB",
+            Type.INT,
+            (int) (Checkpoint.DEFAULT_MAX_SHARD_BYTES >> 20),
+            Rule.atLeast(1),
+            Change.NEXT_ROUND,
+            "the most a checkpoint's weights file holds: past it the model's safetensors are written in shards with "
+                    + "`model.safetensors.index.json`, as transformers' `save_pretrained` does"));
     static final Setting<String> S3_ENDPOINT = SETTINGS.add(Setting.optional(
             "IPT_S3_ENDPOINT",
             Type.STRING,
@@ -597,18 +636,29 @@ public record TrainerConfig(
             128,
             Rule.atLeast(1),
             Change.REFUSED,
-            "tokens per sequence of a new lineage's model (for a TorchScript start: its declared shape)"));
+            "tokens per sequence of a new lineage's model (for a TorchScript start: its declared shape; for a Hugging "
+                    + "Face start: the window it trains over, at most the model's positions)"));
     static final Setting<Integer> D_MODEL = SETTINGS.add(Setting.of(
-            "IPT_D_MODEL", Type.INT, 128, Rule.atLeast(1), Change.REFUSED, "width of a new lineage's model"));
+            "IPT_D_MODEL",
+            Type.INT,
+            128,
+            Rule.atLeast(1),
+            Change.REFUSED,
+            "width of a new lineage's model (a Hugging Face start has its own)"));
     static final Setting<Integer> LAYERS = SETTINGS.add(Setting.of(
-            "IPT_LAYERS", Type.INT, 2, Rule.atLeast(1), Change.REFUSED, "transformer blocks of a new lineage's model"));
+            "IPT_LAYERS",
+            Type.INT,
+            2,
+            Rule.atLeast(1),
+            Change.REFUSED,
+            "transformer blocks of a new lineage's model (a Hugging Face start has its own)"));
     static final Setting<Integer> HEADS = SETTINGS.add(Setting.of(
             "IPT_HEADS",
             Type.INT,
             4,
             Rule.atLeast(1),
             Change.REFUSED,
-            "attention heads of a new lineage's model; divides `IPT_D_MODEL`"));
+            "attention heads of a new lineage's model (a Hugging Face start has its own); divides `IPT_D_MODEL`"));
     static final Setting<Path> START_FROM = SETTINGS.add(Setting.optional(
             "IPT_START_FROM",
             Type.PATH,
@@ -616,7 +666,9 @@ public record TrainerConfig(
             Rule.exists(),
             Change.NEW_LINEAGE,
             "a new lineage's first weights: another lineage's checkpoint directory (weights, "
-                    + "AdamW state, step and tokenizer carry over), or a TorchScript file"));
+                    + "AdamW state, step and tokenizer carry over), a Hugging Face model directory (`config.json`, "
+                    + "safetensors, its own `tokenizer.json`: GPT-2, Llama or Qwen2, trained in its own shape), or a "
+                    + "TorchScript file"));
     static final Setting<Path> TOKENIZER = SETTINGS.add(Setting.optional(
             "IPT_TOKENIZER",
             Type.PATH,
@@ -662,6 +714,7 @@ public record TrainerConfig(
                         v.get(MAX_REPLAY_FRACTION)))
                 .with(new Start(v.get(START_FROM), v.get(TOKENIZER)))
                 .withCheckpointStore(v.isSet(CHECKPOINT_STORE) ? v.get(CHECKPOINT_STORE) : c.checkpointStore())
+                .withMaxShardBytes((long) v.get(CHECKPOINT_SHARD_MB) << 20)
                 .with(new Steering(
                         v.get(REPLAY_FLOOR),
                         v.get(REPLAY_GAIN),

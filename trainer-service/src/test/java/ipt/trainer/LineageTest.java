@@ -5,11 +5,13 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ipt.checkpoints.Checkpoint;
 import ipt.checkpoints.CheckpointStore;
 import ipt.model.ByteTokenizer;
 import ipt.model.GptConfig;
+import ipt.model.LanguageModel;
 import ipt.model.TrainConfig;
 import ipt.schemas.Decision;
 import ipt.schemas.EvaluationReport;
@@ -75,8 +77,8 @@ class LineageTest {
             round(lineage, 0);
             Lineage.Round second = round(lineage, 1000);
             assertNotEquals(
-                    second.checkpoint().manifest().files().get("params.bin"),
-                    leaning.checkpoint().manifest().files().get("params.bin"),
+                    second.checkpoint().manifest().files().get("model.safetensors"),
+                    leaning.checkpoint().manifest().files().get("model.safetensors"),
                     "the second round replays other rows when it leans toward the suites");
         }
     }
@@ -118,6 +120,34 @@ class LineageTest {
         String documents = new String(written.file(Lineage.DOCUMENTS_FILE), StandardCharsets.UTF_8);
         assertEquals("doc-1000", documents.lines().findFirst().orElseThrow());
         return again;
+    }
+
+    /**
+     * A Hugging Face directory (no ipt manifest) starts a lineage: its width, depth and heads are the model's (here
+     * wider and deeper than IPT_D_MODEL and IPT_LAYERS say), trained over the lineage's context length, and the
+     * lineage resumes bit for bit; a context length past the model's positions is refused with the reason.
+     */
+    @Test
+    void aLineageStartsFromAHuggingFaceDirectoryWithTheModelsShapeAndResumesBitForBit() throws Exception {
+        Path hf = dir.resolve("models/tiny-gpt2");
+        GptConfig own = new GptConfig(ByteTokenizer.VOCAB_SIZE, 48, 48, 2, 4);
+        try (LanguageModel model = LanguageModel.create(own, 11)) {
+            model.writeHuggingFace(hf, 1L << 30);
+        }
+        Lineage.Round again = resumesBitForBit(c -> c.with(new TrainerConfig.Start(hf, null)));
+        Checkpoint written = Checkpoint.open(Path.of(again.location()));
+        assertEquals(LanguageModel.GPT2, written.manifest().architecture());
+        assertEquals(
+                new GptConfig(ByteTokenizer.VOCAB_SIZE, 32, 48, 2, 4),
+                written.manifest().model());
+
+        TrainerConfig tooLong = config("too-long")
+                .withModel(new GptConfig(ByteTokenizer.VOCAB_SIZE, 64, 32, 1, 2), TrainConfig.defaults())
+                .with(new TrainerConfig.Start(hf, null));
+        IllegalStateException refused =
+                assertThrows(IllegalStateException.class, () -> Lineage.recover(tooLong, store(tooLong), null));
+        assertTrue(refused.getMessage().startsWith("IPT_CONTEXT_LENGTH=64: "), refused.getMessage());
+        assertTrue(refused.getMessage().contains("1..48"), refused.getMessage());
     }
 
     @Test
