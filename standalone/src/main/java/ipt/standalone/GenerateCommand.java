@@ -1,19 +1,14 @@
 package ipt.standalone;
 
 import ipt.checkpoints.Checkpoint;
-import ipt.checkpoints.CheckpointException;
-import ipt.evaluator.EvaluatorConfig;
-import ipt.evaluator.PublishedCheckpoints;
 import ipt.model.Generation;
 import ipt.model.LanguageModel;
 import ipt.model.Sampling;
-import ipt.runtime.KafkaSettings;
 import ipt.runtime.Settings;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -22,7 +17,6 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
 
 /** {@code ipt generate}: continuations of prompts from a lineage's champion, one of its versions, or a directory. */
 @Command(
@@ -36,18 +30,8 @@ import picocli.CommandLine.Parameters;
                     + " (IPT_CHECKPOINT_STORE or IPT_DATA_DIR/checkpoints) and verified."
         })
 final class GenerateCommand implements Callable<Integer> {
-    @Option(names = "--lineage", paramLabel = "LINEAGE", description = "the lineage whose champion continues")
-    String lineage;
-
-    /** No standard --version here: the command's own --version names the checkpoint. */
-    @Option(names = "--version", paramLabel = "V", description = "a version of the lineage instead of its champion")
-    Long version;
-
-    @Parameters(
-            arity = "0..1",
-            paramLabel = "CHECKPOINT_DIR",
-            description = "a checkpoint directory instead of a lineage (verified as the evaluator verifies it)")
-    Path directory;
+    @CommandLine.Mixin
+    CheckpointChoice choice;
 
     @Option(
             names = "--prompt",
@@ -115,21 +99,17 @@ final class GenerateCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         long drawSeed = seed != null ? seed : new SplittableRandom().nextLong();
         Sampling sampling = new Sampling(temperature, topK, topP, maxTokens, drawSeed);
-        if ((lineage == null) == (directory == null))
-            throw new IllegalArgumentException("name a lineage (--lineage) or a checkpoint directory, not both");
-        if (version != null && lineage == null)
-            throw new IllegalArgumentException("--version needs the lineage (--lineage)");
+        Checkpoint checkpoint = choice.open(env);
         List<String> texts = prompts != null ? prompts : List.of(standardInput());
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        Checkpoint checkpoint = checkpoint();
         Checkpoint.Manifest m = checkpoint.manifest();
         err.printf(
                 Locale.ROOT,
                 "%s v%d%s: %s %s, step %d; temperature %s, top-k %d, top-p %s, max tokens %d, seed %d%n",
                 m.lineage(),
                 m.version(),
-                lineage != null && version == null ? " (champion)" : "",
+                choice.champion() ? " (champion)" : "",
                 m.architecture(),
                 m.model(),
                 m.step(),
@@ -154,21 +134,6 @@ final class GenerateCommand implements Callable<Integer> {
             }
         }
         return 0;
-    }
-
-    private Checkpoint checkpoint() throws IOException {
-        if (directory != null) {
-            try {
-                return Checkpoint.open(directory);
-            } catch (CheckpointException e) {
-                throw new IllegalArgumentException(directory + " is not a checkpoint to use: " + e.getMessage(), e);
-            }
-        }
-        Map<String, Object> kafka = KafkaSettings.fromEnv(env);
-        var store = EvaluatorConfig.fromEnv(env).store(env);
-        return version == null
-                ? PublishedCheckpoints.champion(kafka, store, lineage)
-                : PublishedCheckpoints.version(kafka, store, lineage, version);
     }
 
     private String standardInput() throws IOException {

@@ -57,7 +57,8 @@ import picocli.CommandLine.Parameters;
             Ipt.TopicsCommand.class,
             Ipt.IngestCommand.class,
             Ipt.ConfigCommand.class,
-            GenerateCommand.class
+            GenerateCommand.class,
+            ExportCommand.class
         })
 public final class Ipt implements Runnable {
     /** Every service's settings, in the order the README documents them. */

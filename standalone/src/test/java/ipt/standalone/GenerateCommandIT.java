@@ -1,5 +1,6 @@
 package ipt.standalone;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -189,6 +190,43 @@ class GenerateCommandIT {
 
         Run stdin = generate("Madam\n", concat(new String[] {"--lineage", "main"}, SAMPLED_ARGS));
         assertEquals(v1, stdin.out(), "standard input, its line break dropped");
+    }
+
+    @Test
+    void exportWritesTheCheckpointAsAPlainHuggingFaceDirectory(@TempDir Path out) throws Exception {
+        Path champion = out.resolve("served/main");
+        StringWriter printed = new StringWriter();
+        StringWriter err = new StringWriter();
+        int code = Ipt.cli(new ExportCommand(env))
+                .setOut(new PrintWriter(printed))
+                .setErr(new PrintWriter(err))
+                .execute("--lineage", "main", "--to", champion.toString());
+        assertEquals(0, code, err.toString());
+        assertEquals(
+                List.of("config.json", "generation_config.json", "model.safetensors", "tokenizer.json"),
+                Files.list(champion)
+                        .map(f -> f.getFileName().toString())
+                        .sorted()
+                        .toList(),
+                "the Hugging Face files only: no manifest, optimizer state or packer tail");
+        assertArrayEquals(
+                Files.readAllBytes(versions.get(0).resolve("model.safetensors")),
+                Files.readAllBytes(champion.resolve("model.safetensors")),
+                "the champion (v1)'s weights, byte for byte");
+        assertTrue(printed.toString().startsWith("main v1 (champion) (ipt-gpt, step "), printed.toString());
+        try (LanguageModel exported = LanguageModel.fromHuggingFace(champion)) {
+            assertEquals(LanguageModel.GPT2, exported.architecture(), "transformers reads it as GPT-2");
+        }
+
+        StringWriter refused = new StringWriter();
+        code = Ipt.cli(new ExportCommand(env))
+                .setOut(new PrintWriter(new StringWriter()))
+                .setErr(new PrintWriter(refused))
+                .execute("--lineage", "main", "--version", "2", "--to", champion.toString());
+        assertEquals(2, code);
+        assertEquals(
+                "ipt: " + champion + " exists and is not an empty directory",
+                refused.toString().strip());
     }
 
     @Test
