@@ -268,16 +268,10 @@ public final class LanguageModel implements AutoCloseable {
      * setting not built here, and a tensor missing, extra or of the wrong shape, are refused with the reason.
      */
     public static LanguageModel fromHuggingFace(Path dir, int contextLength) throws IOException {
-        HfConfig hf;
-        Map<String, SafeTensors.Entry> tensors;
-        byte[] tokenizer;
-        try {
-            hf = HfConfig.parse(read(dir, CONFIG_JSON));
-            tensors = SafeTensors.open(dir);
-            tokenizer = read(dir, TOKENIZER_JSON);
-        } catch (IOException e) {
-            throw new IOException(dir + ": " + e.getMessage(), e);
-        }
+        HfDirectory read = HfDirectory.read(dir);
+        HfConfig hf = read.config();
+        Map<String, SafeTensors.Entry> tensors = read.tensors();
+        byte[] tokenizer = read.tokenizer();
         if (contextLength < 1 || contextLength > hf.maxPositions())
             throw new IllegalArgumentException(
                     "context length " + contextLength + " outside 1.." + hf.maxPositions() + " of " + dir);
@@ -294,6 +288,20 @@ public final class LanguageModel implements AutoCloseable {
                     });
         } catch (IOException | MalformedModelException e) {
             throw new IOException(dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** A Hugging Face directory's config.json, its weights (not yet read) and its tokenizer.json. */
+    private record HfDirectory(HfConfig config, Map<String, SafeTensors.Entry> tensors, byte[] tokenizer) {
+        static HfDirectory read(Path dir) throws IOException {
+            try {
+                return new HfDirectory(
+                        HfConfig.parse(LanguageModel.read(dir, CONFIG_JSON)),
+                        SafeTensors.open(dir),
+                        LanguageModel.read(dir, TOKENIZER_JSON));
+            } catch (IOException e) {
+                throw new IOException(dir + ": " + e.getMessage(), e);
+            }
         }
     }
 
@@ -323,16 +331,10 @@ public final class LanguageModel implements AutoCloseable {
     }
 
     private static LanguageModel iptGptOf(Path dir, GptConfig config) throws IOException {
-        HfConfig hf;
-        Map<String, SafeTensors.Entry> tensors;
-        byte[] tokenizer;
-        try {
-            hf = HfConfig.parse(read(dir, CONFIG_JSON));
-            tensors = SafeTensors.open(dir);
-            tokenizer = read(dir, TOKENIZER_JSON);
-        } catch (IOException e) {
-            throw new IOException(dir + ": " + e.getMessage(), e);
-        }
+        HfDirectory read = HfDirectory.read(dir);
+        HfConfig hf = read.config();
+        Map<String, SafeTensors.Entry> tensors = read.tensors();
+        byte[] tokenizer = read.tokenizer();
         if (!hf.modelType().equals(GPT2)
                 || !hf.gptConfig(config.contextLength()).equals(config))
             throw new IOException(dir + "'s config.json describes a " + hf.modelType() + " "
