@@ -18,9 +18,10 @@ import java.util.SplittableRandom;
  * <p>{@link Decoding#KV_CACHE} (the default for every architecture but TorchScript, which cannot be given one from
  * outside) runs the prompt through the model once, then one position a token, attending to the cached keys and values
  * of the positions before. Once the sequence is longer than the context, each token is a forward pass over the last
- * {@code contextLength} tokens from position 0, as {@link Decoding#FULL_WINDOW} computes every token: the window's
- * positions shift by one a token, so no cached key stays valid; the tokens are the same, the speed that of the full
- * window.
+ * {@code contextLength} tokens from position 0 (logits at the last position only), as {@link Decoding#FULL_WINDOW}
+ * computes every token: the window's positions shift by one a token, so no cached key stays valid; the tokens are the
+ * same, the speed about that of the full window. The cache holds keys and values of the weights they were computed
+ * with: {@code ipt generate} and the demo generate from a model opened for it, which nothing trains meanwhile.
  *
  * <p>Forward only, no gradients; every step takes the model's own lock, as {@link Scoring} does, so other models
  * keep training meanwhile and this model's steps wait between tokens. Each step's arrays live in a sub-manager
@@ -78,9 +79,10 @@ public final class Generation {
                 int from = Math.max(0, length - contextLength);
                 float[] logits;
                 if (cache == null) logits = lastLogits(model, ids, from, length - from);
+                else if (from == 0) logits = nextLogits(model, cache, ids, cache.positions(), length);
                 else {
-                    if (from > 0) cache.clear(); // past the context: the window from position 0 again
-                    logits = nextLogits(model, cache, ids, from + cache.positions(), length);
+                    cache.clear(); // past the context: the window from position 0, every token from now on
+                    logits = nextLogits(model, null, ids, from, length);
                 }
                 int next = sampling.next(logits, random);
                 if (next == tokenizer.eos()) {
@@ -99,7 +101,8 @@ public final class Generation {
 
     /**
      * The logits (V) at {@code ids[until - 1]}, from one forward pass over {@code ids[from, until)}, which follow the
-     * positions {@code cache} holds; the cache grows by them. The caller turns gradients off.
+     * positions {@code cache} holds; the cache grows by them. Without a cache (null), they start at position 0. The
+     * caller turns gradients off.
      */
     static float[] nextLogits(LanguageModel model, KvCache cache, int[] ids, int from, int until) {
         long[] input = new long[until - from];

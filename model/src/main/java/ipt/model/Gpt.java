@@ -56,19 +56,19 @@ final class Gpt extends AbstractBlock implements CachedDecoder {
     @Override
     protected NDList forwardInternal(
             ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
-        return new NDList(decode(ps, inputs.singletonOrThrow(), null, training));
+        return new NDList(decode(ps, inputs.singletonOrThrow(), null, false, training));
     }
 
     @Override
     public NDArray nextLogits(ParameterStore ps, NDArray ids, KvCache cache) {
-        return decode(ps, ids, cache, false).squeeze(1); // (B, V)
+        return decode(ps, ids, cache, true, false).squeeze(1); // (B, V)
     }
 
     /**
-     * (B, T) ids -> (B, T, V) logits; with a cache, the ids follow its positions and only the last position's logits
-     * (B, 1, V) are computed.
+     * (B, T) ids -> (B, T, V) logits; with a cache, the ids follow its positions; with {@code lastOnly}, only the last
+     * position's logits (B, 1, V) are computed.
      */
-    private NDArray decode(ParameterStore ps, NDArray idx, KvCache cache, boolean training) {
+    private NDArray decode(ParameterStore ps, NDArray idx, KvCache cache, boolean lastOnly, boolean training) {
         long t = idx.getShape().get(1);
         int past = cache == null ? 0 : cache.positions();
         if (past + t > config.contextLength()) {
@@ -82,10 +82,8 @@ final class Gpt extends AbstractBlock implements CachedDecoder {
         for (int i = 0; i < blocks.size(); i++) {
             x = blocks.get(i).decode(ps, x, cache, i, training);
         }
-        if (cache != null) {
-            cache.advance((int) t);
-            x = lastPosition(x); // (B, 1, C)
-        }
+        if (cache != null) cache.advance((int) t);
+        if (lastOnly) x = lastPosition(x); // (B, 1, C)
         x = apply(lnF, ps, x, training);
         return Linear.linear(x, wte).singletonOrThrow(); // (B, T, V)
     }

@@ -96,19 +96,19 @@ final class Gpt2 extends HfDecoder {
     @Override
     protected NDList forwardInternal(
             ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
-        return new NDList(decode(ps, inputs.singletonOrThrow(), null, training));
+        return new NDList(decode(ps, inputs.singletonOrThrow(), null, false, training));
     }
 
     @Override
     public NDArray nextLogits(ParameterStore ps, NDArray ids, KvCache cache) {
-        return decode(ps, ids, cache, false).squeeze(1); // (B, V)
+        return decode(ps, ids, cache, true, false).squeeze(1); // (B, V)
     }
 
     /**
-     * (B, T) ids -> (B, T, V) logits; with a cache, the ids follow its positions and only the last position's logits
-     * (B, 1, V) are computed.
+     * (B, T) ids -> (B, T, V) logits; with a cache, the ids follow its positions; with {@code lastOnly}, only the last
+     * position's logits (B, 1, V) are computed.
      */
-    private NDArray decode(ParameterStore ps, NDArray idx, KvCache cache, boolean training) {
+    private NDArray decode(ParameterStore ps, NDArray idx, KvCache cache, boolean lastOnly, boolean training) {
         long t = idx.getShape().get(1);
         int past = cache == null ? 0 : cache.positions();
         if (past + t > config.maxPositions())
@@ -125,10 +125,8 @@ final class Gpt2 extends HfDecoder {
             x = x.add(attention(ps, layer, normed, mask, cache, i, training));
             x = x.add(mlp(ps, layer, layerNorm(ps, x, layer.ln2Weight(), layer.ln2Bias(), training), training));
         }
-        if (cache != null) {
-            cache.advance((int) t);
-            x = Gpt.lastPosition(x); // (B, 1, C)
-        }
+        if (cache != null) cache.advance((int) t);
+        if (lastOnly) x = Gpt.lastPosition(x); // (B, 1, C)
         x = layerNorm(ps, x, lnFWeight, lnFBias, training);
         return Linear.linear(x, lmHead == null ? tokens : value(ps, lmHead, idx, training))
                 .singletonOrThrow(); // (B, T, V)

@@ -88,13 +88,12 @@ class KvCacheTest {
             String name, String configJson, @TempDir Path tmp) throws Exception {
         try (LanguageModel model = open(configJson, tmp)) {
             int context = model.config().contextLength();
-            int maxTokens = 2 * context;
+            int maxTokens = context + 6; // past the context: the window slides 6 + prompt times
             boolean slid = false;
             for (Sampling sampling : List.of(
                     Sampling.greedy(maxTokens),
                     new Sampling(1, 0, 1, maxTokens, 1),
-                    new Sampling(0.8, 20, 0.95, maxTokens, 2),
-                    new Sampling(1.2, 0, 0.9, maxTokens, 3))) {
+                    new Sampling(0.8, 20, 0.95, maxTokens, 2))) {
                 Generation.Continuation cached =
                         Generation.generate(model, "It was", sampling, Generation.Decoding.KV_CACHE);
                 Generation.Continuation full =
