@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ai.djl.ndarray.BaseNDManager;
 import ai.djl.pytorch.jni.JniUtils;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -58,12 +59,17 @@ class KvCacheTest {
             boolean gradMode = JniUtils.isGradMode();
             JniUtils.setGradMode(false);
             try {
+                // Memory stays flat: after every step the model's manager holds its weights and the cache's two
+                // arrays a layer, however many positions went through.
+                int held = arrays(model);
+                int layerArrays = 2 * model.config().nLayers();
                 for (int[] ends : schedules) {
                     try (KvCache cache = new KvCache(model.model.getNDManager())) {
                         int from = 0;
                         for (int until : ends) {
                             float[] cached = Generation.nextLogits(model, cache, ids, from, until);
                             assertEquals(until, cache.positions());
+                            assertEquals(held + layerArrays, arrays(model), "arrays held after position " + until);
                             float[] expected = Arrays.copyOfRange(full, (until - 1) * vocab, until * vocab);
                             float diff = HfFixtures.maxAbsDifference(cached, expected);
                             assertTrue(
@@ -74,6 +80,7 @@ class KvCacheTest {
                             from = until;
                         }
                     }
+                    assertEquals(held, arrays(model), "arrays held once the cache is closed");
                 }
             } finally {
                 JniUtils.setGradMode(gradMode);
@@ -104,6 +111,10 @@ class KvCacheTest {
             }
             assertTrue(slid, name + ": no continuation ran past the context of " + context);
         }
+    }
+
+    private static int arrays(LanguageModel model) {
+        return ((BaseNDManager) model.model.getNDManager()).getManagedArrays().size();
     }
 
     private static int[] range(int from, int toInclusive) {
