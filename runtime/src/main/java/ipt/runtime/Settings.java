@@ -40,6 +40,16 @@ public final class Settings {
             Setting.Change.RESTART,
             "address of the status port: loopback unless set (the chart sets `0.0.0.0` for its probes and Prometheus)");
 
+    /** Where a process that runs a model trains and scores it (ipt.model.ComputeDevice checks that PyTorch sees it). */
+    public static final Setting<String> DEVICE = Setting.of(
+            "IPT_DEVICE",
+            Setting.Type.STRING,
+            "cpu",
+            Setting.Rule.matches("cpu|cuda(:[0-9]+)?"),
+            Setting.Change.RESTART,
+            "where models train and score: `cpu`, or `cuda` / `cuda:N` (a GPU: needs the `-Pcuda` build; refused at "
+                    + "start when PyTorch sees no such GPU, never a silent CPU fallback; see GPU in the README)");
+
     /** Kafka client settings of every service, passed through ({@link KafkaSettings#fromEnv}). */
     public static final Setting<String> KAFKA = Setting.family(
             "KAFKA_",
