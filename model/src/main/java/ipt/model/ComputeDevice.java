@@ -16,7 +16,7 @@ import java.util.Properties;
  */
 public final class ComputeDevice {
     /** How {@code IPT_DEVICE} spells a device: {@code cpu}, {@code cuda} (the first GPU) or {@code cuda:N}. */
-    public static final String SPELLING = "cpu|cuda(:[0-9]+)?";
+    public static final String SPELLING = "(cpu|cuda(:[0-9]+)?)";
 
     /** Where DJL's PyTorch native jar says which build it holds. */
     private static final String NATIVE_PROPERTIES = "native/lib/pytorch.properties";
