@@ -2,6 +2,7 @@ package ipt.model;
 
 import ai.djl.Device;
 import ai.djl.engine.Engine;
+import ai.djl.engine.EngineException;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import java.io.IOException;
@@ -35,14 +36,36 @@ public final class ComputeDevice {
     }
 
     /**
-     * Builds every model created from now on on the device {@code spelled} names, once PyTorch has said it can use
-     * it; otherwise an {@link IllegalArgumentException} says why and nothing changes.
+     * Builds every model created from now on on the device {@code spelled} names, once PyTorch's native libraries
+     * have loaded and said they can use it; otherwise an {@link IllegalArgumentException} says why and nothing
+     * changes.
      */
     public static Device use(String spelled) {
         Device device = parse(spelled);
-        if (device.isGpu()) refuseUnseen(spelled, device, nativeBuild(), Engine.getEngine("PyTorch"));
+        Engine engine = loadedEngine(spelled);
+        if (device.isGpu()) refuseUnseen(spelled, device, nativeBuild(), engine);
         selected = device;
         return device;
+    }
+
+    /**
+     * PyTorch, loaded now rather than at the first model. DJL takes a CUDA build's natives only where it sees a GPU;
+     * elsewhere it would download a CPU build, which offline mode refuses.
+     */
+    private static Engine loadedEngine(String spelled) {
+        try {
+            return Engine.getEngine("PyTorch");
+        } catch (EngineException | IllegalStateException e) {
+            String build = nativeBuild();
+            throw new IllegalArgumentException(
+                    "IPT_DEVICE=" + spelled + ": PyTorch's native libraries (native build " + build
+                            + ") cannot be loaded: " + e.getMessage()
+                            + (build.startsWith("cu")
+                                    ? "; DJL loads a CUDA build only where it sees a GPU and its driver: use a build"
+                                            + " without -Pcuda on a machine without one"
+                                    : ""),
+                    e);
+        }
     }
 
     /** Where {@link LanguageModel}s are built: the CPU unless {@link #use} chose a GPU. */

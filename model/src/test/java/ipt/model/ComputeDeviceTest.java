@@ -15,6 +15,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
 import ai.djl.util.Pair;
+import ai.djl.util.cuda.CudaUtils;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -33,7 +34,7 @@ class ComputeDeviceTest {
 
     @AfterEach
     void backToTheCpu() {
-        ComputeDevice.use("cpu");
+        if (!ComputeDevice.selected().equals(Device.cpu())) ComputeDevice.use("cpu");
     }
 
     @Test
@@ -67,8 +68,22 @@ class ComputeDeviceTest {
         }
     }
 
+    /** Run with the -Pcuda build on a machine without a GPU: DJL cannot load its natives, and says so at start. */
     @Test
-    void aCudaBuildThatSeesTooFewGpusNamesTheCount() {
+    void aCudaBuildWhereNoGpuIsSeenIsRefusedAtStartWhateverTheDevice() {
+        assumeTrue(ComputeDevice.nativeBuild().startsWith("cu"), "the CPU build");
+        assumeTrue(CudaUtils.getGpuCount() == 0, "a GPU is visible here");
+        for (String device : List.of("cpu", "cuda")) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> ComputeDevice.use(device));
+            assertTrue(
+                    e.getMessage().startsWith("IPT_DEVICE=" + device + ": PyTorch's native libraries (native build cu"),
+                    e.getMessage());
+            assertTrue(e.getMessage().endsWith("use a build without -Pcuda on a machine without one"), e.getMessage());
+        }
+    }
+
+    @Test
+    void tooFewGpusForTheDeviceAreCountedInTheRefusal() {
         Engine engine = Engine.getEngine("PyTorch");
         int gpus = engine.getGpuCount();
         IllegalArgumentException e = assertThrows(
