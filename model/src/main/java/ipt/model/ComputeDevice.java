@@ -17,7 +17,7 @@ import java.util.Properties;
  */
 public final class ComputeDevice {
     /** How {@code IPT_DEVICE} spells a device: {@code cpu}, {@code cuda} (the first GPU) or {@code cuda:N}. */
-    public static final String SPELLING = "(cpu|cuda(:[0-9]+)?)";
+    private static final String SPELLING = "(cpu|cuda(:[0-9]+)?)";
 
     /** Where DJL's PyTorch native jar says which build it holds. */
     private static final String NATIVE_PROPERTIES = "native/lib/pytorch.properties";
@@ -74,8 +74,8 @@ public final class ComputeDevice {
     }
 
     /**
-     * Refuses {@code device} unless PyTorch's native libraries are a CUDA build ({@code native} is the flavor DJL's
-     * native jar declares: cpu or cu124) and PyTorch sees a GPU of that number.
+     * Refuses {@code device} unless PyTorch's native libraries are a CUDA build ({@code nativeBuild}: the flavor
+     * DJL's native jar declares, cpu or cu124) and PyTorch sees a GPU of that number.
      */
     static void refuseUnseen(String spelled, Device device, String nativeBuild, Engine engine) {
         if (!nativeBuild.startsWith("cu"))
