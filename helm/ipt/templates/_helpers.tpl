@@ -146,3 +146,16 @@ affinity: {{ toYaml . | nindent 2 }}
     readOnly: {{ .readOnly }}
 {{- end }}
 {{- end -}}
+
+{{/*
+IPT_DEVICE of a component that runs a model: cuda needs a GPU in the pod, so the chart refuses cuda without a
+resources.limits "nvidia.com/gpu" (the NVIDIA device plugin's resource) rather than render a pod that would be refused
+at start. Args: dict "device" "resources" "values" (the values path, for the message).
+*/}}
+{{- define "ipt.deviceEnv" -}}
+{{- if and (hasPrefix "cuda" .device) (not (hasKey ((.resources).limits | default dict) "nvidia.com/gpu")) }}
+{{- fail (printf `%s.device=%s needs a GPU in the pod: set %s.resources.limits."nvidia.com/gpu" (e.g. 1) and use an image built with -Pcuda` .values .device .values) }}
+{{- end -}}
+- name: IPT_DEVICE
+  value: {{ .device | quote }}
+{{- end }}

@@ -3,6 +3,7 @@ package ipt.evaluator;
 import com.sun.net.httpserver.HttpHandler;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import ipt.checkpoints.CheckpointStore;
+import ipt.model.ComputeDevice;
 import ipt.model.LanguageModel;
 import ipt.model.Task;
 import ipt.model.UserSuites;
@@ -423,6 +424,7 @@ public final class EvaluatorService implements AutoCloseable {
     /** Runs the evaluator against the Kafka cluster named by KAFKA_BOOTSTRAP_SERVERS (see README). */
     public static void main(String[] args) throws Exception {
         Settings.Values settings = EvaluatorConfig.SETTINGS.parse(Settings.environment());
+        ComputeDevice.use(settings.get(Settings.DEVICE)); // before any model: a GPU PyTorch cannot use is refused here
         PrometheusRegistry registry = new PrometheusRegistry();
         EvaluatorService service =
                 start(KafkaSettings.fromEnv(settings.env()), EvaluatorConfig.from(settings), registry);

@@ -94,7 +94,13 @@ final class AdamW extends Optimizer {
         for (Map.Entry<String, Moments> entry : moments.entrySet()) {
             out.writeUTF(entry.getKey());
             out.writeInt(entry.getValue().updates());
-            new NDList(entry.getValue().mean(), entry.getValue().variance()).encode(out);
+            NDArray mean = entry.getValue().mean();
+            try (NDManager copies = mean.getManager().newSubManager()) { // GPU moments are written from CPU copies
+                new NDList(
+                                ComputeDevice.onCpu(mean, copies),
+                                ComputeDevice.onCpu(entry.getValue().variance(), copies))
+                        .encode(out);
+            }
         }
     }
 

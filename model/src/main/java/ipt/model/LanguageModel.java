@@ -103,7 +103,8 @@ public final class LanguageModel implements AutoCloseable {
         this.hfConfig = hfConfig;
         this.carriedFiles = Map.copyOf(carriedFiles);
         synchronized (ENGINE) {
-            model = Model.newInstance("ipt-" + architecture, Device.cpu(), "PyTorch");
+            // Every weight, and every array a step or a score makes from the model's manager, lives on this device.
+            model = Model.newInstance("ipt-" + architecture, ComputeDevice.selected(), "PyTorch");
             Tokenizer loadedTokenizer = null;
             try {
                 loadedTokenizer = tokenizerJson == null ? Tokenizer.BYTES : HuggingFaceJson.of(tokenizerJson, eos);
@@ -414,6 +415,11 @@ public final class LanguageModel implements AutoCloseable {
         return config;
     }
 
+    /** Where the weights live and the model computes ({@link ComputeDevice#selected} when it was built). */
+    public Device device() {
+        return model.getNDManager().getDevice();
+    }
+
     public long parameterCount() {
         long count = 0;
         for (Pair<String, Parameter> named : net.getParameters()) {
@@ -478,7 +484,7 @@ public final class LanguageModel implements AutoCloseable {
             for (Pair<String, Parameter> named : net.getParameters()) {
                 NDArray w = named.getValue().getArray();
                 NDArray o = theirs.get(named.getKey());
-                try (NDArray copy = manager.create(o.toFloatArray(), o.getShape());
+                try (NDArray copy = manager.create(ComputeDevice.floats(o), o.getShape());
                         NDArray toward = copy.sub(w)) {
                     w.addi(toward.muli(1 - keep));
                 }
@@ -520,7 +526,7 @@ public final class LanguageModel implements AutoCloseable {
         Map<String, float[]> values = new TreeMap<>();
         synchronized (ENGINE) {
             for (Pair<String, Parameter> named : net.getParameters())
-                values.put(named.getKey(), named.getValue().getArray().toFloatArray());
+                values.put(named.getKey(), ComputeDevice.floats(named.getValue().getArray()));
         }
         return values;
     }

@@ -328,8 +328,9 @@ final class SafeTensors {
         long elements = tensor.size();
         long perPiece = Math.max(1, pieceBytes / Float.BYTES);
         try (NDManager pieces = tensor.getManager().newSubManager()) {
-            NDArray flat = tensor.reshape(elements);
-            flat.attach(pieces);
+            NDArray reshaped = tensor.reshape(elements);
+            reshaped.attach(pieces);
+            NDArray flat = ComputeDevice.onCpu(reshaped, pieces); // a GPU tensor is written from one CPU copy
             for (long from = 0; from < elements; from += perPiece) {
                 long to = Math.min(elements, from + perPiece);
                 float[] values;

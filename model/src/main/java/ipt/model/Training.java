@@ -46,7 +46,8 @@ public final class Training implements AutoCloseable {
             optimizer = new AdamW(train, pathById);
             // DJL requires a Loss here; steps compute Gpt.tokenLosses themselves.
             trainer = model.model.newTrainer(new DefaultTrainingConfig(Loss.softmaxCrossEntropyLoss())
-                    .optDevices(new Device[] {Device.cpu()})
+                    // The model's own device: with another, DJL's ParameterStore would train copies of the weights.
+                    .optDevices(new Device[] {model.device()})
                     .optOptimizer(optimizer));
             try {
                 // The weights are initialised already: this keeps them and only marks them trainable.
@@ -241,7 +242,9 @@ public final class Training implements AutoCloseable {
             NDManager manager = model.model.getNDManager();
             for (Pair<String, Parameter> named : anchor.net.getParameters()) {
                 NDArray w = named.getValue().getArray();
-                weights.put(named.getKey(), manager.create(w.toFloatArray(), w.getShape())); // a copy this model owns
+                weights.put(
+                        named.getKey(),
+                        manager.create(ComputeDevice.floats(w), w.getShape())); // a copy this model owns
             }
             optimizer.pullTowards(weights, strength);
         }

@@ -40,6 +40,21 @@ public final class Settings {
             Setting.Change.RESTART,
             "address of the status port: loopback unless set (the chart sets `0.0.0.0` for its probes and Prometheus)");
 
+    private static final String DEVICE_SPELLING = "(cpu|cuda(:[0-9]+)?)"; // as ipt.model.ComputeDevice reads it
+
+    /** Where a process that runs a model trains and scores it (ipt.model.ComputeDevice checks that PyTorch sees it). */
+    public static final Setting<String> DEVICE = Setting.of(
+            "IPT_DEVICE",
+            Setting.Type.STRING,
+            "cpu",
+            new Setting.Rule<String>(
+                    "must be cpu, cuda or cuda:N",
+                    v -> v.matches(DEVICE_SPELLING),
+                    Map.of("pattern", "^" + DEVICE_SPELLING + "$")),
+            Setting.Change.RESTART,
+            "where models train and score: `cpu`, or `cuda` / `cuda:N` (a GPU: needs the `-Pcuda` build; refused at "
+                    + "start when PyTorch sees no such GPU, never a silent CPU fallback; README, GPU)");
+
     /** Kafka client settings of every service, passed through ({@link KafkaSettings#fromEnv}). */
     public static final Setting<String> KAFKA = Setting.family(
             "KAFKA_",

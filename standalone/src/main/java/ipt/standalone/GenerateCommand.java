@@ -1,6 +1,7 @@
 package ipt.standalone;
 
 import ipt.checkpoints.Checkpoint;
+import ipt.model.ComputeDevice;
 import ipt.model.Generation;
 import ipt.model.LanguageModel;
 import ipt.model.Sampling;
@@ -99,6 +100,7 @@ final class GenerateCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         long drawSeed = seed != null ? seed : new SplittableRandom().nextLong();
         Sampling sampling = new Sampling(temperature, topK, topP, maxTokens, drawSeed);
+        ComputeDevice.use(Settings.DEVICE.from(env));
         Checkpoint checkpoint = choice.open(env);
         List<String> texts = prompts != null ? prompts : List.of(standardInput());
         PrintWriter out = spec.commandLine().getOut();

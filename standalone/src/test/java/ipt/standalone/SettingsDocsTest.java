@@ -42,6 +42,8 @@ class SettingsDocsTest {
                     "/evaluator/heldOutTokensPerDomain",
                     "evaluator",
                     "IPT_HELDOUT_TOKENS_PER_DOMAIN"),
+            new Mapped("/properties/trainer/properties/device", "/trainer/device", "trainer", "IPT_DEVICE"),
+            new Mapped("/properties/evaluator/properties/device", "/evaluator/device", "evaluator", "IPT_DEVICE"),
             new Mapped("/properties/ingestApi/properties/port", "/ingestApi/port", "ingest-api", "IPT_INGEST_PORT"));
 
     @Test

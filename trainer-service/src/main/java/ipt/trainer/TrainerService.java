@@ -3,6 +3,7 @@ package ipt.trainer;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import ipt.checkpoints.Checkpoint;
 import ipt.checkpoints.CheckpointStore;
+import ipt.model.ComputeDevice;
 import ipt.runtime.DecisionFollower;
 import ipt.runtime.KafkaSettings;
 import ipt.runtime.ServiceLoop;
@@ -322,6 +323,7 @@ public final class TrainerService implements AutoCloseable {
     /** Runs one trainer against the Kafka cluster named by KAFKA_BOOTSTRAP_SERVERS (see README). */
     public static void main(String[] args) throws Exception {
         Settings.Values settings = TrainerConfig.SETTINGS.parse(Settings.environment());
+        ComputeDevice.use(settings.get(Settings.DEVICE)); // before any model: a GPU PyTorch cannot use is refused here
         PrometheusRegistry registry = new PrometheusRegistry();
         TrainerService service = start(KafkaSettings.fromEnv(settings.env()), TrainerConfig.from(settings), registry);
         ServiceProcess.runUntilShutdown("trainer", settings, registry, service::health, service::close);
