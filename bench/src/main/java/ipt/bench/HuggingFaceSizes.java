@@ -34,17 +34,19 @@ import java.util.stream.Stream;
  * attention), each a Hugging Face directory with random weights that ipt's writer wrote and that is read back as
  * {@code IPT_START_FROM} reads it (LanguageModel.fromHuggingFace at the lineage's context, Training.start). Per model,
  * in a JVM of its own so that its peak resident memory is its own: training tokens/s at the trainer's defaults
- * (IPT_BATCH_SIZE 16, IPT_CONTEXT_LENGTH 128, one micro-batch) and model FLOP/s against the dense fp32 matmul rate
- * measured just before each repetition (the reference); peak RSS (VmHWM); checkpoint write and load seconds per GB
+ * (IPT_BATCH_SIZE 16, IPT_CONTEXT_LENGTH 128, one micro-batch; the batch is an argument) and model FLOP/s against
+ * the dense fp32 matmul rate measured just before each repetition (the reference), per second of wall-clock time and
+ * per second of the process's CPU time; peak RSS (VmHWM); checkpoint write and load seconds per GB
  * (Checkpoint.write: the Hugging Face directory and the AdamW state; Checkpoint.open and training(): verify every
  * sha256, read model and optimizer); {@code ipt generate}'s tokens/s (Generation on the model read back from the
  * checkpoint, as the CLI reads it).
  *
  * <p>Usage: {@code bench/run HuggingFaceSizes [repetitions, default 3] [timed steps a repetition, default 1]
- * [generated tokens a repetition, default 16] [models, default gpt2-124m,llama-55m]}
+ * [generated tokens a repetition, default 16] [sequences a step, default 16] [models, default
+ * gpt2-124m,llama-55m]}
  */
 public final class HuggingFaceSizes {
-    static final int BATCH = 16; // IPT_BATCH_SIZE's default
+    static final int DEFAULT_BATCH = 16; // IPT_BATCH_SIZE's default
     static final int CONTEXT = 128; // IPT_CONTEXT_LENGTH's default
     private static final int MATMUL_N = 1024;
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -130,8 +132,8 @@ public final class HuggingFaceSizes {
         }
     }
 
-    /** How much to measure: repetitions, timed training steps in each, tokens generated in each. */
-    record Plan(int repetitions, int steps, int tokens) {}
+    /** How much to measure: repetitions, timed training steps in each, tokens generated in each, sequences a step. */
+    record Plan(int repetitions, int steps, int tokens, int batch) {}
 
     /** One model's figures, a value per repetition where there are several. */
     record Figures(
@@ -141,6 +143,8 @@ public final class HuggingFaceSizes {
             double importSeconds,
             List<Double> matmulFlops,
             List<Double> trainTokensPerSecond,
+            List<Double> matmulFlopsPerCpuSecond,
+            List<Double> trainTokensPerCpuSecond,
             long trainingPeakRssKb,
             double checkpointGb,
             List<Double> writeSeconds,
@@ -148,11 +152,22 @@ public final class HuggingFaceSizes {
             List<Double> generateTokensPerSecond,
             long peakRssKb) {
 
-        /** Model FLOP/s over the matmul rate measured just before, per repetition. */
+        /** Model FLOP/s over the matmul rate measured just before, per repetition, both in wall-clock time. */
         List<Double> mfu() {
+            return ratios(trainTokensPerSecond, matmulFlops);
+        }
+
+        /**
+         * The same ratio with both rates per second of this process's CPU time: on a shared machine the wall-clock
+         * ratio compares a 30 ms product, which often runs uncontended, with a step of minutes that shares the core.
+         */
+        List<Double> mfuCpu() {
+            return ratios(trainTokensPerCpuSecond, matmulFlopsPerCpuSecond);
+        }
+
+        private List<Double> ratios(List<Double> tokens, List<Double> matmul) {
             List<Double> ratios = new ArrayList<>();
-            for (int r = 0; r < matmulFlops.size(); r++)
-                ratios.add(trainTokensPerSecond.get(r) * flopsPerToken / matmulFlops.get(r));
+            for (int r = 0; r < matmul.size(); r++) ratios.add(tokens.get(r) * flopsPerToken / matmul.get(r));
             return ratios;
         }
     }
@@ -161,7 +176,11 @@ public final class HuggingFaceSizes {
 
     public static void main(String[] args) throws Exception {
         if (args.length > 0 && args[0].equals("--one")) {
-            Plan plan = new Plan(Integer.parseInt(args[2]), Integer.parseInt(args[3]), Integer.parseInt(args[4]));
+            Plan plan = new Plan(
+                    Integer.parseInt(args[2]),
+                    Integer.parseInt(args[3]),
+                    Integer.parseInt(args[4]),
+                    Integer.parseInt(args[5]));
             Path work = Files.createTempDirectory("ipt-hf-sizes-");
             try {
                 print(measure(ModelShape.named(args[1]), plan, work));
@@ -173,8 +192,9 @@ public final class HuggingFaceSizes {
         Plan plan = new Plan(
                 args.length > 0 ? Integer.parseInt(args[0]) : 3,
                 args.length > 1 ? Integer.parseInt(args[1]) : 1,
-                args.length > 2 ? Integer.parseInt(args[2]) : 16);
-        List<String> models = List.of((args.length > 3 ? args[3] : "gpt2-124m,llama-55m").split(","));
+                args.length > 2 ? Integer.parseInt(args[2]) : 16,
+                args.length > 3 ? Integer.parseInt(args[3]) : DEFAULT_BATCH);
+        List<String> models = List.of((args.length > 4 ? args[4] : "gpt2-124m,llama-55m").split(","));
         System.out.printf(
                 "DJL %s, PyTorch engine threads %s; load average at start %s; %s%n",
                 ai.djl.engine.Engine.getInstance().getVersion(),
@@ -199,7 +219,8 @@ public final class HuggingFaceSizes {
                 model,
                 String.valueOf(plan.repetitions()),
                 String.valueOf(plan.steps()),
-                String.valueOf(plan.tokens())));
+                String.valueOf(plan.tokens()),
+                String.valueOf(plan.batch())));
         Process process = new ProcessBuilder(command)
                 .redirectError(ProcessBuilder.Redirect.INHERIT)
                 .start();
@@ -242,17 +263,31 @@ public final class HuggingFaceSizes {
         SplittableRandom random = new SplittableRandom(7);
         int vocab = training.model().config().vocabSize();
         List<Double> matmul = new ArrayList<>();
+        List<Double> matmulCpu = new ArrayList<>();
         List<Double> tokensPerSecond = new ArrayList<>();
+        List<Double> tokensPerCpuSecond = new ArrayList<>();
         try {
-            training.trainStep(batch(random, vocab), 1e-4f); // warm-up: allocator, kernels, the AdamW moments
+            // warm-up: allocator, kernels, the AdamW moments
+            training.trainStep(batch(random, vocab, plan.batch()), 1e-4f);
             for (int r = 0; r < plan.repetitions(); r++) {
-                matmul.add(matmulFlops());
+                double[] rates = matmulFlops();
+                matmul.add(rates[0]);
+                matmulCpu.add(rates[1]);
                 start = System.nanoTime();
-                for (int s = 0; s < plan.steps(); s++) training.trainStep(batch(random, vocab), 1e-4f);
-                tokensPerSecond.add((double) plan.steps() * BATCH * CONTEXT / seconds(start));
+                long cpuStart = cpuNanos();
+                for (int s = 0; s < plan.steps(); s++) training.trainStep(batch(random, vocab, plan.batch()), 1e-4f);
+                double tokens = (double) plan.steps() * plan.batch() * CONTEXT;
+                tokensPerSecond.add(tokens / seconds(start));
+                tokensPerCpuSecond.add(tokens / ((cpuNanos() - cpuStart) / 1e9));
                 System.out.printf(
-                        "  repetition %d: matmul %.1f GFLOP/s, training %.0f tokens/s (load average %s)%n",
-                        r + 1, matmul.get(r) / 1e9, tokensPerSecond.get(r), loadAverage());
+                        "  repetition %d: matmul %.1f GFLOP/s (%.1f a CPU second), training %.1f tokens/s (%.1f a CPU"
+                                + " second; load average %s)%n",
+                        r + 1,
+                        rates[0] / 1e9,
+                        rates[1] / 1e9,
+                        tokensPerSecond.get(r),
+                        tokensPerCpuSecond.get(r),
+                        loadAverage());
             }
         } catch (RuntimeException | Error e) {
             training.close();
@@ -275,7 +310,7 @@ public final class HuggingFaceSizes {
                         training.model().config(),
                         training.model().architecture(),
                         training.step(),
-                        training.step() * BATCH * CONTEXT,
+                        training.step() * plan.batch() * CONTEXT,
                         Map.of(),
                         0,
                         System.currentTimeMillis(),
@@ -324,6 +359,8 @@ public final class HuggingFaceSizes {
                 importSeconds,
                 matmul,
                 tokensPerSecond,
+                matmulCpu,
+                tokensPerCpuSecond,
                 trainingPeak,
                 gb,
                 write,
@@ -341,8 +378,13 @@ public final class HuggingFaceSizes {
         System.out.println("RESULT training tokens/s=" + figure(f.trainTokensPerSecond(), 1, "%.0f"));
         System.out.println("RESULT model GFLOP/s=" + figure(f.trainTokensPerSecond(), f.flopsPerToken() / 1e9, "%.1f"));
         System.out.println("RESULT MFU (model FLOP/s / matmul)=" + figure(f.mfu(), 1, "%.3f"));
+        System.out.println("RESULT matmul GFLOP a CPU second=" + figure(f.matmulFlopsPerCpuSecond(), 1e-9, "%.1f"));
+        System.out.println("RESULT training tokens a CPU second=" + figure(f.trainTokensPerCpuSecond(), 1, "%.1f"));
+        System.out.println("RESULT MFU by CPU time=" + figure(f.mfuCpu(), 1, "%.3f"));
         System.out.println("RESULT peak RSS after training, MB=" + f.trainingPeakRssKb() / 1024);
         System.out.println("RESULT peak RSS in all, MB=" + f.peakRssKb() / 1024);
+        System.out.println("RESULT Java heap committed at end, MB="
+                + ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getCommitted() / (1 << 20));
         System.out.println("RESULT checkpoint GB=" + String.format("%.3f", f.checkpointGb()));
         System.out.println("RESULT checkpoint write s/GB=" + figure(f.writeSeconds(), 1 / f.checkpointGb(), "%.2f"));
         System.out.println("RESULT checkpoint load s/GB=" + figure(f.loadSeconds(), 1 / f.checkpointGb(), "%.2f"));
@@ -377,25 +419,41 @@ public final class HuggingFaceSizes {
         }
     }
 
-    /** FLOP/s of one N×N by N×N fp32 product through DJL, the median of 20 after warm-up. */
-    static double matmulFlops() {
+    /**
+     * FLOP/s of one N×N by N×N fp32 product through DJL after warm-up: the median of 20 per second of wall-clock time,
+     * and the 20 together per second of this process's CPU time (which the kernel counts in 10 ms ticks, too coarse
+     * for one product).
+     */
+    static double[] matmulFlops() {
         try (NDManager manager = NDManager.newBaseManager("PyTorch")) {
             NDArray a = manager.randomNormal(new Shape(MATMUL_N, MATMUL_N));
             NDArray b = manager.randomNormal(new Shape(MATMUL_N, MATMUL_N));
             double[] seconds = new double[20];
+            long cpu = 0;
             for (int i = -3; i < seconds.length; i++) {
                 long start = System.nanoTime();
+                long cpuStart = cpuNanos();
                 try (NDArray c = a.matMul(b)) { // eager on the CPU: done when it returns
-                    if (i >= 0) seconds[i] = (System.nanoTime() - start) / 1e9;
+                    if (i >= 0) {
+                        seconds[i] = (System.nanoTime() - start) / 1e9;
+                        cpu += cpuNanos() - cpuStart;
+                    }
                 }
             }
             Arrays.sort(seconds);
-            return 2.0 * MATMUL_N * MATMUL_N * MATMUL_N / seconds[seconds.length / 2];
+            double flops = 2.0 * MATMUL_N * MATMUL_N * MATMUL_N;
+            return new double[] {flops / seconds[seconds.length / 2], flops * seconds.length / (cpu / 1e9)};
         }
     }
 
-    private static int[][] batch(SplittableRandom random, int vocab) {
-        int[][] rows = new int[BATCH][CONTEXT + 1];
+    /** CPU time of this process, all threads (with one engine thread, PyTorch computes on the calling one). */
+    private static long cpuNanos() {
+        return ManagementFactory.getPlatformMXBean(com.sun.management.OperatingSystemMXBean.class)
+                .getProcessCpuTime();
+    }
+
+    private static int[][] batch(SplittableRandom random, int vocab, int batch) {
+        int[][] rows = new int[batch][CONTEXT + 1];
         for (int[] row : rows) for (int i = 0; i < row.length; i++) row[i] = random.nextInt(vocab - 1);
         return rows;
     }

@@ -31,7 +31,7 @@ class HuggingFaceSizesTest {
 
     @Test
     void everyMeasurementRunsOnTinyModelsOfBothFamilies(@TempDir Path work) throws Exception {
-        HuggingFaceSizes.Plan plan = new HuggingFaceSizes.Plan(2, 1, 3);
+        HuggingFaceSizes.Plan plan = new HuggingFaceSizes.Plan(2, 1, 3, 4);
         for (HuggingFaceSizes.ModelShape shape : List.of(
                 HuggingFaceSizes.ModelShape.gpt2("tiny-gpt2", 2, 32, 4, 300, 256),
                 HuggingFaceSizes.ModelShape.llama("tiny-llama", 2, 32, 4, 2, 64, 300))) {
@@ -39,6 +39,7 @@ class HuggingFaceSizesTest {
             assertEquals(total(RandomHuggingFace.tensorShapes(shape.config())), f.parameters(), shape.name());
             assertEquals(2, f.trainTokensPerSecond().size());
             for (double mfu : f.mfu()) assertTrue(mfu > 0 && mfu < 1, shape.name() + " MFU " + mfu);
+            for (double mfu : f.mfuCpu()) assertTrue(mfu > 0 && mfu < 1, shape.name() + " MFU by CPU time " + mfu);
             assertTrue(f.checkpointGb() > 4.0 * f.parameters() * 3 / 1e9, "weights and two AdamW moments written");
             assertEquals(2, f.loadSeconds().size());
             assertTrue(f.generateTokensPerSecond().stream().allMatch(rate -> rate > 0));
