@@ -150,6 +150,7 @@ public final class HuggingFaceSizes {
             List<Double> writeSeconds,
             List<Double> loadSeconds,
             List<Double> generateTokensPerSecond,
+            List<Double> generateTokensPerCpuSecond,
             long peakRssKb) {
 
         /** Model FLOP/s over the matmul rate measured just before, per repetition, both in wall-clock time. */
@@ -333,6 +334,7 @@ public final class HuggingFaceSizes {
         }
 
         List<Double> generate = new ArrayList<>();
+        List<Double> generateCpu = new ArrayList<>();
         // As `ipt generate` reads a checkpoint, at the lineage's context; a prompt that fills the window, so every
         // token is a forward pass over CONTEXT positions; the CLI's default sampling.
         try (LanguageModel model = Checkpoint.open(kept).model()) {
@@ -341,6 +343,7 @@ public final class HuggingFaceSizes {
             for (int r = 0; r < plan.repetitions(); r++) {
                 long drawn = 0;
                 long nanos = 0;
+                long cpuStart = cpuNanos();
                 // A random model may draw end-of-text early: count what it drew.
                 for (int seed = 0; drawn < plan.tokens(); seed++) {
                     Generation.Continuation c = Generation.generate(
@@ -349,7 +352,10 @@ public final class HuggingFaceSizes {
                     nanos += c.nanos();
                 }
                 generate.add(drawn / (nanos / 1e9));
-                System.out.printf("  generation %d: %.2f tokens/s%n", r + 1, generate.get(r));
+                generateCpu.add(drawn / ((cpuNanos() - cpuStart) / 1e9));
+                System.out.printf(
+                        "  generation %d: %.2f tokens/s (%.2f a CPU second)%n",
+                        r + 1, generate.get(r), generateCpu.get(r));
             }
         }
         return new Figures(
@@ -366,6 +372,7 @@ public final class HuggingFaceSizes {
                 write,
                 load,
                 generate,
+                generateCpu,
                 status("VmHWM"));
     }
 
@@ -375,7 +382,7 @@ public final class HuggingFaceSizes {
         System.out.println("RESULT MFLOP a token=" + String.format("%.1f", f.flopsPerToken() / 1e6));
         System.out.println("RESULT import s=" + String.format("%.1f", f.importSeconds()));
         System.out.println("RESULT matmul GFLOP/s (reference)=" + figure(f.matmulFlops(), 1e-9, "%.1f"));
-        System.out.println("RESULT training tokens/s=" + figure(f.trainTokensPerSecond(), 1, "%.0f"));
+        System.out.println("RESULT training tokens/s=" + figure(f.trainTokensPerSecond(), 1, "%.1f"));
         System.out.println("RESULT model GFLOP/s=" + figure(f.trainTokensPerSecond(), f.flopsPerToken() / 1e9, "%.1f"));
         System.out.println("RESULT MFU (model FLOP/s / matmul)=" + figure(f.mfu(), 1, "%.3f"));
         System.out.println("RESULT matmul GFLOP a CPU second=" + figure(f.matmulFlopsPerCpuSecond(), 1e-9, "%.1f"));
@@ -389,6 +396,8 @@ public final class HuggingFaceSizes {
         System.out.println("RESULT checkpoint write s/GB=" + figure(f.writeSeconds(), 1 / f.checkpointGb(), "%.2f"));
         System.out.println("RESULT checkpoint load s/GB=" + figure(f.loadSeconds(), 1 / f.checkpointGb(), "%.2f"));
         System.out.println("RESULT ipt generate tokens/s=" + figure(f.generateTokensPerSecond(), 1, "%.2f"));
+        System.out.println(
+                "RESULT ipt generate tokens a CPU second=" + figure(f.generateTokensPerCpuSecond(), 1, "%.2f"));
         System.out.println("RESULT load average=" + loadAverage());
     }
 
