@@ -8,8 +8,11 @@ import ipt.model.LanguageModel;
 import ipt.model.TrainConfig;
 import ipt.model.Training;
 import ipt.runtime.DirectoryTree;
+import java.io.BufferedInputStream;
+import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
@@ -19,6 +22,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.security.DigestInputStream;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
@@ -129,7 +133,6 @@ public final class Checkpoint {
                 throw new IllegalArgumentException("extra file may not be named " + reserved);
             }
         }
-        contents.put(OPTIMIZER_FILE, training.optimizerBytes());
 
         Path target = root.resolve(dirName);
         if (Files.exists(target)) {
@@ -143,6 +146,11 @@ public final class Checkpoint {
                 writeDurably(tmp.resolve(TOKENIZER_FILE), model.tokenizerJson());
             } else {
                 model.writeHuggingFace(tmp, maxShardBytes);
+            }
+            // Streamed: the AdamW state runs to 8 bytes a parameter, past one array's 2 GiB from about 268M parameters.
+            try (OutputStream out = new BufferedOutputStream(
+                    Files.newOutputStream(tmp.resolve(OPTIMIZER_FILE), StandardOpenOption.CREATE_NEW), 1 << 20)) {
+                training.writeOptimizer(out);
             }
             for (Map.Entry<String, byte[]> file : contents.entrySet()) {
                 if (Files.exists(tmp.resolve(file.getKey())))
@@ -273,14 +281,27 @@ public final class Checkpoint {
         }
     }
 
-    /** The model with its optimizer state and step count, to go on training where this checkpoint left off. */
+    /**
+     * The model with its optimizer state and step count, to go on training where this checkpoint left off. The
+     * optimizer state is streamed from its file and its sha256 verified again as it is read (the directory may change
+     * after open): nothing is returned from a file that differs from the manifest.
+     */
     public Training training(TrainConfig train) throws IOException {
-        byte[] optimizer = file(OPTIMIZER_FILE);
         LanguageModel model = model();
-        try {
-            return Training.resume(model, train, optimizer, manifest.step());
+        Training training = null;
+        MessageDigest digest = newDigest();
+        try (InputStream in = new BufferedInputStream(
+                new DigestInputStream(Files.newInputStream(dir.resolve(OPTIMIZER_FILE)), digest), 1 << 20)) {
+            training = Training.resume(model, train, in, manifest.step());
+            if (in.read() != -1) throw new IOException(dir.resolve(OPTIMIZER_FILE) + ": bytes after the AdamW state");
+            if (!HexFormat.of()
+                    .formatHex(digest.digest())
+                    .equals(manifest.files().get(OPTIMIZER_FILE)))
+                throw new IOException(dir.resolve(OPTIMIZER_FILE) + ": sha256 differs from the manifest");
+            return training;
         } catch (IOException | RuntimeException e) {
-            model.close();
+            if (training != null) training.close();
+            else model.close();
             throw e;
         }
     }

@@ -222,6 +222,22 @@ class CheckpointTest {
         }
     }
 
+    /** The optimizer state is streamed to its file and back; a file changed after open is refused as it is read. */
+    @Test
+    void optimizerStateIsStreamedAndVerifiedAsItIsRead() throws Exception {
+        Checkpoint checkpoint = write("v7");
+        Path optimizer = checkpoint.dir().resolve(Checkpoint.OPTIMIZER_FILE);
+        assertArrayEquals(model.optimizerBytes(), Files.readAllBytes(optimizer));
+        byte[] changed = Files.readAllBytes(optimizer);
+        changed[changed.length - 1] ^= 1; // the last moment's last byte: still a well-formed state
+        Files.write(optimizer, changed);
+        IOException e = assertThrows(IOException.class, () -> checkpoint.training(TrainConfig.defaults()));
+        assertTrue(e.getMessage().endsWith("optimizer.bin: sha256 differs from the manifest"), e.getMessage());
+        Files.write(optimizer, java.util.Arrays.copyOf(changed, changed.length + 1));
+        e = assertThrows(IOException.class, () -> checkpoint.training(TrainConfig.defaults()));
+        assertTrue(e.getMessage().endsWith("optimizer.bin: bytes after the AdamW state"), e.getMessage());
+    }
+
     /** Scoring needs the weights only: a checkpoint whose optimizer state is gone still scores, and only scores. */
     @Test
     void theModelIsReadWithoutTheOptimizerState() throws Exception {

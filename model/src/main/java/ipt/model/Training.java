@@ -18,6 +18,8 @@ import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -34,7 +36,7 @@ public final class Training implements AutoCloseable {
     private final Trainer trainer;
     private long step;
 
-    private Training(LanguageModel model, TrainConfig train, byte[] optimizerState, long step) throws IOException {
+    private Training(LanguageModel model, TrainConfig train, InputStream optimizerState, long step) throws IOException {
         this.model = model;
         this.train = train;
         this.step = step;
@@ -53,8 +55,7 @@ public final class Training implements AutoCloseable {
                 // The weights are initialised already: this keeps them and only marks them trainable.
                 trainer.initialize(new Shape(1, model.config().contextLength()));
                 if (optimizerState != null) {
-                    optimizer.load(
-                            new DataInputStream(new ByteArrayInputStream(optimizerState)), model.model.getNDManager());
+                    optimizer.load(new DataInputStream(optimizerState), model.model.getNDManager());
                 }
             } catch (IOException | RuntimeException e) {
                 trainer.close();
@@ -74,6 +75,15 @@ public final class Training implements AutoCloseable {
 
     /** Goes on training {@code model} with the optimizer state {@link #optimizerBytes} saved at {@code step}. */
     public static Training resume(LanguageModel model, TrainConfig train, byte[] optimizerState, long step)
+            throws IOException {
+        return resume(model, train, new ByteArrayInputStream(optimizerState), step);
+    }
+
+    /**
+     * As {@link #resume(LanguageModel, TrainConfig, byte[], long)}, the state read from {@code optimizerState} as
+     * {@link #writeOptimizer} wrote it, up to its end (the stream is left open).
+     */
+    public static Training resume(LanguageModel model, TrainConfig train, InputStream optimizerState, long step)
             throws IOException {
         return new Training(model, train, optimizerState, step);
     }
@@ -254,15 +264,24 @@ public final class Training implements AutoCloseable {
         return trainer;
     }
 
-    /** AdamW's state as {@link #resume} reads it. */
+    /** AdamW's state as {@link #resume} reads it, in one array: for tests and small models (see writeOptimizer). */
     public byte[] optimizerBytes() throws IOException {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        synchronized (LanguageModel.ENGINE) {
-            try (DataOutputStream out = new DataOutputStream(bytes)) {
-                optimizer.save(out);
-            }
-        }
+        writeOptimizer(bytes);
         return bytes.toByteArray();
+    }
+
+    /**
+     * Writes AdamW's state to {@code out} (left open, flushed) a moment at a time: two float32 moments a parameter,
+     * 8 bytes, pass a Java array's 2 GiB from about 268M parameters, and one array would also double the heap it
+     * takes.
+     */
+    public void writeOptimizer(OutputStream out) throws IOException {
+        synchronized (LanguageModel.ENGINE) {
+            DataOutputStream data = new DataOutputStream(out);
+            optimizer.save(data);
+            data.flush();
+        }
     }
 
     @Override
