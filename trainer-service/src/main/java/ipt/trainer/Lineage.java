@@ -16,6 +16,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -83,6 +84,34 @@ public final class Lineage implements AutoCloseable {
         }
     }
 
+    /**
+     * The lineage's committed rounds read back from the log, to rebuild a lost replay store; the trainer reads them
+     * from {@code ipt.documents.curated} ({@link CuratedHistory}).
+     */
+    public interface History {
+        /** Hands {@code each} the committed rounds through version {@code through}, oldest first. */
+        void rounds(long through, RoundVisitor each) throws Exception;
+    }
+
+    public interface RoundVisitor {
+        void round(CommittedRound round) throws Exception;
+    }
+
+    /**
+     * A committed round: its version, the lineage's new tokens through it (its manifest's tokensSeen) and its
+     * documents in the order it added them; {@code ordered} is false where that order had to be guessed.
+     */
+    public record CommittedRound(long version, long tokensSeen, List<HistoricDocument> documents, boolean ordered) {}
+
+    public record HistoricDocument(String id, String domain, String text) {}
+
+    /** The log no longer holds what a committed round trained on: the lost replay store cannot be rebuilt. */
+    public static final class IncompleteHistory extends Exception {
+        public IncompleteHistory(String message) {
+            super(message);
+        }
+    }
+
     /** A round trained and its checkpoint written and kept in the store, not yet committed. */
     public record Round(
             long version,
@@ -102,7 +131,7 @@ public final class Lineage implements AutoCloseable {
     private final TrainerConfig config;
     private final CheckpointStore store;
     private final TrainerMetrics metrics;
-    private final ReplayStore replay;
+    private ReplayStore replay;
     private Training training;
     private Packer packer;
     private LineageState state;
@@ -135,18 +164,33 @@ public final class Lineage implements AutoCloseable {
      * it, after fencing any older instance, so nothing it removes can still commit.
      */
     public static Lineage recover(TrainerConfig config, CheckpointStore store, String lastLocation) throws Exception {
-        return recover(config, store, lastLocation, new TrainerMetrics(new PrometheusRegistry()));
+        return recover(config, store, lastLocation, new TrainerMetrics(new PrometheusRegistry()), null);
     }
 
-    static Lineage recover(TrainerConfig config, CheckpointStore store, String lastLocation, TrainerMetrics metrics)
+    /**
+     * As above; a replay store found missing or damaged is rebuilt from {@code history} (null: it fails instead).
+     */
+    static Lineage recover(
+            TrainerConfig config, CheckpointStore store, String lastLocation, TrainerMetrics metrics, History history)
             throws Exception {
         Checkpoint last = lastLocation == null ? null : store.open(lastLocation);
         long version = last == null ? 0 : last.manifest().version();
-        ReplayStore replay = ReplayStore.open(
-                config.replayDir(),
-                version,
-                config.replay().capacityBytes(),
-                config.train().seed());
+        ReplayStore replay;
+        String lost = null;
+        try {
+            replay = ReplayStore.open(
+                    config.replayDir(),
+                    version,
+                    config.replay().capacityBytes(),
+                    config.train().seed());
+        } catch (RocksDBException e) {
+            if (history == null || last == null) throw e;
+            lost = e.getMessage();
+            replay = ReplayStore.empty(
+                    config.replayDir(),
+                    config.replay().capacityBytes(),
+                    config.train().seed());
+        }
         Lineage lineage = new Lineage(config, store, metrics, replay);
         try {
             List<String> orphans = new ArrayList<>(OrphanCheckpoints.remove(config.checkpointRoot(), version));
@@ -182,6 +226,7 @@ public final class Lineage implements AutoCloseable {
                             "lineage " + config.lineage() + "'s checkpoint v" + version + " " + mismatch
                                     + "; a lineage's shape is fixed when it starts: start a new lineage to change it");
                 }
+                if (lost != null) lineage.rebuildReplay(history, lost, last.file(TAIL_FILE));
                 LineageState saved = LineageState.parse(last.file(STATE_FILE));
                 lineage.state = saved.rebased(
                         config.replay().fraction(), config.forgetting().maxReplay());
@@ -236,6 +281,76 @@ public final class Lineage implements AutoCloseable {
             fork.close();
             throw e;
         }
+    }
+
+    /**
+     * Fills the (empty) replay store as it was at the committed checkpoint: the committed rounds' documents go through
+     * a packer from the start, and each round's new sequences (its share of tokensSeen) are offered to the store
+     * under its version, as the rounds did. Exact when every round's order is known and the packer ends with the
+     * checkpoint's tail; a history that lacks a round leaves the store empty, so the lineage trains on either way.
+     */
+    private void rebuildReplay(History history, String why, byte[] committedTail) throws Exception {
+        log.warn(
+                "{}: replay store of v{} is lost ({}); rebuilding it from the curated topic",
+                config.lineage(),
+                version,
+                why);
+        long started = System.nanoTime();
+        Packer packer =
+                new Packer(config.sequenceLength(), training.model().tokenizer().eos());
+        long[] tokensBefore = {0};
+        long[] through = {0};
+        boolean[] ordered = {true};
+        String outcome;
+        try {
+            history.rounds(version, round -> {
+                for (HistoricDocument d : round.documents())
+                    packer.add(d.domain(), training.model().tokenizer().encode(d.text()));
+                int sequences = (int) ((round.tokensSeen() - tokensBefore[0]) / config.sequenceLength());
+                List<Packer.Sequence> fresh = packer.take(sequences);
+                if (fresh.size() != sequences) {
+                    throw new IncompleteHistory("round v" + round.version() + " trained " + sequences
+                            + " new sequences, its documents make " + fresh.size());
+                }
+                replay.add(round.version(), fresh);
+                tokensBefore[0] = round.tokensSeen();
+                through[0] = round.version();
+                ordered[0] &= round.ordered();
+            });
+            if (through[0] != version)
+                throw new IncompleteHistory("the history ends at v" + through[0] + ", not v" + version);
+            outcome = ordered[0] && Arrays.equals(packer.tailBytes(), committedTail) ? "exact" : "inexact";
+        } catch (IncompleteHistory e) {
+            log.error(
+                    "{}: cannot rebuild the replay store ({}); replay starts empty from v{}",
+                    config.lineage(),
+                    e.getMessage(),
+                    version);
+            replay.close();
+            replay = ReplayStore.empty(
+                    config.replayDir(),
+                    config.replay().capacityBytes(),
+                    config.train().seed());
+            outcome = "empty";
+        }
+        replay.snapshot(version);
+        metrics.replayRebuilt(config.lineage(), outcome);
+        if (outcome.equals("inexact")) {
+            log.error(
+                    "{}: rebuilt replay store of v{} may differ from the lost one: {}",
+                    config.lineage(),
+                    version,
+                    ordered[0]
+                            ? "the packer's tail differs from the checkpoint's"
+                            : "a round's document order was guessed");
+        }
+        log.info(
+                "{}: replay store of v{} rebuilt ({}): {} sequences in {} s",
+                config.lineage(),
+                version,
+                outcome,
+                replay.size(),
+                String.format("%.1f", (System.nanoTime() - started) / 1e9));
     }
 
     private void resumeFrom(Checkpoint checkpoint, String at) throws IOException {

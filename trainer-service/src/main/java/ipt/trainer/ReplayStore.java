@@ -57,12 +57,22 @@ public final class ReplayStore implements AutoCloseable {
     private final RocksDB db;
     private final TreeMap<String, Reservoir> reservoirs = new TreeMap<>();
 
-    private ReplayStore(Path dir, long capacityBytes, long seed) throws RocksDBException {
+    private ReplayStore(Path dir, long capacityBytes, long seed, boolean create) throws RocksDBException {
         this.dir = dir;
         this.capacityBytes = capacityBytes;
         this.seed = seed;
-        options = new Options().setCreateIfMissing(true);
-        db = RocksDB.open(options, dir.resolve(LIVE).toString());
+        // A restored snapshot must open as it is: never replaced by a new empty store if its files are gone.
+        options = new Options().setCreateIfMissing(create).setParanoidChecks(true);
+        RocksDB opened = RocksDB.open(options, dir.resolve(LIVE).toString());
+        try {
+            // Damage in a table file shows only when it is read: read every block now, not mid-round.
+            opened.verifyChecksum();
+        } catch (RocksDBException e) {
+            opened.close();
+            options.close();
+            throw e;
+        }
+        db = opened;
         try (RocksIterator it = db.newIterator()) {
             for (it.seek(new byte[] {META}); it.isValid() && it.key()[0] == META; it.next()) {
                 String domain = new String(it.key(), 1, it.key().length - 1, StandardCharsets.UTF_8);
@@ -74,7 +84,8 @@ public final class ReplayStore implements AutoCloseable {
 
     /**
      * The store as of checkpoint {@code committedVersion} (empty for 0): snapshots of other versions, which
-     * belong to rounds that never committed or are superseded, are deleted.
+     * belong to rounds that never committed or are superseded, are deleted. Fails if that snapshot is missing or
+     * damaged (then {@link Lineage} rebuilds the store from the curated topic).
      */
     static ReplayStore open(Path dir, long committedVersion, long capacityBytes, long seed) throws RocksDBException {
         Path snapshots = dir.resolve(SNAPSHOTS);
@@ -95,7 +106,17 @@ public final class ReplayStore implements AutoCloseable {
         } catch (IOException e) {
             throw new RocksDBException("cannot prepare replay store in " + dir + ": " + e);
         }
-        return new ReplayStore(dir, capacityBytes, seed);
+        return new ReplayStore(dir, capacityBytes, seed, committedVersion == 0);
+    }
+
+    /** An empty store in {@code dir}, whatever was there before; to rebuild a lost one into. */
+    static ReplayStore empty(Path dir, long capacityBytes, long seed) throws RocksDBException {
+        try {
+            DirectoryTree.delete(dir);
+        } catch (IOException e) {
+            throw new RocksDBException("cannot clear replay store in " + dir + ": " + e);
+        }
+        return open(dir, 0, capacityBytes, seed);
     }
 
     /** Offers a round's new sequences to their domains' reservoirs. */

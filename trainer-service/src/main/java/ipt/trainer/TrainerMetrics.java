@@ -14,6 +14,7 @@ final class TrainerMetrics {
     private final Counter rounds;
     private final Counter orphans;
     private final Counter guardEvents;
+    private final Counter replayRebuilds;
     private final Gauge loss;
     private final Gauge learningRate;
     private final Gauge replaySequences;
@@ -111,6 +112,13 @@ final class TrainerMetrics {
                 .help("Checkpoint directories of uncommitted rounds removed at recovery")
                 .labelNames("lineage")
                 .register(registry);
+        replayRebuilds = Counter.builder()
+                .name("ipt_trainer_replay_rebuilds_total")
+                .help("Replay stores found missing or damaged at recovery and rebuilt from ipt.documents.curated, by "
+                        + "outcome: exact (as the lost one), inexact (a round's order unknown or the packer tail "
+                        + "differs), empty (the topic lacks a round's records)")
+                .labelNames("lineage", "outcome")
+                .register(registry);
         guardEvents = Counter.builder()
                 .name("ipt_trainer_guard_events_total")
                 .help("Divergence guard firings: kind non-finite or spike, action down-weight or skip of "
@@ -168,6 +176,7 @@ final class TrainerMetrics {
         }
         resets.labelValues(lineage);
         orphans.labelValues(lineage);
+        for (String outcome : List.of("exact", "inexact", "empty")) replayRebuilds.labelValues(lineage, outcome);
         steps.labelValues(lineage);
         tokensTrained.labelValues(lineage);
     }
@@ -224,6 +233,10 @@ final class TrainerMetrics {
     void replayFraction(String lineage, double configured, double effective) {
         replayFraction.labelValues(lineage, "configured").set(configured);
         replayFraction.labelValues(lineage, "effective").set(effective);
+    }
+
+    void replayRebuilt(String lineage, String outcome) {
+        replayRebuilds.labelValues(lineage, outcome).inc();
     }
 
     void orphansRemoved(String lineage, int count) {

@@ -18,11 +18,11 @@ import ipt.schemas.Topics;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -134,24 +134,32 @@ public final class TrainerService implements AutoCloseable {
         }
     }
 
-    /** Reads the lineage's last committed checkpoint and recovers the lineage to it. */
+    /**
+     * Reads the lineage's committed checkpoints and recovers the lineage to the last; a lost replay store is rebuilt
+     * from the curated records those checkpoints committed.
+     */
     private void recover() throws Exception {
-        last = lastCommittedCheckpoint().orElse(null);
-        lineage = Lineage.recover(config, store, last == null ? null : last.getLocation(), metrics);
+        List<CheckpointPublished> committed = committedCheckpoints();
+        last = committed.stream()
+                .max(Comparator.comparingLong(CheckpointPublished::getVersion))
+                .orElse(null);
+        documentsCommitted =
+                committed.stream().mapToLong(CheckpointPublished::getDocuments).sum();
+        lineage = Lineage.recover(
+                config,
+                store,
+                last == null ? null : last.getLocation(),
+                metrics,
+                new CuratedHistory(kafka, committed, store));
     }
 
-    /** The lineage's newest committed checkpoint; also counts the documents all its checkpoints committed. */
-    private Optional<CheckpointPublished> lastCommittedCheckpoint() {
-        CheckpointPublished latest = null;
-        long documentsSeen = 0;
+    /** The lineage's committed checkpoints, as published. */
+    private List<CheckpointPublished> committedCheckpoints() {
+        List<CheckpointPublished> committed = new ArrayList<>();
         for (ConsumerRecord<String, byte[]> r : TopicReader.readAll(kafka, Topics.CHECKPOINTS.name())) {
-            if (!config.lineage().equals(r.key())) continue;
-            CheckpointPublished c = Topics.CHECKPOINTS.value(r);
-            if (latest == null || c.getVersion() > latest.getVersion()) latest = c;
-            documentsSeen += c.getDocuments();
+            if (config.lineage().equals(r.key())) committed.add(Topics.CHECKPOINTS.value(r));
         }
-        documentsCommitted = documentsSeen;
-        return Optional.ofNullable(latest);
+        return committed;
     }
 
     /**
