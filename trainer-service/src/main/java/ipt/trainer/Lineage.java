@@ -322,9 +322,11 @@ public final class Lineage implements AutoCloseable {
             outcome = ordered[0] && Arrays.equals(packer.tailBytes(), committedTail) ? "exact" : "inexact";
         } catch (IncompleteHistory e) {
             log.error(
-                    "{}: cannot rebuild the replay store ({}); replay starts empty from v{}",
+                    "{}: cannot rebuild the replay store ({}; is {} kept forever, retention.ms=-1?); "
+                            + "replay starts empty from v{}",
                     config.lineage(),
                     e.getMessage(),
+                    "ipt.documents.curated",
                     version);
             replay.close();
             replay = ReplayStore.empty(
@@ -334,7 +336,8 @@ public final class Lineage implements AutoCloseable {
             outcome = "empty";
         }
         replay.snapshot(version);
-        metrics.replayRebuilt(config.lineage(), outcome);
+        double seconds = (System.nanoTime() - started) / 1e9;
+        metrics.replayRebuilt(config.lineage(), outcome, seconds);
         if (outcome.equals("inexact")) {
             log.error(
                     "{}: rebuilt replay store of v{} may differ from the lost one: {}",
@@ -350,7 +353,7 @@ public final class Lineage implements AutoCloseable {
                 version,
                 outcome,
                 replay.size(),
-                String.format("%.1f", (System.nanoTime() - started) / 1e9));
+                String.format("%.1f", seconds));
     }
 
     private void resumeFrom(Checkpoint checkpoint, String at) throws IOException {

@@ -15,6 +15,7 @@ final class TrainerMetrics {
     private final Counter orphans;
     private final Counter guardEvents;
     private final Counter replayRebuilds;
+    private final Gauge replayRebuildSeconds;
     private final Gauge loss;
     private final Gauge learningRate;
     private final Gauge replaySequences;
@@ -118,6 +119,11 @@ final class TrainerMetrics {
                         + "outcome: exact (as the lost one), inexact (a round's order unknown or the packer tail "
                         + "differs), empty (the topic lacks a round's records)")
                 .labelNames("lineage", "outcome")
+                .register(registry);
+        replayRebuildSeconds = Gauge.builder()
+                .name("ipt_trainer_replay_rebuild_seconds")
+                .help("Duration of the last replay store rebuild: reading the curated topic, packing, storing")
+                .labelNames("lineage")
                 .register(registry);
         guardEvents = Counter.builder()
                 .name("ipt_trainer_guard_events_total")
@@ -235,8 +241,9 @@ final class TrainerMetrics {
         replayFraction.labelValues(lineage, "effective").set(effective);
     }
 
-    void replayRebuilt(String lineage, String outcome) {
+    void replayRebuilt(String lineage, String outcome, double seconds) {
         replayRebuilds.labelValues(lineage, outcome).inc();
+        replayRebuildSeconds.labelValues(lineage).set(seconds);
     }
 
     void orphansRemoved(String lineage, int count) {

@@ -174,4 +174,37 @@ class ReplayStoreTest {
                         .map(e -> e.domain() + "/" + e.version() + "/" + e.index() + "/" + e.tokens()[0])
                         .toList());
     }
+
+    /**
+     * A damaged snapshot is refused when the store opens, not found mid-round: flipped bytes in a table file (block
+     * checksums), and a missing CURRENT file, which must not be taken for a new, empty store.
+     */
+    @Test
+    void aDamagedSnapshotIsRefusedAtOpen() throws Exception {
+        Path flipped = dir.resolve("flipped");
+        Path headless = dir.resolve("headless");
+        for (Path d : List.of(flipped, headless)) {
+            try (ReplayStore store = ReplayStore.open(d, 0, 100 * ENTRY, 1)) {
+                store.add(1, sequences("en", 0, 40));
+                store.snapshot(1);
+            }
+            try (ReplayStore store = ReplayStore.open(d, 1, 100 * ENTRY, 1)) {
+                assertEquals(40, store.size(), "an intact snapshot opens");
+            }
+        }
+        Path snapshot = ReplayStore.snapshotDir(flipped, 1);
+        List<Path> tables;
+        try (var files = Files.list(snapshot)) {
+            tables = files.filter(f -> f.toString().endsWith(".sst")).toList();
+        }
+        assertFalse(tables.isEmpty());
+        for (Path table : tables) {
+            byte[] bytes = Files.readAllBytes(table);
+            for (int i = 0; i < 8; i++) bytes[bytes.length / 3 + i] ^= (byte) 0xFF;
+            Files.write(table, bytes);
+        }
+        assertThrows(RocksDBException.class, () -> ReplayStore.open(flipped, 1, 100 * ENTRY, 1));
+        Files.delete(ReplayStore.snapshotDir(headless, 1).resolve("CURRENT"));
+        assertThrows(RocksDBException.class, () -> ReplayStore.open(headless, 1, 100 * ENTRY, 1));
+    }
 }
