@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import java.time.Instant;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.stream.Collectors;
@@ -74,6 +75,18 @@ class TopicsTest {
                         .orElseThrow()
                         .configs()
                         .get("cleanup.policy"));
+        // A lost replay store is rebuilt from the curated records the checkpoints committed: both kept forever.
+        for (String kept : List.of(Topics.CURATED.name(), Topics.CHECKPOINTS.name())) {
+            assertEquals(
+                    "-1",
+                    Topics.specs(3).stream()
+                            .filter(s -> s.name().equals(kept))
+                            .findFirst()
+                            .orElseThrow()
+                            .configs()
+                            .get("retention.ms"),
+                    kept);
+        }
     }
 
     private static ConsumerRecord<String, byte[]> received(String topic, byte[] value) {
