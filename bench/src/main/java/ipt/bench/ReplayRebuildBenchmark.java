@@ -49,7 +49,7 @@ public final class ReplayRebuildBenchmark {
             try (Admin admin = Admin.create(kafka)) {
                 Topics.ensure(admin, Topics.specs(3), (short) 1);
             }
-            long bytes = publishDemoStream(kafka);
+            long[] published = publishDemoStream(kafka);
             TrainerConfig.Steering st = TrainerConfig.of("bench", work, 0.25).steering();
             // No evaluator: rounds do not wait for reports. A round starts 2 s after the stream goes quiet, as in the
             // demo.
@@ -58,11 +58,11 @@ public final class ReplayRebuildBenchmark {
                     .with(new TrainerConfig.Steering(st.floor(), 0, Duration.ZERO, st.recovery(), st.keep()));
             long trainStart = System.nanoTime();
             TrainerService trainer = TrainerService.start(kafka, config, new PrometheusRegistry());
-            long version = quiet(trainer);
+            long version = trainedAll(trainer, published[1]);
             trainer.close();
             System.out.printf(
                     "trained the demo stream (%d KB) in %.0f s: %d rounds%n",
-                    bytes >> 10, (System.nanoTime() - trainStart) / 1e9, version);
+                    published[0] >> 10, (System.nanoTime() - trainStart) / 1e9, version);
             List<ReplayStore.Entry> lost = ReplayStore.snapshotEntries(config.replayDir(), version);
 
             List<Double> reads = new ArrayList<>();
@@ -103,8 +103,11 @@ public final class ReplayRebuildBenchmark {
         }
     }
 
-    /** Publishes the demo's four phases to the curated topic as curation would (keys: document ids). */
-    private static long publishDemoStream(Map<String, Object> kafka) {
+    /**
+     * Publishes the demo's four phases to the curated topic as curation would (keys: document ids); returns the
+     * bytes and documents published.
+     */
+    private static long[] publishDemoStream(Map<String, Object> kafka) {
         List<DemoCorpus.Text> texts = new ArrayList<>();
         texts.addAll(DemoCorpus.europarl("en", 900 * 1024));
         texts.addAll(DemoCorpus.java(400 * 1024));
@@ -129,24 +132,13 @@ public final class ReplayRebuildBenchmark {
                                 .build())));
             }
         }
-        return bytes;
+        return new long[] {bytes, texts.size()};
     }
 
-    /** The trainer's version once every document is committed and nothing new came for 10 s. */
-    private static long quiet(TrainerService trainer) throws InterruptedException {
-        long version = -1;
-        long since = System.nanoTime();
-        while (true) {
-            TrainerService.Status s = trainer.status();
-            if (s.version() != version || s.pendingDocuments() > 0) {
-                version = s.version();
-                since = System.nanoTime();
-            } else if (version > 0
-                    && System.nanoTime() - since > Duration.ofSeconds(10).toNanos()) {
-                return version;
-            }
-            Thread.sleep(200);
-        }
+    /** The trainer's version once it has committed every one of the {@code documents}. */
+    private static long trainedAll(TrainerService trainer, long documents) throws InterruptedException {
+        while (trainer.status().documentsCommitted() < documents) Thread.sleep(200);
+        return trainer.status().version();
     }
 
     private static boolean same(List<ReplayStore.Entry> a, List<ReplayStore.Entry> b) {

@@ -63,12 +63,13 @@ public final class ReplayStore implements AutoCloseable {
         this.seed = seed;
         // A restored snapshot must open as it is: never replaced by a new empty store if its files are gone.
         options = new Options().setCreateIfMissing(create).setParanoidChecks(true);
-        RocksDB opened = RocksDB.open(options, dir.resolve(LIVE).toString());
+        RocksDB opened = null;
         try {
+            opened = RocksDB.open(options, dir.resolve(LIVE).toString());
             // Damage in a table file shows only when it is read: read every block now, not mid-round.
             opened.verifyChecksum();
         } catch (RocksDBException e) {
-            opened.close();
+            if (opened != null) opened.close();
             options.close();
             throw e;
         }
