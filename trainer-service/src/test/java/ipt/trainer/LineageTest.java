@@ -7,12 +7,15 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import io.prometheus.metrics.model.snapshots.CounterSnapshot;
 import ipt.checkpoints.Checkpoint;
 import ipt.checkpoints.CheckpointStore;
 import ipt.model.ByteTokenizer;
 import ipt.model.GptConfig;
 import ipt.model.LanguageModel;
 import ipt.model.TrainConfig;
+import ipt.runtime.DirectoryTree;
 import ipt.schemas.Decision;
 import ipt.schemas.EvaluationReport;
 import ipt.schemas.TaskResult;
@@ -21,6 +24,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.function.UnaryOperator;
@@ -250,5 +255,73 @@ class LineageTest {
                 c, store(c), c.checkpointRoot().resolve("v000006").toString())) {
             assertEquals(4 * 5, resumed.sequencesPerRound(), "the raised replay (3 of 8 rows) survives a restart");
         }
+    }
+
+    /**
+     * A lineage whose replay store is lost rebuilds it from its rounds' documents to the same entries; a history that
+     * lacks a round leaves the store empty, counted, and the lineage trains on instead of failing.
+     */
+    @Test
+    void aLostReplayStoreIsRebuiltFromTheRoundsOrLeftEmptyWhenTheirDocumentsAreGone() throws Exception {
+        TrainerConfig c = config("lost");
+        List<Lineage.CommittedRound> rounds = new ArrayList<>();
+        String location;
+        try (Lineage lineage = Lineage.recover(c, store(c), null)) {
+            int next = 0;
+            for (int r = 0; r < 3; r++) {
+                List<Lineage.HistoricDocument> docs = new ArrayList<>();
+                for (; lineage.fullSequences() < lineage.sequencesPerRound(); next++) {
+                    String domain = next % 2 == 0 ? "en" : "de";
+                    lineage.add("doc-" + next, domain, next + ": " + TEXT);
+                    docs.add(new Lineage.HistoricDocument("doc-" + next, domain, next + ": " + TEXT));
+                }
+                Lineage.Round round = lineage.round(lineage.sequencesPerRound(), Lineage.Reports.NONE, Map.of(), null);
+                lineage.committed(round);
+                rounds.add(new Lineage.CommittedRound(
+                        round.version(), round.checkpoint().manifest().tokensSeen(), docs, true));
+            }
+            location = lineage.location();
+        }
+        List<String> lost = describe(ReplayStore.snapshotEntries(c.replayDir(), 3));
+
+        DirectoryTree.delete(c.replayDir());
+        PrometheusRegistry registry = new PrometheusRegistry();
+        TrainerMetrics metrics = new TrainerMetrics(registry);
+        Lineage.History history = (through, each) -> {
+            for (Lineage.CommittedRound r : rounds) if (r.version() <= through) each.round(r);
+        };
+        try (Lineage lineage = Lineage.recover(c, store(c), location, metrics, history)) {
+            assertEquals(3, lineage.version());
+        }
+        assertEquals(lost, describe(ReplayStore.snapshotEntries(c.replayDir(), 3)));
+        assertEquals(1.0, rebuilds(registry, "exact"));
+
+        DirectoryTree.delete(c.replayDir());
+        Lineage.History gone = (through, each) -> {
+            throw new Lineage.IncompleteHistory("round v1's records were deleted");
+        };
+        try (Lineage lineage = Lineage.recover(c, store(c), location, metrics, gone)) {
+            assertEquals(0, lineage.replaySequences());
+            round(lineage, 1000);
+            assertEquals(4, lineage.version(), "the lineage trains on with an empty store");
+            assertTrue(lineage.replaySequences() > 0);
+        }
+        assertEquals(1.0, rebuilds(registry, "empty"));
+    }
+
+    private static List<String> describe(List<ReplayStore.Entry> entries) {
+        assertFalse(entries.isEmpty());
+        return entries.stream()
+                .map(e -> e.domain() + "/" + e.version() + "/" + e.index() + "/" + Arrays.toString(e.tokens()))
+                .toList();
+    }
+
+    private static double rebuilds(PrometheusRegistry registry, String outcome) {
+        return registry.scrape().stream()
+                .filter(s -> s.getMetadata().getName().equals("ipt_trainer_replay_rebuilds"))
+                .flatMap(s -> ((CounterSnapshot) s).getDataPoints().stream())
+                .filter(p -> outcome.equals(p.getLabels().get("outcome")))
+                .mapToDouble(CounterSnapshot.CounterDataPointSnapshot::getValue)
+                .sum();
     }
 }
