@@ -42,7 +42,12 @@ class SettingsDocsTest {
                     "/evaluator/heldOutTokensPerDomain",
                     "evaluator",
                     "IPT_HELDOUT_TOKENS_PER_DOMAIN"),
-            new Mapped("/properties/ingestApi/properties/port", "/ingestApi/port", "ingest-api", "IPT_INGEST_PORT"));
+            new Mapped("/properties/ingestApi/properties/port", "/ingestApi/port", "ingest-api", "IPT_INGEST_PORT"),
+            new Mapped(
+                    "/properties/curation/properties/dedupHorizon",
+                    "/curation/dedupHorizon",
+                    "curation",
+                    "IPT_DEDUP_HORIZON"));
 
     @Test
     void everyReadmeTableIsTheDeclaration() throws IOException {
