@@ -66,69 +66,79 @@ class DedupHorizonIT {
                 // One partition: one stream time per stage, so the expected store contents are exact.
                 Topics.ensure(admin, Topics.specs(1), (short) 1);
             }
-            Outputs out = new Outputs(kafka);
-            PrometheusRegistry first = new PrometheusRegistry();
-            try (CurationService curation = CurationService.start(kafka, config, state, first);
-                    KafkaProducer<byte[], byte[]> producer = producer(kafka)) {
-                for (int i = 0; i < 300; i++)
-                    send(producer, t0 + i * MINUTE, docs.get(i).json());
-                producer.flush();
-                out.await(300);
-                // Stream time is minute 299: the hashes of minutes 240..299 are left.
-                long exactKept = out.reachedDedup(docs.subList(240, 300));
-                assertTrue(exactKept > 50, "most of this prose passes the quality rules: " + exactKept);
-                await("exact entries", () -> value(first, "ipt_curation_dedup_entries", "exact"), exactKept);
-                assertEquals(
-                        out.reachedDedup(docs.subList(0, 240)),
-                        value(first, "ipt_curation_dedup_expired_total", "exact"));
-                long nearKept = out.passed(docs.subList(240, 300));
-                assertEquals(BANDS * nearKept, value(first, "ipt_curation_dedup_entries", "near"));
+            try (Outputs out = new Outputs(kafka)) {
+                run(kafka, out, docs, config, state, t0);
             }
+        }
+    }
 
-            try (Stream<Path> files = Files.walk(state)) {
-                files.sorted(java.util.Comparator.reverseOrder())
-                        .forEach(p -> p.toFile().delete());
-            }
-            PrometheusRegistry second = new PrometheusRegistry();
-            try (CurationService curation = CurationService.start(kafka, config, state, second);
-                    KafkaProducer<byte[], byte[]> producer = producer(kafka)) {
-                await("running", () -> curation.state() == KafkaStreams.State.RUNNING ? 1 : 0, 1);
-                // Restored from the changelogs (puts and the sweep's tombstones): one hour, as before.
-                await(
-                        "restored exact entries",
-                        () -> value(second, "ipt_curation_dedup_entries", "exact"),
-                        out.reachedDedup(docs.subList(240, 300)));
-                assertEquals(
-                        BANDS * out.passed(docs.subList(240, 300)),
-                        value(second, "ipt_curation_dedup_entries", "near"));
+    /** Curation over 300 documents, closed, its state directory deleted, started again over 122 more. */
+    private void run(
+            Map<String, Object> kafka,
+            Outputs out,
+            List<SyntheticProse.Doc> docs,
+            CurationConfig config,
+            Path state,
+            long t0)
+            throws Exception {
+        PrometheusRegistry first = new PrometheusRegistry();
+        try (CurationService curation = CurationService.start(kafka, config, state, first);
+                KafkaProducer<byte[], byte[]> producer = producer(kafka)) {
+            for (int i = 0; i < 300; i++)
+                send(producer, t0 + i * MINUTE, docs.get(i).json());
+            producer.flush();
+            out.await(300);
+            // Stream time is minute 299: the hashes of minutes 240..299 are left.
+            long exactKept = out.reachedDedup(docs.subList(240, 300));
+            assertTrue(exactKept > 50, "most of this prose passes the quality rules: " + exactKept);
+            await("exact entries", () -> value(first, "ipt_curation_dedup_entries", "exact"), exactKept);
+            assertEquals(
+                    out.reachedDedup(docs.subList(0, 240)), value(first, "ipt_curation_dedup_expired_total", "exact"));
+            long nearKept = out.passed(docs.subList(240, 300));
+            assertEquals(BANDS * nearKept, value(first, "ipt_curation_dedup_entries", "near"));
+        }
 
-                SyntheticProse.Doc recent = docs.stream()
-                        .skip(250)
-                        .filter(d -> out.passedIds.contains(d.id()))
-                        .findFirst()
-                        .orElseThrow();
-                SyntheticProse.Doc old = docs.stream()
-                        .skip(100)
-                        .filter(d -> out.passedIds.contains(d.id()))
-                        .findFirst()
-                        .orElseThrow();
-                send(producer, t0 + 300 * MINUTE, copy("copy-recent", recent)); // about 50 minutes after its twin
-                send(producer, t0 + 300 * MINUTE, copy("copy-old", old)); // swept before the restart
-                for (int i = 300; i < 420; i++)
-                    send(producer, t0 + (i + 1) * MINUTE, docs.get(i).json());
-                producer.flush();
-                out.await(422);
-                assertEquals("duplicate", out.rejections.get("copy-recent"));
-                assertTrue(out.passedIds.contains("copy-old"), "a copy of a document swept out of the hour passes");
-                // Stream time is minute 420: minutes 361..420 are left.
-                await(
-                        "exact entries after the restart",
-                        () -> value(second, "ipt_curation_dedup_entries", "exact"),
-                        out.reachedDedup(docs.subList(360, 420)));
-                assertEquals(
-                        BANDS * out.passed(docs.subList(360, 420)),
-                        value(second, "ipt_curation_dedup_entries", "near"));
-            }
+        try (Stream<Path> files = Files.walk(state)) {
+            files.sorted(java.util.Comparator.reverseOrder())
+                    .forEach(p -> p.toFile().delete());
+        }
+        PrometheusRegistry second = new PrometheusRegistry();
+        try (CurationService curation = CurationService.start(kafka, config, state, second);
+                KafkaProducer<byte[], byte[]> producer = producer(kafka)) {
+            await("running", () -> curation.state() == KafkaStreams.State.RUNNING ? 1 : 0, 1);
+            // Restored from the changelogs (puts and the sweep's tombstones): one hour, as before.
+            await(
+                    "restored exact entries",
+                    () -> value(second, "ipt_curation_dedup_entries", "exact"),
+                    out.reachedDedup(docs.subList(240, 300)));
+            assertEquals(
+                    BANDS * out.passed(docs.subList(240, 300)), value(second, "ipt_curation_dedup_entries", "near"));
+
+            SyntheticProse.Doc recent = docs.stream()
+                    .skip(250)
+                    .filter(d -> out.passedIds.contains(d.id()))
+                    .findFirst()
+                    .orElseThrow();
+            SyntheticProse.Doc old = docs.stream()
+                    .skip(100)
+                    .filter(d -> out.passedIds.contains(d.id()))
+                    .findFirst()
+                    .orElseThrow();
+            send(producer, t0 + 300 * MINUTE, copy("copy-recent", recent)); // about 50 minutes after its twin
+            send(producer, t0 + 300 * MINUTE, copy("copy-old", old)); // swept before the restart
+            for (int i = 300; i < 420; i++)
+                send(producer, t0 + (i + 1) * MINUTE, docs.get(i).json());
+            producer.flush();
+            out.await(422);
+            assertEquals("duplicate", out.rejections.get("copy-recent"));
+            assertTrue(out.passedIds.contains("copy-old"), "a copy of a document swept out of the hour passes");
+            // Stream time is minute 420: minutes 361..420 are left.
+            await(
+                    "exact entries after the restart",
+                    () -> value(second, "ipt_curation_dedup_entries", "exact"),
+                    out.reachedDedup(docs.subList(360, 420)));
+            assertEquals(
+                    BANDS * out.passed(docs.subList(360, 420)), value(second, "ipt_curation_dedup_entries", "near"));
         }
     }
 
@@ -167,7 +177,7 @@ class DedupHorizonIT {
     }
 
     /** Every id that reached curated or held-out, and every rejection's reason, read committed. */
-    private static final class Outputs {
+    private static final class Outputs implements AutoCloseable {
         final Set<String> passedIds = new HashSet<>();
         final Map<String, String> rejections = new HashMap<>();
         private final KafkaConsumer<String, byte[]> consumer;
@@ -203,6 +213,11 @@ class DedupHorizonIT {
                     .filter(d -> passedIds.contains(d.id())
                             || Set.of("duplicate", "near-duplicate").contains(rejections.get(d.id())))
                     .count();
+        }
+
+        @Override
+        public void close() {
+            consumer.close();
         }
 
         /** How many of {@code docs} passed every stage (so near-dup remembers their bands). */
