@@ -106,11 +106,6 @@ final class DedupMemory {
                 sweepInterval(h), PunctuationType.STREAM_TIME, streamTime -> expire(streamTime - h.toMillis())));
     }
 
-    /** The entry for {@code key}, as of a record at {@code timestamp}: null when there is none or it is expired. */
-    Remembered recall(String key, long timestamp) {
-        return live(get(key, timestamp), timestamp);
-    }
-
     /** The entry for {@code key} even if expired (not yet swept), to pass to {@link #remember}; null if none. */
     Remembered get(String key, long timestamp) {
         if (legacy) stampLegacy(timestamp);

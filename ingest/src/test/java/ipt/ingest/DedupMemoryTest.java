@@ -47,14 +47,14 @@ class DedupMemoryTest {
                 new DedupMemory("hashes", "exact", Optional.of(Duration.ofHours(1)), new CurationMetrics(registry));
         memory.init(context);
 
-        assertEquals(new DedupMemory.Remembered("legacy-1", T0), memory.recall("h1", T0));
+        assertEquals(new DedupMemory.Remembered("legacy-1", T0), memory.get("h1", T0));
         assertEquals(List.of(T0 + "\0legacy-1", T0 + "\0legacy-2"), values(byKey));
         assertEquals(2, values(byTime).size());
         memory.remember("h3", "new", T0 + 30 * MINUTE, null);
         assertEquals(3.0, value("ipt_curation_dedup_entries"));
 
         context.scheduledPunctuators().get(0).getPunctuator().punctuate(T0 + 60 * MINUTE);
-        assertNull(memory.recall("h1", T0 + 60 * MINUTE));
+        assertNull(memory.get("h1", T0 + 60 * MINUTE));
         assertEquals(List.of((T0 + 30 * MINUTE) + "\0new"), values(byKey));
         assertEquals(1, values(byTime).size());
         assertEquals(1.0, value("ipt_curation_dedup_entries"));
