@@ -44,7 +44,12 @@ class SettingsDocsTest {
                     "IPT_HELDOUT_TOKENS_PER_DOMAIN"),
             new Mapped("/properties/trainer/properties/device", "/trainer/device", "trainer", "IPT_DEVICE"),
             new Mapped("/properties/evaluator/properties/device", "/evaluator/device", "evaluator", "IPT_DEVICE"),
-            new Mapped("/properties/ingestApi/properties/port", "/ingestApi/port", "ingest-api", "IPT_INGEST_PORT"));
+            new Mapped("/properties/ingestApi/properties/port", "/ingestApi/port", "ingest-api", "IPT_INGEST_PORT"),
+            new Mapped(
+                    "/properties/curation/properties/dedupHorizon",
+                    "/curation/dedupHorizon",
+                    "curation",
+                    "IPT_DEDUP_HORIZON"));
 
     @Test
     void everyReadmeTableIsTheDeclaration() throws IOException {
