@@ -126,6 +126,11 @@ final class EvaluatorMetrics {
         servingVersion.labelValues(lineage).set(version);
     }
 
+    /** Exports the lineage's failure count from 0, so a rate over it starts with the first failure. */
+    void serving(String lineage) {
+        servingFailures.labelValues(lineage);
+    }
+
     void servingFailed(String lineage) {
         servingFailures.labelValues(lineage).inc();
     }

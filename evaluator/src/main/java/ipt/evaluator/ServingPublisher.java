@@ -34,6 +34,7 @@ final class ServingPublisher {
 
     /** The lineage's champion is now {@code champion}: to be served on the next {@link #publish}. */
     void follow(Checkpoint champion) {
+        metrics.serving(champion.manifest().lineage());
         pending.put(champion.manifest().lineage(), new Pending(champion, System.nanoTime()));
     }
 
