@@ -33,15 +33,16 @@ final class EvaluatorMetrics {
                 .register(registry);
         forgetting = Gauge.builder()
                 .name("ipt_evaluator_forgetting")
-                .help("F = the champion's loss on a task now minus the lowest loss any champion of the "
-                        + "lineage had on it (nats/token)")
-                .labelNames("lineage", "task")
+                .help("F = the loss on a task now minus the lowest loss any champion of the lineage had on it "
+                        + "(nats/token), of the champion (what is served) and of the latest candidate (what is "
+                        + "being trained)")
+                .labelNames("lineage", "task", "model")
                 .register(registry);
         backwardTransfer = Gauge.builder()
                 .name("ipt_evaluator_backward_transfer")
                 .help("Mean over earlier held-out domains of (loss at the end of the domain's stage - "
-                        + "loss now): negative is forgetting")
-                .labelNames("lineage")
+                        + "loss now): negative is forgetting; of the champion and of the latest candidate")
+                .labelNames("lineage", "model")
                 .register(registry);
         forwardTransfer = Gauge.builder()
                 .name("ipt_evaluator_forward_transfer")
@@ -93,13 +94,19 @@ final class EvaluatorMetrics {
             taskMetric.labelValues(lineage, m.task(), m.metric(), "champion").set(m.champion());
     }
 
-    void transfer(String lineage, ForgettingLedger.Summary summary) {
+    void transfer(String lineage, ForgettingLedger.Summary champion, ForgettingLedger.Summary candidate) {
+        transfer(lineage, "champion", champion);
+        transfer(lineage, "candidate", candidate);
+        if (champion.forwardTransfer() != null && Double.isFinite(champion.forwardTransfer()))
+            forwardTransfer.labelValues(lineage).set(champion.forwardTransfer());
+    }
+
+    private void transfer(String lineage, String model, ForgettingLedger.Summary summary) {
         summary.forgetting()
-                .forEach((task, f) -> forgetting.labelValues(lineage, task).set(f));
+                .forEach((task, f) ->
+                        forgetting.labelValues(lineage, task, model).set(f));
         if (summary.backwardTransfer() != null)
-            backwardTransfer.labelValues(lineage).set(summary.backwardTransfer());
-        if (summary.forwardTransfer() != null)
-            forwardTransfer.labelValues(lineage).set(summary.forwardTransfer());
+            backwardTransfer.labelValues(lineage, model).set(summary.backwardTransfer());
     }
 
     void snapshot(long version) {

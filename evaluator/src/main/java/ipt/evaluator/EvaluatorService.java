@@ -199,8 +199,9 @@ public final class EvaluatorService implements AutoCloseable {
         report.setNext(
                 NextStep.of(verdict, candidate, served, stall, config.stallAfter(), regressed(measures, history)));
         LanguageModel scale = model != null ? model : champion == null ? null : champion.model();
-        ForgettingLedger.Summary transfer = ledger.summary(
-                lineage, scale == null ? Double.NaN : Math.log(scale.config().vocabSize()));
+        double uniformLoss =
+                scale == null ? Double.NaN : Math.log(scale.config().vocabSize());
+        ForgettingLedger.Summary transfer = ledger.summary(lineage, uniformLoss);
         report.setForgetting(transfer.forgetting().entrySet().stream()
                 .map(e -> new TaskForgetting(e.getKey(), e.getValue()))
                 .collect(Collectors.toList()));
@@ -225,7 +226,7 @@ public final class EvaluatorService implements AutoCloseable {
         } else if (model != null) {
             model.close();
         }
-        metrics.transfer(lineage, transfer);
+        metrics.transfer(lineage, transfer, ledger.candidateSummary(lineage, uniformLoss));
         Champion now = champions.get(lineage);
         metrics.decided(
                 lineage,

@@ -20,6 +20,8 @@ import java.util.Map;
  *   <li>forward transfer: mean over held-out domains after the first of (ln V - L on j of the champion in place
  *       when j arrived), against a model that predicts uniformly (positive: earlier training helped on j).
  * </ul>
+ * The same forgetting and backward transfer are also measured for the latest candidate in place of "now": what is
+ * being trained can forget while what is served (a champion frozen by rejections) does not.
  */
 final class ForgettingLedger {
 
@@ -33,6 +35,7 @@ final class ForgettingLedger {
         final Map<String, Long> championAtArrival = new HashMap<>();
         final Map<String, Long> lastOfStage = new HashMap<>();
         final List<EvaluationReport> sincePromotion = new ArrayList<>();
+        Map<String, Double> lastCandidate = Map.of();
         Long current;
     }
 
@@ -61,6 +64,7 @@ final class ForgettingLedger {
             if (champion != null && t.getChampion() != null)
                 l.losses.computeIfAbsent(champion, v -> new HashMap<>()).putIfAbsent(task, t.getChampion());
         }
+        if (!"manual".equals(r.getDecidingRule())) l.lastCandidate = candidateLosses(r);
         if (r.getDecision() != Decision.PROMOTE) {
             l.sincePromotion.add(r);
             return;
@@ -68,9 +72,7 @@ final class ForgettingLedger {
         l.sincePromotion.clear();
         long version = r.getCandidateVersion();
         if (!"manual".equals(r.getDecidingRule())) {
-            Map<String, Double> own = l.losses.computeIfAbsent(version, v -> new HashMap<>());
-            for (TaskResult t : r.getTasks())
-                if (t.getMetric().equals(TaskScores.LOSS)) own.put(t.getTask(), t.getCandidate());
+            l.losses.computeIfAbsent(version, v -> new HashMap<>()).putAll(l.lastCandidate);
             if (!l.domains.isEmpty()) l.lastOfStage.put(l.domains.get(l.domains.size() - 1), version);
         }
         l.current = version;
@@ -100,11 +102,33 @@ final class ForgettingLedger {
         return java.util.Set.copyOf(lineages.keySet());
     }
 
-    /** The lineage's forgetting per loss task and its transfer; {@code uniformLoss} is ln of the vocabulary size. */
+    private static Map<String, Double> candidateLosses(EvaluationReport r) {
+        Map<String, Double> losses = new HashMap<>();
+        for (TaskResult t : r.getTasks())
+            if (t.getMetric().equals(TaskScores.LOSS)) losses.put(t.getTask(), t.getCandidate());
+        return losses;
+    }
+
+    /**
+     * The champion's forgetting per loss task and its transfer; {@code uniformLoss} is ln of the vocabulary size.
+     */
     synchronized Summary summary(String lineage, double uniformLoss) {
         Lineage l = lineages.get(lineage);
         if (l == null || l.current == null) return new Summary(Map.of(), null, null);
-        Map<String, Double> now = l.losses.getOrDefault(l.current, Map.of());
+        return summarise(l, l.losses.getOrDefault(l.current, Map.of()), uniformLoss);
+    }
+
+    /**
+     * The same measures for the lineage's latest judged candidate, promoted or not (a manual promotion judges no
+     * candidate); forgetting is against the best any champion reached.
+     */
+    synchronized Summary candidateSummary(String lineage, double uniformLoss) {
+        Lineage l = lineages.get(lineage);
+        if (l == null || l.lastCandidate.isEmpty()) return new Summary(Map.of(), null, null);
+        return summarise(l, l.lastCandidate, uniformLoss);
+    }
+
+    private static Summary summarise(Lineage l, Map<String, Double> now, double uniformLoss) {
         Map<String, Double> forgetting = new LinkedHashMap<>();
         for (String task : l.tasks) {
             Double current = now.get(task);

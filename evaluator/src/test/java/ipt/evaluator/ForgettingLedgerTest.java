@@ -83,6 +83,30 @@ class ForgettingLedgerTest {
         assertEquals(new ForgettingLedger.Summary(Map.of(), null, null), ledger.summary("other", UNIFORM));
     }
 
+    /** The demo's no-replay story: candidates forget and are rejected, so the served champion shows none of it. */
+    @Test
+    void aRejectedCandidatesForgettingIsMeasuredBesideTheFrozenChampions() {
+        ForgettingLedger ledger = new ForgettingLedger();
+        ledger.record(report(1, null, Decision.PROMOTE, "first-checkpoint", "heldout/en", 3.0, null));
+        ledger.record(report(2, 1L, Decision.PROMOTE, "no-regression", "heldout/en", 2.5, 3.0, "heldout/de", 3.2, 4.0));
+        ledger.record(report(
+                3, 2L, Decision.REJECT, "regression:heldout/en/loss", "heldout/en", 3.3, 2.5, "heldout/de", 2.4, 3.2));
+
+        ForgettingLedger.Summary champion = ledger.summary("main", UNIFORM);
+        ForgettingLedger.Summary candidate = ledger.candidateSummary("main", UNIFORM);
+        assertEquals(Map.of("heldout/en", 0.0, "heldout/de", 0.0), rounded(champion.forgetting()), "v2 is served");
+        assertEquals(
+                Map.of("heldout/en", 0.8, "heldout/de", 0.0),
+                rounded(candidate.forgetting()),
+                "v3: en 3.3 against the best champion's 2.5; de better than any champion");
+        assertEquals(-0.3, candidate.backwardTransfer(), 1e-9, "en at the end of its stage (v1: 3.0) minus v3's 3.3");
+        assertEquals(0.5, champion.backwardTransfer(), 1e-9);
+
+        ledger.record(report(1, 2L, Decision.PROMOTE, "manual"));
+        assertEquals(candidate, ledger.candidateSummary("main", UNIFORM), "a manual promotion judges no candidate");
+        assertEquals(new ForgettingLedger.Summary(Map.of(), null, null), ledger.candidateSummary("other", UNIFORM));
+    }
+
     private static Map<String, Double> rounded(Map<String, Double> values) {
         Map<String, Double> out = new java.util.HashMap<>();
         values.forEach((k, v) -> out.put(k, Math.round(v * 1e9) / 1e9));

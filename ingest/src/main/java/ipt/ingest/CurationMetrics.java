@@ -63,6 +63,10 @@ public final class CurationMetrics {
                 .help("Curated documents written, by output topic.")
                 .labelNames("topic", "domain")
                 .register(registry);
+        // Series whose labels are known in advance exist at 0 from the start, so rate() over them sees the first
+        // event; those labelled by a domain are born at their first one (the dashboard's panels count that too).
+        for (Reason reason : Reason.values()) rejected.labelValues(reason.stage(), reason.code());
+        in.labelValues(Reason.Stage.PARSE, UNPARSED);
     }
 
     void stageIn(String stage, String domain) {

@@ -480,14 +480,34 @@ class CurationTopologyTest {
         assertEquals(1.0, counter("ipt_curation_near_duplicates", Labels.of("domain", "en")));
     }
 
-    private double counter(String name, Labels labels) {
+    /** A rate over these sees the first rejection and the first document: their series exist before it, at 0. */
+    @Test
+    void everyRejectionReasonAndTheIncomingCountExistAtZeroBeforeTheFirstRecord() {
+        for (Reason reason : Reason.values()) {
+            assertEquals(
+                    0.0,
+                    point("ipt_curation_rejected", Labels.of("reason", reason.code(), "stage", reason.stage())),
+                    reason.code());
+        }
+        assertEquals(0.0, point("ipt_curation_stage_in", Labels.of("domain", "unparsed", "stage", "parse")));
+        raw.pipeInput(utf8("x"), new byte[0]);
+        assertEquals(1.0, counter("ipt_curation_rejected", Labels.of("reason", "empty-record", "stage", "parse")));
+    }
+
+    /** The counter's value, or null when the series does not exist. */
+    private Double point(String name, Labels labels) {
         for (MetricSnapshot snapshot : registry.scrape()) {
             if (!snapshot.getMetadata().getName().equals(name)) continue;
-            for (CounterSnapshot.CounterDataPointSnapshot point : ((CounterSnapshot) snapshot).getDataPoints()) {
-                if (point.getLabels().equals(labels)) return point.getValue();
+            for (CounterSnapshot.CounterDataPointSnapshot p : ((CounterSnapshot) snapshot).getDataPoints()) {
+                if (p.getLabels().equals(labels)) return p.getValue();
             }
         }
-        return 0.0;
+        return null;
+    }
+
+    private double counter(String name, Labels labels) {
+        Double value = point(name, labels);
+        return value == null ? 0.0 : value;
     }
 
     private static byte[] bytes(ByteBuffer buffer) {

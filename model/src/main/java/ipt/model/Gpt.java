@@ -3,6 +3,7 @@ package ipt.model;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.ndarray.types.SparseFormat;
@@ -32,7 +33,7 @@ import java.util.TreeMap;
  * here is called on the step's activations ({@code x.add(w)}, {@code Linear.linear(x, w)}), never on a
  * weight; otherwise each step's intermediates would pile up in the model's manager.
  */
-final class Gpt extends AbstractBlock {
+final class Gpt extends AbstractBlock implements CachedDecoder {
 
     private final GptConfig config;
     private final Parameter tokenEmbedding; // (V, C); also the LM head
@@ -55,21 +56,41 @@ final class Gpt extends AbstractBlock {
     @Override
     protected NDList forwardInternal(
             ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
-        NDArray idx = inputs.singletonOrThrow(); // (B, T)
+        return new NDList(decode(ps, inputs.singletonOrThrow(), null, false, training));
+    }
+
+    @Override
+    public NDArray nextLogits(ParameterStore ps, NDArray ids, KvCache cache) {
+        return decode(ps, ids, cache, true, false).squeeze(1); // (B, V)
+    }
+
+    /**
+     * (B, T) ids -> (B, T, V) logits; with a cache, the ids follow its positions; with {@code lastOnly}, only the last
+     * position's logits (B, 1, V) are computed.
+     */
+    private NDArray decode(ParameterStore ps, NDArray idx, KvCache cache, boolean lastOnly, boolean training) {
         long t = idx.getShape().get(1);
-        if (t > config.contextLength()) {
+        int past = cache == null ? 0 : cache.positions();
+        if (past + t > config.contextLength()) {
             throw new IllegalArgumentException(
-                    "sequence of " + t + " tokens exceeds context " + config.contextLength());
+                    "sequence of " + (past + t) + " tokens exceeds context " + config.contextLength());
         }
         NDArray wte = ps.getValue(tokenEmbedding, idx.getDevice(), training);
-        NDArray pos = idx.getManager().arange(0, (int) t, 1, DataType.INT64); // (T)
+        NDArray pos = idx.getManager().arange(past, past + (int) t, 1, DataType.INT64); // (T): absolute positions
         NDArray x =
                 embed(idx, wte).add(embed(pos, ps.getValue(positionEmbedding, idx.getDevice(), training))); // (B, T, C)
-        for (TransformerBlock block : blocks) {
-            x = apply(block, ps, x, training);
+        for (int i = 0; i < blocks.size(); i++) {
+            x = blocks.get(i).decode(ps, x, cache, i, training);
         }
+        if (cache != null) cache.advance((int) t);
+        if (lastOnly) x = lastPosition(x); // (B, 1, C)
         x = apply(lnF, ps, x, training);
-        return Linear.linear(x, wte); // (B, T, V)
+        return Linear.linear(x, wte).singletonOrThrow(); // (B, T, V)
+    }
+
+    /** (B, T, C) -> (B, 1, C): the last position, the only one whose logits a cached step samples from. */
+    static NDArray lastPosition(NDArray x) {
+        return x.get(new NDIndex(":, {}:", x.getShape().get(1) - 1));
     }
 
     /**
@@ -180,10 +201,13 @@ final class Gpt extends AbstractBlock {
         @Override
         protected NDList forwardInternal(
                 ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
-            NDArray x = inputs.singletonOrThrow(); // (B, T, C)
-            x = x.add(apply(attn, ps, apply(ln1, ps, x, training), training));
-            x = x.add(apply(mlp, ps, apply(ln2, ps, x, training), training));
-            return new NDList(x);
+            return new NDList(decode(ps, inputs.singletonOrThrow(), null, 0, training));
+        }
+
+        /** (B, T, C) -> (B, T, C), as block {@code layer} of the cache when there is one. */
+        NDArray decode(ParameterStore ps, NDArray x, KvCache cache, int layer, boolean training) {
+            x = x.add(attn.attend(ps, apply(ln1, ps, x, training), cache, layer, training));
+            return x.add(apply(mlp, ps, apply(ln2, ps, x, training), training));
         }
 
         @Override
@@ -217,7 +241,14 @@ final class Gpt extends AbstractBlock {
         @Override
         protected NDList forwardInternal(
                 ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
-            NDArray x = inputs.singletonOrThrow();
+            return new NDList(attend(ps, inputs.singletonOrThrow(), null, 0, training));
+        }
+
+        /**
+         * (B, T, C) -> (B, T, C). With a cache, x holds the positions after the cached ones: their keys and values
+         * join layer {@code layer}'s cached ones, and their queries attend to all of them.
+         */
+        NDArray attend(ParameterStore ps, NDArray x, KvCache cache, int layer, boolean training) {
             long b = x.getShape().get(0),
                     t = x.getShape().get(1),
                     c = x.getShape().get(2);
@@ -226,12 +257,19 @@ final class Gpt extends AbstractBlock {
             // scale.
             NDArray q = heads(qkvSplit.get(0), b, t, c)
                     .mul(scalar(x.getManager(), 1.0 / Math.sqrt(c / nHeads))); // (B, nh, T, hs)
-            NDArray k = heads(qkvSplit.get(1), b, t, c); // (B, nh, T, hs)
-            NDArray v = heads(qkvSplit.get(2), b, t, c); // (B, nh, T, hs)
-            NDArray att = q.matMul(k.transpose(0, 1, 3, 2)); // (B, nh, T, T)
-            att = att.add(causalMask(x.getManager(), t)).softmax(-1);
-            NDArray y = att.matMul(v).transpose(0, 2, 1, 3).reshape(b, t, c); // (B, T, C): heads side by side
-            return new NDList(apply(proj, ps, y, training));
+            NDArray keys = heads(qkvSplit.get(1), b, t, c).transpose(0, 1, 3, 2); // (B, nh, hs, T)
+            NDArray values = heads(qkvSplit.get(2), b, t, c); // (B, nh, T, hs)
+            int past = 0;
+            if (cache != null) {
+                past = cache.positions();
+                NDList all = cache.append(layer, keys, values);
+                keys = all.get(0); // (B, nh, hs, past + T)
+                values = all.get(1); // (B, nh, past + T, hs)
+            }
+            NDArray att = q.matMul(keys); // (B, nh, T, past + T)
+            att = att.add(causalMask(x.getManager(), t, past)).softmax(-1);
+            NDArray y = att.matMul(values).transpose(0, 2, 1, 3).reshape(b, t, c); // (B, T, C): heads side by side
+            return apply(proj, ps, y, training);
         }
 
         private NDArray heads(NDArray x, long b, long t, long c) {
@@ -289,8 +327,17 @@ final class Gpt extends AbstractBlock {
 
     /** (T, T) additive mask: 0 where key <= query, -1e9 above the diagonal (the engine has no tril). */
     static NDArray causalMask(NDManager manager, long t) {
-        NDArray position = manager.arange(0, (int) t, 1, DataType.INT32);
-        NDArray future = position.reshape(1, t).gt(position.reshape(t, 1)); // (T, T): key after query
+        return causalMask(manager, t, 0);
+    }
+
+    /**
+     * (T, past + T) additive mask for T queries at positions past.. over keys at positions 0..: 0 where key <= query,
+     * -1e9 where the key comes after the query.
+     */
+    static NDArray causalMask(NDManager manager, long t, int past) {
+        NDArray query = manager.arange(past, past + (int) t, 1, DataType.INT32);
+        NDArray key = manager.arange(0, past + (int) t, 1, DataType.INT32);
+        NDArray future = key.reshape(1, past + t).gt(query.reshape(t, 1)); // (T, past + T): key after query
         return future.toType(DataType.FLOAT32, false).mul(-1e9f);
     }
 

@@ -96,37 +96,63 @@ final class Gpt2 extends HfDecoder {
     @Override
     protected NDList forwardInternal(
             ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
-        NDArray idx = inputs.singletonOrThrow(); // (B, T)
-        long t = idx.getShape().get(1);
-        if (t > config.maxPositions())
-            throw new IllegalArgumentException(
-                    "sequence of " + t + " tokens exceeds n_positions " + config.maxPositions());
-        NDManager step = idx.getManager();
-        NDArray tokens = value(ps, wte, idx, training);
-        NDArray pos = step.arange(0, (int) t, 1, DataType.INT64); // (T)
-        NDArray x = Gpt.embed(idx, tokens).add(Gpt.embed(pos, value(ps, wpe, idx, training))); // (B, T, C)
-        NDArray mask = Gpt.causalMask(step, t); // (T, T)
-        for (Layer layer : layers) {
-            x = x.add(attention(
-                    ps, layer, layerNorm(ps, x, layer.ln1Weight(), layer.ln1Bias(), training), mask, training));
-            x = x.add(mlp(ps, layer, layerNorm(ps, x, layer.ln2Weight(), layer.ln2Bias(), training), training));
-        }
-        x = layerNorm(ps, x, lnFWeight, lnFBias, training);
-        return new NDList(Linear.linear(x, lmHead == null ? tokens : value(ps, lmHead, idx, training))); // (B, T, V)
+        return new NDList(decode(ps, inputs.singletonOrThrow(), null, false, training));
     }
 
-    /** Causal multi-head self-attention over (B, T, C). */
-    private NDArray attention(ParameterStore ps, Layer layer, NDArray x, NDArray mask, boolean training) {
+    @Override
+    public NDArray nextLogits(ParameterStore ps, NDArray ids, KvCache cache) {
+        return decode(ps, ids, cache, true, false).squeeze(1); // (B, V)
+    }
+
+    /**
+     * (B, T) ids -> (B, T, V) logits; with a cache, the ids follow its positions; with {@code lastOnly}, only the last
+     * position's logits (B, 1, V) are computed.
+     */
+    private NDArray decode(ParameterStore ps, NDArray idx, KvCache cache, boolean lastOnly, boolean training) {
+        long t = idx.getShape().get(1);
+        int past = cache == null ? 0 : cache.positions();
+        if (past + t > config.maxPositions())
+            throw new IllegalArgumentException(
+                    "sequence of " + (past + t) + " tokens exceeds n_positions " + config.maxPositions());
+        NDManager step = idx.getManager();
+        NDArray tokens = value(ps, wte, idx, training);
+        NDArray pos = step.arange(past, past + (int) t, 1, DataType.INT64); // (T): absolute positions
+        NDArray x = Gpt.embed(idx, tokens).add(Gpt.embed(pos, value(ps, wpe, idx, training))); // (B, T, C)
+        NDArray mask = Gpt.causalMask(step, t, past); // (T, past + T)
+        for (int i = 0; i < layers.size(); i++) {
+            Layer layer = layers.get(i);
+            NDArray normed = layerNorm(ps, x, layer.ln1Weight(), layer.ln1Bias(), training);
+            x = x.add(attention(ps, layer, normed, mask, cache, i, training));
+            x = x.add(mlp(ps, layer, layerNorm(ps, x, layer.ln2Weight(), layer.ln2Bias(), training), training));
+        }
+        if (cache != null) cache.advance((int) t);
+        if (lastOnly) x = Gpt.lastPosition(x); // (B, 1, C)
+        x = layerNorm(ps, x, lnFWeight, lnFBias, training);
+        return Linear.linear(x, lmHead == null ? tokens : value(ps, lmHead, idx, training))
+                .singletonOrThrow(); // (B, T, V)
+    }
+
+    /**
+     * Causal multi-head self-attention over (B, T, C); with a cache, over its positions and these, layer {@code i}'s
+     * keys and values joining the cached ones.
+     */
+    private NDArray attention(
+            ParameterStore ps, Layer layer, NDArray x, NDArray mask, KvCache cache, int i, boolean training) {
         long b = x.getShape().get(0), t = x.getShape().get(1), c = x.getShape().get(2);
         NDList qkv = Linear.linear(
                         x, value(ps, layer.attnWeight(), x, training), value(ps, layer.attnBias(), x, training))
                 .singletonOrThrow()
                 .split(3, 2); // 3 x (B, T, C)
         NDArray q = heads(qkv.get(0), b, t).mul(Gpt.scalar(x.getManager(), 1.0 / Math.sqrt(config.headDim())));
-        NDArray k = heads(qkv.get(1), b, t); // (B, nh, T, hs)
-        NDArray v = heads(qkv.get(2), b, t); // (B, nh, T, hs)
-        NDArray att = q.matMul(k.transpose(0, 1, 3, 2)).add(mask).softmax(-1); // (B, nh, T, T)
-        NDArray y = att.matMul(v).transpose(0, 2, 1, 3).reshape(b, t, c); // (B, T, C): heads side by side
+        NDArray keys = heads(qkv.get(1), b, t).transpose(0, 1, 3, 2); // (B, nh, hs, T)
+        NDArray values = heads(qkv.get(2), b, t); // (B, nh, T, hs)
+        if (cache != null) {
+            NDList all = cache.append(i, keys, values);
+            keys = all.get(0); // (B, nh, hs, past + T)
+            values = all.get(1); // (B, nh, past + T, hs)
+        }
+        NDArray att = q.matMul(keys).add(mask).softmax(-1); // (B, nh, T, past + T)
+        NDArray y = att.matMul(values).transpose(0, 2, 1, 3).reshape(b, t, c); // (B, T, C): heads side by side
         return Linear.linear(
                         y, value(ps, layer.attnProjWeight(), x, training), value(ps, layer.attnProjBias(), x, training))
                 .singletonOrThrow();

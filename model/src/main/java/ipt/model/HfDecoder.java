@@ -22,7 +22,7 @@ import java.util.TreeMap;
  * as transformers names it ({@code model.layers.0.self_attn.q_proj.weight}), so weights load and save by name, the
  * optimizer keys its state by those names, and a checkpoint that does not fit config.json is refused tensor by tensor.
  */
-abstract class HfDecoder extends AbstractBlock {
+abstract class HfDecoder extends AbstractBlock implements CachedDecoder {
 
     final HfConfig config;
     /** Held as DJL's Linear holds weights, (out, in), but stored (in, out): GPT-2's Conv1D. */

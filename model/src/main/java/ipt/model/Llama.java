@@ -95,33 +95,60 @@ final class Llama extends HfDecoder {
     @Override
     protected NDList forwardInternal(
             ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
-        NDArray idx = inputs.singletonOrThrow(); // (B, T)
+        return new NDList(decode(ps, inputs.singletonOrThrow(), null, false, training));
+    }
+
+    @Override
+    public NDArray nextLogits(ParameterStore ps, NDArray ids, KvCache cache) {
+        return decode(ps, ids, cache, true, false).squeeze(1); // (B, V)
+    }
+
+    /**
+     * (B, T) ids -> (B, T, V) logits; with a cache, the ids follow its positions (RoPE rotates by the absolute
+     * position); with {@code lastOnly}, only the last position's logits (B, 1, V) are computed.
+     */
+    private NDArray decode(ParameterStore ps, NDArray idx, KvCache cache, boolean lastOnly, boolean training) {
         long t = idx.getShape().get(1);
+        int past = cache == null ? 0 : cache.positions();
         NDManager step = idx.getManager();
         NDArray tokens = value(ps, embedTokens, idx, training);
         NDArray x = Gpt.embed(idx, tokens); // (B, T, C)
         // RoPE angles: position p, frequency i -> p * theta^(-2i/hs), the half of each head they rotate repeated.
-        NDArray angles = step.arange(0, (int) t, 1, DataType.FLOAT32)
+        NDArray angles = step.arange(past, past + (int) t, 1, DataType.FLOAT32)
                 .reshape(t, 1)
                 .mul(step.create(inverseFrequencies).reshape(1, inverseFrequencies.length)); // (T, hs/2)
         angles = angles.concat(angles, 1); // (T, hs)
         NDArray cos = angles.cos(), sin = angles.sin(); // (T, hs)
-        NDArray mask = Gpt.causalMask(step, t); // (T, T)
-        for (Layer layer : layers) {
-            x = x.add(attention(ps, layer, rmsNorm(ps, x, layer.inputNorm(), training), cos, sin, mask, training));
+        NDArray mask = Gpt.causalMask(step, t, past); // (T, past + T)
+        for (int i = 0; i < layers.size(); i++) {
+            Layer layer = layers.get(i);
+            NDArray normed = rmsNorm(ps, x, layer.inputNorm(), training);
+            x = x.add(attention(ps, layer, normed, cos, sin, mask, cache, i, training));
             x = x.add(mlp(ps, layer, rmsNorm(ps, x, layer.postAttentionNorm(), training), training));
         }
+        if (cache != null) cache.advance((int) t);
+        if (lastOnly) x = Gpt.lastPosition(x); // (B, 1, C)
         x = rmsNorm(ps, x, norm, training);
-        return new NDList(Linear.linear(x, lmHead == null ? tokens : value(ps, lmHead, idx, training))); // (B, T, V)
+        return Linear.linear(x, lmHead == null ? tokens : value(ps, lmHead, idx, training))
+                .singletonOrThrow(); // (B, T, V)
     }
 
     /**
      * Causal self-attention where each of the nkv key/value heads serves nh/nkv query heads (query head h reads kv
      * head h / (nh/nkv), as transformers' repeat_kv pairs them): queries are grouped (B, nkv, rep, T, hs) and keys
-     * (B, nkv, 1, T, hs) broadcast over the group instead of being copied.
+     * (B, nkv, 1, T, hs) broadcast over the group instead of being copied. With a cache, layer {@code i}'s keys and
+     * values (the nkv heads, already rotated) join the cached ones.
      */
     private NDArray attention(
-            ParameterStore ps, Layer layer, NDArray x, NDArray cos, NDArray sin, NDArray mask, boolean training) {
+            ParameterStore ps,
+            Layer layer,
+            NDArray x,
+            NDArray cos,
+            NDArray sin,
+            NDArray mask,
+            KvCache cache,
+            int i,
+            boolean training) {
         long b = x.getShape().get(0), t = x.getShape().get(1);
         long kv = config.kvHeads(), rep = config.heads() / kv, hs = config.headDim();
         NDArray q = project(ps, x, layer.q(), layer.qBias(), training)
@@ -130,13 +157,18 @@ final class Llama extends HfDecoder {
         NDArray k = project(ps, x, layer.k(), layer.kBias(), training)
                 .reshape(b, t, kv, 1, hs)
                 .transpose(0, 2, 3, 1, 4); // (B, nkv, 1, T, hs)
-        NDArray v = project(ps, x, layer.v(), layer.vBias(), training)
+        NDArray values = project(ps, x, layer.v(), layer.vBias(), training)
                 .reshape(b, t, kv, 1, hs)
                 .transpose(0, 2, 3, 1, 4); // (B, nkv, 1, T, hs)
         q = rotate(q, cos, sin).mul(Gpt.scalar(x.getManager(), 1.0 / Math.sqrt(hs)));
-        k = rotate(k, cos, sin);
-        NDArray att = q.matMul(k.transpose(0, 1, 2, 4, 3)).add(mask).softmax(-1); // (B, nkv, rep, T, T)
-        NDArray y = att.matMul(v) // (B, nkv, rep, T, hs)
+        NDArray keys = rotate(k, cos, sin).transpose(0, 1, 2, 4, 3); // (B, nkv, 1, hs, T)
+        if (cache != null) {
+            NDList all = cache.append(i, keys, values);
+            keys = all.get(0); // (B, nkv, 1, hs, past + T)
+            values = all.get(1); // (B, nkv, 1, past + T, hs)
+        }
+        NDArray att = q.matMul(keys).add(mask).softmax(-1); // (B, nkv, rep, T, past + T)
+        NDArray y = att.matMul(values) // (B, nkv, rep, T, hs)
                 .transpose(0, 3, 1, 2, 4)
                 .reshape(b, t, config.heads() * hs); // (B, T, nh*hs): heads side by side, in q_proj's order
         return project(ps, y, layer.o(), layer.oBias(), training); // (B, T, C)

@@ -154,7 +154,9 @@ final class Demo {
                 LocalPipeline pipeline = new LocalPipeline(
                         kafka.bootstrapServers(), work, CurationConfig.defaults(), trainers, evaluator);
                 EvaluationLog evaluations = new EvaluationLog(pipeline.kafka(), table::print);
-                DocumentPublisher publisher = new DocumentPublisher(pipeline.kafka())) {
+                DocumentPublisher publisher = new DocumentPublisher(pipeline.kafka());
+                ScrapeTargets scrape = ScrapeTargets.write(
+                        work, pipeline.statusPorts(), Path.of("deploy", "prometheus", "alerts.yml"))) {
             out.printf(
                     "broker %s; /metrics and /healthz: %s%n",
                     kafka.bootstrapServers(),
@@ -165,9 +167,9 @@ final class Demo {
             out.printf(
                     "ingest API %s/v1/documents (bearer token %s): try ipt ingest --http %s while the demo runs%n",
                     pipeline.ingestApiUrl(), pipeline.ingestToken(), pipeline.ingestApiUrl());
-            Path targets = work.resolve("prometheus-targets.json");
-            writeScrapeTargets(targets, pipeline.statusPorts());
-            out.printf("Prometheus targets (file_sd_configs): %s; deploy/prometheus/demo.yml scrapes them%n", targets);
+            out.printf(
+                    "Prometheus: prometheus --config.file=%s scrapes the services (emptied when the demo ends)%n",
+                    scrape.config());
             for (int i = 0; i < phases.size(); i++) {
                 Phase phase = phases.get(i);
                 int chars =
@@ -268,20 +270,6 @@ final class Demo {
     }
 
     /** The services' /metrics endpoints in Prometheus's file_sd format, job ipt-<service>. */
-    static void writeScrapeTargets(Path file, Map<String, Integer> ports) throws java.io.IOException {
-        List<Map<String, Object>> groups = new ArrayList<>();
-        ports.entrySet().stream()
-                .sorted(Map.Entry.comparingByKey())
-                .forEach(e -> groups.add(Map.of(
-                        "targets",
-                        List.of("127.0.0.1:" + e.getValue()),
-                        "labels",
-                        Map.of("job", "ipt-" + e.getKey().split(" ")[0]))));
-        new com.fasterxml.jackson.databind.ObjectMapper()
-                .writerWithDefaultPrettyPrinter()
-                .writeValue(file.toFile(), groups);
-    }
-
     private static Map<String, Long> lastVersions(List<EvaluationReport> reports) {
         Map<String, Long> last = new HashMap<>();
         reports.forEach(r -> last.merge(r.getLineage(), r.getCandidateVersion(), Math::max));

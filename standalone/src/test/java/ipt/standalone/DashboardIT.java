@@ -94,10 +94,13 @@ class DashboardIT {
             demo.join(Duration.ofMinutes(12).toMillis());
             assertTrue(!demo.isAlive(), "the demo finished:\n" + demoOut);
             long ended = System.currentTimeMillis() / 1000;
-            JsonNode targetsUp = get(api + "query?query=" + encode("up"));
+            // The demo empties its targets when it ends: up is read over the run, not now.
+            JsonNode targetsUp = get(
+                    api + "query?query=" + encode("max_over_time(up[" + (ended - started) + "s])") + "&time=" + ended);
             assertTrue(targetsUp.get("result").size() >= 5, "Prometheus scraped the demo's services: " + targetsUp);
 
             Map<String, JsonNode> panels = new LinkedHashMap<>();
+            Map<String, String> panelQueries = new LinkedHashMap<>();
             List<String> empty = new ArrayList<>();
             for (JsonNode panel : JSON.readTree(DeployMonitoringTest.DEPLOY
                             .resolve("grafana/ipt.json")
@@ -106,10 +109,7 @@ class DashboardIT {
                 if (!panel.has("targets")) continue;
                 List<JsonNode> series = new ArrayList<>();
                 for (JsonNode target : panel.get("targets")) {
-                    String query = target.get("expr")
-                            .asText()
-                            .replace("$__rate_interval", "15s")
-                            .replace("$lineage", ".*");
+                    String query = filled(target.get("expr").asText());
                     JsonNode result = get(api + "query_range?query=" + encode(query) + "&start=" + started + "&end="
                                     + ended + "&step=2")
                             .get("result");
@@ -122,8 +122,24 @@ class DashboardIT {
                     if (!data) empty.add(panel.get("title").asText() + ": " + query);
                 }
                 panels.put(panel.get("title").asText(), JSON.valueToTree(series));
+                panelQueries.put(
+                        panel.get("title").asText(),
+                        panel.get("targets").get(0).get("expr").asText());
             }
             assertEquals(List.of(), empty, "panel queries without data over the demo's run");
+            long range = ended - started + 60;
+            assertEquals(
+                    List.of(),
+                    ratePanelsOffTheirCounters(api, panelQueries, started, lastScrape(api, started, ended)),
+                    "rate panels vs counters");
+            assertChampionVersionsAsTheDemoPrinted(panels, demoOut.toString());
+            List<String> unknown = new ArrayList<>();
+            for (String selector : ruleSelectors()) unknown.addAll(unscraped(api, selector, ended, range));
+            assertEquals(List.of(), unknown, "alert rules select series or label values the services never exported");
+            // What fired during the run, for the person reading the test's output against what the demo printed.
+            for (JsonNode alert : get(api + "query?query="
+                            + encode("max_over_time(ALERTS{alertstate=\"firing\"}[" + range + "s])") + "&time=" + ended)
+                    .get("result")) System.out.println("alert fired during the run: " + alert.get("metric"));
 
             JsonNode rules = get(api + "rules").get("groups");
             int alerts = 0;
@@ -144,6 +160,131 @@ class DashboardIT {
             prometheus.destroy();
             prometheus.waitFor(30, TimeUnit.SECONDS);
         }
+    }
+
+    /**
+     * Each panel that draws a counter's rate or its increase over a window, summed over consecutive windows that end
+     * when the demo did (rates times the window), against the counter's total at the end: a panel that stays at zero
+     * while its counter grows is off by 100%.
+     */
+    private static List<String> ratePanelsOffTheirCounters(
+            String api, Map<String, String> queries, long started, long ended) throws Exception {
+        java.util.regex.Pattern counter = java.util.regex.Pattern.compile("(ipt_[a-z_]+_total)");
+        List<String> off = new ArrayList<>();
+        int checked = 0;
+        for (Map.Entry<String, String> panel : queries.entrySet()) {
+            String query = panel.getValue();
+            java.util.regex.Matcher m = counter.matcher(query);
+            int window; // seconds: the fixed minute of the born-aware panels, or $__rate_interval as filled here
+            boolean perSecond;
+            if (!m.find()) continue;
+            else if (query.contains("offset 1m")) {
+                window = 60;
+                perSecond = query.endsWith("/ 60");
+            } else if (query.contains("rate(") || query.contains("increase(")) {
+                window = 15;
+                perSecond = query.contains("rate(");
+            } else continue;
+            long windows = (ended - started + window - 1) / window;
+            double sum = 0;
+            for (JsonNode series : get(api + "query_range?query=" + encode(filled(query)) + "&start="
+                            + (ended - windows * window) + "&end=" + ended + "&step=" + window)
+                    .get("result"))
+                for (JsonNode v : series.get("values")) {
+                    double y = v.get(1).asDouble();
+                    if (Double.isFinite(y)) sum += perSecond ? y * window : y;
+                }
+            JsonNode total = get(api + "query?query="
+                            + encode("sum(max_over_time(" + m.group(1) + "[" + (ended - started + 60) + "s]))")
+                            + "&time=" + ended)
+                    .get("result");
+            double truth =
+                    total.isEmpty() ? 0 : total.get(0).get("value").get(1).asDouble();
+            checked++;
+            System.out.printf("panel %s: %.1f over the run, counter %s %.1f%n", panel.getKey(), sum, m.group(1), truth);
+            if (Math.abs(sum - truth) > 0.1 * Math.max(truth, 1))
+                off.add("%s: %.1f over the run, %s ended at %.1f".formatted(panel.getKey(), sum, m.group(1), truth));
+        }
+        assertTrue(checked >= 6, "rate panels checked: " + checked);
+        return off;
+    }
+
+    /** The time of the last scrape that found the services up: they and their series are gone after it. */
+    private static long lastScrape(String api, long started, long ended) throws Exception {
+        long last = started;
+        for (JsonNode series : get(api + "query_range?query=" + encode("max(up)") + "&start=" + started + "&end="
+                        + ended + "&step=1")
+                .get("result"))
+            for (JsonNode v : series.get("values"))
+                if (v.get(1).asDouble() == 1) last = v.get(0).asLong();
+        return last;
+    }
+
+    /** A panel's PromQL with Grafana's variables as this test fills them: every lineage, 15 s rate windows. */
+    private static String filled(String query) {
+        return query.replace("$__rate_interval", "15s").replace("$lineage", ".*");
+    }
+
+    /** The champion-version panel's last value per lineage is the version the demo's last phase line says it serves. */
+    private static void assertChampionVersionsAsTheDemoPrinted(Map<String, JsonNode> panels, String demoOut) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(\\S+) \\d+/\\d+ promoted, serving v(\\d+)")
+                .matcher(demoOut.substring(demoOut.lastIndexOf("phase ")));
+        int lineages = 0;
+        while (m.find()) {
+            String lineage = m.group(1);
+            JsonNode last = null;
+            for (JsonNode series : panels.get("Champion version"))
+                if (series.get("metric").path("lineage").asText().equals(lineage)) last = series.get("values");
+            assertTrue(last != null && last.size() > 0, "a champion-version series for " + lineage);
+            assertEquals(
+                    Long.parseLong(m.group(2)), last.get(last.size() - 1).get(1).asLong(), lineage);
+            lineages++;
+        }
+        assertEquals(2, lineages, "both lineages' last phase lines:\n" + demoOut);
+    }
+
+    /** Every metric selector in deploy/prometheus/alerts.yml, as written. */
+    private static List<String> ruleSelectors() throws Exception {
+        String rules = Files.readString(DeployMonitoringTest.DEPLOY.resolve("prometheus/alerts.yml"));
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?<![a-z_])(ipt_[a-z_]+|up)(\\{[^}]*})?")
+                .matcher(rules.replaceAll("(?m)^\\s*(#|summary:).*$", ""));
+        java.util.Set<String> selectors = new java.util.TreeSet<>();
+        while (m.find()) selectors.add(m.group());
+        assertTrue(selectors.size() >= 8, "selectors: " + selectors);
+        return new ArrayList<>(selectors);
+    }
+
+    /**
+     * What of a selector the demo's services never exported: the metric, a label name, or a value an {@code =}
+     * matcher asks for. Regex matchers are checked for their label name only (a 5xx need not have happened).
+     */
+    private static List<String> unscraped(String api, String selector, long ended, long range) throws Exception {
+        String metric = selector.replaceFirst("\\{.*", "");
+        List<String> missing = new ArrayList<>();
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(\\w+)\\s*(=~|!=|!~|=)\\s*\"([^\"]*)\"")
+                .matcher(selector);
+        boolean any = false;
+        while (m.find()) {
+            any = true;
+            JsonNode values = get(api + "query?query="
+                            + encode("count by (" + m.group(1) + ") (last_over_time(" + metric + "[" + range + "s]))")
+                            + "&time=" + ended)
+                    .get("result");
+            java.util.Set<String> seen = new java.util.TreeSet<>();
+            for (JsonNode v : values)
+                if (v.get("metric").has(m.group(1)))
+                    seen.add(v.get("metric").get(m.group(1)).asText());
+            if (seen.isEmpty()) missing.add(selector + ": no series of " + metric + " with label " + m.group(1));
+            else if (m.group(2).equals("=") && !seen.contains(m.group(3)))
+                missing.add(selector + ": " + m.group(1) + " was " + seen + ", never \"" + m.group(3) + "\"");
+        }
+        if (!any) {
+            JsonNode count = get(api + "query?query=" + encode("count(last_over_time(" + metric + "[" + range + "s]))")
+                            + "&time=" + ended)
+                    .get("result");
+            if (count.isEmpty()) missing.add(selector + ": never exported");
+        }
+        return missing;
     }
 
     private static String encode(String s) {

@@ -12,6 +12,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -58,6 +59,29 @@ class DeployMonitoringTest {
         Path file = dir.resolve("dashboard-rules.yml");
         Files.writeString(file, rules, StandardCharsets.UTF_8);
         assertEquals(0, promtool("check", "rules", file.toString()));
+    }
+
+    /**
+     * The demo's Prometheus configuration lives in its work directory wherever --work-dir puts it, is valid (with the
+     * alert rules), and its targets are emptied when the demo ends so that Prometheus does not alert on them.
+     */
+    @Test
+    void theDemosPrometheusConfigFollowsItsWorkDirAndItsTargetsGoWhenItEnds() throws Exception {
+        Path work = dir.resolve("elsewhere");
+        Files.createDirectories(work);
+        Path targets = work.resolve("prometheus-targets.json");
+        try (ScrapeTargets scrape = ScrapeTargets.write(
+                work, Map.of("curation", 4101, "trainer replay", 4102), DEPLOY.resolve("prometheus/alerts.yml"))) {
+            assertEquals(work.resolve("prometheus.yml"), scrape.config());
+            String config = Files.readString(scrape.config());
+            assertTrue(config.contains(targets.toString()), config);
+            assertTrue(config.contains(DEPLOY.resolve("prometheus/alerts.yml").toString()), config);
+            assertEquals(0, promtool("check", "config", scrape.config().toString()));
+            JsonNode groups = new ObjectMapper().readTree(targets.toFile());
+            assertEquals("127.0.0.1:4102", groups.get(1).get("targets").get(0).asText());
+            assertEquals("ipt-trainer", groups.get(1).get("labels").get("job").asText());
+        }
+        assertEquals(0, new ObjectMapper().readTree(targets.toFile()).size(), "no targets once the demo has ended");
     }
 
     /** Every panel's PromQL with Grafana's variables as a test fills them: all lineages, a 1-minute rate window. */

@@ -115,7 +115,8 @@ final class TrainingRound {
             List<Packer.Sequence> rows =
                     new ArrayList<>(fresh.subList(s * newPerBatch, Math.min(fresh.size(), (s + 1) * newPerBatch)));
             int newRows = rows.size();
-            if (replay.size() > 0) {
+            // A batch all new (replay fraction 0) draws nothing, its round's last partial batch included.
+            if (replay.size() > 0 && newPerBatch < config.rounds().batchSize()) {
                 int n = config.rounds().batchSize() - newRows;
                 SplittableRandom random = random(config, model.step());
                 draw.rows(replay, config.replay().policy(), n, random)

@@ -74,6 +74,46 @@ class TrainingRoundTest {
         return 0;
     }
 
+    /**
+     * Replay fraction 0 (all of each batch new) draws nothing, not even to fill the round's last partial batch;
+     * with a replay share, replayed rows fill every batch.
+     */
+    @Test
+    void noReplayShareMeansNoReplayedRowEvenInTheLastPartialBatch() throws Exception {
+        TrainerConfig c = config();
+        List<Packer.Sequence> fresh = fresh(c).subList(0, 10);
+        try (ReplayStore replay = ReplayStore.open(dir.resolve("replay"), 0, 1 << 20, 1)) {
+            Packer old = new Packer(c.sequenceLength(), ByteTokenizer.EOS);
+            old.add("de", ByteTokenizer.encode("Frau Präsidentin, im Namen des Ausschusses danke ich. ".repeat(40)));
+            replay.add(1, old.take(8));
+            assertEquals(List.of(4, 4, 2), batchSizes(c, fresh, 4, replay), "4 new rows a batch: no replay share");
+            assertEquals(List.of(4, 4, 4, 4), batchSizes(c, fresh, 3, replay), "3 new rows a batch, 1 replayed");
+        }
+    }
+
+    private List<Integer> batchSizes(TrainerConfig c, List<Packer.Sequence> fresh, int newPerBatch, ReplayStore replay)
+            throws Exception {
+        List<Integer> sizes = new ArrayList<>();
+        TrainingRound.Step counting = (model, batch, lr, microBatches) -> {
+            sizes.add(batch.length);
+            return model.train(batch, lr, microBatches);
+        };
+        try (Training model = TrainingRound.runGuarded(
+                        Training.create(c.model(), c.train()),
+                        () -> Training.create(c.model(), c.train()),
+                        c,
+                        fresh,
+                        newPerBatch,
+                        replay,
+                        TrainingRound.Draw.BY_POLICY,
+                        counting,
+                        metrics,
+                        1)
+                .model()) {
+            return sizes;
+        }
+    }
+
     @Test
     void aNaNInOneBatchRestoresTheCheckpointDownWeightsTheBatchAndTheRoundCompletes() throws Exception {
         TrainerConfig c = config();
