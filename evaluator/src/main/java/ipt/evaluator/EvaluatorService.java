@@ -47,12 +47,14 @@ import org.slf4j.LoggerFactory;
  * Judges every committed checkpoint against its lineage's champion on every task: the frozen held-out snapshot's
  * domains and the user suites. The report, the promotion (if any) and the checkpoint's consumer offset go out in
  * one Kafka transaction, so each checkpoint is judged exactly once. Champions follow ipt.promotions, manual
- * promotions included; a champion is scored once per task and its scores cached.
+ * promotions included; a champion is scored once per task and its scores cached, and served at the checkpoint
+ * store's fixed location for its lineage ({@link ServingPublisher}).
  */
 public final class EvaluatorService implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(EvaluatorService.class);
     static final String GROUP = "ipt-evaluator";
     private static final Duration RETRY_BACKOFF = Duration.ofSeconds(5);
+    private static final Duration DECISIONS_WHEN_IDLE = Duration.ofSeconds(2);
 
     private final Map<String, Object> kafka;
     private final EvaluatorConfig config;
@@ -62,6 +64,7 @@ public final class EvaluatorService implements AutoCloseable {
     private final CheckpointStore store;
     private final ModelRegistry registry;
     private final ServiceLoop loop;
+    private final ServingPublisher serving;
 
     /** The current champion of a lineage, its model loaded (a lineage whose champion cannot be loaded has none). */
     private record Champion(Promotion promotion, LanguageModel model) {}
@@ -81,6 +84,7 @@ public final class EvaluatorService implements AutoCloseable {
         this.suites = UserSuites.load(config.suites());
         this.store = config.store(Settings.environment());
         this.registry = ModelRegistry.follow(kafka);
+        this.serving = new ServingPublisher(store, metrics, RETRY_BACKOFF);
         this.loop = new ServiceLoop("evaluator", this::session, e -> {}, this::forgetChampions, RETRY_BACKOFF);
     }
 
@@ -128,9 +132,18 @@ public final class EvaluatorService implements AutoCloseable {
                 metrics.stall(lineage, ledger.stall(lineage).rejected());
             consumer.subscribe(List.of(Topics.CHECKPOINTS.name()));
             loop.health(Health.ok("evaluating"));
+            long decisionsRead = System.nanoTime();
             while (loop.running()) {
+                serving.publish();
                 var records = consumer.poll(Duration.ofMillis(200));
-                if (records.isEmpty()) continue;
+                if (records.isEmpty()) {
+                    // A manual promotion is served within seconds, not only once the next candidate arrives.
+                    if (System.nanoTime() - decisionsRead > DECISIONS_WHEN_IDLE.toNanos()) {
+                        followDecisions(decisionReader, decisionPartitions);
+                        decisionsRead = System.nanoTime();
+                    }
+                    continue;
+                }
                 // Held-out documents committed before the checkpoint, and decisions made meanwhile (a manual
                 // promotion), count.
                 catchUpHeldOut(heldOutReader, heldOutPartitions);
@@ -207,6 +220,7 @@ public final class EvaluatorService implements AutoCloseable {
 
         if (promotion != null) {
             replaceChampion(lineage, new Champion(promotion, model));
+            serving.follow(access.checkpoint());
             judged.scores()
                     .forEach((task, score) ->
                             championScores.put(scoreKey(lineage, promotion.getVersion(), task), score));
@@ -367,6 +381,7 @@ public final class EvaluatorService implements AutoCloseable {
                 if (access.refusal() != null) throw new java.io.IOException(access.refusal());
                 replaceChampion(
                         p.getLineage(), new Champion(p, access.checkpoint().model()));
+                serving.follow(access.checkpoint());
                 log.info("champion of {} is v{} ({})", p.getLineage(), p.getVersion(), p.getDecidingRule());
             } catch (java.io.IOException | java.io.UncheckedIOException e) {
                 // Without a readable champion the next candidate is judged as the lineage's first.

@@ -46,7 +46,7 @@ import org.junit.jupiter.api.io.TempDir;
  * A lineage that starts from a Hugging Face model directory (IPT_START_FROM=/models/...): a tiny random
  * LlamaForCausalLM with grouped-query attention and a byte-level tokenizer.json, trained by the real trainer in its own
  * shape (not the configured IPT_D_MODEL, IPT_LAYERS and IPT_HEADS) on a real broker, scored by the evaluator,
- * promoted; every checkpoint is a Llama directory again.
+ * promoted; every checkpoint is a Llama directory again, and the champion is served at the lineage's fixed location.
  */
 class HuggingFaceStartIT {
 
@@ -144,6 +144,26 @@ class HuggingFaceStartIT {
             // What transformers reads: the champion's directory reopens as the Hugging Face model it is.
             try (LanguageModel reimported = LanguageModel.fromHuggingFace(promoted.dir(), 32)) {
                 assertEquals(promoted.manifest().model(), reimported.config());
+            }
+
+            // And a serving system finds it at the lineage's one fixed location in the checkpoint store.
+            Path served = work.resolve("checkpoints/_serving/hf");
+            long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+            while (!(Files.exists(served.resolve("model.safetensors"))
+                            && Arrays.equals(
+                                    promoted.file("model.safetensors"),
+                                    Files.readAllBytes(served.resolve("model.safetensors"))))
+                    && System.nanoTime() < deadline) Thread.sleep(200);
+            assertArrayEquals(
+                    promoted.file("model.safetensors"),
+                    Files.readAllBytes(served.resolve("model.safetensors")),
+                    "the champion's exact weights at " + served);
+            assertArrayEquals(tokenizer, Files.readAllBytes(served.resolve("tokenizer.json")));
+            assertTrue(Files.isSymbolicLink(served));
+            assertFalse(Files.exists(served.resolve("optimizer.bin")), "none of ipt's own files");
+            try (LanguageModel loaded = LanguageModel.fromHuggingFace(served, 32)) {
+                assertEquals(LanguageModel.LLAMA, loaded.architecture());
+                assertEquals(promoted.manifest().model(), loaded.config());
             }
         }
     }
