@@ -1,9 +1,12 @@
 package ipt.checkpoints;
 
+import ipt.runtime.DirectoryTree;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Set;
+import java.util.SortedMap;
 
 /** Checkpoints in a directory tree (a local disk or a shared volume): the location is the checkpoint's directory. */
 final class DirectoryStore implements CheckpointStore {
@@ -43,6 +46,23 @@ final class DirectoryStore implements CheckpointStore {
     @Override
     public List<String> removeAfter(String lineage, long version) {
         return List.of();
+    }
+
+    @Override
+    public SortedMap<Long, Long> held(String lineage) throws IOException {
+        return CheckpointDirectories.sizes(lineageDir(lineage));
+    }
+
+    @Override
+    public void remove(String lineage, long version) throws IOException {
+        DirectoryTree.delete(lineageDir(lineage).resolve(CheckpointDirectories.name(version)));
+    }
+
+    @Override
+    public void trimCache(String lineage, Set<Long> keep, int newest) {}
+
+    private Path lineageDir(String lineage) {
+        return CheckpointDirectories.lineageDir(root, lineage);
     }
 
     @Override

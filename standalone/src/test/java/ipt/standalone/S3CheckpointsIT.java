@@ -83,14 +83,7 @@ class S3CheckpointsIT {
                     .withModel(TINY, TrainConfig.defaults())
                     .withCheckpointStore(store);
             EvaluatorConfig evaluator = EvaluatorConfig.of(work, 0.5, 16 * 33);
-            evaluator = new EvaluatorConfig(
-                    store,
-                    evaluator.snapshots(),
-                    evaluator.heldOutTokensPerDomain(),
-                    evaluator.gate(),
-                    evaluator.suites(),
-                    evaluator.stallAfter(),
-                    evaluator.heldOutMinDocuments());
+            evaluator = evaluator.withCheckpointStore(store);
             List<DemoCorpus.Text> texts = DemoCorpus.europarl("en", 60_000);
             try (EmbeddedKafka kafka = EmbeddedKafka.start();
                     LocalPipeline pipeline = new LocalPipeline(
