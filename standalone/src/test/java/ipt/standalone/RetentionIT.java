@@ -67,7 +67,8 @@ class RetentionIT {
                 DocumentPublisher publisher = new DocumentPublisher(pipeline.kafka())) {
             publish(publisher, texts.subList(0, texts.size() / 2));
             pipeline.awaitSettled(Duration.ofMinutes(5));
-            long pinned = published(pipeline).get(published(pipeline).size() - 1).getVersion();
+            long pinned =
+                    published(pipeline).get(published(pipeline).size() - 1).getVersion();
             RetentionMarks.hold(pipeline.kafka(), LINEAGE, pinned, RetentionMarks.PIN, "retention-it", "kept");
 
             publish(publisher, texts.subList(texts.size() / 2, texts.size()));

@@ -42,7 +42,11 @@ class SettingsDocsTest {
                     "/evaluator/heldOutTokensPerDomain",
                     "evaluator",
                     "IPT_HELDOUT_TOKENS_PER_DOMAIN"),
-            new Mapped("/properties/evaluator/properties/retainLast", "/evaluator/retainLast", "evaluator", "IPT_RETAIN_LAST"),
+            new Mapped(
+                    "/properties/evaluator/properties/retainLast",
+                    "/evaluator/retainLast",
+                    "evaluator",
+                    "IPT_RETAIN_LAST"),
             new Mapped(
                     "/properties/evaluator/properties/retainChampions",
                     "/evaluator/retainChampions",
