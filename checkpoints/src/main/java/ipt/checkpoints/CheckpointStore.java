@@ -5,6 +5,8 @@ import java.net.URI;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.SortedMap;
 
 /**
  * Where a deployment keeps its checkpoints: a directory (local, or a volume every service mounts) or a bucket of
@@ -62,6 +64,21 @@ public interface CheckpointStore {
             throw new IllegalArgumentException("bad lineage name: " + lineage);
         return lineage;
     }
+
+    /**
+     * The lineage's checkpoints the store holds (complete or not), version to bytes. Only {@code <lineage>/vNNNNNN}
+     * counts: the serving copy under {@code _serving/} and temporary directories are never listed.
+     */
+    SortedMap<Long, Long> held(String lineage) throws IOException;
+
+    /** Deletes a version of the lineage from the store, and its copy in the cache of fetched checkpoints. */
+    void remove(String lineage, long version) throws IOException;
+
+    /**
+     * Drops from the local cache of fetched checkpoints every version of the lineage except {@code keep} and the
+     * {@code newest} newest. A directory store fetches nothing: nothing to drop.
+     */
+    void trimCache(String lineage, Set<Long> keep, int newest) throws IOException;
 
     /**
      * {@code s3://bucket/prefix}: S3, or an S3-compatible store at {@code IPT_S3_ENDPOINT} or the URI's

@@ -11,6 +11,8 @@ import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
+import java.util.Set;
+import java.util.SortedMap;
 
 /**
  * Checkpoints in a directory tree (a local disk or a shared volume): the location is the checkpoint's directory. A
@@ -114,6 +116,23 @@ final class DirectoryStore implements CheckpointStore {
         try (FileChannel channel = FileChannel.open(directory, StandardOpenOption.READ)) {
             channel.force(true);
         }
+    }
+
+    @Override
+    public SortedMap<Long, Long> held(String lineage) throws IOException {
+        return CheckpointDirectories.sizes(lineageDir(lineage));
+    }
+
+    @Override
+    public void remove(String lineage, long version) throws IOException {
+        DirectoryTree.delete(lineageDir(lineage).resolve(CheckpointDirectories.name(version)));
+    }
+
+    @Override
+    public void trimCache(String lineage, Set<Long> keep, int newest) {}
+
+    private Path lineageDir(String lineage) {
+        return CheckpointDirectories.lineageDir(root, lineage);
     }
 
     @Override

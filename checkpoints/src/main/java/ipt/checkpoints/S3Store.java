@@ -12,6 +12,8 @@ import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.SortedMap;
 import java.util.TreeMap;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -234,6 +236,52 @@ final class S3Store implements CheckpointStore {
 
     private String servingKey(String lineage) {
         return key(SERVING, lineage);
+    }
+
+    @Override
+    public SortedMap<Long, Long> held(String lineage) throws IOException {
+        String base = key(checked(lineage), "");
+        SortedMap<Long, Long> out = new TreeMap<>();
+        try {
+            for (S3Object o : s3.listObjectsV2Paginator(b -> b.bucket(bucket).prefix(base))
+                    .contents()) {
+                Matcher m = VERSION.matcher(o.key().substring(base.length()).split("/", 2)[0]);
+                if (m.matches()) out.merge(Long.parseLong(m.group(1)), o.size(), Long::sum);
+            }
+        } catch (S3Exception e) {
+            throw new IOException("listing " + location(base) + ": " + e.getMessage(), e);
+        }
+        return out;
+    }
+
+    @Override
+    public void remove(String lineage, long version) throws IOException {
+        String base = key(checked(lineage), CheckpointDirectories.name(version)) + "/";
+        try {
+            // The manifest's sha256 goes first: a deletion cut short leaves a checkpoint readers refuse as incomplete.
+            s3.deleteObject(b -> b.bucket(bucket).key(base + Checkpoint.MANIFEST_SHA_FILE));
+            List<ObjectIdentifier> rest = new ArrayList<>();
+            for (S3Object o : s3.listObjectsV2Paginator(b -> b.bucket(bucket).prefix(base))
+                    .contents())
+                rest.add(ObjectIdentifier.builder().key(o.key()).build());
+            for (int i = 0; i < rest.size(); i += 1000) {
+                List<ObjectIdentifier> batch = rest.subList(i, Math.min(rest.size(), i + 1000));
+                s3.deleteObjects(b -> b.bucket(bucket).delete(d -> d.objects(batch)));
+            }
+        } catch (S3Exception e) {
+            throw new IOException("deleting " + location(base) + ": " + e.getMessage(), e);
+        }
+        DirectoryTree.delete(cache.resolve(lineage).resolve(CheckpointDirectories.name(version)));
+    }
+
+    @Override
+    public void trimCache(String lineage, Set<Long> keep, int newest) throws IOException {
+        CheckpointDirectories.trim(CheckpointDirectories.lineageDir(cache, lineage), keep, newest);
+    }
+
+    private static String checked(String lineage) {
+        CheckpointDirectories.lineageDir(Path.of(""), lineage);
+        return lineage;
     }
 
     @Override

@@ -19,6 +19,10 @@ final class EvaluatorMetrics {
     private final Gauge sincePromotion;
     private final Gauge servingVersion;
     private final Counter servingFailures;
+    private final Gauge checkpointsRetained;
+    private final Gauge bytesRetained;
+    private final Counter checkpointsDeleted;
+    private final Counter bytesDeleted;
 
     EvaluatorMetrics(PrometheusRegistry registry) {
         evaluations = Counter.builder()
@@ -78,6 +82,26 @@ final class EvaluatorMetrics {
         servingFailures = Counter.builder()
                 .name("ipt_serving_publish_failures")
                 .help("Failed attempts to put the champion at the lineage's fixed serving location (retried)")
+                .labelNames("lineage")
+                .register(registry);
+        checkpointsRetained = Gauge.builder()
+                .name("ipt_checkpoints_retained")
+                .help("Checkpoints of the lineage the store holds after retention's last pass")
+                .labelNames("lineage")
+                .register(registry);
+        bytesRetained = Gauge.builder()
+                .name("ipt_checkpoint_bytes_retained")
+                .help("Bytes of the lineage's checkpoints the store holds after retention's last pass")
+                .labelNames("lineage")
+                .register(registry);
+        checkpointsDeleted = Counter.builder()
+                .name("ipt_checkpoints_deleted")
+                .help("Checkpoints retention deleted from the store")
+                .labelNames("lineage")
+                .register(registry);
+        bytesDeleted = Counter.builder()
+                .name("ipt_checkpoint_bytes_deleted")
+                .help("Bytes of checkpoints retention deleted from the store")
                 .labelNames("lineage")
                 .register(registry);
         seconds = Histogram.builder()
@@ -140,5 +164,12 @@ final class EvaluatorMetrics {
 
     void servingFailed(String lineage) {
         servingFailures.labelValues(lineage).inc();
+    }
+
+    void retention(String lineage, long kept, long keptBytes, long deleted, long deletedBytes) {
+        checkpointsRetained.labelValues(lineage).set(kept);
+        bytesRetained.labelValues(lineage).set(keptBytes);
+        checkpointsDeleted.labelValues(lineage).inc(deleted);
+        bytesDeleted.labelValues(lineage).inc(deletedBytes);
     }
 }

@@ -74,6 +74,9 @@ public final class EvaluatorService implements AutoCloseable {
     private final Map<String, TaskScores.Score> championScores = new HashMap<>();
     private HeldOutSnapshots snapshots;
     private ForgettingLedger ledger;
+    private Retention retention;
+    // The committed champion pointer's version per lineage, whether or not its model could be loaded.
+    private final Map<String, Long> pointers = new HashMap<>();
 
     private EvaluatorService(Map<String, Object> kafka, EvaluatorConfig config, PrometheusRegistry registry)
             throws IOException {
@@ -110,6 +113,7 @@ public final class EvaluatorService implements AutoCloseable {
         champions.values().forEach(c -> c.model().close());
         champions.clear();
         championScores.clear();
+        pointers.clear();
     }
 
     private void session() throws Exception {
@@ -117,7 +121,9 @@ public final class EvaluatorService implements AutoCloseable {
                 KafkaConsumer<String, byte[]> heldOutReader = TopicReader.open(kafka);
                 KafkaConsumer<String, byte[]> decisionReader = TopicReader.open(kafka);
                 KafkaConsumer<String, byte[]> consumer =
-                        new KafkaConsumer<>(consumerProps(), new StringDeserializer(), new ByteArrayDeserializer())) {
+                        new KafkaConsumer<>(consumerProps(), new StringDeserializer(), new ByteArrayDeserializer());
+                Retention retention = new Retention(kafka, store, config.retention(), metrics)) {
+            this.retention = retention;
             loop.wakeOnClose(consumer);
             if (!loop.running()) return;
             producer.initTransactions();
@@ -149,13 +155,31 @@ public final class EvaluatorService implements AutoCloseable {
                 catchUpHeldOut(heldOutReader, heldOutPartitions);
                 followDecisions(decisionReader, decisionPartitions);
                 for (ConsumerRecord<String, byte[]> r : records) {
-                    evaluate(producer, consumer, r);
+                    String lineage = evaluate(producer, consumer, r);
+                    if (lineage != null) retain(lineage, decisionReader, decisionPartitions);
                 }
             }
         }
     }
 
-    private void evaluate(
+    /**
+     * Retention of the lineage just decided: after the decision committed, so what it deletes was judged; a
+     * failure (the store unreachable) is retried after the lineage's next decision.
+     */
+    private void retain(
+            String lineage, KafkaConsumer<String, byte[]> decisionReader, List<TopicPartition> decisionPartitions) {
+        try {
+            retention.apply(lineage, () -> {
+                followDecisions(decisionReader, decisionPartitions);
+                return pointers.get(lineage);
+            });
+        } catch (IOException | java.io.UncheckedIOException e) {
+            log.warn("retention of {} failed, retried after its next decision: {}", lineage, e.getMessage());
+        }
+    }
+
+    /** Judges one published checkpoint; returns its lineage (null: not a checkpoint this version can read). */
+    private String evaluate(
             KafkaProducer<String, byte[]> producer,
             KafkaConsumer<String, byte[]> consumer,
             ConsumerRecord<String, byte[]> record) {
@@ -166,7 +190,7 @@ public final class EvaluatorService implements AutoCloseable {
         } catch (SerializationException e) {
             log.warn("skipping undecodable checkpoint event at offset {}: {}", record.offset(), e.getMessage());
             commitOffsetOnly(producer, consumer, record);
-            return;
+            return null;
         }
         String lineage = candidate.getLineage();
         Champion champion = champions.get(lineage);
@@ -193,6 +217,7 @@ public final class EvaluatorService implements AutoCloseable {
 
         EvaluationReport report = report(candidate, champion, snapshot.version(), measures, verdict, history);
         ledger.record(report);
+        retention.record(report);
         Stall stall = ledger.stall(lineage);
         Long served = verdict.promote()
                 ? Long.valueOf(candidate.getVersion())
@@ -219,6 +244,7 @@ public final class EvaluatorService implements AutoCloseable {
         producer.commitTransaction();
 
         if (promotion != null) {
+            pointers.put(lineage, promotion.getVersion());
             replaceChampion(lineage, new Champion(promotion, model));
             serving.follow(access.checkpoint());
             judged.scores()
@@ -244,6 +270,7 @@ public final class EvaluatorService implements AutoCloseable {
                 verdict.rule(),
                 verdict.reason(),
                 report.getNext());
+        return lineage;
     }
 
     private TaskScores.Score championScore(String lineage, Champion champion, Task task) {
@@ -367,13 +394,16 @@ public final class EvaluatorService implements AutoCloseable {
                     Promotion p = Topics.PROMOTIONS.value(r);
                     latest.put(p.getLineage(), p);
                 } else {
-                    ledger.record(Topics.EVALUATIONS.value(r));
+                    EvaluationReport report = Topics.EVALUATIONS.value(r);
+                    ledger.record(report);
+                    retention.record(report);
                 }
             } catch (SerializationException e) {
                 log.warn("skipping undecodable record {}@{}: {}", r.topic(), r.offset(), e.getMessage());
             }
         }
         for (Promotion p : latest.values()) {
+            pointers.put(p.getLineage(), p.getVersion());
             Champion current = champions.get(p.getLineage());
             if (current != null && current.promotion().getVersion() == p.getVersion()) continue;
             CheckpointAccess access = CheckpointAccess.open(store, p.getLocation(), p.getSha256());

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import ipt.checkpoints.Checkpoint;
+import ipt.checkpoints.RetentionPolicy;
 import ipt.evaluator.EvaluatorConfig;
 import ipt.ingest.CurationConfig;
 import ipt.ingest.DocumentPublisher;
@@ -67,7 +68,9 @@ class HuggingFaceStartIT {
                         work,
                         CurationConfig.defaults().withHeldoutFraction(0.1),
                         List.of(trainer),
-                        EvaluatorConfig.of(work, 0.5, 16 * 33));
+                        EvaluatorConfig.of(work, 0.5, 16 * 33)
+                                // Retention keeps every checkpoint: the test reads them all.
+                                .with(new RetentionPolicy(Integer.MAX_VALUE, 10, 2)));
                 DocumentPublisher publisher = new DocumentPublisher(pipeline.kafka())) {
             List<CompletableFuture<?>> acks = new ArrayList<>();
             for (DemoCorpus.Text t : texts) {

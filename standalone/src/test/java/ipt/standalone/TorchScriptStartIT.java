@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import ipt.checkpoints.Checkpoint;
+import ipt.checkpoints.RetentionPolicy;
 import ipt.evaluator.EvaluatorConfig;
 import ipt.ingest.CurationConfig;
 import ipt.ingest.DocumentPublisher;
@@ -58,7 +59,9 @@ class TorchScriptStartIT {
                         work,
                         CurationConfig.defaults().withHeldoutFraction(0.1),
                         List.of(trainer),
-                        EvaluatorConfig.of(work, 0.5, 16 * 33));
+                        EvaluatorConfig.of(work, 0.5, 16 * 33)
+                                // Retention keeps every checkpoint: the test reads them all.
+                                .with(new RetentionPolicy(Integer.MAX_VALUE, 10, 2)));
                 DocumentPublisher publisher = new DocumentPublisher(pipeline.kafka())) {
             List<CompletableFuture<?>> acks = new ArrayList<>();
             for (DemoCorpus.Text t : texts) {

@@ -82,7 +82,9 @@ class TrainerCrashIT {
                             "IPT_CHECKPOINT_STORE",
                             work.resolve("data").resolve("checkpoints").toString(),
                             "IPT_HELDOUT_TOKENS_PER_DOMAIN",
-                            String.valueOf(HELD_OUT_BYTES))),
+                            String.valueOf(HELD_OUT_BYTES),
+                            "IPT_RETAIN_LAST", // every checkpoint kept: the test compares them all
+                            String.valueOf(Integer.MAX_VALUE))),
                     new PrometheusRegistry());
             Thread stream = new Thread(() -> publishSlowly(kafka, docs), "stream");
             stream.start();
