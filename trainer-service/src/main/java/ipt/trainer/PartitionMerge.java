@@ -27,19 +27,26 @@ final class PartitionMerge<K, V> {
             .thenComparing(ConsumerRecord::topic)
             .thenComparingInt(ConsumerRecord::partition)
             .thenComparingLong(ConsumerRecord::offset);
+    private static final long RECHECK_NANOS = Duration.ofSeconds(1).toNanos();
 
-    /** A partition's records not yet released, and since when (nanos) it has been idle; -1 while it is not. */
+    /**
+     * A partition's records not yet released; since when (nanos) it has been idle, and seen idle since polling last
+     * resumed; -1 while it is not.
+     */
     private static final class Lane<K, V> {
         final ArrayDeque<ConsumerRecord<K, V>> held = new ArrayDeque<>();
         long idleSince = -1;
+        long recheckedSince = -1;
     }
 
     private final long waitNanos;
+    private final long recheckNanos;
     private final Map<TopicPartition, Lane<K, V>> lanes = new LinkedHashMap<>();
     private int held;
 
     PartitionMerge(Duration wait) {
         this.waitNanos = wait.toNanos();
+        this.recheckNanos = Math.min(waitNanos, RECHECK_NANOS);
     }
 
     /** Starts over with these partitions: whatever was held is dropped (the consumer re-reads it). */
@@ -60,6 +67,7 @@ final class PartitionMerge<K, V> {
         if (records.isEmpty()) return;
         lane.held.addAll(records);
         lane.idleSince = -1;
+        lane.recheckedSince = -1;
         held += records.size();
     }
 
@@ -70,16 +78,22 @@ final class PartitionMerge<K, V> {
     void observe(TopicPartition tp, boolean atLogEnd, long nanos) {
         Lane<K, V> lane = lanes.get(tp);
         if (lane == null) return;
-        if (!atLogEnd || !lane.held.isEmpty()) lane.idleSince = -1;
-        else if (lane.idleSince < 0) lane.idleSince = nanos;
+        if (!atLogEnd || !lane.held.isEmpty()) {
+            lane.idleSince = -1;
+            lane.recheckedSince = -1;
+        } else {
+            if (lane.idleSince < 0) lane.idleSince = nanos;
+            if (lane.recheckedSince < 0) lane.recheckedSince = nanos;
+        }
     }
 
     /**
-     * Stops every idle timer: after a pause in polling (a round) what the consumer knew of the log ends may be
-     * stale, so a partition has to be seen idle for a whole wait again.
+     * Polling resumes after a pause (a round). What the consumer knew of the log ends may be stale
+     * by then, so partitions with nothing held count as idle again only once polling has seen them at their log end
+     * for a while longer (a second, or the wait if shorter: several fetches); their timers keep running meanwhile.
      */
-    void restartIdleClocks() {
-        for (Lane<K, V> lane : lanes.values()) lane.idleSince = -1;
+    void resumedPolling() {
+        for (Lane<K, V> lane : lanes.values()) lane.recheckedSince = -1;
     }
 
     /** The next record in the merged order, or null while a partition could still bring an earlier one. */
@@ -87,7 +101,7 @@ final class PartitionMerge<K, V> {
         Lane<K, V> first = null;
         for (Lane<K, V> lane : lanes.values()) {
             if (lane.held.isEmpty()) {
-                if (lane.idleSince < 0 || nanos - lane.idleSince < waitNanos) return null;
+                if (!idle(lane, nanos)) return null;
             } else if (first == null || ORDER.compare(lane.held.peekFirst(), first.held.peekFirst()) < 0) {
                 first = lane;
             }
@@ -95,6 +109,13 @@ final class PartitionMerge<K, V> {
         if (first == null) return null;
         held--;
         return first.held.pollFirst();
+    }
+
+    private boolean idle(Lane<K, V> lane, long nanos) {
+        return lane.idleSince >= 0
+                && nanos - lane.idleSince >= waitNanos
+                && lane.recheckedSince >= 0
+                && nanos - lane.recheckedSince >= recheckNanos;
     }
 
     /** Records held, all partitions together. */

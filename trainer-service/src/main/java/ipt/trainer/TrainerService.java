@@ -138,14 +138,14 @@ public final class TrainerService implements AutoCloseable {
                 int needed = lineage.sequencesPerRound();
                 if (absorb(merge, needed)) {
                     train(producer, consumer, needed);
-                    merge.restartIdleClocks();
+                    merge.resumedPolling();
                 } else if (lineage.pendingDocuments() > 0
                         && merge.held() == 0
                         && System.nanoTime() - lastRecordAt
                                 >= config.rounds().idleFlush().toNanos()) {
                     // The stream went quiet: train what fills whole sequences; the rest rides in the tail.
                     train(producer, consumer, lineage.fullSequences());
-                    merge.restartIdleClocks();
+                    merge.resumedPolling();
                 }
                 publishStatus();
                 metrics.consumerLag(config.lineage(), lag(consumer));
