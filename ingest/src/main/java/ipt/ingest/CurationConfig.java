@@ -5,6 +5,7 @@ import ipt.runtime.Setting.Change;
 import ipt.runtime.Setting.Rule;
 import ipt.runtime.Setting.Type;
 import ipt.runtime.Settings;
+import ipt.schemas.Topics;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
@@ -298,7 +299,7 @@ public record CurationConfig(
     static final Setting<Integer> DOCUMENT_PARTITIONS = SETTINGS.add(Setting.of(
             "IPT_DOCUMENT_PARTITIONS",
             Type.INT,
-            3,
+            Topics.DEFAULT_DOCUMENT_PARTITIONS,
             Rule.atLeast(1),
             Change.RESTART,
             "partitions of the document topics it creates when they are missing"));

@@ -99,6 +99,9 @@ public final class Topics {
 
     private Topics() {}
 
+    /** Partitions of the document topics where nobody says otherwise (`ipt topics`, curation, the local pipeline). */
+    public static final int DEFAULT_DOCUMENT_PARTITIONS = 3;
+
     public record Spec(String name, int partitions, Map<String, String> configs) {}
 
     /** Every topic as created, the document topics with {@code documentPartitions} partitions. */

@@ -202,7 +202,7 @@ public final class Ipt implements Runnable {
         public Integer call() throws Exception {
             try (EmbeddedKafka kafka = EmbeddedKafka.start(dataDir.toAbsolutePath(), port, false);
                     Admin admin = Admin.create(KafkaSettings.of(kafka.bootstrapServers()))) {
-                Topics.ensure(admin, Topics.specs(3), (short) 1);
+                Topics.ensure(admin, Topics.specs(Topics.DEFAULT_DOCUMENT_PARTITIONS), (short) 1);
                 System.out.println("broker ready on " + kafka.bootstrapServers() + " (Ctrl-C stops it)");
                 CountDownLatch stop = new CountDownLatch(1);
                 Runtime.getRuntime().addShutdownHook(new Thread(stop::countDown));
@@ -219,7 +219,7 @@ public final class Ipt implements Runnable {
     static final class TopicsCommand implements Callable<Integer> {
         @Option(
                 names = "--partitions",
-                defaultValue = "3",
+                defaultValue = "" + Topics.DEFAULT_DOCUMENT_PARTITIONS,
                 description = "Partitions of the document topics (default: ${DEFAULT-VALUE}).")
         int partitions;
 

@@ -59,6 +59,7 @@ class HuggingFaceStartIT {
         Path model = tinyLlama(work.resolve("models/tiny-llama"));
         TrainerConfig trainer = TrainerConfig.of("hf", work, 0.25)
                 .withRounds(8, 8, Duration.ofSeconds(1))
+                .withPartitionWait(Duration.ofSeconds(1))
                 .withModel(new GptConfig(ByteTokenizer.VOCAB_SIZE, 32, 64, 1, 2), TrainConfig.defaults())
                 .with(new TrainerConfig.Start(model, null));
         List<DemoCorpus.Text> texts = DemoCorpus.europarl("en", 60_000);

@@ -65,6 +65,7 @@ class PipelineIT {
         texts.addAll(DemoCorpus.java(120_000));
         TrainerConfig trainer = TrainerConfig.of("it", work, 0.25)
                 .withRounds(10, 8, Duration.ofSeconds(1))
+                .withPartitionWait(Duration.ofSeconds(1))
                 .withModel(TINY, TrainConfig.defaults());
         int published;
         try (EmbeddedKafka kafka = EmbeddedKafka.start();

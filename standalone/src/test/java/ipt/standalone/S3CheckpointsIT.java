@@ -80,6 +80,7 @@ class S3CheckpointsIT {
             String store = "s3://ipt-checkpoints/it?endpoint=" + endpoint;
             TrainerConfig trainer = TrainerConfig.of("s3", work, 0.25)
                     .withRounds(10, 8, Duration.ofSeconds(1))
+                    .withPartitionWait(Duration.ofSeconds(1))
                     .withModel(TINY, TrainConfig.defaults())
                     .withCheckpointStore(store);
             EvaluatorConfig evaluator = EvaluatorConfig.of(work, 0.5, 16 * 33);

@@ -50,6 +50,7 @@ class TorchScriptStartIT {
     void aLineageStartedFromTorchScriptTrainsCheckpointsAndIsEvaluatedWithItsTokenizer() throws Exception {
         TrainerConfig trainer = TrainerConfig.of("ts", work, 0.25)
                 .withRounds(8, 8, Duration.ofSeconds(1))
+                .withPartitionWait(Duration.ofSeconds(1))
                 .withModel(new GptConfig(1, 32, 32, 2, 2), TrainConfig.defaults()) // vocabulary: the tokenizer's
                 .with(new TrainerConfig.Start(RESOURCES.resolve("tiny-gpt.pt"), RESOURCES.resolve("tokenizer.json")));
         List<DemoCorpus.Text> texts = DemoCorpus.europarl("en", 60_000);
@@ -133,6 +134,7 @@ class TorchScriptStartIT {
                     props,
                     TrainerConfig.of("fork", work, 0.25)
                             .withRounds(8, 8, Duration.ofSeconds(1))
+                            .withPartitionWait(Duration.ofSeconds(1))
                             .withModel(new GptConfig(1, 32, 32, 2, 2), TrainConfig.defaults())
                             .with(new TrainerConfig.Start(Path.of(parent.getLocation()), null)),
                     new PrometheusRegistry());
