@@ -8,11 +8,11 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.List;
+import java.util.Set;
+import java.util.SortedMap;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
-import java.util.Set;
-import java.util.SortedMap;
 
 /**
  * Checkpoints in a directory tree (a local disk or a shared volume): the location is the checkpoint's directory. A
