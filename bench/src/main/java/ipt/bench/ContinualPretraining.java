@@ -206,6 +206,7 @@ public final class ContinualPretraining {
                         rounds.batchSize(),
                         rounds.microBatches(),
                         rounds.idleFlush(),
+                        rounds.partitionWait(),
                         schedule,
                         rounds.annealSteps()))
                 .with(new TrainerConfig.Steering(s.floor(), gain, s.evaluationWait(), recovery, s.keep()));

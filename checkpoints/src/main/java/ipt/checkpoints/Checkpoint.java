@@ -28,6 +28,7 @@ import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 /**
@@ -55,6 +56,11 @@ public final class Checkpoint {
     static final String CONFIG_FILE = "config.json";
     /** Lets open() detect an edited or truncated manifest, which lists no hash of itself. */
     static final String MANIFEST_SHA_FILE = "manifest.sha256";
+
+    /** The files of a Hugging Face model directory, as {@link LanguageModel#writeHuggingFace} writes them. */
+    private static final Pattern HUGGING_FACE_FILE = Pattern.compile(
+            "config\\.json|generation_config\\.json|tokenizer(_config)?\\.json|special_tokens_map\\.json"
+                    + "|model\\.safetensors(\\.index\\.json)?|model-\\d{5}-of-\\d{5}\\.safetensors");
 
     private static final ObjectMapper JSON = new ObjectMapper()
             .enable(SerializationFeature.INDENT_OUTPUT)
@@ -304,6 +310,39 @@ public final class Checkpoint {
             else model.close();
             throw e;
         }
+    }
+
+    /**
+     * Writes the model as a plain Hugging Face directory (no manifest, optimizer state or other file of ipt's) into
+     * the existing empty directory {@code target} and fsyncs it; returns each file's sha256. The checkpoint's own
+     * files are copied byte for byte and verified against the manifest again (the checkpoint may have changed since
+     * it was opened); a format 1 checkpoint's GPT is written out as {@link LanguageModel#writeHuggingFace} writes it.
+     * A TorchScript model has no such form and is refused.
+     */
+    public Map<String, String> writeHuggingFace(Path target) throws IOException {
+        if (LanguageModel.TORCHSCRIPT.equals(manifest.architecture()))
+            throw new IOException(dir + ": a TorchScript model has no Hugging Face form");
+        Map<String, String> written = new TreeMap<>();
+        if (manifest.formatVersion() == PARAMS_FORMAT_VERSION) {
+            try (LanguageModel model = model()) {
+                model.writeHuggingFace(target, DEFAULT_MAX_SHARD_BYTES);
+            }
+            try (Stream<Path> files = Files.list(target)) {
+                for (Path file : files.toList()) written.put(file.getFileName().toString(), sha256(file));
+            }
+        } else {
+            for (Map.Entry<String, String> file : manifest.files().entrySet()) {
+                if (!HUGGING_FACE_FILE.matcher(file.getKey()).matches()) continue;
+                Path copy = target.resolve(file.getKey());
+                Files.copy(dir.resolve(file.getKey()), copy);
+                if (!sha256(copy).equals(file.getValue()))
+                    throw new IOException(dir.resolve(file.getKey()) + ": sha256 differs from the manifest");
+                written.put(file.getKey(), file.getValue());
+            }
+        }
+        for (String name : written.keySet()) fsyncFile(target.resolve(name));
+        fsync(target);
+        return written;
     }
 
     /**

@@ -1,5 +1,8 @@
 package ipt.checkpoints;
 
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
 import ipt.runtime.DirectoryTree;
 import java.io.IOException;
 import java.net.URI;
@@ -9,6 +12,8 @@ import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.SortedMap;
 import java.util.TreeMap;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -17,6 +22,7 @@ import software.amazon.awssdk.core.sync.ResponseTransformer;
 import software.amazon.awssdk.http.urlconnection.UrlConnectionHttpClient;
 import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.services.s3.S3Client;
+import software.amazon.awssdk.services.s3.model.NoSuchKeyException;
 import software.amazon.awssdk.services.s3.model.ObjectIdentifier;
 import software.amazon.awssdk.services.s3.model.S3Exception;
 import software.amazon.awssdk.services.s3.model.S3Object;
@@ -24,10 +30,23 @@ import software.amazon.awssdk.services.s3.model.S3Object;
 /**
  * Checkpoints as objects {@code <prefix>/<lineage>/v000042/<file>} in a bucket of S3 or an S3-compatible store
  * (AWS SDK v2). The manifest's sha256 file goes up last, so a checkpoint whose upload died is incomplete and
- * refused when opened; readers fetch a checkpoint into a local cache once and verify it there.
+ * refused when opened; readers fetch a checkpoint into a local cache once and verify it there. A lineage's champion
+ * is served as objects {@code <prefix>/_serving/<lineage>/v000042-<sha256 prefix>/<file>} named by ONE pointer
+ * object {@code <prefix>/_serving/<lineage>.json}: S3 has no rename, so writing the pointer after every file is up
+ * is the atomic switch.
  */
 final class S3Store implements CheckpointStore {
     private static final Pattern VERSION = Pattern.compile("v(\\d{6,})");
+    private static final ObjectMapper JSON = new ObjectMapper()
+            .enable(SerializationFeature.INDENT_OUTPUT)
+            .enable(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS)
+            .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
+
+    /**
+     * The serving pointer: the champion's version and manifest sha256, where its files are ({@code location}, ending
+     * in "/") and each file's sha256.
+     */
+    record Pointer(String lineage, long version, String checkpointSha256, String location, Map<String, String> files) {}
 
     private final S3Client s3;
     private final String bucket;
@@ -147,6 +166,122 @@ final class S3Store implements CheckpointStore {
                     e);
         }
         return new ArrayList<>(byCheckpoint.keySet());
+    }
+
+    @Override
+    public Served serve(Checkpoint champion) throws IOException {
+        String lineage = CheckpointStore.requireLineage(champion.manifest().lineage());
+        Served next = new Served(champion.manifest().version(), champion.sha256());
+        String folder = String.format(
+                "v%06d-%s", next.version(), next.checkpointSha256().substring(0, 16));
+        String base = servingKey(lineage) + "/" + folder;
+        Pointer previous = pointer(lineage);
+        Files.createDirectories(cache);
+        Path staging = Files.createTempDirectory(cache, ".serving-" + lineage + "-");
+        try {
+            Map<String, String> files = champion.writeHuggingFace(staging);
+            for (String file : files.keySet()) {
+                s3.putObject(b -> b.bucket(bucket).key(base + "/" + file), RequestBody.fromFile(staging.resolve(file)));
+            }
+            byte[] pointer = JSON.writeValueAsBytes(
+                    new Pointer(lineage, next.version(), next.checkpointSha256(), location(base) + "/", files));
+            s3.putObject(
+                    b -> b.bucket(bucket).key(servingKey(lineage) + ".json").contentType("application/json"),
+                    RequestBody.fromBytes(pointer)); // the switch
+            String kept = previous == null ? null : previous.location().replaceAll("/+$", "");
+            List<ObjectIdentifier> older = new ArrayList<>();
+            for (S3Object o : s3.listObjectsV2Paginator(b -> b.bucket(bucket).prefix(servingKey(lineage) + "/"))
+                    .contents()) {
+                String in = location(o.key().substring(0, o.key().lastIndexOf('/')));
+                if (!in.equals(location(base)) && !in.equals(kept))
+                    older.add(ObjectIdentifier.builder().key(o.key()).build());
+            }
+            for (int i = 0; i < older.size(); i += 1000) { // DeleteObjects takes at most 1000 keys
+                List<ObjectIdentifier> batch = older.subList(i, Math.min(older.size(), i + 1000));
+                s3.deleteObjects(b -> b.bucket(bucket).delete(d -> d.objects(batch)));
+            }
+        } catch (S3Exception e) {
+            throw new IOException("serving " + champion.dir() + " at " + location(base) + ": " + e.getMessage(), e);
+        } finally {
+            DirectoryTree.delete(staging);
+        }
+        return next;
+    }
+
+    @Override
+    public Served served(String lineage) throws IOException {
+        Pointer p = pointer(CheckpointStore.requireLineage(lineage));
+        return p == null ? null : new Served(p.version(), p.checkpointSha256());
+    }
+
+    /** The lineage's serving pointer, or null if there is none. */
+    private Pointer pointer(String lineage) throws IOException {
+        try {
+            return JSON.readValue(
+                    s3.getObjectAsBytes(b -> b.bucket(bucket).key(servingKey(lineage) + ".json"))
+                            .asByteArray(),
+                    Pointer.class);
+        } catch (NoSuchKeyException e) {
+            return null;
+        } catch (S3Exception e) {
+            throw new IOException("reading " + servingLocation(lineage) + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The pointer object, {@code s3://bucket/prefix/_serving/<lineage>.json}. */
+    @Override
+    public String servingLocation(String lineage) {
+        return location(servingKey(CheckpointStore.requireLineage(lineage)) + ".json");
+    }
+
+    private String servingKey(String lineage) {
+        return key(SERVING, lineage);
+    }
+
+    @Override
+    public SortedMap<Long, Long> held(String lineage) throws IOException {
+        String base = key(checked(lineage), "");
+        SortedMap<Long, Long> out = new TreeMap<>();
+        try {
+            for (S3Object o : s3.listObjectsV2Paginator(b -> b.bucket(bucket).prefix(base))
+                    .contents()) {
+                Matcher m = VERSION.matcher(o.key().substring(base.length()).split("/", 2)[0]);
+                if (m.matches()) out.merge(Long.parseLong(m.group(1)), o.size(), Long::sum);
+            }
+        } catch (S3Exception e) {
+            throw new IOException("listing " + location(base) + ": " + e.getMessage(), e);
+        }
+        return out;
+    }
+
+    @Override
+    public void remove(String lineage, long version) throws IOException {
+        String base = key(checked(lineage), CheckpointDirectories.name(version)) + "/";
+        try {
+            // The manifest's sha256 goes first: a deletion cut short leaves a checkpoint readers refuse as incomplete.
+            s3.deleteObject(b -> b.bucket(bucket).key(base + Checkpoint.MANIFEST_SHA_FILE));
+            List<ObjectIdentifier> rest = new ArrayList<>();
+            for (S3Object o : s3.listObjectsV2Paginator(b -> b.bucket(bucket).prefix(base))
+                    .contents())
+                rest.add(ObjectIdentifier.builder().key(o.key()).build());
+            for (int i = 0; i < rest.size(); i += 1000) {
+                List<ObjectIdentifier> batch = rest.subList(i, Math.min(rest.size(), i + 1000));
+                s3.deleteObjects(b -> b.bucket(bucket).delete(d -> d.objects(batch)));
+            }
+        } catch (S3Exception e) {
+            throw new IOException("deleting " + location(base) + ": " + e.getMessage(), e);
+        }
+        DirectoryTree.delete(cache.resolve(lineage).resolve(CheckpointDirectories.name(version)));
+    }
+
+    @Override
+    public void trimCache(String lineage, Set<Long> keep, int newest) throws IOException {
+        CheckpointDirectories.trim(CheckpointDirectories.lineageDir(cache, lineage), keep, newest);
+    }
+
+    private static String checked(String lineage) {
+        CheckpointDirectories.lineageDir(Path.of(""), lineage);
+        return lineage;
     }
 
     @Override

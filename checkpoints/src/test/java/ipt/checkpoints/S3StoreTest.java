@@ -3,9 +3,12 @@ package ipt.checkpoints;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import ipt.model.TrainConfig;
 import ipt.model.Training;
 import java.net.ServerSocket;
@@ -13,6 +16,7 @@ import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -175,6 +179,64 @@ class S3StoreTest {
             assertThrows(
                     CheckpointException.class,
                     () -> store(dir.resolve("cold")).open("s3://ipt/deployments/prod/test/v000012"));
+        }
+    }
+
+    @Test
+    void theChampionIsServedUnderOnePointerObjectWrittenLast() throws Exception {
+        try (Training model = Training.create(TinyModels.TINY, TrainConfig.defaults())) {
+            CheckpointStore store = store(dir.resolve("cache"));
+            Checkpoint[] versions = new Checkpoint[3];
+            for (int v = 1; v <= 3; v++) {
+                model.trainStep(TinyModels.batch(v), 1e-3f);
+                versions[v - 1] = write(model, 20 + v);
+            }
+            assertEquals("s3://ipt/deployments/prod/_serving/test.json", store.servingLocation("test"));
+            assertNull(store.served("test"));
+
+            for (Checkpoint c : versions) {
+                assertEquals(new CheckpointStore.Served(c.manifest().version(), c.sha256()), store.serve(c));
+                JsonNode pointer = new ObjectMapper()
+                        .readTree(s3.getObjectAsBytes(b -> b.bucket("ipt").key("deployments/prod/_serving/test.json"))
+                                .asByteArray());
+                assertEquals(c.manifest().version(), pointer.get("version").asLong());
+                assertEquals(c.sha256(), pointer.get("checkpointSha256").asText());
+                String location = pointer.get("location").asText();
+                assertEquals(
+                        String.format(
+                                "s3://ipt/deployments/prod/_serving/test/v%06d-%s/",
+                                c.manifest().version(), c.sha256().substring(0, 16)),
+                        location);
+                List<String> files = new ArrayList<>();
+                pointer.get("files").fieldNames().forEachRemaining(files::add);
+                assertEquals(
+                        List.of("config.json", "generation_config.json", "model.safetensors", "tokenizer.json"), files);
+                for (String file : files) {
+                    byte[] object = s3.getObjectAsBytes(
+                                    b -> b.bucket("ipt").key(location.substring("s3://ipt/".length()) + file))
+                            .asByteArray();
+                    assertArrayEquals(c.file(file), object, file);
+                    assertEquals(
+                            c.manifest().files().get(file),
+                            pointer.get("files").get(file).asText(),
+                            file);
+                }
+            }
+            assertEquals(
+                    new CheckpointStore.Served(23, versions[2].sha256()),
+                    store(dir.resolve("other")).served("test"));
+            List<String> folders =
+                    s3.listObjectsV2(b -> b.bucket("ipt").prefix("deployments/prod/_serving/test/")).contents().stream()
+                            .map(o -> o.key().split("/")[4].substring(0, 7))
+                            .distinct()
+                            .toList();
+            assertEquals(List.of("v000022", "v000023"), folders, "the champion and the one before it");
+            assertEquals(
+                    List.of(),
+                    store.removeAfter("test", 0).stream()
+                            .filter(n -> n.startsWith("_"))
+                            .toList());
+            assertEquals(23, store.served("test").version(), "removing a lineage's checkpoints leaves what is served");
         }
     }
 }

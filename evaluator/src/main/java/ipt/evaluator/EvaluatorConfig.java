@@ -1,6 +1,7 @@
 package ipt.evaluator;
 
 import ipt.checkpoints.CheckpointStore;
+import ipt.checkpoints.RetentionPolicy;
 import ipt.runtime.Setting;
 import ipt.runtime.Setting.Change;
 import ipt.runtime.Setting.Rule;
@@ -24,6 +25,7 @@ import java.util.Map;
  * @param stallAfter candidates rejected in a row after which a report calls the lineage stalled (alerts.yml's
  *     IptLineageNotAdvancing fires at the same count)
  * @param heldOutMinDocuments the fewest documents a domain's snapshot is made of: each gives at most this share of it
+ * @param retention which checkpoints of a lineage the store keeps (README "Checkpoint retention")
  */
 public record EvaluatorConfig(
         String checkpointStore,
@@ -32,7 +34,8 @@ public record EvaluatorConfig(
         GatePolicy gate,
         Path suites,
         int stallAfter,
-        int heldOutMinDocuments) {
+        int heldOutMinDocuments,
+        RetentionPolicy retention) {
     /** 64 sequences of the default model's 128-token context plus one. */
     public static final int HELD_OUT_TOKENS = 64 * 129;
 
@@ -52,17 +55,49 @@ public record EvaluatorConfig(
                 GatePolicy.stream(regressionBudget),
                 null,
                 STALL_AFTER,
-                HELD_OUT_MIN_DOCUMENTS);
+                HELD_OUT_MIN_DOCUMENTS,
+                RetentionPolicy.defaults());
     }
 
     public EvaluatorConfig withSuites(Path dir) {
         return new EvaluatorConfig(
-                checkpointStore, snapshots, heldOutTokensPerDomain, gate, dir, stallAfter, heldOutMinDocuments);
+                checkpointStore,
+                snapshots,
+                heldOutTokensPerDomain,
+                gate,
+                dir,
+                stallAfter,
+                heldOutMinDocuments,
+                retention);
+    }
+
+    public EvaluatorConfig with(RetentionPolicy policy) {
+        return new EvaluatorConfig(
+                checkpointStore,
+                snapshots,
+                heldOutTokensPerDomain,
+                gate,
+                suites,
+                stallAfter,
+                heldOutMinDocuments,
+                policy);
+    }
+
+    public EvaluatorConfig withCheckpointStore(String store) {
+        return new EvaluatorConfig(
+                store, snapshots, heldOutTokensPerDomain, gate, suites, stallAfter, heldOutMinDocuments, retention);
     }
 
     public EvaluatorConfig with(GatePolicy policy) {
         return new EvaluatorConfig(
-                checkpointStore, snapshots, heldOutTokensPerDomain, policy, suites, stallAfter, heldOutMinDocuments);
+                checkpointStore,
+                snapshots,
+                heldOutTokensPerDomain,
+                policy,
+                suites,
+                stallAfter,
+                heldOutMinDocuments,
+                retention);
     }
 
     /** The rules policy with the rules of a YAML file. */
@@ -161,6 +196,28 @@ public record EvaluatorConfig(
             "rejections in a row after which a lineage counts as stalled"));
     static final Setting<Path> EVAL_SUITES = SETTINGS.add(Setting.optional(
             "IPT_EVAL_SUITES", Type.PATH, "(none)", Rule.exists(), Change.RESTART, "directory of user suites"));
+    static final Setting<Integer> RETAIN_LAST = SETTINGS.add(Setting.of(
+            "IPT_RETAIN_LAST",
+            Type.INT,
+            RetentionPolicy.LAST,
+            Rule.atLeast(1),
+            Change.RESTART,
+            "retention keeps a lineage's newest n checkpoints, whatever their verdict"));
+    static final Setting<Integer> RETAIN_CHAMPIONS = SETTINGS.add(Setting.of(
+            "IPT_RETAIN_CHAMPIONS",
+            Type.INT,
+            RetentionPolicy.CHAMPIONS,
+            Rule.atLeast(1),
+            Change.RESTART,
+            "and its n most recent champions (rollback targets); pinned versions (`ipt pin`), the champion "
+                    + "and versions not judged yet are always kept"));
+    static final Setting<Integer> RETAIN_FETCHED = SETTINGS.add(Setting.of(
+            "IPT_RETAIN_FETCHED",
+            Type.INT,
+            RetentionPolicy.FETCHED,
+            Rule.atLeast(1),
+            Change.RESTART,
+            "checkpoints fetched from S3 the evaluator's cache keeps per lineage besides the champion"));
 
     /** From the environment ({@link #SETTINGS}). */
     public static EvaluatorConfig fromEnv(Map<String, String> env) throws IOException {
@@ -178,7 +235,8 @@ public record EvaluatorConfig(
                     c.gate(),
                     c.suites(),
                     c.stallAfter(),
-                    c.heldOutMinDocuments());
+                    c.heldOutMinDocuments(),
+                    c.retention());
         }
         Double bestBound = v.get(GATE_BEST_BOUND).equals("off") ? null : Double.valueOf(v.get(GATE_BEST_BOUND));
         String policy =
@@ -200,7 +258,8 @@ public record EvaluatorConfig(
                 c.gate(),
                 c.suites(),
                 v.get(GATE_STALL_CANDIDATES),
-                v.get(HELDOUT_MIN_DOCUMENTS));
+                v.get(HELDOUT_MIN_DOCUMENTS),
+                new RetentionPolicy(v.get(RETAIN_LAST), v.get(RETAIN_CHAMPIONS), v.get(RETAIN_FETCHED)));
         if (v.isSet(EVAL_SUITES)) c = c.withSuites(v.get(EVAL_SUITES));
         return c;
     }

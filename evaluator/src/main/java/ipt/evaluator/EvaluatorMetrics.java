@@ -17,6 +17,12 @@ final class EvaluatorMetrics {
     private final Counter championScores;
     private final Histogram seconds;
     private final Gauge sincePromotion;
+    private final Gauge servingVersion;
+    private final Counter servingFailures;
+    private final Gauge checkpointsRetained;
+    private final Gauge bytesRetained;
+    private final Counter checkpointsDeleted;
+    private final Counter bytesDeleted;
 
     EvaluatorMetrics(PrometheusRegistry registry) {
         evaluations = Counter.builder()
@@ -68,6 +74,36 @@ final class EvaluatorMetrics {
                 .help("Candidates rejected in a row since the lineage's last promotion (0 when the last was promoted)")
                 .labelNames("lineage")
                 .register(registry);
+        servingVersion = Gauge.builder()
+                .name("ipt_serving_version")
+                .help("Version of the champion served at the lineage's fixed location in the checkpoint store")
+                .labelNames("lineage")
+                .register(registry);
+        servingFailures = Counter.builder()
+                .name("ipt_serving_publish_failures")
+                .help("Failed attempts to put the champion at the lineage's fixed serving location (retried)")
+                .labelNames("lineage")
+                .register(registry);
+        checkpointsRetained = Gauge.builder()
+                .name("ipt_checkpoints_retained")
+                .help("Checkpoints of the lineage the store holds after retention's last pass")
+                .labelNames("lineage")
+                .register(registry);
+        bytesRetained = Gauge.builder()
+                .name("ipt_checkpoint_bytes_retained")
+                .help("Bytes of the lineage's checkpoints the store holds after retention's last pass")
+                .labelNames("lineage")
+                .register(registry);
+        checkpointsDeleted = Counter.builder()
+                .name("ipt_checkpoints_deleted")
+                .help("Checkpoints retention deleted from the store")
+                .labelNames("lineage")
+                .register(registry);
+        bytesDeleted = Counter.builder()
+                .name("ipt_checkpoint_bytes_deleted")
+                .help("Bytes of checkpoints retention deleted from the store")
+                .labelNames("lineage")
+                .register(registry);
         seconds = Histogram.builder()
                 .name("ipt_evaluator_evaluation_seconds")
                 .help("Time from taking a checkpoint to committing its decision")
@@ -115,5 +151,25 @@ final class EvaluatorMetrics {
                 .inc();
         championVersion.labelValues(lineage).set(champion);
         seconds.labelValues(lineage).observe(elapsedSeconds);
+    }
+
+    void served(String lineage, long version) {
+        servingVersion.labelValues(lineage).set(version);
+    }
+
+    /** Exports the lineage's failure count from 0, so a rate over it starts with the first failure. */
+    void serving(String lineage) {
+        servingFailures.labelValues(lineage);
+    }
+
+    void servingFailed(String lineage) {
+        servingFailures.labelValues(lineage).inc();
+    }
+
+    void retention(String lineage, long kept, long keptBytes, long deleted, long deletedBytes) {
+        checkpointsRetained.labelValues(lineage).set(kept);
+        bytesRetained.labelValues(lineage).set(keptBytes);
+        checkpointsDeleted.labelValues(lineage).inc(deleted);
+        bytesDeleted.labelValues(lineage).inc(deletedBytes);
     }
 }

@@ -47,12 +47,14 @@ import org.slf4j.LoggerFactory;
  * Judges every committed checkpoint against its lineage's champion on every task: the frozen held-out snapshot's
  * domains and the user suites. The report, the promotion (if any) and the checkpoint's consumer offset go out in
  * one Kafka transaction, so each checkpoint is judged exactly once. Champions follow ipt.promotions, manual
- * promotions included; a champion is scored once per task and its scores cached.
+ * promotions included; a champion is scored once per task and its scores cached, and served at the checkpoint
+ * store's fixed location for its lineage ({@link ServingPublisher}).
  */
 public final class EvaluatorService implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(EvaluatorService.class);
     static final String GROUP = "ipt-evaluator";
     private static final Duration RETRY_BACKOFF = Duration.ofSeconds(5);
+    private static final Duration DECISIONS_WHEN_IDLE = Duration.ofSeconds(2);
 
     private final Map<String, Object> kafka;
     private final EvaluatorConfig config;
@@ -62,6 +64,7 @@ public final class EvaluatorService implements AutoCloseable {
     private final CheckpointStore store;
     private final ModelRegistry registry;
     private final ServiceLoop loop;
+    private final ServingPublisher serving;
 
     /** The current champion of a lineage, its model loaded (a lineage whose champion cannot be loaded has none). */
     private record Champion(Promotion promotion, LanguageModel model) {}
@@ -71,6 +74,9 @@ public final class EvaluatorService implements AutoCloseable {
     private final Map<String, TaskScores.Score> championScores = new HashMap<>();
     private HeldOutSnapshots snapshots;
     private ForgettingLedger ledger;
+    private Retention retention;
+    // The committed champion pointer's version per lineage, whether or not its model could be loaded.
+    private final Map<String, Long> pointers = new HashMap<>();
 
     private EvaluatorService(Map<String, Object> kafka, EvaluatorConfig config, PrometheusRegistry registry)
             throws IOException {
@@ -81,6 +87,7 @@ public final class EvaluatorService implements AutoCloseable {
         this.suites = UserSuites.load(config.suites());
         this.store = config.store(Settings.environment());
         this.registry = ModelRegistry.follow(kafka);
+        this.serving = new ServingPublisher(store, metrics, RETRY_BACKOFF);
         this.loop = new ServiceLoop("evaluator", this::session, e -> {}, this::forgetChampions, RETRY_BACKOFF);
     }
 
@@ -106,6 +113,7 @@ public final class EvaluatorService implements AutoCloseable {
         champions.values().forEach(c -> c.model().close());
         champions.clear();
         championScores.clear();
+        pointers.clear();
     }
 
     private void session() throws Exception {
@@ -113,7 +121,9 @@ public final class EvaluatorService implements AutoCloseable {
                 KafkaConsumer<String, byte[]> heldOutReader = TopicReader.open(kafka);
                 KafkaConsumer<String, byte[]> decisionReader = TopicReader.open(kafka);
                 KafkaConsumer<String, byte[]> consumer =
-                        new KafkaConsumer<>(consumerProps(), new StringDeserializer(), new ByteArrayDeserializer())) {
+                        new KafkaConsumer<>(consumerProps(), new StringDeserializer(), new ByteArrayDeserializer());
+                Retention retention = new Retention(kafka, store, config.retention(), metrics)) {
+            this.retention = retention;
             loop.wakeOnClose(consumer);
             if (!loop.running()) return;
             producer.initTransactions();
@@ -128,21 +138,48 @@ public final class EvaluatorService implements AutoCloseable {
                 metrics.stall(lineage, ledger.stall(lineage).rejected());
             consumer.subscribe(List.of(Topics.CHECKPOINTS.name()));
             loop.health(Health.ok("evaluating"));
+            long decisionsRead = System.nanoTime();
             while (loop.running()) {
+                serving.publish();
                 var records = consumer.poll(Duration.ofMillis(200));
-                if (records.isEmpty()) continue;
+                if (records.isEmpty()) {
+                    // A manual promotion is served within seconds, not only once the next candidate arrives.
+                    if (System.nanoTime() - decisionsRead > DECISIONS_WHEN_IDLE.toNanos()) {
+                        followDecisions(decisionReader, decisionPartitions);
+                        decisionsRead = System.nanoTime();
+                    }
+                    continue;
+                }
                 // Held-out documents committed before the checkpoint, and decisions made meanwhile (a manual
                 // promotion), count.
                 catchUpHeldOut(heldOutReader, heldOutPartitions);
                 followDecisions(decisionReader, decisionPartitions);
                 for (ConsumerRecord<String, byte[]> r : records) {
-                    evaluate(producer, consumer, r);
+                    String lineage = evaluate(producer, consumer, r);
+                    if (lineage != null) retain(lineage, decisionReader, decisionPartitions);
                 }
             }
         }
     }
 
-    private void evaluate(
+    /**
+     * Retention of the lineage just decided: after the decision committed, so what it deletes was judged; a
+     * failure (the store unreachable) is retried after the lineage's next decision.
+     */
+    private void retain(
+            String lineage, KafkaConsumer<String, byte[]> decisionReader, List<TopicPartition> decisionPartitions) {
+        try {
+            retention.apply(lineage, () -> {
+                followDecisions(decisionReader, decisionPartitions);
+                return pointers.get(lineage);
+            });
+        } catch (IOException | java.io.UncheckedIOException e) {
+            log.warn("retention of {} failed, retried after its next decision: {}", lineage, e.getMessage());
+        }
+    }
+
+    /** Judges one published checkpoint; returns its lineage (null: not a checkpoint this version can read). */
+    private String evaluate(
             KafkaProducer<String, byte[]> producer,
             KafkaConsumer<String, byte[]> consumer,
             ConsumerRecord<String, byte[]> record) {
@@ -153,7 +190,7 @@ public final class EvaluatorService implements AutoCloseable {
         } catch (SerializationException e) {
             log.warn("skipping undecodable checkpoint event at offset {}: {}", record.offset(), e.getMessage());
             commitOffsetOnly(producer, consumer, record);
-            return;
+            return null;
         }
         String lineage = candidate.getLineage();
         Champion champion = champions.get(lineage);
@@ -180,6 +217,7 @@ public final class EvaluatorService implements AutoCloseable {
 
         EvaluationReport report = report(candidate, champion, snapshot.version(), measures, verdict, history);
         ledger.record(report);
+        retention.record(report);
         Stall stall = ledger.stall(lineage);
         Long served = verdict.promote()
                 ? Long.valueOf(candidate.getVersion())
@@ -206,7 +244,9 @@ public final class EvaluatorService implements AutoCloseable {
         producer.commitTransaction();
 
         if (promotion != null) {
+            pointers.put(lineage, promotion.getVersion());
             replaceChampion(lineage, new Champion(promotion, model));
+            serving.follow(access.checkpoint());
             judged.scores()
                     .forEach((task, score) ->
                             championScores.put(scoreKey(lineage, promotion.getVersion(), task), score));
@@ -230,6 +270,7 @@ public final class EvaluatorService implements AutoCloseable {
                 verdict.rule(),
                 verdict.reason(),
                 report.getNext());
+        return lineage;
     }
 
     private TaskScores.Score championScore(String lineage, Champion champion, Task task) {
@@ -353,13 +394,16 @@ public final class EvaluatorService implements AutoCloseable {
                     Promotion p = Topics.PROMOTIONS.value(r);
                     latest.put(p.getLineage(), p);
                 } else {
-                    ledger.record(Topics.EVALUATIONS.value(r));
+                    EvaluationReport report = Topics.EVALUATIONS.value(r);
+                    ledger.record(report);
+                    retention.record(report);
                 }
             } catch (SerializationException e) {
                 log.warn("skipping undecodable record {}@{}: {}", r.topic(), r.offset(), e.getMessage());
             }
         }
         for (Promotion p : latest.values()) {
+            pointers.put(p.getLineage(), p.getVersion());
             Champion current = champions.get(p.getLineage());
             if (current != null && current.promotion().getVersion() == p.getVersion()) continue;
             CheckpointAccess access = CheckpointAccess.open(store, p.getLocation(), p.getSha256());
@@ -367,6 +411,7 @@ public final class EvaluatorService implements AutoCloseable {
                 if (access.refusal() != null) throw new java.io.IOException(access.refusal());
                 replaceChampion(
                         p.getLineage(), new Champion(p, access.checkpoint().model()));
+                serving.follow(access.checkpoint());
                 log.info("champion of {} is v{} ({})", p.getLineage(), p.getVersion(), p.getDecidingRule());
             } catch (java.io.IOException | java.io.UncheckedIOException e) {
                 // Without a readable champion the next candidate is judged as the lineage's first.

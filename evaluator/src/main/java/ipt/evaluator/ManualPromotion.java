@@ -19,7 +19,9 @@ import org.apache.kafka.common.serialization.StringSerializer;
  * {@code ipt promote}: makes an earlier checkpoint of a lineage its champion again (a rollback), by hand. The
  * checkpoint must be one the lineage published, inside the checkpoint store, and intact (sha256 of every file).
  * The new champion pointer and an audit record (decision PROMOTE, rule manual, the reason and who asked) go out
- * in one Kafka transaction, so the history never shows one without the other.
+ * in one Kafka transaction, so the history never shows one without the other. A version retention deleted is
+ * refused with that reason; one it has not deleted yet is held until the promotion committed (see
+ * {@link RetentionMarks}).
  */
 public final class ManualPromotion {
 
@@ -36,6 +38,23 @@ public final class ManualPromotion {
         if (reason == null || reason.isBlank())
             throw new IllegalArgumentException("a manual promotion needs a reason (--reason)");
         CheckpointPublished published = PublishedCheckpoints.published(kafka, lineage, version);
+        // Held while it runs, so retention cannot delete it between the check and the new pointer.
+        RetentionMarks.hold(kafka, lineage, version, RetentionMarks.PROMOTE, requestedBy, reason);
+        try {
+            return promote(kafka, store, published, reason, requestedBy);
+        } finally {
+            RetentionMarks.release(kafka, lineage, version, RetentionMarks.PROMOTE, requestedBy);
+        }
+    }
+
+    private static Promotion promote(
+            Map<String, Object> kafka,
+            CheckpointStore store,
+            CheckpointPublished published,
+            String reason,
+            String requestedBy) {
+        String lineage = published.getLineage();
+        long version = published.getVersion();
         String refused = CheckpointAccess.open(store, published.getLocation(), published.getSha256())
                 .refusal();
         if (refused != null)

@@ -44,7 +44,7 @@ public final class PublishedCheckpoints {
     }
 
     /** The event that published version {@code version} of the lineage. */
-    static CheckpointPublished published(Map<String, Object> kafka, String lineage, long version) {
+    public static CheckpointPublished published(Map<String, Object> kafka, String lineage, long version) {
         Map<String, TreeMap<Long, CheckpointPublished>> published = byLineage(kafka);
         TreeMap<Long, CheckpointPublished> versions = published.get(lineage);
         if (versions == null)

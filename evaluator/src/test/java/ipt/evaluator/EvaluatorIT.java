@@ -1,6 +1,8 @@
 package ipt.evaluator;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -38,6 +40,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -97,8 +100,10 @@ class EvaluatorIT {
                 heldOut(producer, english.subList(0, 5));
 
                 train(model, List.of(englishTraining), 200, 3e-3f, 1);
-                EvaluationReport v1 = judge(kafka, producer, write(root, model, 1));
+                Checkpoint first = write(root, model, 1);
+                EvaluationReport v1 = judge(kafka, producer, first);
                 assertEquals(Decision.PROMOTE, v1.getDecision(), v1.getReason());
+                awaitServed(root, first);
                 assertEquals("first-checkpoint", v1.getDecidingRule());
                 assertEquals(
                         List.of(
@@ -116,8 +121,10 @@ class EvaluatorIT {
                         200,
                         2e-3f,
                         2); // half of every batch replays English
-                EvaluationReport v2 = judge(kafka, producer, write(root, model, 2));
+                Checkpoint second = write(root, model, 2);
+                EvaluationReport v2 = judge(kafka, producer, second);
                 assertEquals(Decision.PROMOTE, v2.getDecision(), v2.getReason());
+                awaitServed(root, second);
                 assertEquals("no-regression", v2.getDecidingRule());
                 assertEquals(2, v2.getSnapshotVersion());
                 assertNotNull(v2.getForwardTransfer(), "German arrived while v1 was champion");
@@ -178,6 +185,7 @@ class EvaluatorIT {
                 assertEquals(2L, rollback.getChampionVersion());
                 assertEquals("evaluator-it", rollback.getRequestedBy());
                 awaitChampion(api, 1);
+                awaitServed(root, first); // a rollback by hand is served too, before any new candidate arrives
                 JsonNode history = get(api + "/main/history", 200);
                 JsonNode last = history.get(history.size() - 1);
                 assertEquals("manual", last.get("decidingRule").asText());
@@ -334,6 +342,25 @@ class EvaluatorIT {
             Thread.sleep(200);
         }
         throw new AssertionError("no decision on v" + version);
+    }
+
+    /** Waits until the lineage's fixed serving location holds exactly the champion's Hugging Face files. */
+    private static void awaitServed(Path root, Checkpoint champion) throws Exception {
+        Path served = root.resolve("_serving").resolve("main");
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while (System.nanoTime() < deadline) {
+            if (Files.exists(served.resolve("model.safetensors"))
+                    && Arrays.equals(
+                            champion.file("model.safetensors"),
+                            Files.readAllBytes(served.resolve("model.safetensors")))) {
+                for (String file : List.of("config.json", "tokenizer.json", "generation_config.json"))
+                    assertArrayEquals(champion.file(file), Files.readAllBytes(served.resolve(file)), file);
+                assertFalse(Files.exists(served.resolve("manifest.json")), "a plain Hugging Face directory");
+                return;
+            }
+            Thread.sleep(200);
+        }
+        throw new AssertionError("v" + champion.manifest().version() + " never appeared at " + served);
     }
 
     private static void awaitChampion(String api, long version) throws Exception {

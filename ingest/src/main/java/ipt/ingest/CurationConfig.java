@@ -5,7 +5,9 @@ import ipt.runtime.Setting.Change;
 import ipt.runtime.Setting.Rule;
 import ipt.runtime.Setting.Type;
 import ipt.runtime.Settings;
+import ipt.schemas.Topics;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Locale;
@@ -27,6 +29,8 @@ import java.util.Optional;
  * @param nearDup MinHash near-duplicate removal; empty: off
  * @param newDomainHeldoutBytes held-out bytes a new domain takes from half of its first documents before the
  *     hash split takes over, so it becomes an evaluator task soon (0: off)
+ * @param dedupHorizon how long, in record timestamps, the dedup stores remember a text or band: a copy whose
+ *     earlier twin is older passes (and is remembered in its place); empty: forever
  */
 public record CurationConfig(
         double heldoutFraction,
@@ -38,7 +42,11 @@ public record CurationConfig(
         QualityThresholds defaultQuality,
         QualityThresholds unspacedQuality,
         Optional<MinHash.Config> nearDup,
-        int newDomainHeldoutBytes) {
+        int newDomainHeldoutBytes,
+        Optional<Duration> dedupHorizon) {
+
+    /** Stream time an exact or near-duplicate store remembers an entry for by default. */
+    public static final Duration DEFAULT_DEDUP_HORIZON = Duration.ofDays(30);
 
     /** Twice the evaluator's default snapshot (8,256 bytes): a new domain is a task after about 32 KB of its text. */
     public static final int NEW_DOMAIN_HELDOUT_BYTES = 16 * 1024;
@@ -74,6 +82,9 @@ public record CurationConfig(
         if (newDomainHeldoutBytes < 0)
             throw new IllegalArgumentException("newDomainHeldoutBytes must not be negative: " + newDomainHeldoutBytes);
         if (maxIdChars < 1) throw new IllegalArgumentException("maxIdChars must be positive: " + maxIdChars);
+        if (dedupHorizon.isPresent()
+                && (dedupHorizon.get().isNegative() || dedupHorizon.get().isZero()))
+            throw new IllegalArgumentException("dedupHorizon must be positive: " + dedupHorizon.get());
         if (dedupStoreName == null || dedupStoreName.isBlank()) {
             throw new IllegalArgumentException("dedupStoreName must be set");
         }
@@ -98,7 +109,8 @@ public record CurationConfig(
                 QualityThresholds.prose(),
                 QualityThresholds.unspaced(),
                 Optional.of(MinHash.Config.defaults()),
-                NEW_DOMAIN_HELDOUT_BYTES);
+                NEW_DOMAIN_HELDOUT_BYTES,
+                Optional.of(DEFAULT_DEDUP_HORIZON));
     }
 
     public CurationConfig withHeldoutFraction(double fraction) {
@@ -112,7 +124,8 @@ public record CurationConfig(
                 defaultQuality,
                 unspacedQuality,
                 nearDup,
-                newDomainHeldoutBytes);
+                newDomainHeldoutBytes,
+                dedupHorizon);
     }
 
     public CurationConfig withTextChars(int min, int max) {
@@ -126,7 +139,8 @@ public record CurationConfig(
                 defaultQuality,
                 unspacedQuality,
                 nearDup,
-                newDomainHeldoutBytes);
+                newDomainHeldoutBytes,
+                dedupHorizon);
     }
 
     /** Only validation and exact dedup: no quality filter, no near-dup removal. */
@@ -141,7 +155,8 @@ public record CurationConfig(
                 QualityThresholds.none(),
                 QualityThresholds.none(),
                 Optional.empty(),
-                newDomainHeldoutBytes);
+                newDomainHeldoutBytes,
+                dedupHorizon);
     }
 
     public CurationConfig withNewDomainHeldoutBytes(int bytes) {
@@ -155,7 +170,8 @@ public record CurationConfig(
                 defaultQuality,
                 unspacedQuality,
                 nearDup,
-                bytes);
+                bytes,
+                dedupHorizon);
     }
 
     public CurationConfig withQuality(String domain, QualityThresholds thresholds) {
@@ -171,7 +187,8 @@ public record CurationConfig(
                 defaultQuality,
                 unspacedQuality,
                 nearDup,
-                newDomainHeldoutBytes);
+                newDomainHeldoutBytes,
+                dedupHorizon);
     }
 
     /** The thresholds for every domain not named, whatever the script. */
@@ -186,7 +203,8 @@ public record CurationConfig(
                 thresholds,
                 thresholds,
                 nearDup,
-                newDomainHeldoutBytes);
+                newDomainHeldoutBytes,
+                dedupHorizon);
     }
 
     public CurationConfig withNearDup(Optional<MinHash.Config> config) {
@@ -200,7 +218,24 @@ public record CurationConfig(
                 defaultQuality,
                 unspacedQuality,
                 config,
-                newDomainHeldoutBytes);
+                newDomainHeldoutBytes,
+                dedupHorizon);
+    }
+
+    /** The stream time the dedup stores remember an entry for; empty: forever. */
+    public CurationConfig withDedupHorizon(Optional<Duration> horizon) {
+        return new CurationConfig(
+                heldoutFraction,
+                minTextChars,
+                maxTextChars,
+                maxIdChars,
+                dedupStoreName,
+                quality,
+                defaultQuality,
+                unspacedQuality,
+                nearDup,
+                newDomainHeldoutBytes,
+                horizon);
     }
 
     /** Quality presets by the word that names them. */
@@ -246,6 +281,14 @@ public record CurationConfig(
             "quality preset of one domain (upper-cased, `-` as `_`)"));
     static final Setting<Boolean> NEAR_DUP = SETTINGS.add(
             Setting.of("IPT_NEAR_DUP", Type.ON_OFF, true, Rule.ANY, Change.RESTART, "MinHash near-duplicate removal"));
+    static final Setting<Optional<Duration>> DEDUP_HORIZON = SETTINGS.add(Setting.of(
+            "IPT_DEDUP_HORIZON",
+            Type.DURATION_OR_OFF,
+            Optional.of(DEFAULT_DEDUP_HORIZON),
+            Rule.DURATION_OR_OFF,
+            Change.RESTART,
+            "how long, in record timestamps, exact and near-duplicate dedup remember a document: a copy whose "
+                    + "earlier twin is older passes; `off`: forever"));
     static final Setting<Path> STATE_DIR = SETTINGS.add(Setting.optional(
             "IPT_STATE_DIR",
             Type.PATH,
@@ -256,7 +299,7 @@ public record CurationConfig(
     static final Setting<Integer> DOCUMENT_PARTITIONS = SETTINGS.add(Setting.of(
             "IPT_DOCUMENT_PARTITIONS",
             Type.INT,
-            3,
+            Topics.DEFAULT_DOCUMENT_PARTITIONS,
             Rule.atLeast(1),
             Change.RESTART,
             "partitions of the document topics it creates when they are missing"));
@@ -269,7 +312,8 @@ public record CurationConfig(
     static CurationConfig from(Settings.Values v) {
         CurationConfig c = defaults()
                 .withHeldoutFraction(v.get(HELDOUT_FRACTION))
-                .withNewDomainHeldoutBytes(v.get(HELDOUT_NEW_DOMAIN_BYTES));
+                .withNewDomainHeldoutBytes(v.get(HELDOUT_NEW_DOMAIN_BYTES))
+                .withDedupHorizon(v.get(DEDUP_HORIZON));
         if (v.isSet(QUALITY_DEFAULT)) c = c.withDefaultQuality(v.get(QUALITY_DEFAULT));
         for (Map.Entry<String, QualityThresholds> e : v.family(QUALITY).entrySet()) {
             c = c.withQuality(e.getKey().toLowerCase(Locale.ROOT).replace('_', '-'), e.getValue());

@@ -1,6 +1,7 @@
 package ipt.ingest;
 
 import io.prometheus.metrics.core.metrics.Counter;
+import io.prometheus.metrics.core.metrics.Gauge;
 import io.prometheus.metrics.core.metrics.Histogram;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 
@@ -19,6 +20,8 @@ public final class CurationMetrics {
     private final Counter nearDuplicates;
     private final Counter threadReplacements;
     private final Histogram latency;
+    private final Gauge dedupEntries;
+    private final Counter dedupExpired;
     private final DomainLabels domains = new DomainLabels();
 
     public CurationMetrics(PrometheusRegistry registry) {
@@ -58,6 +61,17 @@ public final class CurationMetrics {
                 .name("ipt_curation_stream_thread_replacements_total")
                 .help("Stream threads that died and were replaced; deaths in a row on one record also fail /healthz.")
                 .register(registry);
+        dedupEntries = Gauge.builder()
+                .name("ipt_curation_dedup_entries")
+                .help("Entries the dedup stores of this process's tasks remember: content hashes (exact), MinHash band"
+                        + " keys, one per band of each remembered document (near).")
+                .labelNames("stage")
+                .register(registry);
+        dedupExpired = Counter.builder()
+                .name("ipt_curation_dedup_expired_total")
+                .help("Dedup entries dropped for being older than IPT_DEDUP_HORIZON (swept, or replaced by a copy).")
+                .labelNames("stage")
+                .register(registry);
         published = Counter.builder()
                 .name("ipt_curation_published_total")
                 .help("Curated documents written, by output topic.")
@@ -92,6 +106,14 @@ public final class CurationMetrics {
     void published(String topic, String domain, double latencySeconds) {
         published.labelValues(topic, label(domain)).inc();
         latency.labelValues(topic).observe(Math.max(0, latencySeconds));
+    }
+
+    void dedupEntries(String stage, long delta) {
+        dedupEntries.labelValues(stage).inc(delta);
+    }
+
+    void dedupExpired(String stage, long count) {
+        dedupExpired.labelValues(stage).inc(count);
     }
 
     void threadReplaced() {

@@ -55,8 +55,7 @@ public final class CurationTopology {
 
     static Topology build(CurationConfig config, CurationMetrics metrics, StreamThreadDeaths deaths) {
         StreamsBuilder builder = new StreamsBuilder();
-        builder.addStateStore(Stores.keyValueStoreBuilder(
-                Stores.persistentKeyValueStore(config.dedupStoreName()), Serdes.String(), Serdes.String()));
+        DedupMemory.addStores(builder, config.dedupStoreName());
 
         Map<String, KStream<String, Staged>> parsed = builder.stream(
                         Topics.RAW.name(),
@@ -71,9 +70,9 @@ public final class CurationTopology {
                 .repartition(Repartitioned.with(Serdes.String(), CandidateSerde.serde())
                         .withName(DEDUP_REPARTITION))
                 .process(
-                        () -> new DedupStage(config.dedupStoreName(), metrics),
+                        () -> new DedupStage(config.dedupStoreName(), config.dedupHorizon(), metrics),
                         Named.as("dedup"),
-                        config.dedupStoreName())
+                        DedupMemory.stores(config.dedupStoreName()))
                 .split(Named.as("dedup-"))
                 .branch((key, staged) -> staged instanceof Staged.Rejection, Branched.as(REJECTED))
                 .defaultBranch(Branched.as(ACCEPTED));
@@ -85,8 +84,7 @@ public final class CurationTopology {
         KStream<String, Staged> unique = deduped.get("dedup-" + ACCEPTED);
         if (config.nearDup().isPresent()) {
             MinHash minHash = new MinHash(config.nearDup().get());
-            builder.addStateStore(Stores.keyValueStoreBuilder(
-                    Stores.persistentKeyValueStore(NEAR_DUP_STORE), Serdes.String(), Serdes.String()));
+            DedupMemory.addStores(builder, NEAR_DUP_STORE);
             // Keyed by domain so each domain's band index lives in one task: near-dup throughput per domain is one
             // partition's worth, the price of comparing every document with all earlier ones of its domain.
             Map<String, KStream<String, Staged>> nearDeduped = unique.map(
@@ -96,9 +94,9 @@ public final class CurationTopology {
                     .repartition(Repartitioned.with(Serdes.String(), CandidateSerde.serde())
                             .withName(NEAR_DUP_REPARTITION))
                     .process(
-                            () -> new NearDupStage(NEAR_DUP_STORE, minHash, metrics),
+                            () -> new NearDupStage(NEAR_DUP_STORE, config.dedupHorizon(), minHash, metrics),
                             Named.as("near-dup"),
-                            NEAR_DUP_STORE)
+                            DedupMemory.stores(NEAR_DUP_STORE))
                     .split(Named.as("near-dup-"))
                     .branch((key, staged) -> staged instanceof Staged.Rejection, Branched.as(REJECTED))
                     .defaultBranch(Branched.as(ACCEPTED));

@@ -1,36 +1,42 @@
 package ipt.ingest;
 
 import ipt.schemas.Document;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
-import org.apache.kafka.streams.state.KeyValueStore;
 
 /**
  * Near-duplicate removal over a stream keyed by domain: a document whose MinHash band keys meet one already
  * stored for its domain is rejected, naming the earlier document; otherwise its keys are stored and it goes
- * on keyed by its id. The store is changelogged, so under exactly-once a restart neither forgets nor
- * double-counts a document.
+ * on keyed by its id. A band remembered longer ago than the horizon (in record timestamps) no longer counts, and is
+ * remembered anew for the document that passes. The stores are changelogged, so under exactly-once a restart
+ * neither forgets nor double-counts a document.
  */
 final class NearDupStage implements Processor<String, Staged.Candidate, String, Staged> {
-    private final String storeName;
     private final MinHash minHash;
     private final CurationMetrics metrics;
+    private final DedupMemory firstIdByBand;
     private ProcessorContext<String, Staged> context;
-    private KeyValueStore<String, String> firstIdByBand;
 
-    NearDupStage(String storeName, MinHash minHash, CurationMetrics metrics) {
-        this.storeName = storeName;
+    NearDupStage(String storeName, Optional<Duration> horizon, MinHash minHash, CurationMetrics metrics) {
         this.minHash = minHash;
         this.metrics = metrics;
+        this.firstIdByBand = new DedupMemory(storeName, "near", horizon, metrics);
     }
 
     @Override
     public void init(ProcessorContext<String, Staged> context) {
         this.context = context;
-        this.firstIdByBand = context.getStateStore(storeName);
+        firstIdByBand.init(context);
+    }
+
+    @Override
+    public void close() {
+        firstIdByBand.close();
     }
 
     @Override
@@ -40,9 +46,11 @@ final class NearDupStage implements Processor<String, Staged.Candidate, String, 
         metrics.stageIn(Reason.Stage.NEAR_DUP, doc.getDomain());
         List<String> bands = minHash.bandKeys(minHash.signature(doc.getText()));
         List<String> keys = new ArrayList<>(bands.size());
+        List<DedupMemory.Remembered> expired = new ArrayList<>(bands.size());
         for (String band : bands) {
             String key = doc.getDomain() + "|" + band;
-            String earlier = firstIdByBand.get(key);
+            DedupMemory.Remembered remembered = firstIdByBand.get(key, record.timestamp());
+            DedupMemory.Remembered earlier = firstIdByBand.live(remembered, record.timestamp());
             if (earlier != null) {
                 metrics.nearDuplicate(doc.getDomain());
                 metrics.rejected(Reason.NEAR_DUPLICATE);
@@ -50,7 +58,7 @@ final class NearDupStage implements Processor<String, Staged.Candidate, String, 
                         .withValue(Rejections.of(
                                 Reason.NEAR_DUPLICATE,
                                 "shares MinHash band " + band.substring(0, band.indexOf(':')) + " with document "
-                                        + DocumentParser.shorten(earlier),
+                                        + DocumentParser.shorten(earlier.firstId()),
                                 doc.getId(),
                                 candidate.originalBytes(),
                                 candidate.sourceTopic(),
@@ -60,9 +68,11 @@ final class NearDupStage implements Processor<String, Staged.Candidate, String, 
                 return;
             }
             keys.add(key);
+            expired.add(remembered);
         }
-        // Every band was just looked up and found free: plain puts, no second read each.
-        for (String key : keys) firstIdByBand.put(key, doc.getId());
+        // Every band was just looked up and found free (or expired): no second read each.
+        for (int i = 0; i < keys.size(); i++)
+            firstIdByBand.remember(keys.get(i), doc.getId(), record.timestamp(), expired.get(i));
         metrics.stageOut(Reason.Stage.NEAR_DUP, doc.getDomain());
         context.forward(record.withKey(doc.getId()).withValue(candidate));
     }

@@ -4,7 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.time.Duration;
 import java.util.Map;
+import java.util.Optional;
 import org.junit.jupiter.api.Test;
 
 class CurationConfigTest {
@@ -61,5 +63,18 @@ class CurationConfigTest {
                 IllegalArgumentException.class, () -> CurationConfig.fromEnv(Map.of("IPT_QUALITY_EN", "strict")));
         assertEquals("IPT_QUALITY_EN=strict: must be one of english, prose, unspaced, code, off", e.getMessage());
         assertThrows(IllegalArgumentException.class, () -> CurationConfig.fromEnv(Map.of("IPT_NEAR_DUP", "yes")));
+    }
+
+    @Test
+    void theDedupHorizonIsThirtyDaysUnlessSetOrOff() {
+        assertEquals(
+                Optional.of(Duration.ofDays(30)),
+                CurationConfig.fromEnv(Map.of()).dedupHorizon());
+        assertEquals(
+                Optional.of(Duration.ofHours(12)),
+                CurationConfig.fromEnv(Map.of("IPT_DEDUP_HORIZON", "12h")).dedupHorizon());
+        assertEquals(
+                Optional.empty(),
+                CurationConfig.fromEnv(Map.of("IPT_DEDUP_HORIZON", "off")).dedupHorizon());
     }
 }

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import io.prometheus.metrics.model.snapshots.CounterSnapshot;
+import io.prometheus.metrics.model.snapshots.GaugeSnapshot;
 import io.prometheus.metrics.model.snapshots.Labels;
 import io.prometheus.metrics.model.snapshots.MetricSnapshot;
 import ipt.schemas.AvroSerde;
@@ -17,11 +18,14 @@ import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Properties;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
@@ -31,6 +35,8 @@ import org.apache.kafka.streams.TestInputTopic;
 import org.apache.kafka.streams.TestOutputTopic;
 import org.apache.kafka.streams.TopologyDescription;
 import org.apache.kafka.streams.TopologyTestDriver;
+import org.apache.kafka.streams.state.KeyValueIterator;
+import org.apache.kafka.streams.state.KeyValueStore;
 import org.apache.kafka.streams.test.TestRecord;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -478,6 +484,129 @@ class CurationTopologyTest {
         assertArrayEquals(copy, out.get(0).getOriginalBytes().array());
         assertEquals(java.util.Set.of("first", "elsewhere"), accepted().keySet());
         assertEquals(1.0, counter("ipt_curation_near_duplicates", Labels.of("domain", "en")));
+    }
+
+    private static final Instant T0 = Instant.parse("2026-01-01T00:00:00Z");
+
+    /** Routing as in {@link #start}, with a dedup horizon. */
+    private void startWithHorizon(Optional<Duration> horizon) {
+        startWith(CurationConfig.defaults()
+                .withHeldoutFraction(0.3)
+                .withoutContentFilters()
+                .withNewDomainHeldoutBytes(0)
+                .withDedupHorizon(horizon));
+    }
+
+    private void pipeAt(Duration after, String id, String text) {
+        raw.pipeInput(utf8("{\"id\":\"" + id + "\",\"domain\":\"en\",\"text\":\"" + text + "\"}"), T0.plus(after));
+    }
+
+    /** The first ids a dedup store remembers, sorted. */
+    private List<String> rememberedIds(String store) {
+        List<String> ids = new ArrayList<>();
+        KeyValueStore<String, String> kv = driver.getKeyValueStore(store);
+        try (KeyValueIterator<String, String> it = kv.all()) {
+            it.forEachRemaining(e -> ids.add(e.value.substring(e.value.indexOf('\0') + 1)));
+        }
+        ids.sort(null);
+        return ids;
+    }
+
+    private long entries(String store) {
+        KeyValueStore<String, String> kv = driver.getKeyValueStore(store);
+        long n = 0;
+        try (KeyValueIterator<String, String> it = kv.all()) {
+            for (; it.hasNext(); it.next()) n++;
+        }
+        return n;
+    }
+
+    @Test
+    void theExactStoreHoldsOneHorizonOfStreamTimeAndACopyPassesOnceItsTwinIsThatOld() {
+        startWithHorizon(Optional.of(Duration.ofHours(1)));
+        for (int i = 0; i < 600; i++) pipeAt(Duration.ofMinutes(i), "doc-" + i, "Text number " + i);
+        assertEquals(600, accepted().size());
+        // Stream time is minute 599: the entries of minutes 540..599 are younger than an hour, the rest swept.
+        List<String> last = new ArrayList<>();
+        for (int i = 540; i < 600; i++) last.add("doc-" + i);
+        last.sort(null);
+        assertEquals(last, rememberedIds("dedup-content-hashes"));
+        assertEquals(60, entries("dedup-content-hashes-by-time"));
+        assertEquals(60.0, gauge("ipt_curation_dedup_entries", Labels.of("stage", "exact")));
+        assertEquals(540.0, counter("ipt_curation_dedup_expired", Labels.of("stage", "exact")));
+
+        pipeAt(Duration.ofMinutes(604), "copy-545", "Text number 545"); // 59 minutes after its twin: dropped
+        pipeAt(Duration.ofMinutes(604), "copy-539", "Text number 539"); // twin swept: passes
+        pipeAt(Duration.ofMinutes(610), "copy-550", "Text number 550"); // twin exactly 1 h old, not yet swept: passes
+        pipeAt(Duration.ofMinutes(611), "again-550", "Text number 550"); // the copy is now the one remembered
+        assertEquals(java.util.Set.of("copy-539", "copy-550"), accepted().keySet());
+        List<RejectedDocument> dropped =
+                rejected.readValuesToList().stream().map(REJECTIONS::decode).toList();
+        assertEquals(
+                List.of("copy-545", "again-550"),
+                dropped.stream().map(RejectedDocument::getDocumentId).toList());
+        assertTrue(
+                dropped.get(1).getDetail().contains("copy-550"), dropped.get(1).getDetail());
+    }
+
+    @Test
+    void withTheHorizonOffACopyIsDroppedHoweverLateItComes() {
+        startWithHorizon(Optional.empty());
+        pipeAt(Duration.ZERO, "first", "Kept forever");
+        for (int i = 1; i <= 100; i++) pipeAt(Duration.ofDays(i), "filler-" + i, "Filler " + i);
+        pipeAt(Duration.ofDays(1000), "late-copy", "Kept forever");
+        assertTrue(!accepted().containsKey("late-copy"));
+        assertEquals("late-copy", REJECTIONS.decode(rejected.readValue()).getDocumentId());
+        assertEquals(101, entries("dedup-content-hashes"));
+        assertEquals(101, entries("dedup-content-hashes-by-time"));
+        assertEquals(0.0, counter("ipt_curation_dedup_expired", Labels.of("stage", "exact")));
+    }
+
+    @Test
+    void nearDuplicateBandsExpireTheSameWay() {
+        startWith(CurationConfig.defaults()
+                .withHeldoutFraction(0.3)
+                .withNewDomainHeldoutBytes(0)
+                .withDedupHorizon(Optional.of(Duration.ofHours(1))));
+        int bands = MinHash.Config.defaults().bands();
+        raw.pipeInput(DOCUMENTS.encode(document("first", "en", SPEECH)), T0);
+        raw.pipeInput(
+                DOCUMENTS.encode(document("copy", "en", SPEECH.replace("large majority", "big majority"))),
+                T0.plus(Duration.ofMinutes(30)));
+        assertEquals(
+                List.of("first"),
+                rememberedIds(CurationTopology.NEAR_DUP_STORE).stream()
+                        .distinct()
+                        .toList());
+        assertEquals((double) bands, gauge("ipt_curation_dedup_entries", Labels.of("stage", "near")));
+        // An hour after the first, its bands no longer count: the copy passes and its bands replace them.
+        raw.pipeInput(
+                DOCUMENTS.encode(document("later", "en", SPEECH.replace("large majority", "clear majority"))),
+                T0.plus(Duration.ofMinutes(60)));
+        raw.pipeInput(
+                DOCUMENTS.encode(document("again", "en", SPEECH.replace("large majority", "vast majority"))),
+                T0.plus(Duration.ofMinutes(90)));
+        assertEquals(java.util.Set.of("first", "later"), accepted().keySet());
+        List<RejectedDocument> dropped =
+                rejected.readValuesToList().stream().map(REJECTIONS::decode).toList();
+        assertEquals(
+                List.of("copy", "again"),
+                dropped.stream().map(RejectedDocument::getDocumentId).toList());
+        assertTrue(dropped.get(1).getDetail().contains("later"), dropped.get(1).getDetail());
+        assertEquals(Collections.nCopies(bands, "later"), rememberedIds(CurationTopology.NEAR_DUP_STORE));
+        assertEquals(bands, entries(CurationTopology.NEAR_DUP_STORE + "-by-time"));
+        assertEquals((double) bands, gauge("ipt_curation_dedup_entries", Labels.of("stage", "near")));
+        assertEquals((double) bands, counter("ipt_curation_dedup_expired", Labels.of("stage", "near")));
+    }
+
+    private double gauge(String name, Labels labels) {
+        for (MetricSnapshot snapshot : registry.scrape()) {
+            if (!snapshot.getMetadata().getName().equals(name)) continue;
+            for (GaugeSnapshot.GaugeDataPointSnapshot point : ((GaugeSnapshot) snapshot).getDataPoints()) {
+                if (point.getLabels().equals(labels)) return point.getValue();
+            }
+        }
+        return Double.NaN;
     }
 
     /** A rate over these sees the first rejection and the first document: their series exist before it, at 0. */

@@ -1,11 +1,13 @@
 package ipt.runtime;
 
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.function.Function;
 import java.util.function.Predicate;
 
@@ -54,6 +56,10 @@ public record Setting<T>(
         public static final Type<Path> PATH = new Type<>("string", Path::of, Path::toString, List.of());
         public static final Type<Boolean> BOOLEAN = new Type<>("boolean", Type::bool, String::valueOf, List.of());
         public static final Type<Boolean> ON_OFF = words(onOff());
+        /** A positive whole number of one unit ({@code 30d}, {@code 12h}, {@code 15m}, {@code 90s}, {@code 500ms}), or
+         * {@code off} (empty): for limits that can be lifted. Paired with {@link Rule#DURATION_OR_OFF}. */
+        public static final Type<Optional<Duration>> DURATION_OR_OFF =
+                new Type<>("string", Type::durationOrOff, Type::durationOrOff, List.of());
 
         /** An enum constant written in lower case with {@code -} for {@code _} ({@code domain-balanced}), in any
          * case. */
@@ -101,6 +107,41 @@ public record Setting<T>(
             return e.name().toLowerCase(Locale.ROOT).replace('_', '-');
         }
 
+        private static final List<Map.Entry<String, Duration>> UNITS = List.of(
+                Map.entry("d", Duration.ofDays(1)),
+                Map.entry("h", Duration.ofHours(1)),
+                Map.entry("m", Duration.ofMinutes(1)),
+                Map.entry("s", Duration.ofSeconds(1)),
+                Map.entry("ms", Duration.ofMillis(1)));
+
+        private static Optional<Duration> durationOrOff(String s) {
+            String text = s.strip().toLowerCase(Locale.ROOT);
+            if (text.equals("off")) return Optional.empty();
+            if (!text.matches(Rule.DURATION_REGEX)) throw new IllegalArgumentException(Rule.DURATION_OR_OFF.text());
+            String digits = text.replaceAll("[a-z]+$", "");
+            String unit = text.substring(digits.length());
+            Duration one = UNITS.stream()
+                    .filter(u -> u.getKey().equals(unit))
+                    .findFirst()
+                    .orElseThrow()
+                    .getValue();
+            try {
+                return Optional.of(one.multipliedBy(Long.parseLong(digits)));
+            } catch (ArithmeticException | NumberFormatException e) {
+                throw new IllegalArgumentException("too long: " + text);
+            }
+        }
+
+        /** In the largest unit that divides it, as read. */
+        private static String durationOrOff(Optional<Duration> d) {
+            if (d.isEmpty()) return "off";
+            for (Map.Entry<String, Duration> u : UNITS) {
+                long millis = u.getValue().toMillis();
+                if (d.get().toMillis() % millis == 0) return d.get().toMillis() / millis + u.getKey();
+            }
+            throw new AssertionError("a whole number of milliseconds: " + d.get());
+        }
+
         private static boolean bool(String s) {
             return switch (s.strip().toLowerCase(Locale.ROOT)) {
                 case "true" -> true;
@@ -113,6 +154,13 @@ public record Setting<T>(
     /** What a parsed value must satisfy, said in words (for errors and docs) and as JSON schema keywords. */
     public record Rule<T>(String text, Predicate<T> test, Map<String, Object> schema) {
         public static final Rule<Object> ANY = new Rule<>("", v -> true, Map.of());
+
+        static final String DURATION_REGEX = "[1-9][0-9]*(d|h|m|s|ms)";
+        /** What {@link Type#DURATION_OR_OFF} reads (its parse enforces it; this says it in docs and the schema). */
+        public static final Rule<Object> DURATION_OR_OFF = new Rule<>(
+                "must be `off` or a positive whole number of d, h, m, s or ms (`30d`, `90m`)",
+                v -> true,
+                Map.of("pattern", "^(off|" + DURATION_REGEX + ")$"));
 
         public static Rule<Number> atLeast(double min) {
             return new Rule<>("must be >= " + number(min), v -> v.doubleValue() >= min, Map.of("minimum", json(min)));

@@ -10,7 +10,9 @@ import ipt.runtime.Setting.Change;
 import ipt.runtime.Setting.Rule;
 import ipt.runtime.Setting.Type;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Map;
+import java.util.Optional;
 import org.junit.jupiter.api.Test;
 
 class SettingsTest {
@@ -127,6 +129,35 @@ class SettingsTest {
         assertEquals(Map.of("type", "number", "minimum", 0, "exclusiveMaximum", 1), fraction.jsonSchema());
         assertEquals(
                 Map.of("type", "string", "enum", java.util.List.of("uniform", "domain-balanced")), policy.jsonSchema());
+    }
+
+    @Test
+    void aDurationIsOneUnitOrOffAndIsShownAsRead() {
+        Settings own = new Settings("horizon");
+        Setting<Optional<Duration>> horizon = own.add(Setting.of(
+                "IPT_HORIZON",
+                Type.DURATION_OR_OFF,
+                Optional.of(Duration.ofDays(30)),
+                Rule.DURATION_OR_OFF,
+                Change.RESTART,
+                "horizon"));
+        assertEquals("30d", horizon.defaultText());
+        assertEquals(Optional.of(Duration.ofDays(30)), own.parse(Map.of()).get(horizon));
+        assertEquals(
+                Optional.of(Duration.ofMinutes(90)),
+                own.parse(Map.of("IPT_HORIZON", "90m")).get(horizon));
+        assertEquals(
+                Optional.of(Duration.ofMillis(500)),
+                own.parse(Map.of("IPT_HORIZON", "500ms")).get(horizon));
+        assertEquals(Optional.empty(), own.parse(Map.of("IPT_HORIZON", "OFF")).get(horizon));
+        assertEquals("36h", Type.DURATION_OR_OFF.show().apply(Optional.of(Duration.ofHours(36))));
+        assertEquals("off", Type.DURATION_OR_OFF.show().apply(Optional.empty()));
+        for (String bad : new String[] {"0d", "30", "1.5h", "-1d", "1w", "forever"}) {
+            String e = assertThrows(IllegalArgumentException.class, () -> own.parse(Map.of("IPT_HORIZON", bad)))
+                    .getMessage();
+            assertTrue(e.startsWith("IPT_HORIZON=" + bad + ": must be `off` or a positive"), e);
+        }
+        assertEquals(Map.of("type", "string", "pattern", "^(off|[1-9][0-9]*(d|h|m|s|ms))$"), horizon.jsonSchema());
     }
 
     private String message(Map<String, String> env) {

@@ -77,15 +77,30 @@ public final class Topics {
             false,
             Map.of("cleanup.policy", "compact", "min.compaction.lag.ms", "0"));
 
+    /**
+     * Holds on checkpoints (pins, promotions under way) and retirements by retention, keyed by
+     * {@code lineage/vN/pin|promote|retire}. One partition: its order decides whether a hold came before a
+     * retirement.
+     */
+    public static final Topic<String, RetentionMark> RETENTION = new Topic<>(
+            "ipt.retention",
+            Serdes.String(),
+            AvroSerde.of(RetentionMark.class),
+            false,
+            Map.of("cleanup.policy", "compact", "min.compaction.lag.ms", String.valueOf(24L * 3600 * 1000)));
+
     /** A document as ipt's own producers write it on {@link #RAW}: Avro single-object encoding. */
     public static byte[] rawDocument(Document document) {
         return CURATED.values().serializer().serialize(RAW.name(), document);
     }
 
     public static final List<Topic<?, ?>> ALL =
-            List.of(RAW, CURATED, HELDOUT, REJECTED, CHECKPOINTS, EVALUATIONS, PROMOTIONS);
+            List.of(RAW, CURATED, HELDOUT, REJECTED, CHECKPOINTS, EVALUATIONS, PROMOTIONS, RETENTION);
 
     private Topics() {}
+
+    /** Partitions of the document topics where nobody says otherwise (`ipt topics`, curation, the local pipeline). */
+    public static final int DEFAULT_DOCUMENT_PARTITIONS = 3;
 
     public record Spec(String name, int partitions, Map<String, String> configs) {}
 

@@ -99,9 +99,11 @@ final class Demo {
         List<TrainerConfig> trainers = List.of(
                 TrainerConfig.of("replay", work, options.replayFraction())
                         .withRounds(options.stepsPerRound(), options.batchSize(), IDLE_FLUSH)
+                        .withPartitionWait(IDLE_FLUSH)
                         .withModel(options.model(), defaults.train()),
                 TrainerConfig.of("no-replay", work, 0.0)
                         .withRounds(options.stepsPerRound(), options.batchSize(), IDLE_FLUSH)
+                        .withPartitionWait(IDLE_FLUSH)
                         .withModel(options.model(), defaults.train())
                         .with(new TrainerConfig.Forgetting(f.freezeEmbeddings(), f.frozenBlocks(), f.l2Pull(), 0, 0, 0))
                         .with(new TrainerConfig.Steering(
@@ -135,10 +137,13 @@ final class Demo {
                         : " (asked on the command line)");
         out.printf(
                 "  both       differ from the defaults only in: a round starts %d s after the stream goes "
-                        + "quiet (default %d s), so each phase"
+                        + "quiet (default %d s) and a partition with nothing to read holds the others back %d s "
+                        + "(default %d s), so each phase"
                         + " ends promptly%s%n",
                 IDLE_FLUSH.toSeconds(),
                 defaults.rounds().idleFlush().toSeconds(),
+                IDLE_FLUSH.toSeconds(),
+                defaults.rounds().partitionWait().toSeconds(),
                 options.replayFraction() == defaults.replay().fraction()
                                 && options.stepsPerRound() == defaults.rounds().stepsPerRound()
                                 && options.batchSize() == defaults.rounds().batchSize()

@@ -4,6 +4,7 @@ import ipt.evaluator.EvaluatorConfig;
 import ipt.evaluator.EvaluatorService;
 import ipt.evaluator.ManualPromotion;
 import ipt.evaluator.ModelRegistry;
+import ipt.evaluator.RetentionMarks;
 import ipt.evaluator.Stall;
 import ipt.ingest.CurationConfig;
 import ipt.ingest.CurationService;
@@ -201,7 +202,7 @@ public final class Ipt implements Runnable {
         public Integer call() throws Exception {
             try (EmbeddedKafka kafka = EmbeddedKafka.start(dataDir.toAbsolutePath(), port, false);
                     Admin admin = Admin.create(KafkaSettings.of(kafka.bootstrapServers()))) {
-                Topics.ensure(admin, Topics.specs(3), (short) 1);
+                Topics.ensure(admin, Topics.specs(Topics.DEFAULT_DOCUMENT_PARTITIONS), (short) 1);
                 System.out.println("broker ready on " + kafka.bootstrapServers() + " (Ctrl-C stops it)");
                 CountDownLatch stop = new CountDownLatch(1);
                 Runtime.getRuntime().addShutdownHook(new Thread(stop::countDown));
@@ -218,7 +219,7 @@ public final class Ipt implements Runnable {
     static final class TopicsCommand implements Callable<Integer> {
         @Option(
                 names = "--partitions",
-                defaultValue = "3",
+                defaultValue = "" + Topics.DEFAULT_DOCUMENT_PARTITIONS,
                 description = "Partitions of the document topics (default: ${DEFAULT-VALUE}).")
         int partitions;
 
@@ -487,5 +488,57 @@ public final class Ipt implements Runnable {
                 who,
                 reason);
         return 0;
+    }
+
+    @Command(
+            name = "pin",
+            description = {
+                "Keeps a checkpoint of a lineage from retention (README \"Checkpoint retention\"), until ipt unpin.",
+                "Refused if retention deleted it already."
+            })
+    int pin(
+            @Option(names = "--lineage", required = true, paramLabel = "LINEAGE", description = "the lineage")
+                    String lineage,
+            @Option(names = "--version", required = true, paramLabel = "V", description = "the checkpoint version")
+                    long version,
+            @Option(names = "--reason", defaultValue = "pinned by hand", paramLabel = "TEXT", description = "why")
+                    String reason,
+            @Option(
+                            names = {"-h", "--help"},
+                            usageHelp = true,
+                            description = "Show this help message and exit.")
+                    boolean help)
+            throws IOException {
+        Map<String, Object> kafka = KafkaSettings.fromEnv(Settings.environment());
+        ipt.evaluator.PublishedCheckpoints.published(kafka, lineage, version);
+        RetentionMarks.hold(kafka, lineage, version, RetentionMarks.PIN, requestedBy(), reason);
+        System.out.printf("%s v%d: pinned; pinned now: %s%n", lineage, version, RetentionMarks.pins(kafka));
+        return 0;
+    }
+
+    @Command(name = "unpin", description = "Lets retention delete a pinned checkpoint again (ipt pin).")
+    int unpin(
+            @Option(names = "--lineage", required = true, paramLabel = "LINEAGE", description = "the lineage")
+                    String lineage,
+            @Option(names = "--version", required = true, paramLabel = "V", description = "the checkpoint version")
+                    long version,
+            @Option(
+                            names = {"-h", "--help"},
+                            usageHelp = true,
+                            description = "Show this help message and exit.")
+                    boolean help)
+            throws IOException {
+        Map<String, Object> kafka = KafkaSettings.fromEnv(Settings.environment());
+        if (!RetentionMarks.pins(kafka)
+                .getOrDefault(lineage, java.util.Set.of())
+                .contains(version)) throw new IllegalArgumentException(lineage + " v" + version + " is not pinned");
+        RetentionMarks.release(kafka, lineage, version, RetentionMarks.PIN, requestedBy());
+        System.out.printf("%s v%d: unpinned%n", lineage, version);
+        return 0;
+    }
+
+    private static String requestedBy() throws IOException {
+        return System.getProperty("user.name") + "@"
+                + java.net.InetAddress.getLocalHost().getHostName();
     }
 }

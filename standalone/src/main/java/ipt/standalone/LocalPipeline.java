@@ -49,7 +49,7 @@ final class LocalPipeline implements AutoCloseable {
             throws Exception {
         kafka = KafkaSettings.of(bootstrapServers);
         admin = Admin.create(kafka);
-        Topics.ensure(admin, Topics.specs(3), (short) 1);
+        Topics.ensure(admin, Topics.specs(Topics.DEFAULT_DOCUMENT_PARTITIONS), (short) 1);
         PrometheusRegistry curationRegistry = new PrometheusRegistry();
         curation = CurationService.start(kafka, curationConfig, workDir.resolve("streams"), curationRegistry);
         status.put("curation", StatusServer.start("127.0.0.1", 0, curationRegistry, curation::health));

@@ -154,7 +154,7 @@ class DashboardIT {
                     alerts++;
                 }
             }
-            assertEquals(9, alerts, "every rule of alerts.yml loaded and evaluated");
+            assertEquals(10, alerts, "every rule of alerts.yml loaded and evaluated");
             draw(panels, started, ended, Path.of("target", "dashboard.png"));
         } finally {
             prometheus.destroy();

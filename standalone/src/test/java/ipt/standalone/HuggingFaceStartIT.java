@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import ipt.checkpoints.Checkpoint;
+import ipt.checkpoints.RetentionPolicy;
 import ipt.evaluator.EvaluatorConfig;
 import ipt.ingest.CurationConfig;
 import ipt.ingest.DocumentPublisher;
@@ -46,7 +47,7 @@ import org.junit.jupiter.api.io.TempDir;
  * A lineage that starts from a Hugging Face model directory (IPT_START_FROM=/models/...): a tiny random
  * LlamaForCausalLM with grouped-query attention and a byte-level tokenizer.json, trained by the real trainer in its own
  * shape (not the configured IPT_D_MODEL, IPT_LAYERS and IPT_HEADS) on a real broker, scored by the evaluator,
- * promoted; every checkpoint is a Llama directory again.
+ * promoted; every checkpoint is a Llama directory again, and the champion is served at the lineage's fixed location.
  */
 class HuggingFaceStartIT {
 
@@ -58,6 +59,7 @@ class HuggingFaceStartIT {
         Path model = tinyLlama(work.resolve("models/tiny-llama"));
         TrainerConfig trainer = TrainerConfig.of("hf", work, 0.25)
                 .withRounds(8, 8, Duration.ofSeconds(1))
+                .withPartitionWait(Duration.ofSeconds(1))
                 .withModel(new GptConfig(ByteTokenizer.VOCAB_SIZE, 32, 64, 1, 2), TrainConfig.defaults())
                 .with(new TrainerConfig.Start(model, null));
         List<DemoCorpus.Text> texts = DemoCorpus.europarl("en", 60_000);
@@ -67,7 +69,9 @@ class HuggingFaceStartIT {
                         work,
                         CurationConfig.defaults().withHeldoutFraction(0.1),
                         List.of(trainer),
-                        EvaluatorConfig.of(work, 0.5, 16 * 33));
+                        EvaluatorConfig.of(work, 0.5, 16 * 33)
+                                // Retention keeps every checkpoint: the test reads them all.
+                                .with(new RetentionPolicy(Integer.MAX_VALUE, 10, 2)));
                 DocumentPublisher publisher = new DocumentPublisher(pipeline.kafka())) {
             List<CompletableFuture<?>> acks = new ArrayList<>();
             for (DemoCorpus.Text t : texts) {
@@ -144,6 +148,26 @@ class HuggingFaceStartIT {
             // What transformers reads: the champion's directory reopens as the Hugging Face model it is.
             try (LanguageModel reimported = LanguageModel.fromHuggingFace(promoted.dir(), 32)) {
                 assertEquals(promoted.manifest().model(), reimported.config());
+            }
+
+            // And a serving system finds it at the lineage's one fixed location in the checkpoint store.
+            Path served = work.resolve("checkpoints/_serving/hf");
+            long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+            while (!(Files.exists(served.resolve("model.safetensors"))
+                            && Arrays.equals(
+                                    promoted.file("model.safetensors"),
+                                    Files.readAllBytes(served.resolve("model.safetensors"))))
+                    && System.nanoTime() < deadline) Thread.sleep(200);
+            assertArrayEquals(
+                    promoted.file("model.safetensors"),
+                    Files.readAllBytes(served.resolve("model.safetensors")),
+                    "the champion's exact weights at " + served);
+            assertArrayEquals(tokenizer, Files.readAllBytes(served.resolve("tokenizer.json")));
+            assertTrue(Files.isSymbolicLink(served));
+            assertFalse(Files.exists(served.resolve("optimizer.bin")), "none of ipt's own files");
+            try (LanguageModel loaded = LanguageModel.fromHuggingFace(served, 32)) {
+                assertEquals(LanguageModel.LLAMA, loaded.architecture());
+                assertEquals(promoted.manifest().model(), loaded.config());
             }
         }
     }

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ipt.checkpoints.RetentionPolicy;
 import ipt.evaluator.EvaluatorConfig;
 import ipt.ingest.CurationConfig;
 import ipt.ingest.DocumentPublisher;
@@ -64,6 +65,7 @@ class PipelineIT {
         texts.addAll(DemoCorpus.java(120_000));
         TrainerConfig trainer = TrainerConfig.of("it", work, 0.25)
                 .withRounds(10, 8, Duration.ofSeconds(1))
+                .withPartitionWait(Duration.ofSeconds(1))
                 .withModel(TINY, TrainConfig.defaults());
         int published;
         try (EmbeddedKafka kafka = EmbeddedKafka.start();
@@ -72,7 +74,9 @@ class PipelineIT {
                         work,
                         CurationConfig.defaults().withHeldoutFraction(0.1),
                         List.of(trainer),
-                        EvaluatorConfig.of(work, 0.5, 16 * 33));
+                        EvaluatorConfig.of(work, 0.5, 16 * 33)
+                                // Retention keeps every checkpoint: the test reads them all.
+                                .with(new RetentionPolicy(Integer.MAX_VALUE, 10, 2)));
                 DocumentPublisher publisher = new DocumentPublisher(pipeline.kafka())) {
             List<CompletableFuture<?>> acks = new ArrayList<>();
             for (DemoCorpus.Text t : texts) {

@@ -80,17 +80,11 @@ class S3CheckpointsIT {
             String store = "s3://ipt-checkpoints/it?endpoint=" + endpoint;
             TrainerConfig trainer = TrainerConfig.of("s3", work, 0.25)
                     .withRounds(10, 8, Duration.ofSeconds(1))
+                    .withPartitionWait(Duration.ofSeconds(1))
                     .withModel(TINY, TrainConfig.defaults())
                     .withCheckpointStore(store);
             EvaluatorConfig evaluator = EvaluatorConfig.of(work, 0.5, 16 * 33);
-            evaluator = new EvaluatorConfig(
-                    store,
-                    evaluator.snapshots(),
-                    evaluator.heldOutTokensPerDomain(),
-                    evaluator.gate(),
-                    evaluator.suites(),
-                    evaluator.stallAfter(),
-                    evaluator.heldOutMinDocuments());
+            evaluator = evaluator.withCheckpointStore(store);
             List<DemoCorpus.Text> texts = DemoCorpus.europarl("en", 60_000);
             try (EmbeddedKafka kafka = EmbeddedKafka.start();
                     LocalPipeline pipeline = new LocalPipeline(
@@ -134,6 +128,21 @@ class S3CheckpointsIT {
                         Files.isDirectory(
                                 work.resolve("evaluator").resolve("fetched").resolve("s3")),
                         "the evaluator's copies, fetched from S3");
+                // Retention (defaults: the newest 5 and up to 10 recent champions) deleted the rest from the bucket.
+                long newest = checkpoints.get(checkpoints.size() - 1).getVersion();
+                long promoted = reports.stream()
+                        .filter(r -> r.getDecision() == Decision.PROMOTE)
+                        .count();
+                long bound = 5 + Math.min(promoted, 10);
+                var bucket = ipt.checkpoints.CheckpointStore.of(store, work.resolve("probe"), Map.of());
+                long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+                while (bucket.held("s3").size() > bound && System.nanoTime() < deadline) Thread.sleep(250);
+                var held = bucket.held("s3").keySet();
+                assertTrue(held.contains(newest), "the newest is kept: " + held);
+                assertTrue(held.size() <= bound, "at most the newest 5 and the champions: " + held);
+                assertTrue(
+                        checkpoints.size() <= bound || held.size() < checkpoints.size(),
+                        "retention deleted from the bucket: " + held + " of " + checkpoints.size());
             }
         } finally {
             s3proxy.destroy();

@@ -42,9 +42,29 @@ class SettingsDocsTest {
                     "/evaluator/heldOutTokensPerDomain",
                     "evaluator",
                     "IPT_HELDOUT_TOKENS_PER_DOMAIN"),
+            new Mapped(
+                    "/properties/evaluator/properties/retainLast",
+                    "/evaluator/retainLast",
+                    "evaluator",
+                    "IPT_RETAIN_LAST"),
+            new Mapped(
+                    "/properties/evaluator/properties/retainChampions",
+                    "/evaluator/retainChampions",
+                    "evaluator",
+                    "IPT_RETAIN_CHAMPIONS"),
+            new Mapped(
+                    "/properties/evaluator/properties/retainFetched",
+                    "/evaluator/retainFetched",
+                    "evaluator",
+                    "IPT_RETAIN_FETCHED"),
             new Mapped("/properties/trainer/properties/device", "/trainer/device", "trainer", "IPT_DEVICE"),
             new Mapped("/properties/evaluator/properties/device", "/evaluator/device", "evaluator", "IPT_DEVICE"),
-            new Mapped("/properties/ingestApi/properties/port", "/ingestApi/port", "ingest-api", "IPT_INGEST_PORT"));
+            new Mapped("/properties/ingestApi/properties/port", "/ingestApi/port", "ingest-api", "IPT_INGEST_PORT"),
+            new Mapped(
+                    "/properties/curation/properties/dedupHorizon",
+                    "/curation/dedupHorizon",
+                    "curation",
+                    "IPT_DEDUP_HORIZON"));
 
     @Test
     void everyReadmeTableIsTheDeclaration() throws IOException {

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import ipt.checkpoints.Checkpoint;
+import ipt.checkpoints.RetentionPolicy;
 import ipt.evaluator.EvaluatorConfig;
 import ipt.ingest.CurationConfig;
 import ipt.ingest.DocumentPublisher;
@@ -49,6 +50,7 @@ class TorchScriptStartIT {
     void aLineageStartedFromTorchScriptTrainsCheckpointsAndIsEvaluatedWithItsTokenizer() throws Exception {
         TrainerConfig trainer = TrainerConfig.of("ts", work, 0.25)
                 .withRounds(8, 8, Duration.ofSeconds(1))
+                .withPartitionWait(Duration.ofSeconds(1))
                 .withModel(new GptConfig(1, 32, 32, 2, 2), TrainConfig.defaults()) // vocabulary: the tokenizer's
                 .with(new TrainerConfig.Start(RESOURCES.resolve("tiny-gpt.pt"), RESOURCES.resolve("tokenizer.json")));
         List<DemoCorpus.Text> texts = DemoCorpus.europarl("en", 60_000);
@@ -58,7 +60,9 @@ class TorchScriptStartIT {
                         work,
                         CurationConfig.defaults().withHeldoutFraction(0.1),
                         List.of(trainer),
-                        EvaluatorConfig.of(work, 0.5, 16 * 33));
+                        EvaluatorConfig.of(work, 0.5, 16 * 33)
+                                // Retention keeps every checkpoint: the test reads them all.
+                                .with(new RetentionPolicy(Integer.MAX_VALUE, 10, 2)));
                 DocumentPublisher publisher = new DocumentPublisher(pipeline.kafka())) {
             List<CompletableFuture<?>> acks = new ArrayList<>();
             for (DemoCorpus.Text t : texts) {
@@ -130,6 +134,7 @@ class TorchScriptStartIT {
                     props,
                     TrainerConfig.of("fork", work, 0.25)
                             .withRounds(8, 8, Duration.ofSeconds(1))
+                            .withPartitionWait(Duration.ofSeconds(1))
                             .withModel(new GptConfig(1, 32, 32, 2, 2), TrainConfig.defaults())
                             .with(new TrainerConfig.Start(Path.of(parent.getLocation()), null)),
                     new PrometheusRegistry());

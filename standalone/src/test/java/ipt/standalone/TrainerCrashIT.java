@@ -43,7 +43,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * `ipt train` as a child process, killed with SIGKILL at 20+ moments (random ones, and ones timed to land as a
- * checkpoint is being written) while thousands of curated documents stream in, restarted each time, with replay
+ * checkpoint is being written) while thousands of curated documents stream in over the default number of partitions
+ * (keyed by id, so spread over all of them), restarted each time, with replay
  * steered by the reports of a real evaluator judging every checkpoint. Then an uninterrupted trainer runs over the
  * same topic, steered by the same evaluator's reports on its own checkpoints. From the committed checkpoints'
  * manifests and the topic: every
@@ -69,8 +70,9 @@ class TrainerCrashIT {
         try (EmbeddedKafka broker = EmbeddedKafka.start()) {
             Map<String, Object> kafka = KafkaSettings.of(broker.bootstrapServers());
             try (Admin admin = Admin.create(kafka)) {
-                // One partition: the order of records, and so where rounds are cut, is then the same for both runs.
-                Topics.ensure(admin, Topics.specs(1), (short) 1);
+                // The default partitioning: both runs cut their rounds at the same records only because the trainer
+                // merges the partitions in an order that depends on the log, not on how its polls interleave them.
+                Topics.ensure(admin, Topics.specs(Topics.DEFAULT_DOCUMENT_PARTITIONS), (short) 1);
             }
             publishHeldOut(kafka);
             // The evaluator reads the checkpoints where the trainers keep them (their data dir's store).
@@ -82,7 +84,9 @@ class TrainerCrashIT {
                             "IPT_CHECKPOINT_STORE",
                             work.resolve("data").resolve("checkpoints").toString(),
                             "IPT_HELDOUT_TOKENS_PER_DOMAIN",
-                            String.valueOf(HELD_OUT_BYTES))),
+                            String.valueOf(HELD_OUT_BYTES),
+                            "IPT_RETAIN_LAST", // every checkpoint kept: the test compares them all
+                            String.valueOf(Integer.MAX_VALUE))),
                     new PrometheusRegistry());
             Thread stream = new Thread(() -> publishSlowly(kafka, docs), "stream");
             stream.start();
@@ -306,7 +310,8 @@ class TrainerCrashIT {
         env.put("IPT_REPLAY_POLICY", "steered");
         env.put("IPT_REPLAY_GAIN", "5");
         env.put("IPT_REPLAY_CAPACITY_MB", "0.05"); // ~640 sequences: reservoirs fill early and then replace
-        // Only the end of the stream goes quiet this long, so both runs cut their rounds at the same records.
+        // Only the end of the stream goes quiet this long, so both runs cut their rounds at the same records. No
+        // partition goes without records for the default IPT_PARTITION_WAIT_SECONDS (10) before the stream's end.
         env.put("IPT_IDLE_FLUSH_SECONDS", "15");
         return command.start();
     }

@@ -1,12 +1,10 @@
 package ipt.trainer;
 
-import ipt.checkpoints.CheckpointStore;
 import ipt.runtime.TopicReader;
 import ipt.schemas.CheckpointPublished;
 import ipt.schemas.Document;
 import ipt.schemas.PartitionOffset;
 import ipt.schemas.Topics;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -25,8 +23,7 @@ import org.apache.kafka.common.errors.SerializationException;
 /**
  * A lineage's committed rounds read back from {@code ipt.documents.curated} (retained forever): a round trained on
  * the records between the offsets the rounds before it committed and the ones its own {@link CheckpointPublished}
- * committed, per partition. Their order is offset order when the round read one partition; otherwise the one its
- * checkpoint's {@code documents.txt} lists (several partitions interleave as polls happened to return them).
+ * committed, per partition, merged across partitions as {@link PartitionMerge} merged them.
  */
 final class CuratedHistory implements Lineage.History {
     /** A read that makes no progress this long is a broker problem, retried with the session, not a lost history. */
@@ -34,15 +31,13 @@ final class CuratedHistory implements Lineage.History {
 
     private final Map<String, Object> kafka;
     private final List<CheckpointPublished> committed;
-    private final CheckpointStore store;
 
     /** {@code committed}: the lineage's committed checkpoint events, in any order. */
-    CuratedHistory(Map<String, Object> kafka, List<CheckpointPublished> committed, CheckpointStore store) {
+    CuratedHistory(Map<String, Object> kafka, List<CheckpointPublished> committed) {
         this.kafka = kafka;
         this.committed = committed.stream()
                 .sorted(Comparator.comparingLong(CheckpointPublished::getVersion))
                 .toList();
-        this.store = store;
     }
 
     @Override
@@ -94,60 +89,42 @@ final class CuratedHistory implements Lineage.History {
         }
     }
 
-    /** The round's documents, taken from the buffer, in the order the round added them. */
-    private Lineage.CommittedRound round(
+    /**
+     * The round's documents, taken from the buffer in the order the trainer's {@link PartitionMerge} released them:
+     * of the partitions' next records, always the smallest by (timestamp, topic, partition, offset).
+     */
+    private static Lineage.CommittedRound round(
             CheckpointPublished c,
             Map<TopicPartition, Long> until,
             Map<TopicPartition, Deque<ConsumerRecord<String, byte[]>>> buffered)
-            throws Exception {
-        List<Lineage.HistoricDocument> documents = new ArrayList<>();
-        int partitionsRead = 0;
+            throws Lineage.IncompleteHistory {
+        List<Deque<ConsumerRecord<String, byte[]>>> lanes = new ArrayList<>();
         for (Map.Entry<TopicPartition, Long> u : until.entrySet()) {
             Deque<ConsumerRecord<String, byte[]>> queue = buffered.getOrDefault(u.getKey(), new ArrayDeque<>());
-            int before = documents.size();
-            while (!queue.isEmpty() && queue.peek().offset() < u.getValue()) {
-                ConsumerRecord<String, byte[]> r = queue.poll();
-                if (r.value() == null) continue;
-                try {
-                    // As the trainer did: undecodable records were skipped, not trained on.
-                    Document d = Topics.CURATED.value(r);
-                    documents.add(new Lineage.HistoricDocument(d.getId(), d.getDomain(), d.getText()));
-                } catch (SerializationException e) {
-                    continue;
-                }
+            Deque<ConsumerRecord<String, byte[]>> lane = new ArrayDeque<>();
+            while (!queue.isEmpty() && queue.peek().offset() < u.getValue()) lane.add(queue.poll());
+            if (!lane.isEmpty()) lanes.add(lane);
+        }
+        List<Lineage.HistoricDocument> documents = new ArrayList<>();
+        while (!lanes.isEmpty()) {
+            Deque<ConsumerRecord<String, byte[]>> first = lanes.get(0);
+            for (Deque<ConsumerRecord<String, byte[]>> lane : lanes)
+                if (PartitionMerge.ORDER.compare(lane.peek(), first.peek()) < 0) first = lane;
+            ConsumerRecord<String, byte[]> r = first.poll();
+            if (first.isEmpty()) lanes.remove(first);
+            if (r.value() == null) continue;
+            try {
+                // As the trainer did: undecodable records were skipped, not trained on.
+                Document d = Topics.CURATED.value(r);
+                documents.add(new Lineage.HistoricDocument(d.getId(), d.getDomain(), d.getText()));
+            } catch (SerializationException e) {
+                continue;
             }
-            if (documents.size() > before) partitionsRead++;
         }
         if (documents.size() != c.getDocuments()) {
             throw new Lineage.IncompleteHistory("round v" + c.getVersion() + " trained " + c.getDocuments()
                     + " documents, the topic holds " + documents.size() + " of its records");
         }
-        if (partitionsRead <= 1) return new Lineage.CommittedRound(c.getVersion(), c.getTokensSeen(), documents, true);
-        List<String> order = listedOrder(c);
-        if (order == null) return new Lineage.CommittedRound(c.getVersion(), c.getTokensSeen(), documents, false);
-        Map<String, Deque<Lineage.HistoricDocument>> byId = new HashMap<>();
-        for (Lineage.HistoricDocument d : documents)
-            byId.computeIfAbsent(d.id(), k -> new ArrayDeque<>()).add(d);
-        List<Lineage.HistoricDocument> ordered = new ArrayList<>(documents.size());
-        for (String id : order) {
-            Deque<Lineage.HistoricDocument> same = byId.get(id);
-            if (same == null || same.isEmpty()) {
-                throw new Lineage.IncompleteHistory(
-                        "round v" + c.getVersion() + " lists document " + id + ", absent from its records");
-            }
-            ordered.add(same.poll());
-        }
-        return new Lineage.CommittedRound(c.getVersion(), c.getTokensSeen(), ordered, true);
-    }
-
-    /** The ids in the round's documents.txt, in the order it added them; null if its checkpoint is gone. */
-    private List<String> listedOrder(CheckpointPublished c) {
-        try {
-            String listed =
-                    new String(store.open(c.getLocation()).file(Lineage.DOCUMENTS_FILE), StandardCharsets.UTF_8);
-            return listed.lines().filter(l -> !l.isEmpty()).toList();
-        } catch (Exception e) {
-            return null;
-        }
+        return new Lineage.CommittedRound(c.getVersion(), c.getTokensSeen(), documents);
     }
 }

@@ -99,9 +99,9 @@ public final class Lineage implements AutoCloseable {
 
     /**
      * A committed round: its version, the lineage's new tokens through it (its manifest's tokensSeen) and its
-     * documents in the order it added them; {@code ordered} is false where that order had to be guessed.
+     * documents in the order it added them.
      */
-    public record CommittedRound(long version, long tokensSeen, List<HistoricDocument> documents, boolean ordered) {}
+    public record CommittedRound(long version, long tokensSeen, List<HistoricDocument> documents) {}
 
     public record HistoricDocument(String id, String domain, String text) {}
 
@@ -286,8 +286,9 @@ public final class Lineage implements AutoCloseable {
     /**
      * Fills the (empty) replay store as it was at the committed checkpoint: the committed rounds' documents go through
      * a packer from the start, and each round's new sequences (its share of tokensSeen) are offered to the store
-     * under its version, as the rounds did. Exact when every round's order is known and the packer ends with the
-     * checkpoint's tail; a history that lacks a round leaves the store empty, so the lineage trains on either way.
+     * under its version, as the rounds did. Exact when the history gives the rounds' documents in the order they were
+     * added, which the packer's ending with the checkpoint's tail checks; a history that lacks a round leaves the
+     * store empty, so the lineage trains on either way.
      */
     private void rebuildReplay(History history, String why, byte[] committedTail) throws Exception {
         log.warn(
@@ -300,7 +301,6 @@ public final class Lineage implements AutoCloseable {
                 new Packer(config.sequenceLength(), training.model().tokenizer().eos());
         long[] tokensBefore = {0};
         long[] through = {0};
-        boolean[] ordered = {true};
         String outcome;
         try {
             history.rounds(version, round -> {
@@ -315,11 +315,10 @@ public final class Lineage implements AutoCloseable {
                 replay.add(round.version(), fresh);
                 tokensBefore[0] = round.tokensSeen();
                 through[0] = round.version();
-                ordered[0] &= round.ordered();
             });
             if (through[0] != version)
                 throw new IncompleteHistory("the history ends at v" + through[0] + ", not v" + version);
-            outcome = ordered[0] && Arrays.equals(packer.tailBytes(), committedTail) ? "exact" : "inexact";
+            outcome = Arrays.equals(packer.tailBytes(), committedTail) ? "exact" : "inexact";
         } catch (IncompleteHistory e) {
             log.error(
                     "{}: cannot rebuild the replay store ({}; is {} kept forever, retention.ms=-1?); "
@@ -340,12 +339,10 @@ public final class Lineage implements AutoCloseable {
         metrics.replayRebuilt(config.lineage(), outcome, seconds);
         if (outcome.equals("inexact")) {
             log.error(
-                    "{}: rebuilt replay store of v{} may differ from the lost one: {}",
+                    "{}: rebuilt replay store of v{} differs from the lost one: the packer's tail differs from the"
+                            + " checkpoint's",
                     config.lineage(),
-                    version,
-                    ordered[0]
-                            ? "the packer's tail differs from the checkpoint's"
-                            : "a round's document order was guessed");
+                    version);
         }
         log.info(
                 "{}: replay store of v{} rebuilt ({}): {} sequences in {} s",

@@ -59,6 +59,8 @@ public record TrainerConfig(
      * @param microBatches a step's batch is split into this many forward/backward passes whose gradients add up
      *     (gradient accumulation: the same update, less activation memory)
      * @param idleFlush after this long without new documents, a shorter round trains what is pending
+     * @param partitionWait how long a partition with nothing to read holds back the others' records, which are
+     *     released in an order that depends only on the log ({@link PartitionMerge})
      * @param annealSteps with the {@code WSD} schedule, the last steps of every round that decay to minLr
      */
     public record Rounds(
@@ -66,6 +68,7 @@ public record TrainerConfig(
             int batchSize,
             int microBatches,
             Duration idleFlush,
+            Duration partitionWait,
             Schedule schedule,
             int annealSteps) {
         /**
@@ -223,7 +226,7 @@ public record TrainerConfig(
                 lineage,
                 dataDir.resolve("checkpoints").resolve(lineage),
                 dataDir.resolve("replay").resolve(lineage),
-                new Rounds(50, 16, 1, Duration.ofSeconds(30), Rounds.Schedule.WSD, 10),
+                new Rounds(50, 16, 1, Duration.ofSeconds(30), Duration.ofSeconds(10), Rounds.Schedule.WSD, 10),
                 new Replay(replayFraction, 256L << 20, Replay.Policy.STEERED, null),
                 GptConfig.small(),
                 TrainConfig.defaults(),
@@ -237,7 +240,26 @@ public record TrainerConfig(
 
     public TrainerConfig withRounds(int stepsPerRound, int batchSize, Duration idleFlush) {
         Rounds r = rounds;
-        return with(new Rounds(stepsPerRound, batchSize, r.microBatches(), idleFlush, r.schedule(), r.annealSteps()));
+        return with(new Rounds(
+                stepsPerRound,
+                batchSize,
+                r.microBatches(),
+                idleFlush,
+                r.partitionWait(),
+                r.schedule(),
+                r.annealSteps()));
+    }
+
+    public TrainerConfig withPartitionWait(Duration partitionWait) {
+        Rounds r = rounds;
+        return with(new Rounds(
+                r.stepsPerRound(),
+                r.batchSize(),
+                r.microBatches(),
+                r.idleFlush(),
+                partitionWait,
+                r.schedule(),
+                r.annealSteps()));
     }
 
     public TrainerConfig with(Rounds r) {
@@ -472,6 +494,14 @@ public record TrainerConfig(
             Rule.atLeast(0),
             Change.NEXT_ROUND,
             "when the stream goes quiet this long, a shorter round trains what is pending"));
+    static final Setting<Integer> PARTITION_WAIT_SECONDS = SETTINGS.add(Setting.of(
+            "IPT_PARTITION_WAIT_SECONDS",
+            Type.INT,
+            10,
+            Rule.atLeast(0),
+            Change.RESTART,
+            "records of several partitions enter rounds in (timestamp, partition, offset) order; a partition with "
+                    + "nothing to read holds the others back this long at most (README, \"Deterministic rounds\")"));
     static final Setting<Rounds.Schedule> SCHEDULE = SETTINGS.add(Setting.of(
             "IPT_SCHEDULE",
             Type.of(Rounds.Schedule.class),
@@ -696,6 +726,7 @@ public record TrainerConfig(
                         v.get(BATCH_SIZE),
                         v.get(MICRO_BATCHES),
                         Duration.ofSeconds(v.get(IDLE_FLUSH_SECONDS)),
+                        Duration.ofSeconds(v.get(PARTITION_WAIT_SECONDS)),
                         v.get(SCHEDULE),
                         v.get(ANNEAL_STEPS)))
                 .with(new Replay(

@@ -18,11 +18,14 @@ import ipt.schemas.Topics;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -46,6 +49,11 @@ import org.slf4j.LoggerFactory;
 public final class TrainerService implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(TrainerService.class);
     private static final Duration RETRY_BACKOFF = Duration.ofSeconds(5);
+    /**
+     * Records a partition may hold in the merge before fetching from it pauses: several default rounds' worth, and
+     * a bound on the heap when one partition runs far ahead of another that holds the merge back.
+     */
+    private static final int MAX_HELD_PER_PARTITION = 2_000;
 
     /** What the trainer has committed so far, for health and for whoever watches it. */
     public record Status(
@@ -105,6 +113,8 @@ public final class TrainerService implements AutoCloseable {
 
     private void session() throws Exception {
         pendingOffsets.clear();
+        PartitionMerge<String, byte[]> merge =
+                new PartitionMerge<>(config.rounds().partitionWait());
         try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(producerProps());
                 KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(consumerProps())) {
             loop.wakeOnClose(consumer);
@@ -112,18 +122,30 @@ public final class TrainerService implements AutoCloseable {
             // Fences an older instance of this lineage and aborts its open transaction before we read.
             producer.initTransactions();
             recover();
-            consumer.subscribe(List.of(Topics.CURATED.name()));
+            Reassignment reassignment = new Reassignment(merge);
+            consumer.subscribe(List.of(Topics.CURATED.name()), reassignment);
             loop.health(Health.ok("training " + config.lineage()));
             while (loop.running()) {
                 ConsumerRecords<String, byte[]> records = consumer.poll(Duration.ofMillis(200));
+                if (reassignment.changed) {
+                    // Released but uncommitted records would be fetched again from the committed offsets: start
+                    // over from the last checkpoint, as after a crash.
+                    log.info(
+                            "{}: partitions reassigned; resuming from the last committed checkpoint", config.lineage());
+                    return;
+                }
+                hold(consumer, merge, records);
                 int needed = lineage.sequencesPerRound();
-                if (absorb(consumer, records, needed)) {
+                if (absorb(merge, needed)) {
                     train(producer, consumer, needed);
+                    merge.resumedPolling();
                 } else if (lineage.pendingDocuments() > 0
+                        && merge.held() == 0
                         && System.nanoTime() - lastRecordAt
                                 >= config.rounds().idleFlush().toNanos()) {
                     // The stream went quiet: train what fills whole sequences; the rest rides in the tail.
                     train(producer, consumer, lineage.fullSequences());
+                    merge.resumedPolling();
                 }
                 publishStatus();
                 metrics.consumerLag(config.lineage(), lag(consumer));
@@ -132,6 +154,60 @@ public final class TrainerService implements AutoCloseable {
             if (lineage != null) lineage.close();
             lineage = null;
         }
+    }
+
+    /** Listens for the consumer group's assignments: the first sets up the merge, any later one ends the session. */
+    private static final class Reassignment implements ConsumerRebalanceListener {
+        private final PartitionMerge<String, byte[]> merge;
+        private boolean assigned;
+        volatile boolean changed;
+
+        Reassignment(PartitionMerge<String, byte[]> merge) {
+            this.merge = merge;
+        }
+
+        @Override
+        public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
+            if (assigned) {
+                if (!partitions.isEmpty()) changed = true;
+                return;
+            }
+            assigned = true;
+            merge.assign(partitions);
+        }
+
+        @Override
+        public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
+            if (assigned && !partitions.isEmpty()) changed = true;
+        }
+
+        @Override
+        public void onPartitionsLost(Collection<TopicPartition> partitions) {
+            if (assigned) changed = true;
+        }
+    }
+
+    /**
+     * Hands what a poll returned to the merge, tells it which partitions are at their log end, and pauses the
+     * partitions that hold many records (resumed once they hold half as many).
+     */
+    private static void hold(
+            KafkaConsumer<String, byte[]> consumer,
+            PartitionMerge<String, byte[]> merge,
+            ConsumerRecords<String, byte[]> records) {
+        for (TopicPartition tp : records.partitions()) merge.add(tp, records.records(tp));
+        long now = System.nanoTime();
+        List<TopicPartition> pause = new ArrayList<>();
+        List<TopicPartition> resume = new ArrayList<>();
+        Set<TopicPartition> paused = consumer.paused();
+        for (TopicPartition tp : merge.assigned()) {
+            merge.observe(tp, consumer.currentLag(tp).orElse(-1) == 0, now);
+            int held = merge.held(tp);
+            if (held >= MAX_HELD_PER_PARTITION && !paused.contains(tp)) pause.add(tp);
+            else if (held < MAX_HELD_PER_PARTITION / 2 && paused.contains(tp)) resume.add(tp);
+        }
+        if (!pause.isEmpty()) consumer.pause(pause);
+        if (!resume.isEmpty()) consumer.resume(resume);
     }
 
     /**
@@ -146,11 +222,7 @@ public final class TrainerService implements AutoCloseable {
         documentsCommitted =
                 committed.stream().mapToLong(CheckpointPublished::getDocuments).sum();
         lineage = Lineage.recover(
-                config,
-                store,
-                last == null ? null : last.getLocation(),
-                metrics,
-                new CuratedHistory(kafka, committed, store));
+                config, store, last == null ? null : last.getLocation(), metrics, new CuratedHistory(kafka, committed));
     }
 
     /** The lineage's committed checkpoints, as published. */
@@ -163,39 +235,40 @@ public final class TrainerService implements AutoCloseable {
     }
 
     /**
-     * Adds records to the lineage until it holds {@code needed} full sequences; the records after that
-     * point are handed back to the consumer (seek) so they open the next round.
+     * Adds the records the merge releases to the lineage until it holds {@code needed} full sequences; the rest
+     * stay held and open the next round.
      */
-    private boolean absorb(
-            KafkaConsumer<String, byte[]> consumer, ConsumerRecords<String, byte[]> records, int needed) {
+    private boolean absorb(PartitionMerge<String, byte[]> merge, int needed) {
         boolean full = lineage.fullSequences() >= needed;
-        for (TopicPartition tp : records.partitions()) {
-            for (ConsumerRecord<String, byte[]> r : records.records(tp)) {
-                if (full) {
-                    consumer.seek(tp, r.offset());
-                    break;
-                }
-                lastRecordAt = System.nanoTime();
-                pendingOffsets.put(tp, new OffsetAndMetadata(r.offset() + 1));
-                if (r.value() == null) continue;
-                try {
-                    Document doc = Topics.CURATED.value(r);
-                    lineage.add(doc.getId(), doc.getDomain(), doc.getText());
-                    metrics.consumed(config.lineage(), doc.getDomain());
-                } catch (SerializationException e) {
-                    // Curation only writes valid documents; anything else on the topic is skipped, not fatal.
-                    log.warn(
-                            "{}: skipping undecodable record {}-{}@{}: {}",
-                            config.lineage(),
-                            tp.topic(),
-                            tp.partition(),
-                            r.offset(),
-                            e.getMessage());
-                }
-                full = lineage.fullSequences() >= needed;
-            }
+        ConsumerRecord<String, byte[]> r;
+        while (!full && (r = merge.next(System.nanoTime())) != null) {
+            TopicPartition tp = new TopicPartition(r.topic(), r.partition());
+            lastRecordAt = System.nanoTime();
+            pendingOffsets.put(tp, new OffsetAndMetadata(r.offset() + 1));
+            full = absorb(r, needed);
         }
         return full;
+    }
+
+    /** Adds one record's document to the lineage; whether it now holds {@code needed} full sequences. */
+    private boolean absorb(ConsumerRecord<String, byte[]> r, int needed) {
+        if (r.value() != null) {
+            try {
+                Document doc = Topics.CURATED.value(r);
+                lineage.add(doc.getId(), doc.getDomain(), doc.getText());
+                metrics.consumed(config.lineage(), doc.getDomain());
+            } catch (SerializationException e) {
+                // Curation only writes valid documents; anything else on the topic is skipped, not fatal.
+                log.warn(
+                        "{}: skipping undecodable record {}-{}@{}: {}",
+                        config.lineage(),
+                        r.topic(),
+                        r.partition(),
+                        r.offset(),
+                        e.getMessage());
+            }
+        }
+        return lineage.fullSequences() >= needed;
     }
 
     /** Trains a round and commits its checkpoint together with the offsets of the documents it absorbed. */

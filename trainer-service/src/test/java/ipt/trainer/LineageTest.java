@@ -278,7 +278,7 @@ class LineageTest {
                 Lineage.Round round = lineage.round(lineage.sequencesPerRound(), Lineage.Reports.NONE, Map.of(), null);
                 lineage.committed(round);
                 rounds.add(new Lineage.CommittedRound(
-                        round.version(), round.checkpoint().manifest().tokensSeen(), docs, true));
+                        round.version(), round.checkpoint().manifest().tokensSeen(), docs));
             }
             location = lineage.location();
         }

@@ -40,7 +40,7 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * A trainer whose replay store is lost (its directory deleted) or damaged (a table file's bytes flipped) rebuilds it
  * from ipt.documents.curated on the real broker, to the entries the lost store held, byte for byte, and trains on.
- * Three partitions, so rounds interleave partitions and the rebuild needs each round's document order.
+ * Three partitions, so rounds interleave partitions and the rebuild must merge them as the trainer did.
  */
 class ReplayRebuildIT {
     private static final GptConfig TINY = new GptConfig(ByteTokenizer.VOCAB_SIZE, 32, 32, 1, 2);
@@ -129,7 +129,9 @@ class ReplayRebuildIT {
         TrainerConfig c = TrainerConfig.of(lineage, work, 0.25)
                 .withModel(TINY, TrainConfig.defaults())
                 // A long idle flush: rounds are cut only by size, never by a pause.
-                .withRounds(3, 8, Duration.ofMinutes(5));
+                .withRounds(3, 8, Duration.ofMinutes(5))
+                // A partition with nothing left holds the others back briefly, so the trainer settles fast.
+                .withPartitionWait(Duration.ofMillis(500));
         // A small store (about 12 sequences a domain), so reservoirs evict and shrink as domains arrive.
         c = c.with(new TrainerConfig.Replay(0.25, 3000, TrainerConfig.Replay.Policy.UNIFORM, null));
         TrainerConfig.Steering st = c.steering();

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -24,10 +25,12 @@ class TrainerConfigTest {
                 Map.entry("IPT_FROZEN_BLOCKS", "1"),
                 Map.entry("IPT_L2_PULL", "0.2"),
                 Map.entry("IPT_RESET_AFTER_REJECTIONS", "5"),
-                Map.entry("IPT_LAYERS", "3")));
+                Map.entry("IPT_LAYERS", "3"),
+                Map.entry("IPT_PARTITION_WAIT_SECONDS", "4")));
         assertEquals("prod", c.lineage());
         assertEquals(
-                new TrainerConfig.Rounds(50, 16, 4, c.rounds().idleFlush(), TrainerConfig.Rounds.Schedule.WSD, 7),
+                new TrainerConfig.Rounds(
+                        50, 16, 4, c.rounds().idleFlush(), Duration.ofSeconds(4), TrainerConfig.Rounds.Schedule.WSD, 7),
                 c.rounds());
         assertEquals(
                 new TrainerConfig.Replay(
