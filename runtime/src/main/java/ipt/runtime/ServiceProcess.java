@@ -48,7 +48,14 @@ public final class ServiceProcess {
         CountDownLatch stopAsked = new CountDownLatch(1);
         // Handled here rather than in a shutdown hook: the JVM would exit 143 after the hook, and a hook cannot
         // bound its own time.
-        for (String signal : STOP_SIGNALS) Signal.handle(new Signal(signal), s -> stopAsked.countDown());
+        for (String signal : STOP_SIGNALS) {
+            try {
+                Signal.handle(new Signal(signal), s -> stopAsked.countDown());
+            } catch (IllegalArgumentException reserved) {
+                // -Xrs, or a signal the JVM keeps for itself: the process then stops only when killed.
+                LOG.warn("{}: cannot handle SIG{}: {}", name, signal, reserved.getMessage());
+            }
+        }
         int stopSeconds = settings.get(Settings.STOP_SECONDS);
         try (StatusServer status = StatusServer.start(
                 settings.get(Settings.STATUS_BIND), settings.get(Settings.STATUS_PORT), registry, health, routes)) {
