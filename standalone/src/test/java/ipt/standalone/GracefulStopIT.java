@@ -11,6 +11,10 @@ import ipt.schemas.Document;
 import ipt.schemas.Topics;
 import ipt.testsupport.EmbeddedKafka;
 import ipt.testsupport.SyntheticProse;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -21,6 +25,8 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -29,13 +35,14 @@ import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.Test;
 
 /**
- * `ipt train` as a child process, sent SIGTERM (Process.destroy) in the middle of its second round: it abandons the
+ * `ipt train` as a child process, sent SIGTERM (Process.destroy) ten steps into its second round: it abandons the
  * round at the next step, exits 0 within IPT_STOP_SECONDS, and a restarted trainer trains every curated document as new
  * data exactly once (counted from the committed checkpoints, as TrainerCrashIT counts).
  */
 class GracefulStopIT {
     private static final int DOCUMENTS = 900;
     private static final int STOP_SECONDS = 10;
+    private static final int STEPS_PER_ROUND = 300;
     private static final AvroSerde<Document> DOCUMENT = AvroSerde.of(Document.class);
 
     private final Path work = Path.of("target", "graceful-stop-it").toAbsolutePath();
@@ -55,8 +62,8 @@ class GracefulStopIT {
 
             Path firstLog = work.resolve("first.log");
             Process first = trainer(data, firstLog, broker);
-            TrainerCrashIT.awaitLog(firstLog, "round v1 committed", first);
-            Thread.sleep(500); // into round v2, which has its documents already
+            // Ten steps into round v2 (v1 took STEPS_PER_ROUND): well before its last step.
+            awaitSteps(firstLog, first, STEPS_PER_ROUND + 10);
             long asked = System.nanoTime();
             first.destroy(); // SIGTERM
             assertTrue(first.waitFor(STOP_SECONDS + 5, TimeUnit.SECONDS), "still running after SIGTERM");
@@ -98,6 +105,26 @@ class GracefulStopIT {
             System.out.printf(
                     "%d documents trained once each over %d committed rounds (v%d resumed after the stop)%n",
                     trained.size(), committed.size(), committedBefore + 1);
+        }
+    }
+
+    /** Waits until the trainer's /metrics counts {@code steps} optimizer steps. */
+    private static void awaitSteps(Path log, Process trainer, int steps) throws Exception {
+        TrainerCrashIT.awaitLog(log, "running; /metrics", trainer);
+        String port = TrainerCrashIT.lastLine(log, "running; /metrics").replaceAll(".*:(\\d+)\\s*$", "$1");
+        HttpClient http = HttpClient.newHttpClient();
+        HttpRequest metrics = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/metrics"))
+                .build();
+        Pattern counted = Pattern.compile("(?m)^ipt_trainer_steps_total\\{[^}]*\\} (\\S+)$");
+        long deadline = System.nanoTime() + Duration.ofMinutes(2).toNanos();
+        while (true) {
+            Matcher m = counted.matcher(
+                    http.send(metrics, HttpResponse.BodyHandlers.ofString()).body());
+            if (m.find() && Double.parseDouble(m.group(1)) >= steps) return;
+            assertTrue(
+                    trainer.isAlive() && System.nanoTime() < deadline,
+                    "no step " + steps + ":\n" + Files.readString(log));
+            Thread.sleep(20);
         }
     }
 
@@ -144,8 +171,8 @@ class GracefulStopIT {
         env.put("IPT_D_MODEL", "32");
         env.put("IPT_LAYERS", "1");
         env.put("IPT_HEADS", "2");
-        // Rounds of a few seconds, so that a SIGTERM half a second into one lands before its last step.
-        env.put("IPT_STEPS_PER_ROUND", "300");
+        // Rounds of a few seconds: a SIGTERM ten steps into one lands well before its last step.
+        env.put("IPT_STEPS_PER_ROUND", String.valueOf(STEPS_PER_ROUND));
         env.put("IPT_BATCH_SIZE", "8");
         // No evaluator runs: a round does not wait for reports on the last one.
         env.put("IPT_EVALUATION_WAIT_SECONDS", "0");
