@@ -47,12 +47,14 @@ envFrom:
 {{- end }}
 {{- end -}}
 
-{{/* Environment every JVM service shares: status port, writable locations on a read-only root filesystem. */}}
+{{/* Environment every JVM service shares: status port, stop bound, writable locations on a read-only root filesystem. */}}
 {{- define "ipt.commonEnv" -}}
 - name: IPT_STATUS_PORT
   value: {{ .Values.statusPort | quote }}
 - name: IPT_STATUS_BIND
   value: {{ .Values.statusBindAddress | quote }}
+- name: IPT_STOP_SECONDS
+  value: {{ .Values.stopSeconds | quote }}
 - name: HOME
   value: /tmp
 - name: DJL_CACHE_DIR
@@ -89,6 +91,8 @@ livenessProbe:
 imagePullSecrets: {{ toYaml . | nindent 2 }}
 {{- end }}
 securityContext: {{ toYaml .Values.podSecurityContext | nindent 2 }}
+# IPT_STOP_SECONDS for the process to stop by itself (it exits 1 then at the latest), and 10 s for the JVM to exit.
+terminationGracePeriodSeconds: {{ add .Values.stopSeconds 10 }}
 {{- with .Values.nodeSelector }}
 nodeSelector: {{ toYaml . | nindent 2 }}
 {{- end }}

@@ -107,8 +107,13 @@ public record EvaluatorConfig(
 
     /** The evaluator's settings, each declared once: README "The evaluator" is this table ({@code ipt config
      * --markdown}). */
-    public static final Settings SETTINGS =
-            new Settings("evaluator", Settings.KAFKA, Settings.STATUS_PORT, Settings.STATUS_BIND, Settings.DEVICE);
+    public static final Settings SETTINGS = new Settings(
+            "evaluator",
+            Settings.KAFKA,
+            Settings.STATUS_PORT,
+            Settings.STATUS_BIND,
+            Settings.STOP_SECONDS,
+            Settings.DEVICE);
 
     static final Setting<Path> DATA_DIR = SETTINGS.add(Setting.of(
             "IPT_DATA_DIR",

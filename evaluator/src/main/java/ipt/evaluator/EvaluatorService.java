@@ -182,7 +182,8 @@ public final class EvaluatorService implements AutoCloseable {
     private String evaluate(
             KafkaProducer<String, byte[]> producer,
             KafkaConsumer<String, byte[]> consumer,
-            ConsumerRecord<String, byte[]> record) {
+            ConsumerRecord<String, byte[]> record)
+            throws InterruptedException {
         long started = System.nanoTime();
         CheckpointPublished candidate;
         try {
@@ -208,7 +209,8 @@ public final class EvaluatorService implements AutoCloseable {
                 champion == null ? null : task -> championScore(lineage, champion, task),
                 gate,
                 snapshot.newestTask(),
-                learned);
+                learned,
+                () -> !loop.running());
         LanguageModel model = judged.model();
         List<PromotionGate.Measure> measures = judged.measures();
         PromotionGate.Verdict verdict = judged.verdict();
@@ -460,6 +462,10 @@ public final class EvaluatorService implements AutoCloseable {
         return props;
     }
 
+    /**
+     * Stops evaluating: a decision in progress is abandoned before its next task is scored. Its report, promotion and
+     * offset go out in one transaction, none of which began, so a restarted evaluator judges the checkpoint once.
+     */
     @Override
     public void close() throws InterruptedException {
         loop.close();

@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.BooleanSupplier;
 
 /**
  * The evaluator's decision on one candidate, without Kafka: a checkpoint that cannot be read, loaded or scored is
@@ -30,7 +31,11 @@ final class Judgement {
 
     private Judgement() {}
 
-    /** Judges the candidate at {@code access} against the champion ({@code champion} null: the lineage has none). */
+    /**
+     * Judges the candidate at {@code access} against the champion ({@code champion} null: the lineage has none). Once
+     * {@code stop} says so the decision is abandoned before the next task is scored (InterruptedException): with no
+     * verdict nothing is committed, and the checkpoint is judged after a restart.
+     */
     static Result judge(
             String lineage,
             CheckpointAccess access,
@@ -38,7 +43,9 @@ final class Judgement {
             ChampionScores champion,
             PromotionGate gate,
             String newestHeldOut,
-            PromotionGate.History history) {
+            PromotionGate.History history,
+            BooleanSupplier stop)
+            throws InterruptedException {
         Map<String, TaskScores.Score> scores = new HashMap<>();
         List<PromotionGate.Measure> measures = new ArrayList<>();
         LanguageModel model = null;
@@ -48,7 +55,13 @@ final class Judgement {
             model = access.checkpoint().model();
             String nonFinite = model.nonFiniteParameter().orElse(null);
             if (nonFinite != null) throw new Refused("non-finite weights in " + nonFinite);
-            for (Task task : tasks) {
+            for (int t = 0; t < tasks.size(); t++) {
+                if (stop.getAsBoolean()) {
+                    model.close();
+                    throw new InterruptedException(
+                            "stop requested: decision abandoned before task " + (t + 1) + " of " + tasks.size());
+                }
+                Task task = tasks.get(t);
                 TaskScores.Score own;
                 try {
                     own = TaskScores.score(model, task);

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ipt.checkpoints.Checkpoint;
@@ -69,7 +70,14 @@ class JudgementTest {
     void aLineagesFirstReadableCheckpointIsScoredAndPromoted() throws Exception {
         Checkpoint c = write("v1", 1e-3f);
         Judgement.Result r = Judgement.judge(
-                "main", access(c, c.sha256()), List.of(ENGLISH), null, GATE, "heldout/en", ENGLISH_LEARNED);
+                "main",
+                access(c, c.sha256()),
+                List.of(ENGLISH),
+                null,
+                GATE,
+                "heldout/en",
+                ENGLISH_LEARNED,
+                () -> false);
         try (var model = r.model()) {
             assertTrue(r.verdict().promote(), r.verdict().reason());
             assertEquals("first-checkpoint", r.verdict().rule());
@@ -87,7 +95,14 @@ class JudgementTest {
         Checkpoint c = write("v2", 1e-3f);
         TaskScores.Score far = new TaskScores.Score(Map.of(TaskScores.LOSS, 0.5), 2); // a champion far better
         Judgement.Result r = Judgement.judge(
-                "main", access(c, c.sha256()), List.of(ENGLISH), task -> far, GATE, "heldout/en", ENGLISH_LEARNED);
+                "main",
+                access(c, c.sha256()),
+                List.of(ENGLISH),
+                task -> far,
+                GATE,
+                "heldout/en",
+                ENGLISH_LEARNED,
+                () -> false);
         try (var model = r.model()) {
             assertFalse(r.verdict().promote());
             assertEquals(
@@ -98,18 +113,42 @@ class JudgementTest {
         }
     }
 
+    /** A stop asked before a task is scored abandons the decision: no verdict, so nothing can be committed. */
+    @Test
+    void aStopRequestAbandonsTheDecisionBeforeTheNextTask() throws Exception {
+        Checkpoint c = write("v5", 1e-3f);
+        int[] scored = {0};
+        Judgement.ChampionScores champion = task -> {
+            scored[0]++;
+            return new TaskScores.Score(Map.of(TaskScores.LOSS, 0.5), 2);
+        };
+        InterruptedException stopped = assertThrows(
+                InterruptedException.class,
+                () -> Judgement.judge(
+                        "main",
+                        access(c, c.sha256()),
+                        List.of(ENGLISH, ENGLISH),
+                        champion,
+                        GATE,
+                        "heldout/en",
+                        ENGLISH_LEARNED,
+                        () -> scored[0] >= 1));
+        assertEquals("stop requested: decision abandoned before task 2 of 2", stopped.getMessage());
+        assertEquals(1, scored[0]);
+    }
+
     @Test
     void unreadableOrNonFiniteCheckpointsAreRefusedForIntegrityWithoutScoring() throws Exception {
         Checkpoint fine = write("v3", 1e-3f);
         Judgement.Result wrongSha = Judgement.judge(
-                "main", access(fine, "0".repeat(64)), List.of(ENGLISH), null, GATE, null, ENGLISH_LEARNED);
+                "main", access(fine, "0".repeat(64)), List.of(ENGLISH), null, GATE, null, ENGLISH_LEARNED, () -> false);
         assertEquals("integrity", wrongSha.verdict().rule());
         assertNull(wrongSha.model());
         assertEquals(List.of(), wrongSha.measures());
 
         Checkpoint nan = write("v4", Float.NaN);
-        Judgement.Result diverged =
-                Judgement.judge("main", access(nan, nan.sha256()), List.of(ENGLISH), null, GATE, null, ENGLISH_LEARNED);
+        Judgement.Result diverged = Judgement.judge(
+                "main", access(nan, nan.sha256()), List.of(ENGLISH), null, GATE, null, ENGLISH_LEARNED, () -> false);
         try (var model = diverged.model()) {
             assertEquals("integrity", diverged.verdict().rule());
             assertTrue(

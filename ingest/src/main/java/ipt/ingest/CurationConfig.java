@@ -248,7 +248,7 @@ public record CurationConfig(
      * API reads the rules too, to refuse what curation would.
      */
     public static final Settings SETTINGS =
-            new Settings("curation", Settings.KAFKA, Settings.STATUS_PORT, Settings.STATUS_BIND);
+            new Settings("curation", Settings.KAFKA, Settings.STATUS_PORT, Settings.STATUS_BIND, Settings.STOP_SECONDS);
 
     static final Setting<Double> HELDOUT_FRACTION = SETTINGS.add(Setting.of(
             "IPT_HELDOUT_FRACTION",

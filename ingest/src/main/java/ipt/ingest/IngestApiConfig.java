@@ -69,8 +69,8 @@ public record IngestApiConfig(
 
     /** The ingest API's settings, each declared once: README "HTTP ingest API" is this table ({@code ipt config
      * --markdown}). */
-    public static final Settings SETTINGS =
-            new Settings("ingest-api", Settings.KAFKA, Settings.STATUS_PORT, Settings.STATUS_BIND);
+    public static final Settings SETTINGS = new Settings(
+            "ingest-api", Settings.KAFKA, Settings.STATUS_PORT, Settings.STATUS_BIND, Settings.STOP_SECONDS);
 
     static final Setting<String> HOST = SETTINGS.add(
             Setting.of("IPT_INGEST_HOST", Type.STRING, "0.0.0.0", Rule.ANY, Change.RESTART, "address the API binds"));

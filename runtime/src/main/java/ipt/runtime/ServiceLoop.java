@@ -76,7 +76,11 @@ public final class ServiceLoop implements AutoCloseable {
                 } catch (WakeupException e) {
                     if (running) health = Health.failing("woken up unexpectedly");
                 } catch (Exception e) {
-                    if (!running) break;
+                    if (!running) {
+                        // Work in flight abandoned because the service is stopping (e.g. a round before its next step).
+                        log.info("{} stopped: {}", name, e.getMessage());
+                        break;
+                    }
                     log.error("{} failed; starting a new session", name, e);
                     health = Health.failing(e.toString());
                     onFailure.accept(e);

@@ -40,6 +40,17 @@ public final class Settings {
             Setting.Change.RESTART,
             "address of the status port: loopback unless set (the chart sets `0.0.0.0` for its probes and Prometheus)");
 
+    /** How long a service process may take to stop once asked (SIGTERM): the chart's grace period follows it. */
+    public static final Setting<Integer> STOP_SECONDS = Setting.of(
+            "IPT_STOP_SECONDS",
+            Setting.Type.INT,
+            30,
+            Setting.Rule.between(1, 3600),
+            Setting.Change.RESTART,
+            "on SIGTERM or SIGINT the service abandons its work in flight (a trainer's round at the next step, the "
+                    + "evaluator's decision at the next task), closes its Kafka clients and stores and exits 0 within "
+                    + "this many seconds, else exits 1 then (README, Stopping)");
+
     private static final String DEVICE_SPELLING = "(cpu|cuda(:[0-9]+)?)"; // as ipt.model.ComputeDevice reads it
 
     /** Where a process that runs a model trains and scores it (ipt.model.ComputeDevice checks that PyTorch sees it). */

@@ -57,6 +57,8 @@ class SettingsDocsTest {
                     "/evaluator/retainFetched",
                     "evaluator",
                     "IPT_RETAIN_FETCHED"),
+            new Mapped("/properties/stopSeconds", "/stopSeconds", "trainer", "IPT_STOP_SECONDS"),
+            new Mapped("/properties/stopSeconds", "/stopSeconds", "evaluator", "IPT_STOP_SECONDS"),
             new Mapped("/properties/trainer/properties/device", "/trainer/device", "trainer", "IPT_DEVICE"),
             new Mapped("/properties/evaluator/properties/device", "/evaluator/device", "evaluator", "IPT_DEVICE"),
             new Mapped("/properties/ingestApi/properties/port", "/ingestApi/port", "ingest-api", "IPT_INGEST_PORT"),

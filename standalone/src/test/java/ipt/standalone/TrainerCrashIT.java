@@ -316,7 +316,7 @@ class TrainerCrashIT {
         return command.start();
     }
 
-    private static void awaitLog(Path log, String pattern, Process p) throws Exception {
+    static void awaitLog(Path log, String pattern, Process p) throws Exception {
         long deadline = System.nanoTime() + Duration.ofMinutes(2).toNanos();
         while (lastLine(log, pattern).isEmpty()) {
             assertTrue(
@@ -341,7 +341,7 @@ class TrainerCrashIT {
         }
     }
 
-    private static String lastLine(Path log, String regex) throws Exception {
+    static String lastLine(Path log, String regex) throws Exception {
         if (!Files.exists(log)) return "";
         java.util.regex.Pattern p = java.util.regex.Pattern.compile(regex);
         String found = "";
@@ -364,7 +364,7 @@ class TrainerCrashIT {
     }
 
     /** The lineage's committed checkpoints by version, each once. */
-    private static Map<Long, CheckpointPublished> committed(Map<String, Object> kafka, String lineage) {
+    static Map<Long, CheckpointPublished> committed(Map<String, Object> kafka, String lineage) {
         Map<Long, CheckpointPublished> out = new LinkedHashMap<>();
         Map<Long, Integer> seen = new HashMap<>();
         for (byte[] value : PipelineIT.read(kafka, Topics.CHECKPOINTS.name())) {

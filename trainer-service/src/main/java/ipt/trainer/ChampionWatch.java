@@ -19,6 +19,8 @@ final class ChampionWatch implements DecisionFollower.Listener, Lineage.Reports 
     private final ConcurrentSkipListMap<Long, EvaluationReport> evaluated = new ConcurrentSkipListMap<>();
 
     private final Map<Long, Promotion> promoted = new ConcurrentHashMap<>();
+    /** Set once the trainer is stopping: a round waiting for a report or a promotion is abandoned at once. */
+    private volatile boolean stopping;
     // Owned by the trainer's thread, which alone settles.
     private boolean lastWaitTimedOut;
     private long newestAtTimeout;
@@ -39,6 +41,8 @@ final class ChampionWatch implements DecisionFollower.Listener, Lineage.Reports 
         long deadline = System.nanoTime() + (waitAgain ? wait.toNanos() : 0);
         synchronized (evaluated) {
             while (newestEvaluated() < through) {
+                if (stopping)
+                    throw new InterruptedException("stop requested while waiting for the report on v" + through);
                 long left = deadline - System.nanoTime();
                 if (left <= 0) break;
                 evaluated.wait(Math.max(1, left / 1_000_000));
@@ -54,8 +58,20 @@ final class ChampionWatch implements DecisionFollower.Listener, Lineage.Reports 
     public String location(long version, Duration wait) throws InterruptedException {
         long deadline = System.nanoTime() + wait.toNanos();
         Promotion p;
-        while ((p = promoted.get(version)) == null && System.nanoTime() < deadline) Thread.sleep(20);
+        while ((p = promoted.get(version)) == null && System.nanoTime() < deadline) {
+            if (stopping)
+                throw new InterruptedException("stop requested while waiting for the promotion of v" + version);
+            Thread.sleep(20);
+        }
         return p == null ? null : p.getLocation();
+    }
+
+    /** Abandons any wait in progress or to come (the trainer is stopping). */
+    void stop() {
+        stopping = true;
+        synchronized (evaluated) {
+            evaluated.notifyAll();
+        }
     }
 
     private long newestEvaluated() {

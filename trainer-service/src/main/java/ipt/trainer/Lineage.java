@@ -24,6 +24,7 @@ import java.util.Set;
 import java.util.SortedMap;
 import java.util.SplittableRandom;
 import java.util.TreeMap;
+import java.util.function.BooleanSupplier;
 import java.util.stream.Stream;
 import org.rocksdb.RocksDBException;
 import org.slf4j.Logger;
@@ -392,6 +393,16 @@ public final class Lineage implements AutoCloseable {
      */
     public Round round(int sequences, Reports reports, Map<String, Long> offsets, StepObserver observer)
             throws Exception {
+        return round(sequences, reports, offsets, observer, () -> false);
+    }
+
+    /**
+     * The same, abandoned (InterruptedException, nothing kept) before any step once {@code stop} says so; a round
+     * whose steps are done writes its checkpoint, so that its commit keeps the work.
+     */
+    public Round round(
+            int sequences, Reports reports, Map<String, Long> offsets, StepObserver observer, BooleanSupplier stop)
+            throws Exception {
         long next = version + 1;
         // The round was sized with the fraction the last one set; the reports through the last checkpoint then steer
         // it.
@@ -410,7 +421,17 @@ public final class Lineage implements AutoCloseable {
                 };
         TrainingRound.Draw draw = new TrainingRound.Draw(shares, taskAware(next));
         TrainingRound.Outcome outcome = TrainingRound.runGuarded(
-                training, this::restoreLast, config, fresh, newPerBatch, replay, draw, step, metrics, MAX_ATTEMPTS);
+                training,
+                this::restoreLast,
+                config,
+                fresh,
+                newPerBatch,
+                replay,
+                draw,
+                step,
+                metrics,
+                MAX_ATTEMPTS,
+                stop);
         training = outcome.model();
         outcome.guardEvents()
                 .forEach(e -> log.warn(

@@ -422,8 +422,13 @@ public record TrainerConfig(
 
     /** The trainer's settings, each declared once: README "The trainer" is this table ({@code ipt config
      * --markdown}). */
-    public static final Settings SETTINGS =
-            new Settings("trainer", Settings.KAFKA, Settings.STATUS_PORT, Settings.STATUS_BIND, Settings.DEVICE);
+    public static final Settings SETTINGS = new Settings(
+            "trainer",
+            Settings.KAFKA,
+            Settings.STATUS_PORT,
+            Settings.STATUS_BIND,
+            Settings.STOP_SECONDS,
+            Settings.DEVICE);
 
     static final Setting<String> LINEAGE = SETTINGS.add(Setting.of(
             "IPT_LINEAGE",

@@ -279,7 +279,7 @@ public final class TrainerService implements AutoCloseable {
         pendingOffsets.forEach((tp, o) -> offsets.put(tp.topic() + "-" + tp.partition(), o.offset()));
         // If anything from here on fails, the session ends; the next one learns from the checkpoints topic
         // whether this transaction committed, and the recovered lineage drops what the round wrote if it did not.
-        Lineage.Round round = lineage.round(sequences, championWatch, offsets, null);
+        Lineage.Round round = lineage.round(sequences, championWatch, offsets, null, () -> !loop.running());
         CheckpointPublished event = event(round);
         producer.beginTransaction();
         producer.send(Topics.CHECKPOINTS.record(config.lineage(), event));
@@ -394,9 +394,14 @@ public final class TrainerService implements AutoCloseable {
         return props;
     }
 
-    /** Stops training: a round in progress finishes first (it does not poll); nothing uncommitted is kept. */
+    /**
+     * Stops training: a round in progress is abandoned before its next step or while it waits for a report (a round
+     * whose steps are done still writes and commits its checkpoint). Nothing of an abandoned round was published: its
+     * checkpoint and its documents' offsets go out in one transaction, so a restarted trainer trains them again, once.
+     */
     @Override
     public void close() throws InterruptedException {
+        championWatch.stop();
         loop.close();
         decisions.close();
     }

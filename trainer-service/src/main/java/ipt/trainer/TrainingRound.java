@@ -10,13 +10,14 @@ import java.util.Map;
 import java.util.SortedMap;
 import java.util.SplittableRandom;
 import java.util.TreeMap;
+import java.util.function.BooleanSupplier;
 import org.rocksdb.RocksDBException;
 
 /**
  * One round: every new sequence exactly once, {@code newPerBatch} per step, the rest of each batch
  * replayed; the learning rate follows the lineage's schedule (re-warm and re-decay, or WSD). Under the
  * divergence guard ({@link #runGuarded}) a round whose loss turns non-finite or spikes is restarted from the
- * last checkpoint with the offending batch down-weighted, then skipped.
+ * last checkpoint with the offending batch down-weighted, then skipped. A round asked to stop ends at its next step.
  */
 final class TrainingRound {
     /** How a round went; {@code diverged} means its weights must not be kept, and {@code offendingStep} says where. */
@@ -70,12 +71,13 @@ final class TrainingRound {
             Draw draw,
             Step step,
             TrainerMetrics metrics,
-            int maxAttempts)
+            int maxAttempts,
+            BooleanSupplier stop)
             throws Exception {
         Map<Integer, Float> stepScale = new HashMap<>();
         List<String> events = new ArrayList<>();
         for (int attempt = 1; ; attempt++) {
-            Result result = run(model, config, fresh, newPerBatch, replay, draw, stepScale, step, metrics);
+            Result result = run(model, config, fresh, newPerBatch, replay, draw, stepScale, step, metrics, stop);
             if (!result.diverged()) return new Outcome(model, result, events);
             if (attempt == maxAttempts)
                 throw new IllegalStateException("round diverged " + maxAttempts + " times: " + result.detail());
@@ -90,7 +92,10 @@ final class TrainingRound {
         }
     }
 
-    /** One pass over the round; {@code stepScale} scales (or, at 0, skips) single steps. */
+    /**
+     * One pass over the round; {@code stepScale} scales (or, at 0, skips) single steps. Once {@code stop} says so the
+     * round is abandoned before its next step (InterruptedException): the weights it changed are never committed.
+     */
     static Result run(
             Training model,
             TrainerConfig config,
@@ -100,8 +105,9 @@ final class TrainingRound {
             Draw draw,
             Map<Integer, Float> stepScale,
             Step step,
-            TrainerMetrics metrics)
-            throws RocksDBException {
+            TrainerMetrics metrics,
+            BooleanSupplier stop)
+            throws RocksDBException, InterruptedException {
         int steps = (fresh.size() + newPerBatch - 1) / newPerBatch;
         long firstStep = model.step();
         RoundLosses losses = new RoundLosses();
@@ -110,6 +116,9 @@ final class TrainingRound {
         double lossSum = 0;
         int trained = 0;
         for (int s = 0; s < steps; s++) {
+            if (stop.getAsBoolean())
+                throw new InterruptedException(
+                        "stop requested: round abandoned before step " + (s + 1) + " of " + steps);
             float scale = stepScale.getOrDefault(s, 1f);
             if (scale == 0f) continue;
             List<Packer.Sequence> rows =

@@ -3,6 +3,7 @@ package ipt.trainer;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ipt.schemas.Decision;
@@ -11,6 +12,8 @@ import ipt.schemas.Promotion;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /** What the trainer follows of the evaluator's decisions, told as the decision follower tells them. */
@@ -97,5 +100,26 @@ class ChampionWatchTest {
         assertEquals(
                 Decision.REJECT,
                 watch.settle(0, 1, Duration.ZERO).reports().get(0).getDecision());
+    }
+
+    /** A trainer stopping ends a round's wait for a report at once, and any later wait before it begins. */
+    @Test
+    void stoppingEndsAWaitForAReportAtOnce() throws Exception {
+        ChampionWatch watch = new ChampionWatch("main");
+        CompletableFuture<Throwable> waited = CompletableFuture.supplyAsync(() -> {
+            try {
+                watch.settle(0, 1, Duration.ofMinutes(10));
+                return null;
+            } catch (InterruptedException e) {
+                return e;
+            }
+        });
+        Thread.sleep(100);
+        long asked = System.nanoTime();
+        watch.stop();
+        Throwable ended = waited.get(10, TimeUnit.SECONDS);
+        assertTrue(ended instanceof InterruptedException, String.valueOf(ended));
+        assertTrue(System.nanoTime() - asked < Duration.ofSeconds(2).toNanos());
+        assertThrows(InterruptedException.class, () -> watch.location(1, Duration.ofMinutes(10)));
     }
 }

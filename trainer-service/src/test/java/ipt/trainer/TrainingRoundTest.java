@@ -108,7 +108,8 @@ class TrainingRoundTest {
                         TrainingRound.Draw.BY_POLICY,
                         counting,
                         metrics,
-                        1)
+                        1,
+                        () -> false)
                 .model()) {
             return sizes;
         }
@@ -134,7 +135,8 @@ class TrainingRoundTest {
                     TrainingRound.Draw.BY_POLICY,
                     injecting(fresh.get(5 * 4).tokens(), Float.NaN, 1),
                     metrics,
-                    5);
+                    5,
+                    () -> false);
             try (Training model = outcome.model()) {
                 assertFalse(outcome.result().diverged());
                 assertEquals(
@@ -162,7 +164,8 @@ class TrainingRoundTest {
                     TrainingRound.Draw.BY_POLICY,
                     injecting(fresh.get(2 * 4).tokens(), Float.POSITIVE_INFINITY, 2),
                     metrics,
-                    5);
+                    5,
+                    () -> false);
             try (Training model = outcome.model()) {
                 assertEquals(
                         2, outcome.guardEvents().size(), outcome.guardEvents().toString());
@@ -184,7 +187,8 @@ class TrainingRoundTest {
                             TrainingRound.Draw.BY_POLICY,
                             (m, batch, lr, mb) -> new Training.StepResult(Float.NaN, new float[batch.length]),
                             metrics,
-                            3));
+                            3,
+                            () -> false));
         }
     }
 
@@ -203,7 +207,8 @@ class TrainingRoundTest {
                     TrainingRound.Draw.BY_POLICY,
                     injecting(fresh.get(9 * 4).tokens(), 1000f, 1),
                     metrics,
-                    5);
+                    5,
+                    () -> false);
             try (Training model = outcome.model()) {
                 assertTrue(
                         outcome.guardEvents().get(0).startsWith("loss spike 1000.000"),
@@ -211,6 +216,38 @@ class TrainingRoundTest {
                 assertEquals(1.0, guardEvents("spike", "down-weight"));
                 assertEquals(12, model.step());
             }
+        }
+    }
+
+    /** A stop asked during step 3 ends the round before step 4: no further step runs, and the round does not return. */
+    @Test
+    void aStopRequestAbandonsTheRoundAtTheNextStepBoundary() throws Exception {
+        TrainerConfig c = config();
+        List<Packer.Sequence> fresh = fresh(c);
+        int[] steps = {0};
+        TrainingRound.Step counting = (model, batch, lr, microBatches) -> {
+            steps[0]++;
+            return model.train(batch, lr, microBatches);
+        };
+        try (ReplayStore replay = ReplayStore.open(dir.resolve("replay"), 0, 1 << 20, 1);
+                Training model = Training.create(c.model(), c.train())) {
+            InterruptedException stopped = assertThrows(
+                    InterruptedException.class,
+                    () -> TrainingRound.runGuarded(
+                            model,
+                            () -> Training.create(c.model(), c.train()),
+                            c,
+                            fresh,
+                            4,
+                            replay,
+                            TrainingRound.Draw.BY_POLICY,
+                            counting,
+                            metrics,
+                            5,
+                            () -> steps[0] >= 3));
+            assertEquals("stop requested: round abandoned before step 4 of 12", stopped.getMessage());
+            assertEquals(3, steps[0]);
+            assertEquals(3, model.step());
         }
     }
 }

@@ -1,0 +1,182 @@
+package ipt.standalone;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ipt.runtime.DirectoryTree;
+import ipt.runtime.KafkaSettings;
+import ipt.schemas.AvroSerde;
+import ipt.schemas.CheckpointPublished;
+import ipt.schemas.Document;
+import ipt.schemas.Topics;
+import ipt.testsupport.EmbeddedKafka;
+import ipt.testsupport.SyntheticProse;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.junit.jupiter.api.Test;
+
+/**
+ * `ipt train` as a child process, sent SIGTERM (Process.destroy) ten steps into its second round: it abandons the
+ * round at the next step, exits 0 within IPT_STOP_SECONDS, and a restarted trainer trains every curated document as new
+ * data exactly once (counted from the committed checkpoints, as TrainerCrashIT counts).
+ */
+class GracefulStopIT {
+    private static final int DOCUMENTS = 900;
+    private static final int STOP_SECONDS = 10;
+    private static final int STEPS_PER_ROUND = 300;
+    private static final AvroSerde<Document> DOCUMENT = AvroSerde.of(Document.class);
+
+    private final Path work = Path.of("target", "graceful-stop-it").toAbsolutePath();
+
+    @Test
+    void aTrainerAskedToStopMidRoundExitsZeroInTimeAndItsSuccessorLosesAndRepeatsNothing() throws Exception {
+        DirectoryTree.delete(work);
+        Files.createDirectories(work);
+        List<SyntheticProse.Doc> docs = SyntheticProse.load().documents("graceful", DOCUMENTS, 300, 7);
+        try (EmbeddedKafka broker = EmbeddedKafka.start()) {
+            Map<String, Object> kafka = KafkaSettings.of(broker.bootstrapServers());
+            try (Admin admin = Admin.create(kafka)) {
+                Topics.ensure(admin, Topics.specs(Topics.DEFAULT_DOCUMENT_PARTITIONS), (short) 1);
+            }
+            publish(kafka, docs);
+            Path data = work.resolve("data");
+
+            Path firstLog = work.resolve("first.log");
+            Process first = trainer(data, firstLog, broker);
+            // Ten steps into round v2 (v1 took STEPS_PER_ROUND): well before its last step.
+            awaitSteps(firstLog, first, STEPS_PER_ROUND + 10);
+            long asked = System.nanoTime();
+            first.destroy(); // SIGTERM
+            assertTrue(first.waitFor(STOP_SECONDS + 5, TimeUnit.SECONDS), "still running after SIGTERM");
+            double took = (System.nanoTime() - asked) / 1e9;
+            String log = Files.readString(firstLog);
+            assertEquals(0, first.exitValue(), "exit status after SIGTERM:\n" + log);
+            assertTrue(took < STOP_SECONDS, "stopped in " + took + " s, beyond IPT_STOP_SECONDS=" + STOP_SECONDS);
+            String abandoned = TrainerCrashIT.lastLine(firstLog, "round abandoned before step");
+            assertTrue(!abandoned.isEmpty(), "SIGTERM landed mid-round:\n" + log);
+            int committedBefore = TrainerCrashIT.committed(kafka, "graceful").size();
+            System.out.printf(
+                    "SIGTERM: exit 0 in %.2f s with v1..v%d committed; %s%n",
+                    took, committedBefore, abandoned.replaceAll(".*stopped: ", ""));
+
+            Path secondLog = work.resolve("second.log");
+            Process second = trainer(data, secondLog, broker);
+            long deadline = System.nanoTime() + Duration.ofMinutes(2).toNanos();
+            while (TrainerCrashIT.committed(kafka, "graceful").values().stream()
+                            .mapToLong(CheckpointPublished::getDocuments)
+                            .sum()
+                    < DOCUMENTS) {
+                assertTrue(second.isAlive() && System.nanoTime() < deadline, "not all documents committed in time");
+                Thread.sleep(500);
+            }
+            second.destroy();
+            assertTrue(second.waitFor(STOP_SECONDS + 5, TimeUnit.SECONDS));
+            assertEquals(0, second.exitValue(), Files.readString(secondLog));
+
+            Map<Long, CheckpointPublished> committed = TrainerCrashIT.committed(kafka, "graceful");
+            List<String> trained = new ArrayList<>();
+            for (CheckpointPublished c : committed.values()) {
+                Files.readAllLines(Path.of(c.getLocation()).resolve("documents.txt"), StandardCharsets.UTF_8).stream()
+                        .filter(s -> !s.isEmpty())
+                        .forEach(trained::add);
+            }
+            List<String> topic = docs.stream().map(SyntheticProse.Doc::id).toList();
+            assertEquals(topic.size(), trained.size(), "documents trained on as new data");
+            assertEquals(new HashSet<>(topic), new HashSet<>(trained), "every curated document, each once");
+            System.out.printf(
+                    "%d documents trained once each over %d committed rounds (v%d resumed after the stop)%n",
+                    trained.size(), committed.size(), committedBefore + 1);
+        }
+    }
+
+    /** Waits until the trainer's /metrics counts {@code steps} optimizer steps. */
+    private static void awaitSteps(Path log, Process trainer, int steps) throws Exception {
+        TrainerCrashIT.awaitLog(log, "running; /metrics", trainer);
+        String port = TrainerCrashIT.lastLine(log, "running; /metrics").replaceAll(".*:(\\d+)\\s*$", "$1");
+        HttpClient http = HttpClient.newHttpClient();
+        HttpRequest metrics = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/metrics"))
+                .build();
+        Pattern counted = Pattern.compile("(?m)^ipt_trainer_steps_total\\{[^}]*\\} (\\S+)$");
+        long deadline = System.nanoTime() + Duration.ofMinutes(2).toNanos();
+        while (true) {
+            Matcher m = counted.matcher(
+                    http.send(metrics, HttpResponse.BodyHandlers.ofString()).body());
+            if (m.find() && Double.parseDouble(m.group(1)) >= steps) return;
+            assertTrue(
+                    trainer.isAlive() && System.nanoTime() < deadline,
+                    "no step " + steps + ":\n" + Files.readString(log));
+            Thread.sleep(20);
+        }
+    }
+
+    private static void publish(Map<String, Object> kafka, List<SyntheticProse.Doc> docs) {
+        try (KafkaProducer<String, byte[]> producer =
+                new KafkaProducer<>(kafka, new StringSerializer(), new ByteArraySerializer())) {
+            for (SyntheticProse.Doc d : docs) {
+                Document doc = Document.newBuilder()
+                        .setId(d.id())
+                        .setDomain(d.domain())
+                        .setText(d.text())
+                        .setSource("graceful-it")
+                        .setIngestTime(Instant.EPOCH)
+                        .setMetadata(Map.of())
+                        .build();
+                producer.send(new ProducerRecord<>(Topics.CURATED.name(), d.id(), DOCUMENT.encode(doc)));
+            }
+            producer.flush();
+        }
+    }
+
+    private static Process trainer(Path data, Path log, EmbeddedKafka broker) throws Exception {
+        ProcessBuilder command = new ProcessBuilder(
+                        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                        "-Xmx1g",
+                        "-Dai.djl.offline=true",
+                        "-Dai.djl.pytorch.num_threads=1",
+                        "-Dai.djl.pytorch.num_interop_threads=1",
+                        "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
+                        "-Dorg.slf4j.simpleLogger.log.ipt=info",
+                        "-cp",
+                        System.getProperty("java.class.path"),
+                        Ipt.class.getName(),
+                        "train")
+                .redirectErrorStream(true)
+                .redirectOutput(log.toFile());
+        Map<String, String> env = command.environment();
+        env.put("KAFKA_BOOTSTRAP_SERVERS", broker.bootstrapServers());
+        env.put("IPT_STATUS_PORT", "0");
+        env.put("IPT_STOP_SECONDS", String.valueOf(STOP_SECONDS));
+        env.put("IPT_LINEAGE", "graceful");
+        env.put("IPT_DATA_DIR", data.toString());
+        env.put("IPT_CONTEXT_LENGTH", "32");
+        env.put("IPT_D_MODEL", "32");
+        env.put("IPT_LAYERS", "1");
+        env.put("IPT_HEADS", "2");
+        // Rounds of a few seconds: a SIGTERM ten steps into one lands well before its last step.
+        env.put("IPT_STEPS_PER_ROUND", String.valueOf(STEPS_PER_ROUND));
+        env.put("IPT_BATCH_SIZE", "8");
+        // No evaluator runs: a round does not wait for reports on the last one.
+        env.put("IPT_EVALUATION_WAIT_SECONDS", "0");
+        env.put("IPT_IDLE_FLUSH_SECONDS", "2");
+        return command.start();
+    }
+}
