@@ -31,6 +31,12 @@ public interface CheckpointStore {
     /** The checkpoint at a location this store gave out, every file verified against the manifest. */
     Checkpoint open(String location) throws CheckpointException;
 
+    /**
+     * A directory the store holds (a model a lineage starts from), as a local directory: the directory itself in a
+     * directory store; in S3, the objects under the location fetched once into the local cache.
+     */
+    Path localDirectory(String location) throws IOException;
+
     /** Whether the location lies inside this store (a directory under its root, an object under its bucket prefix). */
     boolean holds(String location);
 

@@ -42,6 +42,12 @@ final class DirectoryStore implements CheckpointStore {
         return Checkpoint.open(Path.of(location));
     }
 
+    @Override
+    public Path localDirectory(String location) throws IOException {
+        if (!holds(location)) throw new IOException(location + " is outside the checkpoint store " + root);
+        return Path.of(location);
+    }
+
     /** Inside the root, also after following links: a link in the store that leads out of it does not count. */
     @Override
     public boolean holds(String location) {

@@ -102,13 +102,35 @@ final class S3Store implements CheckpointStore {
     public Checkpoint open(String location) throws CheckpointException {
         if (!holds(location))
             throw new CheckpointException(location, "outside the checkpoint store " + location(prefix));
-        String base = location.substring(("s3://" + bucket + "/").length()).replaceAll("/+$", "");
-        Path local = cache.resolve(base.substring(prefix.isEmpty() ? 0 : prefix.length() + 1));
+        String base = base(location);
+        Path local = cached(base);
         try {
             return Checkpoint.open(local); // fetched before, and still intact
         } catch (CheckpointException notHereOrDamaged) {
             return Checkpoint.open(fetch(base, local));
         }
+    }
+
+    /** Fetched once: a model directory has no manifest to tell a damaged copy, and a lineage starts from it once. */
+    @Override
+    public Path localDirectory(String location) throws IOException {
+        if (!holds(location)) throw new IOException(location + " is outside the checkpoint store " + location(prefix));
+        String base = base(location);
+        Path local = cached(base);
+        if (Files.isDirectory(local)) return local;
+        try {
+            return fetch(base, local);
+        } catch (CheckpointException e) {
+            throw new IOException(e.getMessage(), e);
+        }
+    }
+
+    private String base(String location) {
+        return location.substring(("s3://" + bucket + "/").length()).replaceAll("/+$", "");
+    }
+
+    private Path cached(String base) {
+        return cache.resolve(base.substring(prefix.isEmpty() ? 0 : prefix.length() + 1));
     }
 
     /** Downloads every object under {@code base} into a fresh directory that then replaces {@code local}. */

@@ -114,6 +114,42 @@ class S3StoreTest {
                 Map.of());
     }
 
+    /** IPT_START_FROM=s3://…: a Hugging Face directory in the store is read as a local one, fetched once. */
+    @Test
+    void aModelDirectoryInTheStoreIsFetchedOnceIntoTheCache() throws Exception {
+        try (Training model = Training.create(TinyModels.TINY, TrainConfig.defaults())) {
+            Path hf = Files.createDirectories(dir.resolve("hf"));
+            write(model, 1).writeHuggingFace(hf);
+            List<String> names = new ArrayList<>();
+            try (var files = Files.list(hf)) {
+                for (Path f : files.toList()) {
+                    names.add(f.getFileName().toString());
+                    s3.putObject(
+                            b -> b.bucket("ipt").key("deployments/prod/models/tiny/" + f.getFileName()),
+                            RequestBody.fromFile(f));
+                }
+            }
+            CheckpointStore store = store(dir.resolve("trainer-cache"));
+            Path local = store.localDirectory("s3://ipt/deployments/prod/models/tiny/");
+            for (String name : names)
+                assertArrayEquals(Files.readAllBytes(hf.resolve(name)), Files.readAllBytes(local.resolve(name)), name);
+            try (ipt.model.LanguageModel loaded = ipt.model.LanguageModel.fromHuggingFace(local, 16)) {
+                assertEquals(model.model().parameterCount(), loaded.parameterCount(), "a model directory as written");
+            }
+
+            for (String name : names) s3.deleteObject(b -> b.bucket("ipt").key("deployments/prod/models/tiny/" + name));
+            assertEquals(local, store.localDirectory("s3://ipt/deployments/prod/models/tiny"), "fetched once");
+            assertThrows(
+                    java.io.IOException.class,
+                    () -> store(dir.resolve("other-cache")).localDirectory("s3://ipt/deployments/prod/models/tiny"),
+                    "nothing under the location any more");
+            assertThrows(
+                    java.io.IOException.class,
+                    () -> store.localDirectory("s3://ipt/elsewhere/models/tiny"),
+                    "outside the store");
+        }
+    }
+
     @Test
     void aCheckpointKeptInS3OpensElsewhereBitForBit() throws Exception {
         try (Training model = Training.create(TinyModels.TINY, TrainConfig.defaults())) {

@@ -605,7 +605,9 @@ public final class Lineage implements AutoCloseable {
      * file.
      */
     private Training startingModel() throws IOException, CheckpointException {
-        Path from = config.start().from();
+        String start = config.start().from();
+        Path from =
+                start == null ? null : TrainerConfig.Start.remote(start) ? store.localDirectory(start) : Path.of(start);
         Training m;
         if (from == null) {
             m = Training.create(config.model(), config.train());

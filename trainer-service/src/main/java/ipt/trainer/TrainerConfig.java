@@ -39,16 +39,25 @@ public record TrainerConfig(
      * (config.json, safetensors and its tokenizer.json, no ipt manifest), or a TorchScript module file with the
      * HuggingFace {@code tokenizer}.json it reads text with. Ignored once the lineage has a checkpoint.
      */
-    public record Start(Path from, Path tokenizer) {
-        public static final Start FRESH = new Start(null, null);
+    public record Start(String from, Path tokenizer) {
+        public static final Start FRESH = new Start((String) null, null);
 
         public Start {
             if (from == null && tokenizer != null)
                 throw new IllegalArgumentException("a tokenizer is only for starting from a TorchScript model");
-            if (from != null && !Files.isDirectory(from) && tokenizer == null) {
+            if (from != null && !remote(from) && !Files.isDirectory(Path.of(from)) && tokenizer == null) {
                 throw new IllegalArgumentException(
                         from + " is not a checkpoint directory; a TorchScript model needs its tokenizer.json");
             }
+        }
+
+        public Start(Path from, Path tokenizer) {
+            this(from == null ? null : from.toString(), tokenizer);
+        }
+
+        /** A directory in an {@code s3://} checkpoint store, which the trainer fetches before reading it. */
+        static boolean remote(String from) {
+            return from.startsWith("s3://");
         }
     }
 
@@ -694,16 +703,20 @@ public record TrainerConfig(
             Rule.atLeast(1),
             Change.REFUSED,
             "attention heads of a new lineage's model (a Hugging Face start has its own); divides `IPT_D_MODEL`"));
-    static final Setting<Path> START_FROM = SETTINGS.add(Setting.optional(
+    static final Setting<String> START_FROM = SETTINGS.add(Setting.optional(
             "IPT_START_FROM",
-            Type.PATH,
+            Type.STRING,
             "(fresh weights)",
-            Rule.exists(),
+            new Rule<>(
+                    "must exist, or be an s3:// location in the checkpoint store",
+                    s -> Start.remote(s) || Path.of(s).toFile().exists(),
+                    Map.of()),
             Change.NEW_LINEAGE,
             "a new lineage's first weights: another lineage's checkpoint directory (weights, "
                     + "AdamW state, step and tokenizer carry over), a Hugging Face model directory (`config.json`, "
                     + "safetensors, its own `tokenizer.json`: GPT-2, Llama or Qwen2, trained in its own shape), or a "
-                    + "TorchScript file"));
+                    + "TorchScript file; a Hugging Face directory may also be in an `s3://` checkpoint store "
+                    + "(`s3://bucket/prefix/models/my-llama`), fetched once into the trainer's cache"));
     static final Setting<Path> TOKENIZER = SETTINGS.add(Setting.optional(
             "IPT_TOKENIZER",
             Type.PATH,

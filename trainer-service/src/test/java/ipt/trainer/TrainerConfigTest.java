@@ -98,6 +98,11 @@ class TrainerConfigTest {
         assertEquals(
                 new TrainerConfig.Start(dir, null),
                 TrainerConfig.fromEnv(Map.of("IPT_START_FROM", dir.toString())).start());
+        assertEquals(
+                new TrainerConfig.Start("s3://models/prefix/my-llama", null),
+                TrainerConfig.fromEnv(Map.of("IPT_START_FROM", "s3://models/prefix/my-llama"))
+                        .start(),
+                "a directory in an s3:// store, fetched when the lineage starts");
         IllegalArgumentException noTokenizer = assertThrows(
                 IllegalArgumentException.class,
                 () -> TrainerConfig.fromEnv(Map.of("IPT_START_FROM", module.toString())));
@@ -108,7 +113,8 @@ class TrainerConfigTest {
                         Map.of("IPT_START_FROM", dir.resolve("nope.pt").toString())));
         assertTrue(
                 missing.getMessage().startsWith("IPT_START_FROM=")
-                        && missing.getMessage().endsWith(": must exist"),
+                        && missing.getMessage()
+                                .endsWith(": must exist, or be an s3:// location in the checkpoint store"),
                 missing.getMessage());
         assertThrows(
                 IllegalArgumentException.class,
