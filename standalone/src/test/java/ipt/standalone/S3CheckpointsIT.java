@@ -8,7 +8,9 @@ import ipt.ingest.CurationConfig;
 import ipt.ingest.DocumentPublisher;
 import ipt.model.ByteTokenizer;
 import ipt.model.GptConfig;
+import ipt.model.LanguageModel;
 import ipt.model.TrainConfig;
+import ipt.model.Training;
 import ipt.schemas.AvroSerde;
 import ipt.schemas.CheckpointPublished;
 import ipt.schemas.Decision;
@@ -77,12 +79,19 @@ class S3CheckpointsIT {
         System.setProperty("aws.secretAccessKey", "ipt-secret");
         try {
             createBucket(endpoint, "ipt-checkpoints");
+            // The lineage starts from a Hugging Face directory in the bucket (IPT_START_FROM=s3://…), fetched once.
+            Path model = Files.createDirectories(work.resolve("gpt2"));
+            try (Training fresh = Training.create(TINY, TrainConfig.defaults())) {
+                fresh.model().writeHuggingFace(model, Long.MAX_VALUE);
+            }
+            upload(endpoint, "ipt-checkpoints", "it/models/tiny-gpt2/", model);
             String store = "s3://ipt-checkpoints/it?endpoint=" + endpoint;
             TrainerConfig trainer = TrainerConfig.of("s3", work, 0.25)
                     .withRounds(10, 8, Duration.ofSeconds(1))
                     .withPartitionWait(Duration.ofSeconds(1))
                     .withModel(TINY, TrainConfig.defaults())
-                    .withCheckpointStore(store);
+                    .withCheckpointStore(store)
+                    .with(new TrainerConfig.Start("s3://ipt-checkpoints/it/models/tiny-gpt2", null));
             EvaluatorConfig evaluator = EvaluatorConfig.of(work, 0.5, 16 * 33);
             evaluator = evaluator.withCheckpointStore(store);
             List<DemoCorpus.Text> texts = DemoCorpus.europarl("en", 60_000);
@@ -116,6 +125,11 @@ class S3CheckpointsIT {
                         .map(AvroSerde.of(EvaluationReport.class)::decode)
                         .toList();
                 assertTrue(checkpoints.size() >= 2, "rounds: " + checkpoints.size());
+                try (LanguageModel last = ipt.checkpoints.CheckpointStore.of(store, work.resolve("first"), Map.of())
+                        .open(checkpoints.get(checkpoints.size() - 1).getLocation())
+                        .model()) {
+                    assertEquals(LanguageModel.GPT2, last.architecture(), "trained from the model fetched from S3");
+                }
                 for (CheckpointPublished c : checkpoints) {
                     assertEquals(String.format("s3://ipt-checkpoints/it/s3/v%06d", c.getVersion()), c.getLocation());
                 }
@@ -151,6 +165,20 @@ class S3CheckpointsIT {
     }
 
     /** The bucket, made once S3Proxy answers. */
+    private static void upload(String endpoint, String bucket, String prefix, Path dir) throws Exception {
+        try (var s3 = software.amazon.awssdk.services.s3.S3Client.builder()
+                        .endpointOverride(URI.create(endpoint))
+                        .forcePathStyle(true)
+                        .region(software.amazon.awssdk.regions.Region.US_EAST_1)
+                        .build();
+                var files = Files.list(dir)) {
+            for (Path f : files.toList())
+                s3.putObject(
+                        b -> b.bucket(bucket).key(prefix + f.getFileName()),
+                        software.amazon.awssdk.core.sync.RequestBody.fromFile(f));
+        }
+    }
+
     private static void createBucket(String endpoint, String bucket) throws Exception {
         try (var s3 = software.amazon.awssdk.services.s3.S3Client.builder()
                 .endpointOverride(URI.create(endpoint))
