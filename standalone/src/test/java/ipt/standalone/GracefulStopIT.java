@@ -9,6 +9,7 @@ import ipt.schemas.AvroSerde;
 import ipt.schemas.CheckpointPublished;
 import ipt.schemas.Document;
 import ipt.schemas.Topics;
+import ipt.testsupport.ChildJvm;
 import ipt.testsupport.EmbeddedKafka;
 import ipt.testsupport.SyntheticProse;
 import java.net.URI;
@@ -21,6 +22,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -147,21 +149,7 @@ class GracefulStopIT {
     }
 
     private static Process trainer(Path data, Path log, EmbeddedKafka broker) throws Exception {
-        ProcessBuilder command = new ProcessBuilder(
-                        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                        "-Xmx1g",
-                        "-Dai.djl.offline=true",
-                        "-Dai.djl.pytorch.num_threads=1",
-                        "-Dai.djl.pytorch.num_interop_threads=1",
-                        "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
-                        "-Dorg.slf4j.simpleLogger.log.ipt=info",
-                        "-cp",
-                        System.getProperty("java.class.path"),
-                        Ipt.class.getName(),
-                        "train")
-                .redirectErrorStream(true)
-                .redirectOutput(log.toFile());
-        Map<String, String> env = command.environment();
+        Map<String, String> env = new HashMap<>();
         env.put("KAFKA_BOOTSTRAP_SERVERS", broker.bootstrapServers());
         env.put("IPT_STATUS_PORT", "0");
         env.put("IPT_STOP_SECONDS", String.valueOf(STOP_SECONDS));
@@ -177,6 +165,6 @@ class GracefulStopIT {
         // No evaluator runs: a round does not wait for reports on the last one.
         env.put("IPT_EVALUATION_WAIT_SECONDS", "0");
         env.put("IPT_IDLE_FLUSH_SECONDS", "2");
-        return command.start();
+        return ChildJvm.service(Ipt.class.getName(), 1024, "train").withEnv(env).start(log);
     }
 }
