@@ -456,7 +456,11 @@ public final class Lineage implements AutoCloseable {
                 loss);
     }
 
-    /** The round's checkpoint is committed: it is the one to resume from, and older replay snapshots go. */
+    /**
+     * The round's checkpoint is committed: it is the one to resume from, and older replay snapshots go, and so do the
+     * local copies of older checkpoints where the store is S3 (there they are only a cache, and kept every round they
+     * would fill the disk; a directory store's are the store's, which retention trims).
+     */
     public void committed(Round round) {
         version = round.version();
         location = round.location();
@@ -464,6 +468,11 @@ public final class Lineage implements AutoCloseable {
         trainLoss = round.trainLoss();
         pendingIds.clear();
         replay.dropSnapshotsBefore(version);
+        try {
+            store.trimCache(config.lineage(), Set.of(version), 1);
+        } catch (IOException e) {
+            log.warn("{}: could not trim the local copies of older checkpoints: {}", config.lineage(), e.getMessage());
+        }
     }
 
     /**
