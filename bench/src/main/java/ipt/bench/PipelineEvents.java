@@ -73,10 +73,6 @@ final class PipelineEvents implements AutoCloseable {
         return -1;
     }
 
-    long count(String kind) {
-        return arrivals.getOrDefault(kind, List.of()).size();
-    }
-
     @Override
     public void close() throws InterruptedException {
         running = false;

@@ -21,7 +21,7 @@ public final class Soak {
     public static void main(String[] args) throws Exception {
         double minutes = Double.parseDouble(args[0]);
         Path work = Path.of("soak-run");
-        double rate = 3;
+        double rate = 1.5;
         int retainLast = 5;
         String horizon = "10m";
         int faults = Math.max(6, (int) Math.round(minutes / 5));

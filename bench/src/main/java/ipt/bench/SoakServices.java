@@ -32,10 +32,6 @@ final class SoakServices implements AutoCloseable {
         return List.copyOf(services.keySet());
     }
 
-    Path log(String name) {
-        return services.get(name).log();
-    }
-
     /** Starts it and, when {@code ready} is given, waits for a line matching it in what this start logs. */
     void start(String name, Pattern ready, Duration timeout) throws IOException, InterruptedException {
         Service s = services.get(name);
