@@ -157,6 +157,13 @@ class S3CheckpointsIT {
                 assertTrue(
                         checkpoints.size() <= bound || held.size() < checkpoints.size(),
                         "retention deleted from the bucket: " + held + " of " + checkpoints.size());
+                // The trainer's local copies are a cache: the one it resumes from (and an L2 anchor, none here).
+                try (var local = Files.list(work.resolve("checkpoints").resolve("s3"))) {
+                    List<String> copies = local.map(p -> p.getFileName().toString())
+                            .filter(n -> n.matches("v\\d+"))
+                            .toList();
+                    assertEquals(List.of(String.format("v%06d", newest)), copies, "the trainer's local copies");
+                }
             }
         } finally {
             s3proxy.destroy();

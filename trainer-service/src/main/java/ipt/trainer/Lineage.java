@@ -464,6 +464,23 @@ public final class Lineage implements AutoCloseable {
         trainLoss = round.trainLoss();
         pendingIds.clear();
         replay.dropSnapshotsBefore(version);
+        trimLocalCopies();
+    }
+
+    /**
+     * With checkpoints in S3 the local copies are a cache: only the one to resume from and the L2 pull's anchor stay
+     * (anything else is fetched again if ever needed), so the trainer's volume does not grow with every round.
+     */
+    private void trimLocalCopies() {
+        Set<Long> keep = anchoredTo >= 0 && anchoredTo != version ? Set.of(version, anchoredTo) : Set.of(version);
+        try {
+            store.trimCache(config.lineage(), keep, 0);
+        } catch (IOException e) {
+            log.warn(
+                    "{}: could not trim local checkpoint copies ({}); trying again after the next round",
+                    config.lineage(),
+                    e.toString());
+        }
     }
 
     /**
