@@ -201,6 +201,7 @@ public final class EvaluatorService implements AutoCloseable {
         List<String> heldOut = snapshot.tasks().stream().map(Task::name).toList();
         PromotionGate.History learned =
                 PromotionGate.History.of(candidate.getDomainTokens(), heldOut, ledger.best(lineage));
+        log.info("{} v{}: judging on {} tasks", lineage, candidate.getVersion(), tasks.size());
         CheckpointAccess access = CheckpointAccess.open(store, candidate.getLocation(), candidate.getSha256());
         Judgement.Result judged = Judgement.judge(
                 lineage,

@@ -279,23 +279,8 @@ class TrainerCrashIT {
     }
 
     private Process trainer(String lineage, Path data, Path log, EmbeddedKafka broker) throws Exception {
-        ProcessBuilder command = new ProcessBuilder(
-                        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                        "-Xmx1g",
-                        "-Dai.djl.offline=true",
-                        "-Dai.djl.pytorch.num_threads=1",
-                        "-Dai.djl.pytorch.num_interop_threads=1",
-                        "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
-                        "-Dorg.slf4j.simpleLogger.log.ipt=info",
-                        "-cp",
-                        System.getProperty("java.class.path"),
-                        Ipt.class.getName(),
-                        "train")
-                .redirectErrorStream(true)
-                .redirectOutput(log.toFile());
-        Map<String, String> env = command.environment();
+        Map<String, String> env = new HashMap<>();
         env.put("KAFKA_BOOTSTRAP_SERVERS", broker.bootstrapServers());
-        env.put("IPT_STATUS_PORT", "0");
         env.put("IPT_LINEAGE", lineage);
         env.put("IPT_DATA_DIR", data.toString());
         env.put("IPT_CONTEXT_LENGTH", "32");
@@ -313,7 +298,7 @@ class TrainerCrashIT {
         // Only the end of the stream goes quiet this long, so both runs cut their rounds at the same records. No
         // partition goes without records for the default IPT_PARTITION_WAIT_SECONDS (10) before the stream's end.
         env.put("IPT_IDLE_FLUSH_SECONDS", "15");
-        return command.start();
+        return ServiceChild.start("train", env, log);
     }
 
     static void awaitLog(Path log, String pattern, Process p) throws Exception {
@@ -321,7 +306,7 @@ class TrainerCrashIT {
         while (lastLine(log, pattern).isEmpty()) {
             assertTrue(
                     p.isAlive() && System.nanoTime() < deadline,
-                    "trainer never logged /" + pattern + "/: " + Files.readString(log));
+                    "never logged /" + pattern + "/: " + Files.readString(log));
             Thread.sleep(20);
         }
     }
