@@ -1,6 +1,9 @@
 package ipt.evaluator;
 
 import ipt.schemas.ArrivalCount;
+import ipt.schemas.CheckpointPublished;
+import ipt.schemas.Decision;
+import ipt.schemas.EvaluationReport;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -14,9 +17,9 @@ import java.util.TreeMap;
  * committed a document serves it; a rollback to an older version serves nothing new, and what was served stays
  * served. Fed each checkpoint before the promotion of its version, in any order otherwise, and each more than once.
  */
-final class ServedFreshness {
+public final class ServedFreshness {
     /** {@code documents} first served {@code seconds} after the second they arrived in. */
-    record Served(double seconds, int documents) {}
+    public record Served(double seconds, int documents) {}
 
     private static final class Chain {
         /** The newest version any promotion has served (0: none yet). */
@@ -62,7 +65,24 @@ final class ServedFreshness {
                 .min();
     }
 
-    Iterable<String> lineages() {
-        return List.copyOf(lineages.keySet());
+    /**
+     * Per lineage, every document's freshness as the evaluator observes it over a whole log: {@code checkpoints} and
+     * {@code reports} each in the order they were published (reports of every decision; promotions are taken from
+     * them).
+     */
+    public static Map<String, List<Served>> overLog(
+            List<CheckpointPublished> checkpoints, List<EvaluationReport> reports) {
+        ServedFreshness account = new ServedFreshness();
+        checkpoints.forEach(c -> account.published(c.getLineage(), c.getVersion(), c.getArrivals()));
+        Map<String, List<Served>> served = new TreeMap<>();
+        for (EvaluationReport r : reports) {
+            if (r.getDecision() != Decision.PROMOTE) continue;
+            served.computeIfAbsent(r.getLineage(), l -> new ArrayList<>())
+                    .addAll(account.promoted(
+                            r.getLineage(),
+                            r.getCandidateVersion(),
+                            r.getEvaluatedAt().toEpochMilli()));
+        }
+        return served;
     }
 }

@@ -4,7 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import ipt.evaluator.ServedFreshness.Served;
 import ipt.schemas.ArrivalCount;
+import ipt.schemas.CheckpointPublished;
+import ipt.schemas.Decision;
+import ipt.schemas.EvaluationReport;
+import java.time.Instant;
 import java.util.List;
+import java.util.Map;
 import java.util.OptionalLong;
 import org.junit.jupiter.api.Test;
 
@@ -68,5 +73,45 @@ class ServedFreshnessTest {
         assertEquals(1, documents(f.promoted("main", 1, (T + 1) * 1000)));
         assertEquals(OptionalLong.of(T * 1000), f.oldestUnservedMillis("replay"));
         assertEquals(2, documents(f.promoted("replay", 1, (T + 1) * 1000)));
+    }
+
+    @Test
+    void overALogPromotionsComeFromTheReports() {
+        CheckpointPublished v1 = checkpoint(1, at(T, 2));
+        CheckpointPublished v2 = checkpoint(2, at(T + 5, 3));
+        Map<String, List<Served>> served = ServedFreshness.overLog(
+                List.of(v1, v2),
+                List.of(report(1, Decision.PROMOTE, T + 10), report(2, Decision.REJECT, T + 20),
+                        report(1, Decision.PROMOTE, T + 30)));
+        assertEquals(Map.of("main", List.of(new Served(10, 2))), served);
+    }
+
+    private static CheckpointPublished checkpoint(long version, ArrivalCount arrivals) {
+        return CheckpointPublished.newBuilder()
+                .setLineage("main")
+                .setVersion(version)
+                .setLocation("/c/v" + version)
+                .setSha256("00")
+                .setStep(version)
+                .setTokensSeen(0)
+                .setDocuments(arrivals.getDocuments())
+                .setOffsets(List.of())
+                .setTrainLoss(1)
+                .setCreatedAt(Instant.EPOCH)
+                .setArrivals(List.of(arrivals))
+                .build();
+    }
+
+    private static EvaluationReport report(long version, Decision decision, long second) {
+        return EvaluationReport.newBuilder()
+                .setLineage("main")
+                .setCandidateVersion(version)
+                .setCandidateStep(version)
+                .setTasks(List.of())
+                .setDecision(decision)
+                .setDecidingRule("manual")
+                .setReason("test")
+                .setEvaluatedAt(Instant.ofEpochSecond(second))
+                .build();
     }
 }
