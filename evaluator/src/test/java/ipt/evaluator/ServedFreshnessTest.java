@@ -81,7 +81,9 @@ class ServedFreshnessTest {
         CheckpointPublished v2 = checkpoint(2, at(T + 5, 3));
         Map<String, List<Served>> served = ServedFreshness.overLog(
                 List.of(v1, v2),
-                List.of(report(1, Decision.PROMOTE, T + 10), report(2, Decision.REJECT, T + 20),
+                List.of(
+                        report(1, Decision.PROMOTE, T + 10),
+                        report(2, Decision.REJECT, T + 20),
                         report(1, Decision.PROMOTE, T + 30)));
         assertEquals(Map.of("main", List.of(new Served(10, 2))), served);
     }

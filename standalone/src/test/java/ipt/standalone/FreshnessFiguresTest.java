@@ -11,8 +11,7 @@ class FreshnessFiguresTest {
     void percentilesAreOverDocumentsNotOverArrivalSeconds() {
         // 19 documents served after 10 s, one after 500 s: p50 10 s, p95 (the 19th of 20) still 10 s.
         assertEquals(
-                new FreshnessFigures(20, 10, 10),
-                FreshnessFigures.of(List.of(new Served(500, 1), new Served(10, 19))));
+                new FreshnessFigures(20, 10, 10), FreshnessFigures.of(List.of(new Served(500, 1), new Served(10, 19))));
         // 18 and 2: the 19th document is one of the late ones.
         assertEquals(
                 new FreshnessFigures(20, 10, 500),

@@ -235,7 +235,13 @@ class PipelineIT {
             for (Document h : heldOut)
                 assertFalse(trainedIds.contains(h.getId()), "held-out document " + h.getId() + " was trained on");
 
-            assertFreshness(kafkaProps, checkpoints, reports, sentAt, ackedAt, pipeline.statusPorts().get("evaluator"));
+            assertFreshness(
+                    kafkaProps,
+                    checkpoints,
+                    reports,
+                    sentAt,
+                    ackedAt,
+                    pipeline.statusPorts().get("evaluator"));
         }
     }
 
@@ -312,8 +318,7 @@ class PipelineIT {
     }
 
     private static double metric(String exposition, String name) {
-        java.util.regex.Matcher m = java.util.regex.Pattern.compile(
-                        "(?m)^" + name + "\\{lineage=\"it\"\\} (\\S+)$")
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?m)^" + name + "\\{lineage=\"it\"\\} (\\S+)$")
                 .matcher(exposition);
         assertTrue(m.find(), name + " exported");
         return Double.parseDouble(m.group(1));
