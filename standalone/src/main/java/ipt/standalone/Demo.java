@@ -234,7 +234,7 @@ final class Demo {
         Path html = work.resolve("report.html");
         report.write(html, phaseEnds);
         printForgetting(report);
-        printFreshness(ServedFreshness.overLog(checkpoints, reports));
+        printFreshness(checkpoints, ServedFreshness.overLog(checkpoints, reports));
         continuations.print(out);
         out.printf("%nreport: %s%ndone in %.0f s%n", html, (System.nanoTime() - started) / 1e9);
         return 0;
@@ -290,14 +290,30 @@ final class Demo {
         return last;
     }
 
-    /** Per lineage, what ipt_freshness_seconds observed over the run, as exact percentiles. */
-    private void printFreshness(Map<String, List<ServedFreshness.Served>> served) {
+    /**
+     * Per lineage, what ipt_freshness_seconds observed over the run, as exact percentiles, and how many documents its
+     * checkpoints trained on that no champion serves at the end.
+     */
+    private void printFreshness(
+            List<CheckpointPublished> checkpoints, Map<String, List<ServedFreshness.Served>> served) {
         out.printf("%nfreshness = from a document's arrival on ipt.documents.raw to the promotion of the first "
                 + "champion that trained on it%n");
-        out.printf("%-14s%12s%10s%10s%n", "lineage", "documents", "p50", "p95");
-        served.forEach((lineage, s) -> {
-            FreshnessFigures f = FreshnessFigures.of(s);
-            out.printf(Locale.ROOT, "%-14s%12d%9.0fs%9.0fs%n", lineage, f.documents(), f.p50(), f.p95());
+        out.printf("%-14s%12s%10s%10s%12s%n", "lineage", "served", "p50", "p95", "not served");
+        Map<String, Long> trained = checkpoints.stream()
+                .collect(Collectors.groupingBy(
+                        CheckpointPublished::getLineage,
+                        java.util.TreeMap::new,
+                        Collectors.summingLong(CheckpointPublished::getDocuments)));
+        trained.forEach((lineage, documents) -> {
+            FreshnessFigures f = FreshnessFigures.of(served.getOrDefault(lineage, List.of()));
+            out.printf(
+                    Locale.ROOT,
+                    "%-14s%12d%9.0fs%9.0fs%12d%n",
+                    lineage,
+                    f.documents(),
+                    f.p50(),
+                    f.p95(),
+                    documents - f.documents());
         });
     }
 
