@@ -185,12 +185,19 @@ public final class DashboardRun implements AutoCloseable {
             String name = labels.remove("alertname");
             labels.remove("alertstate");
             labels.remove("__name__");
-            JsonNode values = s.get("values");
-            out.add(new FiredAlert(
-                    name,
-                    labels,
-                    values.get(0).get(0).asLong(),
-                    values.get(values.size() - 1).get(0).asLong()));
+            // One row per stretch of firing: an alert that resolved and fired again has a gap between them.
+            long from = -1;
+            long to = -1;
+            for (JsonNode v : s.get("values")) {
+                long t = v.get(0).asLong();
+                if (from >= 0 && t - to > scrapeSeconds) {
+                    out.add(new FiredAlert(name, labels, from, to));
+                    from = -1;
+                }
+                if (from < 0) from = t;
+                to = t;
+            }
+            if (from >= 0) out.add(new FiredAlert(name, labels, from, to));
         }
         out.sort(java.util.Comparator.comparingLong(FiredAlert::from));
         return out;
@@ -210,7 +217,7 @@ public final class DashboardRun implements AutoCloseable {
                 .append(", ")
                 .append(ended - started)
                 .append(" s. Rate panels: their sum over the run against the counter's total at the end (10%); gauge ")
-                .append("panels: each series at the last scrape against what the demo printed, else the service's own ")
+                .append("panels: each series' last point against what the demo printed, else the service's own ")
                 .append("last /metrics. ")
                 .append(agree)
                 .append(" of ")
