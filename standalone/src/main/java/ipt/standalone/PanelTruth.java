@@ -15,8 +15,9 @@ import java.util.regex.Pattern;
  * consecutive windows ending at the run's last scrape and compared with the counter's final total as the services
  * exported it (within 10%). Any other query must be a gauge selector (times or divided by a constant): each of its
  * series' last point in the run is compared with the truth for that series (the demo's printed figures where it prints
- * them, else the services' own last /metrics), and a series on only one side disagrees. A query of no known shape
- * is reported as unchecked, which disagrees too, so a new panel cannot escape the check.
+ * them, else the services' own last /metrics), and a series on only one side disagrees: every series of the metric
+ * must be on the panel, so one selecting the champion's forgetting alone fails. A query of no known shape is reported
+ * as unchecked, which disagrees too, so a new panel cannot escape the check.
  */
 final class PanelTruth {
     /** A known value of one exported series and where it was read. */
@@ -37,11 +38,15 @@ final class PanelTruth {
     private final long started;
     private final long lastScrape;
     private final List<MetricSample> exported;
+    private final long settled;
+    private final List<MetricSample> atSettled;
     private final List<Truth> printed;
 
     /**
      * @param rateWindow seconds $__rate_interval stands for (Grafana's: 4 scrape intervals)
-     * @param exported every service's last /metrics, as read directly
+     * @param exported every service's last /metrics, as read directly: the counters' totals
+     * @param settled when the run's work was done and before the services stopped (epoch seconds)
+     * @param atSettled every service's /metrics as read directly then: the gauges' truth
      * @param printed figures the demo printed: for the metrics they cover they replace the services' own values
      */
     PanelTruth(
@@ -50,12 +55,16 @@ final class PanelTruth {
             long started,
             long lastScrape,
             List<MetricSample> exported,
+            long settled,
+            List<MetricSample> atSettled,
             List<Truth> printed) {
         this.api = api;
         this.rateWindow = rateWindow;
         this.started = started;
         this.lastScrape = lastScrape;
         this.exported = exported;
+        this.settled = settled;
+        this.atSettled = atSettled;
         this.printed = printed;
     }
 
@@ -140,7 +149,7 @@ final class PanelTruth {
                 agrees);
     }
 
-    /** Each series of a gauge panel at the last scrape against the truth for the same series. */
+    /** Each series of a gauge panel when the run settled against the truth for the same series. */
     private List<Row> gauge(String title, Matcher gauge) throws IOException, InterruptedException {
         Selector selector = Selector.allIn(gauge.group(1)).get(0);
         double factor = gauge.group(2) == null
@@ -150,18 +159,21 @@ final class PanelTruth {
                         : 1 / Double.parseDouble(gauge.group(3));
         boolean fromDemo = printed.stream().anyMatch(t -> t.sample().name().equals(selector.metric()));
         Map<Map<String, String>, Truth> truths = new TreeMap<>(PanelTruth::compare);
+        // Every series of the metric, whatever the panel selects: one it filters out is a series nobody sees.
         if (fromDemo) {
             for (Truth t : printed)
-                if (selector.matches(t.sample())) truths.put(t.sample().labels(), t);
+                if (t.sample().name().equals(selector.metric()))
+                    truths.put(t.sample().labels(), t);
         } else {
-            for (MetricSample s : exported)
-                if (selector.matches(s)) truths.put(s.labels(), new Truth(s, "services' /metrics at the end"));
+            for (MetricSample s : atSettled)
+                if (s.name().equals(selector.metric()))
+                    truths.put(s.labels(), new Truth(s, "services' /metrics when settled"));
         }
         Map<Map<String, String>, Double> shown = new TreeMap<>(PanelTruth::compare);
-        // Each series' last point: services stop one after another at the end, so one instant misses the first ones.
-        String last = "last_over_time(" + gauge.group(1) + "[" + (lastScrape - started + 60) + "s])"
+        // Each series' last point by then: a series that stopped earlier (a lineage's last round) still counts.
+        String last = "last_over_time(" + gauge.group(1) + "[" + (settled - started + 60) + "s])"
                 + (gauge.group(2) == null ? "" : " " + gauge.group(2) + " " + gauge.group(3));
-        for (JsonNode series : api.query(last, lastScrape)) {
+        for (JsonNode series : api.query(last, settled)) {
             Map<String, String> labels = new TreeMap<>();
             series.get("metric")
                     .fields()

@@ -90,6 +90,8 @@ class DashboardIT {
                                     && r.series().startsWith("ipt_evaluator_forgetting")),
                     "the latest candidate's forgetting is shown and checked");
 
+            brokenPanelsDisagree(run);
+
             List<String> unknown = new ArrayList<>();
             for (String selector : ruleSelectors()) unknown.addAll(unscraped(api, selector, run.ended(), range));
             assertEquals(List.of(), unknown, "alert rules select series or label values the services never exported");
@@ -112,6 +114,38 @@ class DashboardIT {
 
             rulesFireOnTheServicesRealSeries(run.expositions(), rules);
         }
+    }
+
+    /**
+     * The check can fail: the issue's two wrong panels put back into a copy of the dashboard disagree with this run's
+     * truth. Ingest documents/s as a plain rate() (a series born at its whole value between two scrapes, as the Java
+     * phase's documents are, shows 0), and forgetting of the champion alone (the candidate's series not shown).
+     */
+    private static void brokenPanelsDisagree(DashboardRun run) throws Exception {
+        JsonNode broken = run.dashboard();
+        for (JsonNode panel : broken.get("panels")) {
+            String title = panel.get("title").asText();
+            if (title.startsWith("Ingest API: documents/s"))
+                ((com.fasterxml.jackson.databind.node.ObjectNode)
+                                panel.get("targets").get(0))
+                        .put("expr", "sum by (outcome) (rate(ipt_ingest_documents_total[$__rate_interval]))");
+            if (title.startsWith("Forgetting per task"))
+                ((com.fasterxml.jackson.databind.node.ObjectNode)
+                                panel.get("targets").get(0))
+                        .put("expr", "ipt_evaluator_forgetting{model=\"champion\", lineage=~\"$lineage\"}");
+        }
+        List<PanelTruth.Row> off =
+                run.truth(broken).stream().filter(r -> !r.agrees()).toList();
+        off.forEach(r -> System.out.println("broken copy: " + r));
+        assertTrue(
+                off.stream().anyMatch(r -> r.panel().startsWith("Ingest API: documents/s")),
+                "a rate() panel missing born series disagrees: " + off);
+        assertTrue(
+                off.stream()
+                        .anyMatch(r -> r.panel().startsWith("Forgetting per task")
+                                && r.series().contains("model=candidate")
+                                && r.shown().equals("not shown")),
+                "a forgetting panel without the candidate disagrees: " + off);
     }
 
     /**
