@@ -29,6 +29,9 @@ final class PanelTruth {
     private static final Pattern COUNTER = Pattern.compile("(ipt_[a-z_]+(?:_total|_count))");
     private static final Pattern GAUGE =
             Pattern.compile("^\\s*((?:ipt_[a-z_]+)(?:\\{[^}]*})?)\\s*(?:([*/])\\s*([0-9.eE+-]+))?\\s*$");
+    /** The born-aware panels' window: what a counter gained since the same time one window before. */
+    private static final Pattern BORN_AWARE = Pattern.compile("offset (\\d+)([mh])");
+
     private static final double RATE_TOLERANCE = 0.10;
     /** Printed figures have 4 decimals. */
     private static final double GAUGE_TOLERANCE = 6e-4;
@@ -100,17 +103,18 @@ final class PanelTruth {
                     .replace("by (le, ", "by (")
                     .replace("sum by (le) ", "sum ");
         }
-        boolean rated = query.contains("offset 1m") || query.contains("rate(") || query.contains("increase(");
+        boolean rated = BORN_AWARE.matcher(query).find() || query.contains("rate(") || query.contains("increase(");
         return rated && COUNTER.matcher(query).find() ? query : null;
     }
 
     /** The panel summed over consecutive windows that end at the last scrape, against the counter's final total. */
     private Row rate(String title, String query) throws IOException, InterruptedException {
-        int window; // seconds: the born-aware panels' fixed minute, or $__rate_interval as filled here
+        int window; // seconds: the born-aware panels' fixed window (a minute, an hour), or $__rate_interval as filled
         boolean perSecond;
-        if (query.contains("offset 1m")) {
-            window = 60;
-            perSecond = query.strip().endsWith("/ 60");
+        Matcher bornAware = BORN_AWARE.matcher(query);
+        if (bornAware.find()) {
+            window = Integer.parseInt(bornAware.group(1)) * (bornAware.group(2).equals("h") ? 3600 : 60);
+            perSecond = query.strip().endsWith("/ " + window);
         } else {
             window = rateWindow;
             perSecond = query.contains("rate(");
@@ -189,9 +193,12 @@ final class PanelTruth {
             Double value = shown.get(labels);
             Truth truth = truths.get(labels);
             Double expected = truth == null ? null : truth.sample().value() * factor;
-            boolean agrees = value != null
-                    && expected != null
-                    && Math.abs(value - expected) <= Math.max(GAUGE_TOLERANCE, 1e-6 * Math.abs(expected));
+            // An age grows a second each second, and Prometheus's last scrape before the settled moment and the
+            // direct read then are up to a scrape interval apart (a quarter of the rate window, at most).
+            double tolerance = selector.metric().endsWith("_age_seconds")
+                    ? rateWindow / 4.0 + 1
+                    : Math.max(GAUGE_TOLERANCE, 1e-6 * Math.abs(expected == null ? 0 : expected));
+            boolean agrees = value != null && expected != null && Math.abs(value - expected) <= tolerance;
             rows.add(new Row(
                     title,
                     selector.metric() + labels,
