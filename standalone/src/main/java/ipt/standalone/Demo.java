@@ -1,6 +1,7 @@
 package ipt.standalone;
 
 import ipt.evaluator.EvaluatorConfig;
+import ipt.evaluator.ServedFreshness;
 import ipt.evaluator.Stall;
 import ipt.ingest.CurationConfig;
 import ipt.ingest.DocumentPublisher;
@@ -8,9 +9,12 @@ import ipt.ingest.DocumentSink;
 import ipt.ingest.HttpDocumentSink;
 import ipt.model.GptConfig;
 import ipt.runtime.DirectoryTree;
+import ipt.runtime.TopicReader;
+import ipt.schemas.CheckpointPublished;
 import ipt.schemas.Document;
 import ipt.schemas.EvaluationReport;
 import ipt.schemas.TaskResult;
+import ipt.schemas.Topics;
 import ipt.testsupport.DemoCorpus;
 import ipt.testsupport.EmbeddedKafka;
 import ipt.trainer.TrainerConfig;
@@ -154,6 +158,7 @@ final class Demo {
         Table table = new Table(out);
         List<LossReport.PhaseEnd> phaseEnds = new ArrayList<>();
         List<EvaluationReport> reports;
+        List<CheckpointPublished> checkpoints;
         ChampionContinuations continuations;
         try (EmbeddedKafka kafka = EmbeddedKafka.start(work.resolve("kafka"), EmbeddedKafka.freePort(), false);
                 LocalPipeline pipeline = new LocalPipeline(
@@ -216,6 +221,9 @@ final class Demo {
                         (System.nanoTime() - phaseStarted) / 1e9));
             }
             reports = evaluations.reports();
+            checkpoints = TopicReader.readAll(pipeline.kafka(), Topics.CHECKPOINTS.name()).stream()
+                    .map(Topics.CHECKPOINTS::value)
+                    .toList();
             continuations = ChampionContinuations.of(
                     pipeline.kafka(),
                     evaluator.store(Map.of()),
@@ -226,6 +234,7 @@ final class Demo {
         Path html = work.resolve("report.html");
         report.write(html, phaseEnds);
         printForgetting(report);
+        printFreshness(checkpoints, ServedFreshness.overLog(checkpoints, reports));
         continuations.print(out);
         out.printf("%nreport: %s%ndone in %.0f s%n", html, (System.nanoTime() - started) / 1e9);
         return 0;
@@ -279,6 +288,33 @@ final class Demo {
         Map<String, Long> last = new HashMap<>();
         reports.forEach(r -> last.merge(r.getLineage(), r.getCandidateVersion(), Math::max));
         return last;
+    }
+
+    /**
+     * Per lineage, what ipt_freshness_seconds observed over the run, as exact percentiles, and how many documents its
+     * checkpoints trained on that no champion serves at the end.
+     */
+    private void printFreshness(
+            List<CheckpointPublished> checkpoints, Map<String, List<ServedFreshness.Served>> served) {
+        out.printf("%nfreshness = from a document's arrival on ipt.documents.raw to the promotion of the first "
+                + "champion that trained on it%n");
+        out.printf("%-14s%12s%10s%10s%12s%n", "lineage", "served", "p50", "p95", "not served");
+        Map<String, Long> trained = checkpoints.stream()
+                .collect(Collectors.groupingBy(
+                        CheckpointPublished::getLineage,
+                        java.util.TreeMap::new,
+                        Collectors.summingLong(CheckpointPublished::getDocuments)));
+        trained.forEach((lineage, documents) -> {
+            FreshnessFigures f = FreshnessFigures.of(served.getOrDefault(lineage, List.of()));
+            out.printf(
+                    Locale.ROOT,
+                    "%-14s%12d%9.0fs%9.0fs%12d%n",
+                    lineage,
+                    f.documents(),
+                    f.p50(),
+                    f.p95(),
+                    documents - f.documents());
+        });
     }
 
     private void printForgetting(LossReport report) {

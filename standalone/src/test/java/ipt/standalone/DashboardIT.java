@@ -133,6 +133,7 @@ class DashboardIT {
                     ratePanelsOffTheirCounters(api, panelQueries, started, lastScrape(api, started, ended)),
                     "rate panels vs counters");
             assertChampionVersionsAsTheDemoPrinted(panels, demoOut.toString());
+            assertFreshnessAsTheDemoPrinted(api, lastScrape(api, started, ended), demoOut.toString());
             List<String> unknown = new ArrayList<>();
             for (String selector : ruleSelectors()) unknown.addAll(unscraped(api, selector, ended, range));
             assertEquals(List.of(), unknown, "alert rules select series or label values the services never exported");
@@ -244,6 +245,70 @@ class DashboardIT {
             lineages++;
         }
         assertEquals(2, lineages, "both lineages' last phase lines:\n" + demoOut);
+    }
+
+    /**
+     * The freshness panel's p50 and p95 per lineage at the last scrape (the whole run is inside its hour) lie in the
+     * histogram bucket that holds the exact percentile the demo printed from the log: the panel reads what the
+     * evaluator observed, each document once.
+     */
+    private static void assertFreshnessAsTheDemoPrinted(String api, long at, String demoOut) throws Exception {
+        double[] bounds = {
+            0,
+            1,
+            5,
+            15,
+            30,
+            60,
+            120,
+            300,
+            600,
+            1200,
+            1800,
+            3600,
+            7200,
+            14400,
+            28800,
+            43200,
+            86400,
+            172800,
+            345600,
+            604800,
+            Double.POSITIVE_INFINITY
+        };
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile(
+                        "(?m)^(\\S+)\\s+\\d+\\s+(\\d+)s\\s+(\\d+)s\\s+\\d+$")
+                .matcher(demoOut.substring(demoOut.indexOf("\nfreshness = ")));
+        Map<String, double[]> printed = new LinkedHashMap<>();
+        while (m.find())
+            printed.put(m.group(1), new double[] {Double.parseDouble(m.group(2)), Double.parseDouble(m.group(3))});
+        assertEquals(2, printed.size(), "both lineages' freshness lines:\n" + demoOut);
+        JsonNode panel = null;
+        for (JsonNode p : JSON.readTree(
+                        DeployMonitoringTest.DEPLOY.resolve("grafana/ipt.json").toFile())
+                .get("panels")) if (p.get("title").asText().startsWith("Freshness of what is served")) panel = p;
+        assertTrue(panel != null, "the freshness panel");
+        for (int q = 0; q < 2; q++) {
+            String query = filled(panel.get("targets").get(q).get("expr").asText());
+            Map<String, Double> drawn = new LinkedHashMap<>();
+            for (JsonNode series :
+                    get(api + "query?query=" + encode(query) + "&time=" + at).get("result"))
+                drawn.put(
+                        series.get("metric").get("lineage").asText(),
+                        series.get("value").get(1).asDouble());
+            for (Map.Entry<String, double[]> e : printed.entrySet()) {
+                double exact = e.getValue()[q]; // printed to the second
+                int hi = 0;
+                while (bounds[hi] < exact + 0.5) hi++;
+                int lo = hi;
+                while (lo > 0 && bounds[lo - 1] >= exact - 0.5) lo--;
+                Double value = drawn.get(e.getKey());
+                assertTrue(
+                        value != null && bounds[Math.max(lo - 1, 0)] <= value && value <= bounds[hi],
+                        "%s p%s: the panel drew %s, the demo printed %.0f s"
+                                .formatted(e.getKey(), q == 0 ? "50" : "95", value, exact));
+            }
+        }
     }
 
     /** Every metric selector in deploy/prometheus/alerts.yml, as written. */
