@@ -233,7 +233,7 @@ final class Demo {
         LossReport report = new LossReport(reports);
         Path html = work.resolve("report.html");
         report.write(html, phaseEnds);
-        printForgetting(report);
+        printForgetting(report, reports);
         printFreshness(checkpoints, ServedFreshness.overLog(checkpoints, reports));
         continuations.print(out);
         out.printf("%nreport: %s%ndone in %.0f s%n", html, (System.nanoTime() - started) / 1e9);
@@ -317,32 +317,45 @@ final class Demo {
         });
     }
 
-    private void printForgetting(LossReport report) {
-        Map<String, Map<String, Double>> f = report.forgetting();
+    /**
+     * Forgetting of what is served (the champion) and of what is being trained (the latest candidate) side by side,
+     * labelled: a lineage whose candidates are rejected keeps a champion that forgets nothing while its training
+     * forgets. The dashboard's forgetting and transfer panels show the same figures (DashboardRun checks them).
+     */
+    private void printForgetting(LossReport report, List<EvaluationReport> reports) {
+        Map<String, Map<String, Double>> served = report.forgetting();
+        Map<String, Map<String, Double>> trained = report.candidateForgetting();
         Map<String, Map<String, Double>> last = report.finalLoss();
-        out.printf("%nforgetting F = the final champion's held-out loss − the lowest any champion had "
-                + "(nats/token), final loss in brackets%n");
-        out.printf("%-14s", "domain");
-        f.keySet().forEach(l -> out.printf("%22s", l));
-        out.println();
-        f.values().stream()
-                .flatMap(m -> m.keySet().stream())
-                .distinct()
-                .sorted()
-                .forEach(task -> {
-                    out.printf("%-14s", task);
-                    f.forEach((lineage, values) -> out.printf(
-                            Locale.ROOT,
-                            "%22s",
-                            values.containsKey(task)
-                                    ? String.format(
-                                            Locale.ROOT,
-                                            "%+.3f (%.3f)",
-                                            values.get(task),
-                                            last.get(lineage).get(task))
-                                    : ""));
-                    out.println();
-                });
+        Map<String, Map<String, Double>> bwt = report.backwardTransfer();
+        out.printf(
+                "%nforgetting F = held-out loss now − the lowest any champion had (nats/token), loss now in brackets;"
+                        + " served: the champion, trained: the latest candidate%n");
+        out.printf("%-10s %-16s %20s %20s%n", "lineage", "task", "served F (loss)", "trained F");
+        served.forEach((lineage, tasks) -> {
+            tasks.forEach((task, f) -> out.printf(
+                    Locale.ROOT,
+                    "%-10s %-16s %20s %20s%n",
+                    lineage,
+                    task,
+                    String.format(
+                            Locale.ROOT, "%+.4f (%.4f)", f, last.get(lineage).get(task)),
+                    signed(trained.getOrDefault(lineage, Map.of()).get(task))));
+            EvaluationReport lastReport = reports.stream()
+                    .filter(r -> r.getLineage().equals(lineage))
+                    .reduce((a, b) -> b)
+                    .orElseThrow();
+            out.printf(
+                    Locale.ROOT,
+                    "%-10s backward transfer: served %s, trained %s; forward transfer %s%n",
+                    lineage,
+                    signed(bwt.getOrDefault(lineage, Map.of()).get("served")),
+                    signed(bwt.getOrDefault(lineage, Map.of()).get("trained")),
+                    signed(lastReport.getForwardTransfer()));
+        });
+    }
+
+    private static String signed(Double value) {
+        return value == null ? "-" : String.format(Locale.ROOT, "%+.4f", value);
     }
 
     /** One row per domain for every evaluation, as the reports arrive. */
