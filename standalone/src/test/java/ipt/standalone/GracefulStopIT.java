@@ -10,6 +10,7 @@ import ipt.schemas.CheckpointPublished;
 import ipt.schemas.Document;
 import ipt.schemas.EvaluationReport;
 import ipt.schemas.Topics;
+import ipt.testsupport.ChildJvm;
 import ipt.testsupport.EmbeddedKafka;
 import ipt.testsupport.SyntheticProse;
 import java.net.URI;
@@ -147,6 +148,7 @@ class GracefulStopIT {
     private static Process trainer(Path data, Path log, EmbeddedKafka broker) throws Exception {
         Map<String, String> env = new HashMap<>();
         env.put("KAFKA_BOOTSTRAP_SERVERS", broker.bootstrapServers());
+        env.put("IPT_STATUS_PORT", "0");
         env.put("IPT_STOP_SECONDS", String.valueOf(STOP_SECONDS));
         env.put("IPT_LINEAGE", "graceful");
         env.put("IPT_DATA_DIR", data.toString());
@@ -160,7 +162,7 @@ class GracefulStopIT {
         // No evaluator runs: a round does not wait for reports on the last one.
         env.put("IPT_EVALUATION_WAIT_SECONDS", "0");
         env.put("IPT_IDLE_FLUSH_SECONDS", "2");
-        return ServiceChild.start("train", env, log);
+        return ChildJvm.service(Ipt.class.getName(), 1024, "train").withEnv(env).start(log);
     }
 
     /**
@@ -203,12 +205,15 @@ class GracefulStopIT {
 
             Map<String, String> env = new HashMap<>();
             env.put("KAFKA_BOOTSTRAP_SERVERS", broker.bootstrapServers());
+            env.put("IPT_STATUS_PORT", "0");
             env.put("IPT_STOP_SECONDS", String.valueOf(STOP_SECONDS));
             env.put("IPT_DATA_DIR", dir.resolve("evaluator").toString());
             env.put("IPT_CHECKPOINT_STORE", data.resolve("checkpoints").toString());
             env.put("IPT_HELDOUT_TOKENS_PER_DOMAIN", String.valueOf(TASK_BYTES));
+            ChildJvm evaluator =
+                    ChildJvm.service(Ipt.class.getName(), 1024, "evaluate").withEnv(env);
             Path firstLog = dir.resolve("evaluator-first.log");
-            Process first = ServiceChild.start("evaluate", env, firstLog);
+            Process first = evaluator.start(firstLog);
             TrainerCrashIT.awaitLog(firstLog, "judging on " + TASKS + " tasks", first);
             // A decision here takes about 5 s, the first of them opening and verifying the checkpoint: 2 s in, the
             // SIGTERM lands between tasks.
@@ -227,7 +232,7 @@ class GracefulStopIT {
                     "SIGTERM: evaluator exit 0 in %.2f s; %s%n", took, abandoned.replaceAll(".*stopped: ", ""));
 
             Path secondLog = dir.resolve("evaluator-second.log");
-            Process second = ServiceChild.start("evaluate", env, secondLog);
+            Process second = evaluator.start(secondLog);
             deadline = System.nanoTime() + Duration.ofMinutes(3).toNanos();
             while (reports(kafka).size() < checkpoints.size()) {
                 assertTrue(second.isAlive() && System.nanoTime() < deadline, Files.readString(secondLog));

@@ -13,6 +13,7 @@ import ipt.schemas.AvroSerde;
 import ipt.schemas.CheckpointPublished;
 import ipt.schemas.Document;
 import ipt.schemas.Topics;
+import ipt.testsupport.ChildJvm;
 import ipt.testsupport.EmbeddedKafka;
 import ipt.testsupport.SyntheticProse;
 import ipt.trainer.ReplayStore;
@@ -287,6 +288,7 @@ class TrainerCrashIT {
     private Process trainer(String lineage, Path data, Path log, EmbeddedKafka broker) throws Exception {
         Map<String, String> env = new HashMap<>();
         env.put("KAFKA_BOOTSTRAP_SERVERS", broker.bootstrapServers());
+        env.put("IPT_STATUS_PORT", "0");
         env.put("IPT_LINEAGE", lineage);
         env.put("IPT_DATA_DIR", data.toString());
         env.put("IPT_CONTEXT_LENGTH", "32");
@@ -304,7 +306,7 @@ class TrainerCrashIT {
         // Only the end of the stream goes quiet this long, so both runs cut their rounds at the same records. No
         // partition goes without records for the default IPT_PARTITION_WAIT_SECONDS (10) before the stream's end.
         env.put("IPT_IDLE_FLUSH_SECONDS", "15");
-        return ServiceChild.start("train", env, log);
+        return ChildJvm.service(Ipt.class.getName(), 1024, "train").withEnv(env).start(log);
     }
 
     static void awaitLog(Path log, String pattern, Process p) throws Exception {
@@ -312,7 +314,7 @@ class TrainerCrashIT {
         while (lastLine(log, pattern).isEmpty()) {
             assertTrue(
                     p.isAlive() && System.nanoTime() < deadline,
-                    "never logged /" + pattern + "/: " + Files.readString(log));
+                    "trainer never logged /" + pattern + "/: " + Files.readString(log));
             Thread.sleep(20);
         }
     }

@@ -1,0 +1,198 @@
+package ipt.bench;
+
+import ipt.checkpoints.CheckpointStore;
+import ipt.schemas.CheckpointPublished;
+import ipt.schemas.Decision;
+import ipt.schemas.EvaluationReport;
+import ipt.schemas.PartitionOffset;
+import ipt.schemas.Promotion;
+import ipt.schemas.Topics;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+
+/**
+ * The soak's exact accounting, from the topics (read_committed) once every service stopped:
+ *
+ * <ul>
+ *   <li>every acknowledged document came out of curation exactly once (curated, held out or rejected);
+ *   <li>per lineage, the committed checkpoints are v1..vN, each once; their offsets only move forward and each one's
+ *       document count is the number of curated records between its offsets and the previous one's, so every curated
+ *       record is trained on as new data exactly once; the checkpoints the store still holds list exactly those
+ *       documents (documents.txt);
+ *   <li>every committed checkpoint is judged exactly once on ipt.evaluations, and nothing else is judged;
+ *   <li>every promotion names a checkpoint the gate decided to promote.
+ * </ul>
+ */
+final class SoakAccounting {
+    /** What was counted, and what did not add up (empty when everything did). */
+    record Result(List<String> lines, List<String> failures) {
+        boolean ok() {
+            return failures.isEmpty();
+        }
+    }
+
+    private record Curated(int partition, long offset, String id) {}
+
+    private final List<String> lines = new ArrayList<>();
+    private final List<String> failures = new ArrayList<>();
+
+    private SoakAccounting() {}
+
+    static Result check(
+            Map<String, Object> kafka, Set<String> acknowledged, List<String> lineages, CheckpointStore store)
+            throws Exception {
+        SoakAccounting a = new SoakAccounting();
+        List<Curated> curated = a.curation(kafka, acknowledged);
+        Map<String, Map<Long, CheckpointPublished>> checkpoints = new HashMap<>();
+        for (String lineage : lineages) checkpoints.put(lineage, a.lineage(kafka, lineage, curated, store));
+        Set<String> blessed = a.evaluations(kafka, checkpoints);
+        a.promotions(kafka, blessed);
+        return new Result(List.copyOf(a.lines), List.copyOf(a.failures));
+    }
+
+    private void fail(String what) {
+        failures.add(what);
+    }
+
+    private List<Curated> curation(Map<String, Object> kafka, Set<String> acknowledged) {
+        List<Curated> curated = new ArrayList<>();
+        Map<String, Integer> outputs = new HashMap<>();
+        for (ConsumerRecord<String, byte[]> r : TopicRecords.all(kafka, Topics.CURATED.name())) {
+            String id = Topics.CURATED.value(r).getId();
+            curated.add(new Curated(r.partition(), r.offset(), id));
+            outputs.merge(id, 1, Integer::sum);
+        }
+        int heldOut = 0;
+        for (ConsumerRecord<String, byte[]> r : TopicRecords.all(kafka, Topics.HELDOUT.name())) {
+            outputs.merge(Topics.HELDOUT.value(r).getId(), 1, Integer::sum);
+            heldOut++;
+        }
+        int rejected = 0;
+        for (ConsumerRecord<String, byte[]> r : TopicRecords.all(kafka, Topics.REJECTED.name())) {
+            String id = Topics.REJECTED.value(r).getDocumentId();
+            outputs.merge(id == null ? "?" : id, 1, Integer::sum);
+            rejected++;
+        }
+        long lost = acknowledged.stream().filter(id -> !outputs.containsKey(id)).count();
+        long twice = outputs.values().stream().filter(n -> n > 1).count();
+        lines.add(String.format(
+                "curation: %d acknowledged -> %d curated + %d held out + %d rejected; %d lost, %d out twice",
+                acknowledged.size(), curated.size(), heldOut, rejected, lost, twice));
+        if (lost > 0) fail(lost + " acknowledged documents never came out of curation");
+        if (twice > 0) fail(twice + " documents came out of curation more than once");
+        return curated;
+    }
+
+    private Map<Long, CheckpointPublished> lineage(
+            Map<String, Object> kafka, String lineage, List<Curated> curated, CheckpointStore store) throws Exception {
+        Map<Long, CheckpointPublished> committed = new TreeMap<>();
+        for (ConsumerRecord<String, byte[]> r : TopicRecords.all(kafka, Topics.CHECKPOINTS.name())) {
+            CheckpointPublished c = Topics.CHECKPOINTS.value(r);
+            if (!c.getLineage().equals(lineage)) continue;
+            if (committed.put(c.getVersion(), c) != null) fail(lineage + " v" + c.getVersion() + " committed twice");
+        }
+        long n = committed.size();
+        if (!committed.isEmpty() && (!committed.containsKey(1L) || !committed.containsKey(n)))
+            fail(lineage + ": versions are not v1..v" + n + ": " + committed.keySet());
+        Map<Integer, List<Curated>> byPartition = new HashMap<>();
+        curated.forEach(c -> byPartition
+                .computeIfAbsent(c.partition(), p -> new ArrayList<>())
+                .add(c));
+        Set<Long> held = store.held(lineage).keySet();
+        Map<Integer, Long> covered = new HashMap<>();
+        long trained = 0;
+        int listsChecked = 0;
+        for (CheckpointPublished c : committed.values()) {
+            List<String> ids = new ArrayList<>();
+            for (PartitionOffset o : c.getOffsets()) {
+                if (!o.getTopic().equals(Topics.CURATED.name())) continue;
+                long from = covered.getOrDefault(o.getPartition(), 0L);
+                if (o.getOffset() < from)
+                    fail(lineage + " v" + c.getVersion() + ": partition " + o.getPartition() + " went back from " + from
+                            + " to " + o.getOffset());
+                for (Curated d : byPartition.getOrDefault(o.getPartition(), List.of()))
+                    if (d.offset() >= from && d.offset() < o.getOffset()) ids.add(d.id());
+                covered.put(o.getPartition(), Math.max(from, o.getOffset()));
+            }
+            if (ids.size() != c.getDocuments())
+                fail(lineage + " v" + c.getVersion() + " counts " + c.getDocuments() + " documents, its offsets cover "
+                        + ids.size());
+            trained += ids.size();
+            if (held.contains(c.getVersion())) {
+                List<String> listed = new String(
+                                store.open(c.getLocation()).file("documents.txt"), StandardCharsets.UTF_8)
+                        .lines()
+                        .filter(s -> !s.isEmpty())
+                        .sorted()
+                        .toList();
+                if (!listed.equals(ids.stream().sorted().toList()))
+                    fail(lineage + " v" + c.getVersion() + ": documents.txt lists " + listed.size()
+                            + " ids that are not the " + ids.size() + " its offsets cover");
+                listsChecked++;
+            }
+        }
+        long untrained = curated.stream()
+                .filter(d -> d.offset() >= covered.getOrDefault(d.partition(), 0L))
+                .count();
+        lines.add(String.format(
+                "%s: %d checkpoints (v1..v%d, each once), %d of %d curated documents trained as new data, each once; "
+                        + "%d untrained; documents.txt of the %d still in the store agree",
+                lineage, n, n, trained, curated.size(), untrained, listsChecked));
+        if (untrained > 0) fail(lineage + ": " + untrained + " curated documents never trained on");
+        if (trained != curated.size()) fail(lineage + ": trained " + trained + " of " + curated.size());
+        return committed;
+    }
+
+    /** Checks that every committed checkpoint was judged once; returns "lineage vN" of those the gate promoted. */
+    private Set<String> evaluations(
+            Map<String, Object> kafka, Map<String, Map<Long, CheckpointPublished>> checkpoints) {
+        Map<String, Integer> judged = new HashMap<>();
+        Set<String> blessed = new HashSet<>();
+        int promote = 0;
+        int reports = 0;
+        for (ConsumerRecord<String, byte[]> r : TopicRecords.all(kafka, Topics.EVALUATIONS.name())) {
+            EvaluationReport e = Topics.EVALUATIONS.value(r);
+            String key = e.getLineage() + " v" + e.getCandidateVersion();
+            judged.merge(key, 1, Integer::sum);
+            reports++;
+            if (e.getDecision() == Decision.PROMOTE) {
+                blessed.add(key);
+                promote++;
+            }
+            Map<Long, CheckpointPublished> of = checkpoints.get(e.getLineage());
+            if (of == null || !of.containsKey(e.getCandidateVersion()))
+                fail("a report on " + key + ", which was never committed");
+        }
+        int checkpointsTotal = 0;
+        for (var lineage : checkpoints.entrySet()) {
+            for (long v : lineage.getValue().keySet()) {
+                checkpointsTotal++;
+                int times = judged.getOrDefault(lineage.getKey() + " v" + v, 0);
+                if (times != 1) fail(lineage.getKey() + " v" + v + " judged " + times + " times");
+            }
+        }
+        lines.add(String.format(
+                "evaluator: %d reports on %d committed checkpoints (%d promote, %d reject)",
+                reports, checkpointsTotal, promote, reports - promote));
+        return blessed;
+    }
+
+    private void promotions(Map<String, Object> kafka, Set<String> blessed) {
+        int promotions = 0;
+        for (ConsumerRecord<String, byte[]> r : TopicRecords.all(kafka, Topics.PROMOTIONS.name())) {
+            if (r.value() == null) continue;
+            Promotion p = Topics.PROMOTIONS.value(r);
+            promotions++;
+            String key = p.getLineage() + " v" + p.getVersion();
+            if (!blessed.contains(key)) fail("promotion of " + key + ", which the gate did not bless");
+        }
+        lines.add(String.format("promotions: %d, each of a checkpoint the gate promoted", promotions));
+    }
+}
