@@ -2,10 +2,18 @@ package ipt.evaluator;
 
 import io.prometheus.metrics.core.metrics.Counter;
 import io.prometheus.metrics.core.metrics.Gauge;
+import io.prometheus.metrics.core.metrics.GaugeWithCallback;
 import io.prometheus.metrics.core.metrics.Histogram;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalLong;
+import java.util.concurrent.ConcurrentHashMap;
 
-/** Decisions, task metrics, forgetting and transfer per lineage; the held-out snapshot; champion scoring. */
+/**
+ * Decisions, task metrics, forgetting and transfer per lineage; the held-out snapshot; champion scoring; freshness of
+ * what is served.
+ */
 final class EvaluatorMetrics {
     private final Counter evaluations;
     private final Gauge taskMetric;
@@ -23,6 +31,11 @@ final class EvaluatorMetrics {
     private final Gauge bytesRetained;
     private final Counter checkpointsDeleted;
     private final Counter bytesDeleted;
+    private final Histogram freshness;
+    /** Per lineage, when its oldest trained but unserved document arrived (epoch ms; absent: none waits). */
+    private final Map<String, Long> oldestUnserved = new ConcurrentHashMap<>();
+    /** Lineages seen, so the age reads 0 rather than vanishing while nothing waits. */
+    private final Map<String, Boolean> freshnessLineages = new ConcurrentHashMap<>();
 
     EvaluatorMetrics(PrometheusRegistry registry) {
         evaluations = Counter.builder()
@@ -104,6 +117,29 @@ final class EvaluatorMetrics {
                 .help("Bytes of checkpoints retention deleted from the store")
                 .labelNames("lineage")
                 .register(registry);
+        freshness = Histogram.builder()
+                .name("ipt_freshness_seconds")
+                .help("From a document's arrival on ipt.documents.raw (its record timestamp, whole seconds) to the "
+                        + "promotion of the first champion that trained on it; observed once per document and lineage")
+                .labelNames("lineage")
+                .classicUpperBounds(
+                        1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400, 28800, 43200, 86400, 172800,
+                        345600, 604800)
+                .classicOnly()
+                .register(registry);
+        GaugeWithCallback.builder()
+                .name("ipt_freshness_unserved_age_seconds")
+                .help("Age of the oldest document a checkpoint of the lineage trained on that no champion serves yet "
+                        + "(0 when none waits): grows while a lineage is not promoted")
+                .labelNames("lineage")
+                .callback(callback -> {
+                    long now = System.currentTimeMillis();
+                    for (String lineage : freshnessLineages.keySet()) {
+                        Long at = oldestUnserved.get(lineage);
+                        callback.call(at == null ? 0 : Math.max(0, now - at) / 1000.0, lineage);
+                    }
+                })
+                .register(registry);
         seconds = Histogram.builder()
                 .name("ipt_evaluator_evaluation_seconds")
                 .help("Time from taking a checkpoint to committing its decision")
@@ -171,5 +207,23 @@ final class EvaluatorMetrics {
         bytesRetained.labelValues(lineage).set(keptBytes);
         checkpointsDeleted.labelValues(lineage).inc(deleted);
         bytesDeleted.labelValues(lineage).inc(deletedBytes);
+    }
+
+    /** The lineage's freshness series exist from here on, at 0, before its first promotion. */
+    void freshnessOf(String lineage) {
+        if (freshnessLineages.putIfAbsent(lineage, true) == null) freshness.labelValues(lineage);
+    }
+
+    void served(String lineage, List<ServedFreshness.Served> served) {
+        freshnessOf(lineage);
+        for (ServedFreshness.Served s : served)
+            for (int i = 0; i < s.documents(); i++)
+                freshness.labelValues(lineage).observe(s.seconds());
+    }
+
+    void unserved(String lineage, OptionalLong oldestArrivalMillis) {
+        freshnessOf(lineage);
+        if (oldestArrivalMillis.isPresent()) oldestUnserved.put(lineage, oldestArrivalMillis.getAsLong());
+        else oldestUnserved.remove(lineage);
     }
 }

@@ -48,7 +48,8 @@ import org.slf4j.LoggerFactory;
  * domains and the user suites. The report, the promotion (if any) and the checkpoint's consumer offset go out in
  * one Kafka transaction, so each checkpoint is judged exactly once. Champions follow ipt.promotions, manual
  * promotions included; a champion is scored once per task and its scores cached, and served at the checkpoint
- * store's fixed location for its lineage ({@link ServingPublisher}).
+ * store's fixed location for its lineage ({@link ServingPublisher}). Each promotion observes the freshness of the
+ * documents it serves first ({@link ServedFreshness}).
  */
 public final class EvaluatorService implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(EvaluatorService.class);
@@ -77,6 +78,10 @@ public final class EvaluatorService implements AutoCloseable {
     private Retention retention;
     // The committed champion pointer's version per lineage, whether or not its model could be loaded.
     private final Map<String, Long> pointers = new HashMap<>();
+    // Per process: what was served is read back from the log by every session; a promotion is observed once, by the
+    // process that reads it after its first pass over the log (those before were the previous process's to observe).
+    private final ServedFreshness freshness = new ServedFreshness();
+    private boolean observingFreshness;
 
     private EvaluatorService(Map<String, Object> kafka, EvaluatorConfig config, PrometheusRegistry registry)
             throws IOException {
@@ -131,8 +136,8 @@ public final class EvaluatorService implements AutoCloseable {
                     config.snapshots(), config.heldOutTokensPerDomain(), config.heldOutMinDocuments());
             ledger = new ForgettingLedger();
             List<TopicPartition> heldOutPartitions = TopicReader.fromBeginning(heldOutReader, Topics.HELDOUT.name());
-            List<TopicPartition> decisionPartitions =
-                    TopicReader.fromBeginning(decisionReader, Topics.PROMOTIONS.name(), Topics.EVALUATIONS.name());
+            List<TopicPartition> decisionPartitions = TopicReader.fromBeginning(
+                    decisionReader, Topics.PROMOTIONS.name(), Topics.EVALUATIONS.name(), Topics.CHECKPOINTS.name());
             followDecisions(decisionReader, decisionPartitions);
             for (String lineage : ledger.lineages())
                 metrics.stall(lineage, ledger.stall(lineage).rejected());
@@ -194,6 +199,7 @@ public final class EvaluatorService implements AutoCloseable {
             return null;
         }
         String lineage = candidate.getLineage();
+        published(candidate);
         Champion champion = champions.get(lineage);
         HeldOutSnapshots.Snapshot snapshot = snapshots.current();
         List<Task> tasks = new ArrayList<>(snapshot.tasks());
@@ -201,6 +207,7 @@ public final class EvaluatorService implements AutoCloseable {
         List<String> heldOut = snapshot.tasks().stream().map(Task::name).toList();
         PromotionGate.History learned =
                 PromotionGate.History.of(candidate.getDomainTokens(), heldOut, ledger.best(lineage));
+        log.info("{} v{}: judging on {} tasks", lineage, candidate.getVersion(), tasks.size());
         CheckpointAccess access = CheckpointAccess.open(store, candidate.getLocation(), candidate.getSha256());
         Judgement.Result judged = Judgement.judge(
                 lineage,
@@ -246,6 +253,7 @@ public final class EvaluatorService implements AutoCloseable {
         producer.commitTransaction();
 
         if (promotion != null) {
+            promoted(report);
             pointers.put(lineage, promotion.getVersion());
             replaceChampion(lineage, new Champion(promotion, model));
             serving.follow(access.checkpoint());
@@ -386,24 +394,32 @@ public final class EvaluatorService implements AutoCloseable {
 
     /**
      * Reads new decisions: every report into the forgetting ledger; a champion pointer that differs from the loaded
-     * champion (at start, or after a manual promotion) loads that checkpoint.
+     * champion (at start, or after a manual promotion) loads that checkpoint. Checkpoints and promotions (gate or
+     * manual) also go to the freshness account.
      */
     private void followDecisions(KafkaConsumer<String, byte[]> reader, List<TopicPartition> partitions) {
         Map<String, Promotion> latest = new HashMap<>();
+        List<EvaluationReport> promotedReports = new ArrayList<>();
         for (ConsumerRecord<String, byte[]> r : TopicReader.readToEnd(reader, partitions)) {
             try {
                 if (Topics.PROMOTIONS.holds(r)) {
                     Promotion p = Topics.PROMOTIONS.value(r);
                     latest.put(p.getLineage(), p);
+                } else if (Topics.CHECKPOINTS.holds(r)) {
+                    published(Topics.CHECKPOINTS.value(r));
                 } else {
                     EvaluationReport report = Topics.EVALUATIONS.value(r);
                     ledger.record(report);
                     retention.record(report);
+                    if (report.getDecision() == Decision.PROMOTE) promotedReports.add(report);
                 }
             } catch (SerializationException e) {
                 log.warn("skipping undecodable record {}@{}: {}", r.topic(), r.offset(), e.getMessage());
             }
         }
+        // After the batch's checkpoints: a promotion's checkpoint may come later in the batch (another partition).
+        promotedReports.forEach(this::promoted);
+        observingFreshness = true;
         for (Promotion p : latest.values()) {
             pointers.put(p.getLineage(), p.getVersion());
             Champion current = champions.get(p.getLineage());
@@ -422,6 +438,20 @@ public final class EvaluatorService implements AutoCloseable {
                 if (gone != null) gone.model().close();
             }
         }
+    }
+
+    private void published(CheckpointPublished checkpoint) {
+        freshness.published(checkpoint.getLineage(), checkpoint.getVersion(), checkpoint.getArrivals());
+        metrics.unserved(checkpoint.getLineage(), freshness.oldestUnservedMillis(checkpoint.getLineage()));
+    }
+
+    /** A promotion's report (gate or manual): the documents it serves first, observed unless an earlier process did. */
+    private void promoted(EvaluationReport report) {
+        String lineage = report.getLineage();
+        List<ServedFreshness.Served> served = freshness.promoted(
+                lineage, report.getCandidateVersion(), report.getEvaluatedAt().toEpochMilli());
+        if (observingFreshness) metrics.served(lineage, served);
+        metrics.unserved(lineage, freshness.oldestUnservedMillis(lineage));
     }
 
     private void catchUpHeldOut(KafkaConsumer<String, byte[]> reader, List<TopicPartition> partitions)

@@ -10,6 +10,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import io.prometheus.metrics.model.snapshots.CounterSnapshot;
+import io.prometheus.metrics.model.snapshots.GaugeSnapshot;
+import io.prometheus.metrics.model.snapshots.HistogramSnapshot;
 import io.prometheus.metrics.model.snapshots.MetricSnapshot;
 import ipt.checkpoints.Checkpoint;
 import ipt.checkpoints.CheckpointStore;
@@ -21,6 +23,7 @@ import ipt.runtime.KafkaSettings;
 import ipt.runtime.StatusServer;
 import ipt.runtime.StatusServer.Health;
 import ipt.runtime.TopicReader;
+import ipt.schemas.ArrivalCount;
 import ipt.schemas.AvroSerde;
 import ipt.schemas.CheckpointPublished;
 import ipt.schemas.Decision;
@@ -65,6 +68,8 @@ class EvaluatorIT {
     private static final int HELD_OUT = 2048;
     private static final AvroSerde<EvaluationReport> REPORTS = AvroSerde.of(EvaluationReport.class);
     private static final ObjectMapper JSON = new ObjectMapper();
+    /** Version v's round trained on v documents that arrived in second ARRIVED + v. */
+    private static final long ARRIVED = Instant.now().getEpochSecond() - 60;
 
     @TempDir
     Path work;
@@ -124,6 +129,8 @@ class EvaluatorIT {
                 Checkpoint second = write(root, model, 2);
                 EvaluationReport v2 = judge(kafka, producer, second);
                 assertEquals(Decision.PROMOTE, v2.getDecision(), v2.getReason());
+                // Freshness: each document once, at the promotion that first serves it.
+                awaitFreshness(metrics, 3, fresh(v1, 1) + fresh(v2, 2));
                 awaitServed(root, second);
                 assertEquals("no-regression", v2.getDecidingRule());
                 assertEquals(2, v2.getSnapshotVersion());
@@ -173,6 +180,10 @@ class EvaluatorIT {
 
                 JsonNode champion = get(api + "/main/champion", 200);
                 assertEquals(2, champion.get("version").asLong());
+                assertTrue(
+                        gauge(metrics, "ipt_freshness_unserved_age_seconds")
+                                >= Instant.now().getEpochSecond() - ARRIVED - 3,
+                        "v3..v6 trained on documents no champion serves: the oldest arrived in second ARRIVED + 3");
 
                 ManualPromotion.promote(
                         kafka,
@@ -197,6 +208,11 @@ class EvaluatorIT {
                 EvaluationReport v7 = judge(kafka, producer, write(root, model, 7));
                 assertEquals(
                         1L, v7.getChampionVersion(), "the next candidate is compared with the champion rolled back to");
+                // The rollback served nothing new; v7, if promoted, serves the documents of v3..v7 first.
+                long servedThrough = v7.getDecision() == Decision.PROMOTE ? 7 : 2;
+                double freshness = fresh(v1, 1) + fresh(v2, 2);
+                for (long v = 3; v <= servedThrough; v++) freshness += fresh(v7, v);
+                awaitFreshness(metrics, servedThrough * (servedThrough + 1) / 2, freshness);
 
                 JsonNode report = get(api + "/main/versions/3/report", 200);
                 assertEquals(
@@ -221,6 +237,30 @@ class EvaluatorIT {
                         counter(metrics, "ipt_evaluator_champion_scores", "cache") >= 4,
                         "the champion was scored once per task, then from the cache");
                 assertEquals(Health.ok("evaluating"), evaluator.health());
+
+                // A restarted evaluator reads the log again and counts none of it again: not the rollback, not v7.
+                evaluator.close();
+                PrometheusRegistry restarted = new PrometheusRegistry();
+                evaluator = EvaluatorService.start(
+                        kafka, EvaluatorConfig.of(work, 0.02, HELD_OUT).withSuites(suites), restarted);
+                awaitHealthy(evaluator);
+                awaitFreshness(restarted, 0, 0); // the series from the start, at 0
+                train(model, List.of(englishTraining), 20, 1e-3f, 6);
+                EvaluationReport v8 = judge(kafka, producer, write(root, model, 8));
+                if (v8.getDecision() != Decision.PROMOTE) {
+                    ManualPromotion.promote(
+                            kafka,
+                            CheckpointStore.of(root.toString(), work.resolve("fetched"), Map.of()),
+                            "main",
+                            8,
+                            "serve the newest",
+                            "evaluator-it");
+                    v8 = await(kafka, 8, "manual");
+                }
+                double afterRestart = 0;
+                for (long v = servedThrough + 1; v <= 8; v++) afterRestart += fresh(v8, v);
+                awaitFreshness(restarted, (8 * 9 - servedThrough * (servedThrough + 1)) / 2, afterRestart);
+                assertEquals(0, gauge(restarted, "ipt_freshness_unserved_age_seconds"), "every document is served");
             } finally {
                 evaluator.close();
             }
@@ -314,8 +354,9 @@ class EvaluatorIT {
                 .setSha256(c.sha256())
                 .setStep(m.step())
                 .setTokensSeen(m.tokensSeen())
-                .setDocuments(0)
+                .setDocuments(m.version())
                 .setOffsets(List.of())
+                .setArrivals(List.of(new ArrivalCount(ARRIVED + m.version(), (int) m.version())))
                 .setTrainLoss(m.trainLoss())
                 .setCreatedAt(Instant.now())
                 .build();
@@ -393,6 +434,46 @@ class EvaluatorIT {
         List<Long> out = new ArrayList<>();
         history.forEach(r -> out.add(r.get("candidateVersion").asLong()));
         return out;
+    }
+
+    /** Seconds from the arrival of version v's documents to {@code promotion}, summed over its v documents. */
+    private static double fresh(EvaluationReport promotion, long version) {
+        return version * (promotion.getEvaluatedAt().toEpochMilli() - (ARRIVED + version) * 1000) / 1000.0;
+    }
+
+    /** Waits until main's freshness histogram holds {@code count} documents whose freshness sums to {@code sum}. */
+    private static void awaitFreshness(PrometheusRegistry registry, long count, double sum)
+            throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        HistogramSnapshot.HistogramDataPointSnapshot point = null;
+        while (System.nanoTime() < deadline) {
+            point = registry.scrape().stream()
+                    .filter(s -> s.getMetadata().getName().equals("ipt_freshness_seconds"))
+                    .flatMap(s -> ((HistogramSnapshot) s).getDataPoints().stream())
+                    .filter(p -> "main".equals(p.getLabels().get("lineage")))
+                    .findFirst()
+                    .orElse(null);
+            if (point != null && point.getCount() == count && Math.abs(point.getSum() - sum) < 1e-6) return;
+            Thread.sleep(100);
+        }
+        throw new AssertionError("freshness of main: expected " + count + " documents summing to " + sum + " s, got "
+                + (point == null ? "no series" : point.getCount() + " summing to " + point.getSum()));
+    }
+
+    private static double gauge(PrometheusRegistry registry, String name) {
+        return registry.scrape().stream()
+                .filter(s -> s.getMetadata().getName().equals(name))
+                .flatMap(s -> ((GaugeSnapshot) s).getDataPoints().stream())
+                .filter(p -> "main".equals(p.getLabels().get("lineage")))
+                .mapToDouble(GaugeSnapshot.GaugeDataPointSnapshot::getValue)
+                .findFirst()
+                .orElse(Double.NaN);
+    }
+
+    private static void awaitHealthy(EvaluatorService evaluator) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (!evaluator.health().equals(Health.ok("evaluating")) && System.nanoTime() < deadline) Thread.sleep(100);
+        assertEquals(Health.ok("evaluating"), evaluator.health());
     }
 
     private static double counter(PrometheusRegistry registry, String name, String source) {

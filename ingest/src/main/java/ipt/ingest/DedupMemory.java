@@ -102,6 +102,7 @@ final class DedupMemory {
             }
         }
         metrics.dedupEntries(stage, entries);
+        metrics.dedupExpired(stage, 0); // exported from 0, so a rate over it sees the first expiry
         horizon.ifPresent(h -> context.schedule(
                 sweepInterval(h), PunctuationType.STREAM_TIME, streamTime -> expire(streamTime - h.toMillis())));
     }

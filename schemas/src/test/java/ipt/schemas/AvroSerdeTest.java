@@ -134,6 +134,7 @@ class AvroSerdeTest {
         assertEquals(3L, decoded.getVersion());
         assertEquals(Map.of(), decoded.getDomainTokens(), "no domain tokens from an older trainer");
         assertEquals(null, decoded.getPolicy());
+        assertEquals(List.of(), decoded.getArrivals(), "no arrivals from an older trainer");
 
         Schema reportV2 = SchemaHistory.schemas().stream()
                 .filter(s -> s.getName().equals("EvaluationReport") && s.getField("forgetting") != null)

@@ -1,6 +1,7 @@
 package ipt.standalone;
 
 import ipt.evaluator.EvaluatorConfig;
+import ipt.evaluator.ServedFreshness;
 import ipt.evaluator.Stall;
 import ipt.ingest.CurationConfig;
 import ipt.ingest.DocumentPublisher;
@@ -8,9 +9,12 @@ import ipt.ingest.DocumentSink;
 import ipt.ingest.HttpDocumentSink;
 import ipt.model.GptConfig;
 import ipt.runtime.DirectoryTree;
+import ipt.runtime.TopicReader;
+import ipt.schemas.CheckpointPublished;
 import ipt.schemas.Document;
 import ipt.schemas.EvaluationReport;
 import ipt.schemas.TaskResult;
+import ipt.schemas.Topics;
 import ipt.testsupport.DemoCorpus;
 import ipt.testsupport.EmbeddedKafka;
 import ipt.trainer.TrainerConfig;
@@ -154,6 +158,7 @@ final class Demo {
         Table table = new Table(out);
         List<LossReport.PhaseEnd> phaseEnds = new ArrayList<>();
         List<EvaluationReport> reports;
+        List<CheckpointPublished> checkpoints;
         ChampionContinuations continuations;
         try (EmbeddedKafka kafka = EmbeddedKafka.start(work.resolve("kafka"), EmbeddedKafka.freePort(), false);
                 LocalPipeline pipeline = new LocalPipeline(
@@ -216,6 +221,9 @@ final class Demo {
                         (System.nanoTime() - phaseStarted) / 1e9));
             }
             reports = evaluations.reports();
+            checkpoints = TopicReader.readAll(pipeline.kafka(), Topics.CHECKPOINTS.name()).stream()
+                    .map(Topics.CHECKPOINTS::value)
+                    .toList();
             continuations = ChampionContinuations.of(
                     pipeline.kafka(),
                     evaluator.store(Map.of()),
@@ -225,7 +233,8 @@ final class Demo {
         LossReport report = new LossReport(reports);
         Path html = work.resolve("report.html");
         report.write(html, phaseEnds);
-        printForgetting(report);
+        printForgetting(report, reports);
+        printFreshness(checkpoints, ServedFreshness.overLog(checkpoints, reports));
         continuations.print(out);
         out.printf("%nreport: %s%ndone in %.0f s%n", html, (System.nanoTime() - started) / 1e9);
         return 0;
@@ -281,32 +290,72 @@ final class Demo {
         return last;
     }
 
-    private void printForgetting(LossReport report) {
-        Map<String, Map<String, Double>> f = report.forgetting();
+    /**
+     * Per lineage, what ipt_freshness_seconds observed over the run, as exact percentiles, and how many documents its
+     * checkpoints trained on that no champion serves at the end.
+     */
+    private void printFreshness(
+            List<CheckpointPublished> checkpoints, Map<String, List<ServedFreshness.Served>> served) {
+        out.printf("%nfreshness = from a document's arrival on ipt.documents.raw to the promotion of the first "
+                + "champion that trained on it%n");
+        out.printf("%-14s%12s%10s%10s%12s%n", "lineage", "served", "p50", "p95", "not served");
+        Map<String, Long> trained = checkpoints.stream()
+                .collect(Collectors.groupingBy(
+                        CheckpointPublished::getLineage,
+                        java.util.TreeMap::new,
+                        Collectors.summingLong(CheckpointPublished::getDocuments)));
+        trained.forEach((lineage, documents) -> {
+            FreshnessFigures f = FreshnessFigures.of(served.getOrDefault(lineage, List.of()));
+            out.printf(
+                    Locale.ROOT,
+                    "%-14s%12d%9.0fs%9.0fs%12d%n",
+                    lineage,
+                    f.documents(),
+                    f.p50(),
+                    f.p95(),
+                    documents - f.documents());
+        });
+    }
+
+    /**
+     * Forgetting of what is served (the champion) and of what is being trained (the latest candidate) side by side,
+     * labelled: a lineage whose candidates are rejected keeps a champion that forgets nothing while its training
+     * forgets. The dashboard's forgetting and transfer panels show the same figures (DashboardRun checks them).
+     */
+    private void printForgetting(LossReport report, List<EvaluationReport> reports) {
+        Map<String, Map<String, Double>> served = report.forgetting();
+        Map<String, Map<String, Double>> trained = report.candidateForgetting();
         Map<String, Map<String, Double>> last = report.finalLoss();
-        out.printf("%nforgetting F = the final champion's held-out loss − the lowest any champion had "
-                + "(nats/token), final loss in brackets%n");
-        out.printf("%-14s", "domain");
-        f.keySet().forEach(l -> out.printf("%22s", l));
-        out.println();
-        f.values().stream()
-                .flatMap(m -> m.keySet().stream())
-                .distinct()
-                .sorted()
-                .forEach(task -> {
-                    out.printf("%-14s", task);
-                    f.forEach((lineage, values) -> out.printf(
-                            Locale.ROOT,
-                            "%22s",
-                            values.containsKey(task)
-                                    ? String.format(
-                                            Locale.ROOT,
-                                            "%+.3f (%.3f)",
-                                            values.get(task),
-                                            last.get(lineage).get(task))
-                                    : ""));
-                    out.println();
-                });
+        Map<String, Map<String, Double>> bwt = report.backwardTransfer();
+        out.printf(
+                "%nforgetting F = held-out loss now − the lowest any champion had (nats/token), loss now in brackets;"
+                        + " served: the champion, trained: the latest candidate%n");
+        out.printf("%-10s %-16s %20s %20s%n", "lineage", "task", "served F (loss)", "trained F");
+        served.forEach((lineage, tasks) -> {
+            tasks.forEach((task, f) -> out.printf(
+                    Locale.ROOT,
+                    "%-10s %-16s %20s %20s%n",
+                    lineage,
+                    task,
+                    String.format(
+                            Locale.ROOT, "%+.4f (%.4f)", f, last.get(lineage).get(task)),
+                    signed(trained.getOrDefault(lineage, Map.of()).get(task))));
+            EvaluationReport lastReport = reports.stream()
+                    .filter(r -> r.getLineage().equals(lineage))
+                    .reduce((a, b) -> b)
+                    .orElseThrow();
+            out.printf(
+                    Locale.ROOT,
+                    "%-10s backward transfer: served %s, trained %s; forward transfer %s%n",
+                    lineage,
+                    signed(bwt.getOrDefault(lineage, Map.of()).get("served")),
+                    signed(bwt.getOrDefault(lineage, Map.of()).get("trained")),
+                    signed(lastReport.getForwardTransfer()));
+        });
+    }
+
+    private static String signed(Double value) {
+        return value == null ? "-" : String.format(Locale.ROOT, "%+.4f", value);
     }
 
     /** One row per domain for every evaluation, as the reports arrive. */

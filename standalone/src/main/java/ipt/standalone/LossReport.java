@@ -69,6 +69,77 @@ final class LossReport {
         return out;
     }
 
+    /**
+     * lineage → task → F of the latest candidate (what is being trained): its loss − the lowest loss any champion or
+     * itself had, as the evaluator measures it beside the champion's.
+     */
+    Map<String, Map<String, Double>> candidateForgetting() {
+        Map<String, Map<String, Double>> out = new TreeMap<>();
+        byLineage.forEach((lineage, reports) -> {
+            Map<String, Double> best = new LinkedHashMap<>();
+            for (EvaluationReport r : reports)
+                for (TaskResult t : losses(r)) {
+                    Double served = champion(r, t);
+                    if (served != null && Double.isFinite(served)) best.merge(t.getTask(), served, Math::min);
+                }
+            Map<String, Double> f = new TreeMap<>();
+            candidateLoss(reports).forEach((task, loss) -> {
+                if (Double.isFinite(loss)) f.put(task, loss - Math.min(loss, best.getOrDefault(task, loss)));
+            });
+            out.put(lineage, f);
+        });
+        return out;
+    }
+
+    /**
+     * lineage → backward transfer of the champion ("served") or the latest candidate ("trained"): the mean over
+     * held-out domains but the newest of (the loss of the last champion promoted while the domain was the newest −
+     * the loss now); negative is forgetting.
+     */
+    Map<String, Map<String, Double>> backwardTransfer() {
+        Map<String, Map<String, Double>> out = new TreeMap<>();
+        byLineage.forEach((lineage, reports) -> {
+            List<String> domains = new ArrayList<>();
+            Map<String, Double> atEnd = new LinkedHashMap<>();
+            for (EvaluationReport r : reports) {
+                for (TaskResult t : losses(r))
+                    if (t.getTask().startsWith("heldout/") && !domains.contains(t.getTask())) domains.add(t.getTask());
+                if (r.getDecision() == Decision.PROMOTE
+                        && !"manual".equals(r.getDecidingRule())
+                        && !domains.isEmpty()) {
+                    String newest = domains.get(domains.size() - 1);
+                    for (TaskResult t : losses(r)) if (t.getTask().equals(newest)) atEnd.put(newest, t.getCandidate());
+                }
+            }
+            Map<String, Double> bwt = new TreeMap<>();
+            Map<String, Double> served = finalLoss().getOrDefault(lineage, Map.of());
+            Map<String, Double> trained = candidateLoss(reports);
+            for (var now : Map.of("served", served, "trained", trained).entrySet()) {
+                List<Double> terms = new ArrayList<>();
+                for (String domain : domains.subList(0, Math.max(0, domains.size() - 1)))
+                    if (atEnd.containsKey(domain) && now.getValue().containsKey(domain))
+                        terms.add(atEnd.get(domain) - now.getValue().get(domain));
+                if (!terms.isEmpty())
+                    bwt.put(
+                            now.getKey(),
+                            terms.stream().mapToDouble(d -> d).average().orElseThrow());
+            }
+            out.put(lineage, bwt);
+        });
+        return out;
+    }
+
+    /** The latest judged candidate's loss per task (a manual promotion judges none). */
+    private static Map<String, Double> candidateLoss(List<EvaluationReport> reports) {
+        Map<String, Double> last = new TreeMap<>();
+        for (EvaluationReport r : reports) {
+            if ("manual".equals(r.getDecidingRule())) continue;
+            last.clear();
+            losses(r).forEach(t -> last.put(t.getTask(), t.getCandidate()));
+        }
+        return last;
+    }
+
     /** lineage → task → the last champion's loss. */
     Map<String, Map<String, Double>> finalLoss() {
         Map<String, Map<String, Double>> out = new TreeMap<>();

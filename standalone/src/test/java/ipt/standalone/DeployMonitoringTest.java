@@ -18,7 +18,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * deploy/: the alert rules pass their promtool unit tests, and every query of the Grafana dashboard is valid
+ * deploy/: the alert rules are valid, and every query of the Grafana dashboard is valid
  * PromQL (checked by promtool as recording rules, with Grafana's variables filled in). Needs promtool (Debian's
  * prometheus package, which .ci/run installs); skipped without it.
  */
@@ -28,20 +28,15 @@ class DeployMonitoringTest {
     @TempDir
     Path dir;
 
+    /** Whether each rule fires in its situation is tested on the services' real series in DashboardIT. */
     @Test
-    void alertRulesPassTheirUnitTests() throws Exception {
+    void alertRulesAreValid() throws Exception {
         assertEquals(
                 0,
                 promtool(
                         "check",
                         "rules",
                         DEPLOY.resolve("prometheus/alerts.yml").toString()));
-        assertEquals(
-                0,
-                promtool(
-                        "test",
-                        "rules",
-                        DEPLOY.resolve("prometheus/alerts_test.yml").toString()));
     }
 
     @Test

@@ -8,6 +8,7 @@ import ipt.runtime.KafkaSettings;
 import ipt.schemas.AvroSerde;
 import ipt.schemas.CheckpointPublished;
 import ipt.schemas.Document;
+import ipt.schemas.EvaluationReport;
 import ipt.schemas.Topics;
 import ipt.testsupport.ChildJvm;
 import ipt.testsupport.EmbeddedKafka;
@@ -39,12 +40,15 @@ import org.junit.jupiter.api.Test;
 /**
  * `ipt train` as a child process, sent SIGTERM (Process.destroy) ten steps into its second round: it abandons the
  * round at the next step, exits 0 within IPT_STOP_SECONDS, and a restarted trainer trains every curated document as new
- * data exactly once (counted from the committed checkpoints, as TrainerCrashIT counts).
+ * data exactly once (counted from the committed checkpoints, as TrainerCrashIT counts). The same for the evaluator,
+ * stopped mid-decision.
  */
 class GracefulStopIT {
     private static final int DOCUMENTS = 900;
     private static final int STOP_SECONDS = 10;
     private static final int STEPS_PER_ROUND = 300;
+    private static final int TASKS = 10;
+    private static final int TASK_BYTES = 64 * 1024;
     private static final AvroSerde<Document> DOCUMENT = AvroSerde.of(Document.class);
 
     private final Path work = Path.of("target", "graceful-stop-it").toAbsolutePath();
@@ -134,14 +138,7 @@ class GracefulStopIT {
         try (KafkaProducer<String, byte[]> producer =
                 new KafkaProducer<>(kafka, new StringSerializer(), new ByteArraySerializer())) {
             for (SyntheticProse.Doc d : docs) {
-                Document doc = Document.newBuilder()
-                        .setId(d.id())
-                        .setDomain(d.domain())
-                        .setText(d.text())
-                        .setSource("graceful-it")
-                        .setIngestTime(Instant.EPOCH)
-                        .setMetadata(Map.of())
-                        .build();
+                Document doc = document(d, d.domain());
                 producer.send(new ProducerRecord<>(Topics.CURATED.name(), d.id(), DOCUMENT.encode(doc)));
             }
             producer.flush();
@@ -166,5 +163,106 @@ class GracefulStopIT {
         env.put("IPT_EVALUATION_WAIT_SECONDS", "0");
         env.put("IPT_IDLE_FLUSH_SECONDS", "2");
         return ChildJvm.service(Ipt.class.getName(), 1024, "train").withEnv(env).start(log);
+    }
+
+    /**
+     * `ipt evaluate` as a child process, sent SIGTERM while it scores a checkpoint on ten held-out tasks of 64 KB:
+     * it abandons the decision before the next task, exits 0 within IPT_STOP_SECONDS having published nothing for
+     * it, and a restarted evaluator judges the checkpoint exactly once.
+     */
+    @Test
+    void anEvaluatorAskedToStopMidDecisionExitsZeroInTimeAndItsSuccessorJudgesTheCheckpointOnce() throws Exception {
+        Path dir = work.resolve("evaluator-stop");
+        DirectoryTree.delete(dir);
+        Files.createDirectories(dir);
+        try (EmbeddedKafka broker = EmbeddedKafka.start()) {
+            Map<String, Object> kafka = KafkaSettings.of(broker.bootstrapServers());
+            try (Admin admin = Admin.create(kafka)) {
+                Topics.ensure(admin, Topics.specs(Topics.DEFAULT_DOCUMENT_PARTITIONS), (short) 1);
+            }
+            try (KafkaProducer<String, byte[]> producer =
+                    new KafkaProducer<>(kafka, new StringSerializer(), new ByteArraySerializer())) {
+                for (int domain = 0; domain < TASKS; domain++) {
+                    for (SyntheticProse.Doc d :
+                            SyntheticProse.load().documents("held" + domain, TASK_BYTES / 300 + 8, 300, 20 + domain)) {
+                        Document doc = document(d, "d" + domain);
+                        producer.send(new ProducerRecord<>(Topics.HELDOUT.name(), d.id(), DOCUMENT.encode(doc)));
+                    }
+                }
+                producer.flush();
+            }
+            publish(kafka, SyntheticProse.load().documents("graceful", 200, 300, 9));
+            Path data = dir.resolve("trainer");
+            Process trainer = trainer(data, dir.resolve("trainer.log"), broker);
+            long deadline = System.nanoTime() + Duration.ofMinutes(2).toNanos();
+            while (TrainerCrashIT.committed(kafka, "graceful").isEmpty()) {
+                assertTrue(trainer.isAlive() && System.nanoTime() < deadline, "the trainer committed no checkpoint");
+                Thread.sleep(200);
+            }
+            trainer.destroy();
+            assertTrue(trainer.waitFor(STOP_SECONDS + 5, TimeUnit.SECONDS));
+            Map<Long, CheckpointPublished> checkpoints = TrainerCrashIT.committed(kafka, "graceful");
+
+            Map<String, String> env = new HashMap<>();
+            env.put("KAFKA_BOOTSTRAP_SERVERS", broker.bootstrapServers());
+            env.put("IPT_STATUS_PORT", "0");
+            env.put("IPT_STOP_SECONDS", String.valueOf(STOP_SECONDS));
+            env.put("IPT_DATA_DIR", dir.resolve("evaluator").toString());
+            env.put("IPT_CHECKPOINT_STORE", data.resolve("checkpoints").toString());
+            env.put("IPT_HELDOUT_TOKENS_PER_DOMAIN", String.valueOf(TASK_BYTES));
+            ChildJvm evaluator =
+                    ChildJvm.service(Ipt.class.getName(), 1024, "evaluate").withEnv(env);
+            Path firstLog = dir.resolve("evaluator-first.log");
+            Process first = evaluator.start(firstLog);
+            TrainerCrashIT.awaitLog(firstLog, "judging on " + TASKS + " tasks", first);
+            // A decision here takes about 5 s, the first of them opening and verifying the checkpoint: 2 s in, the
+            // SIGTERM lands between tasks.
+            Thread.sleep(2000);
+            long asked = System.nanoTime();
+            first.destroy(); // SIGTERM
+            assertTrue(first.waitFor(STOP_SECONDS + 5, TimeUnit.SECONDS), "still running after SIGTERM");
+            double took = (System.nanoTime() - asked) / 1e9;
+            String log = Files.readString(firstLog);
+            assertEquals(0, first.exitValue(), "exit status after SIGTERM:\n" + log);
+            assertTrue(took < STOP_SECONDS, "stopped in " + took + " s, beyond IPT_STOP_SECONDS=" + STOP_SECONDS);
+            String abandoned = TrainerCrashIT.lastLine(firstLog, "decision abandoned before task");
+            assertTrue(!abandoned.isEmpty(), "SIGTERM landed mid-decision:\n" + log);
+            assertEquals(List.of(), reports(kafka), "nothing published for the abandoned decision");
+            System.out.printf(
+                    "SIGTERM: evaluator exit 0 in %.2f s; %s%n", took, abandoned.replaceAll(".*stopped: ", ""));
+
+            Path secondLog = dir.resolve("evaluator-second.log");
+            Process second = evaluator.start(secondLog);
+            deadline = System.nanoTime() + Duration.ofMinutes(3).toNanos();
+            while (reports(kafka).size() < checkpoints.size()) {
+                assertTrue(second.isAlive() && System.nanoTime() < deadline, Files.readString(secondLog));
+                Thread.sleep(500);
+            }
+            second.destroy();
+            assertTrue(second.waitFor(STOP_SECONDS + 5, TimeUnit.SECONDS));
+            assertEquals(0, second.exitValue(), Files.readString(secondLog));
+            List<Long> judged = reports(kafka).stream()
+                    .map(EvaluationReport::getCandidateVersion)
+                    .sorted()
+                    .toList();
+            assertEquals(List.copyOf(checkpoints.keySet()), judged, "every checkpoint judged exactly once");
+        }
+    }
+
+    private static List<EvaluationReport> reports(Map<String, Object> kafka) {
+        return PipelineIT.read(kafka, Topics.EVALUATIONS.name()).stream()
+                .map(AvroSerde.of(EvaluationReport.class)::decode)
+                .toList();
+    }
+
+    private static Document document(SyntheticProse.Doc d, String domain) {
+        return Document.newBuilder()
+                .setId(d.id())
+                .setDomain(domain)
+                .setText(d.text())
+                .setSource("graceful-it")
+                .setIngestTime(Instant.EPOCH)
+                .setMetadata(Map.of())
+                .build();
     }
 }

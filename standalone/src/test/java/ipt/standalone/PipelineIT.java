@@ -78,6 +78,7 @@ class PipelineIT {
                                 // Retention keeps every checkpoint: the test reads them all.
                                 .with(new RetentionPolicy(Integer.MAX_VALUE, 10, 2)));
                 DocumentPublisher publisher = new DocumentPublisher(pipeline.kafka())) {
+            long sentAt = System.currentTimeMillis(); // no document arrives before
             List<CompletableFuture<?>> acks = new ArrayList<>();
             for (DemoCorpus.Text t : texts) {
                 acks.add(publisher.send(Document.newBuilder()
@@ -151,6 +152,7 @@ class PipelineIT {
                                     .build(),
                             HttpResponse.BodyHandlers.ofString());
             assertEquals(202, posted.statusCode(), posted.body());
+            long ackedAt = System.currentTimeMillis(); // every document arrived before
             published = acks.size() + 2 + 2 + 1;
             pipeline.awaitSettled(Duration.ofMinutes(8));
 
@@ -232,11 +234,103 @@ class PipelineIT {
                     "the file loader's good lines and the HTTP document arrive");
             for (Document h : heldOut)
                 assertFalse(trainedIds.contains(h.getId()), "held-out document " + h.getId() + " was trained on");
+
+            assertFreshness(
+                    kafkaProps,
+                    checkpoints,
+                    reports,
+                    sentAt,
+                    ackedAt,
+                    pipeline.statusPorts().get("evaluator"));
         }
     }
 
-    /** Every committed record of a topic, from the beginning. */
+    /**
+     * Arrival is the raw record's timestamp, kept by curation on the curated record and counted by the trainer into
+     * each checkpoint; the evaluator's ipt_freshness_seconds holds exactly the documents of the promoted versions, each
+     * at the promotion that first served it minus its arrival second, and that lies within what the test measured.
+     */
+    private static void assertFreshness(
+            Map<String, Object> kafka,
+            List<CheckpointPublished> checkpoints,
+            List<EvaluationReport> reports,
+            long sentAt,
+            long ackedAt,
+            int evaluatorPort)
+            throws Exception {
+        Map<String, Long> rawArrival = new HashMap<>();
+        for (ConsumerRecord<byte[], byte[]> r : records(kafka, Topics.RAW.name()))
+            if (r.key() != null) rawArrival.put(new String(r.key(), StandardCharsets.UTF_8), r.timestamp());
+        Map<String, Long> arrival = new HashMap<>();
+        for (ConsumerRecord<byte[], byte[]> r : records(kafka, Topics.CURATED.name())) {
+            String id = new String(r.key(), StandardCharsets.UTF_8);
+            assertEquals(rawArrival.get(id), r.timestamp(), "curated " + id + " keeps the raw record's timestamp");
+            assertTrue(sentAt <= r.timestamp() && r.timestamp() <= ackedAt, id + " arrived while the test sent");
+            arrival.put(id, r.timestamp());
+        }
+        long served = 0;
+        double sum = 0, least = 0, most = 0;
+        for (CheckpointPublished c : checkpoints) {
+            Map<Long, Integer> seconds = new java.util.TreeMap<>();
+            for (String id : Files.readAllLines(Path.of(c.getLocation()).resolve("documents.txt")))
+                if (!id.isBlank()) seconds.merge(Math.floorDiv(arrival.get(id), 1000), 1, Integer::sum);
+            assertEquals(
+                    seconds,
+                    c.getArrivals().stream()
+                            .collect(java.util.stream.Collectors.toMap(a -> a.getSecond(), a -> a.getDocuments())),
+                    "v" + c.getVersion() + " carries when each of its documents arrived");
+            // Served first by the first promotion of this version or a later one.
+            EvaluationReport promotion = reports.stream()
+                    .filter(r -> r.getDecision() == Decision.PROMOTE && r.getCandidateVersion() >= c.getVersion())
+                    .findFirst()
+                    .orElse(null);
+            if (promotion == null) continue;
+            long promotedAt = promotion.getEvaluatedAt().toEpochMilli();
+            for (Map.Entry<Long, Integer> e : seconds.entrySet()) {
+                served += e.getValue();
+                sum += e.getValue() * (promotedAt - e.getKey() * 1000) / 1000.0;
+                least += e.getValue() * (promotedAt - ackedAt) / 1000.0;
+                most += e.getValue() * ((promotedAt - sentAt) / 1000.0 + 1);
+            }
+        }
+        assertTrue(served > 0, "a promotion served documents");
+        // The evaluator observes right after the promotion's transaction commits, which the test may read first.
+        String metrics;
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        do {
+            metrics = HttpClient.newHttpClient()
+                    .send(
+                            HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + evaluatorPort + "/metrics"))
+                                    .build(),
+                            HttpResponse.BodyHandlers.ofString())
+                    .body();
+            if (metrics.contains("ipt_freshness_seconds_count{lineage=\"it\"} ")
+                    && metric(metrics, "ipt_freshness_seconds_count") >= served) break;
+            Thread.sleep(200);
+        } while (System.nanoTime() < deadline);
+        assertEquals(served, (long) metric(metrics, "ipt_freshness_seconds_count"), "every served document once");
+        double observed = metric(metrics, "ipt_freshness_seconds_sum");
+        assertEquals(sum, observed, 1e-6 * sum + 1e-3, "promotion minus arrival second, summed");
+        assertTrue(
+                least <= observed && observed <= most,
+                "freshness summed " + observed + " s: at least " + least + " s (arrived before the test's last ack), at"
+                        + " most " + most + " s (not before its first send)");
+    }
+
+    private static double metric(String exposition, String name) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?m)^" + name + "\\{lineage=\"it\"\\} (\\S+)$")
+                .matcher(exposition);
+        assertTrue(m.find(), name + " exported");
+        return Double.parseDouble(m.group(1));
+    }
+
+    /** Every committed record's value of a topic, from the beginning. */
     static List<byte[]> read(Map<String, Object> kafka, String topic) {
+        return records(kafka, topic).stream().map(ConsumerRecord::value).toList();
+    }
+
+    /** Every committed record of a topic, from the beginning. */
+    static List<ConsumerRecord<byte[], byte[]>> records(Map<String, Object> kafka, String topic) {
         Map<String, Object> props = new HashMap<>(kafka);
         props.put("isolation.level", "read_committed");
         props.put("enable.auto.commit", "false");
@@ -248,9 +342,9 @@ class PipelineIT {
             consumer.assign(partitions);
             consumer.seekToBeginning(partitions);
             Map<TopicPartition, Long> end = consumer.endOffsets(partitions);
-            List<byte[]> out = new ArrayList<>();
+            List<ConsumerRecord<byte[], byte[]>> out = new ArrayList<>();
             while (partitions.stream().anyMatch(p -> consumer.position(p) < end.get(p))) {
-                for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(200))) out.add(r.value());
+                for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(200))) out.add(r);
             }
             return out;
         }

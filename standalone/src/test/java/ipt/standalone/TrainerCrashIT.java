@@ -154,6 +154,12 @@ class TrainerCrashIT {
                         .filter(s -> !s.isEmpty())
                         .toList();
                 assertEquals(c.getDocuments(), ids.size(), "v" + c.getVersion() + " lists the documents it counts");
+                assertEquals(
+                        c.getDocuments(),
+                        c.getArrivals().stream()
+                                .mapToLong(a -> a.getDocuments())
+                                .sum(),
+                        "v" + c.getVersion() + " carries the arrival of each of its documents, once");
                 trained.addAll(ids);
             }
             assertEquals(

@@ -456,11 +456,7 @@ public final class Lineage implements AutoCloseable {
                 loss);
     }
 
-    /**
-     * The round's checkpoint is committed: it is the one to resume from, and older replay snapshots go, and so do the
-     * local copies of older checkpoints where the store is S3 (there they are only a cache, and kept every round they
-     * would fill the disk; a directory store's are the store's, which retention trims).
-     */
+    /** The round's checkpoint is committed: it is the one to resume from, and older replay snapshots go. */
     public void committed(Round round) {
         version = round.version();
         location = round.location();
@@ -468,10 +464,22 @@ public final class Lineage implements AutoCloseable {
         trainLoss = round.trainLoss();
         pendingIds.clear();
         replay.dropSnapshotsBefore(version);
+        trimLocalCopies();
+    }
+
+    /**
+     * With checkpoints in S3 the local copies are a cache: only the one to resume from and the L2 pull's anchor stay
+     * (anything else is fetched again if ever needed), so the trainer's volume does not grow with every round.
+     */
+    private void trimLocalCopies() {
+        Set<Long> keep = anchoredTo >= 0 && anchoredTo != version ? Set.of(version, anchoredTo) : Set.of(version);
         try {
-            store.trimCache(config.lineage(), Set.of(version), 1);
+            store.trimCache(config.lineage(), keep, 0);
         } catch (IOException e) {
-            log.warn("{}: could not trim the local copies of older checkpoints: {}", config.lineage(), e.getMessage());
+            log.warn(
+                    "{}: could not trim local checkpoint copies ({}); trying again after the next round",
+                    config.lineage(),
+                    e.toString());
         }
     }
 

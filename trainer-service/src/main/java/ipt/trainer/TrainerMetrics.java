@@ -183,6 +183,7 @@ final class TrainerMetrics {
         resets.labelValues(lineage);
         orphans.labelValues(lineage);
         for (String outcome : List.of("exact", "inexact", "empty")) replayRebuilds.labelValues(lineage, outcome);
+        replayRebuildSeconds.labelValues(lineage); // 0 until a rebuild: its panel shows the lineage from the start
         steps.labelValues(lineage);
         tokensTrained.labelValues(lineage);
     }

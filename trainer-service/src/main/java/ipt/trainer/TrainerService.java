@@ -72,6 +72,7 @@ public final class TrainerService implements AutoCloseable {
     private CheckpointPublished last;
     private final CheckpointStore store;
     private final Map<TopicPartition, OffsetAndMetadata> pendingOffsets = new HashMap<>();
+    private final ArrivalTally pendingArrivals = new ArrivalTally();
     private long documentsCommitted;
     private long lastRecordAt = System.nanoTime();
 
@@ -113,6 +114,7 @@ public final class TrainerService implements AutoCloseable {
 
     private void session() throws Exception {
         pendingOffsets.clear();
+        pendingArrivals.clear();
         PartitionMerge<String, byte[]> merge =
                 new PartitionMerge<>(config.rounds().partitionWait());
         try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(producerProps());
@@ -256,6 +258,7 @@ public final class TrainerService implements AutoCloseable {
             try {
                 Document doc = Topics.CURATED.value(r);
                 lineage.add(doc.getId(), doc.getDomain(), doc.getText());
+                pendingArrivals.add(r.timestamp());
                 metrics.consumed(config.lineage(), doc.getDomain());
             } catch (SerializationException e) {
                 // Curation only writes valid documents; anything else on the topic is skipped, not fatal.
@@ -297,6 +300,7 @@ public final class TrainerService implements AutoCloseable {
                 round.sequences(),
                 String.format("%.3f", round.trainLoss()));
         pendingOffsets.clear();
+        pendingArrivals.clear();
         metrics.round(config.lineage(), "committed", (System.nanoTime() - started) / 1e9);
     }
 
@@ -320,6 +324,7 @@ public final class TrainerService implements AutoCloseable {
                 .setReplayFraction(lineage.replayFraction())
                 .setMaxReplayFraction(adaptiveReplay() ? config.forgetting().maxReplay() : lineage.replayFraction())
                 .setPolicy(policy())
+                .setArrivals(pendingArrivals.counts())
                 .build();
     }
 
