@@ -1,17 +1,20 @@
 package ipt.bench;
 
 import ipt.checkpoints.CheckpointStore;
+import ipt.evaluator.ServedFreshness;
 import ipt.schemas.CheckpointPublished;
 import ipt.schemas.Decision;
 import ipt.schemas.EvaluationReport;
 import ipt.schemas.PartitionOffset;
 import ipt.schemas.Promotion;
 import ipt.schemas.Topics;
+import ipt.standalone.FreshnessFigures;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
@@ -29,6 +32,8 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
  *   <li>every committed checkpoint is judged exactly once on ipt.evaluations, and nothing else is judged;
  *   <li>every promotion names a checkpoint the gate decided to promote.
  * </ul>
+ *
+ * <p>And, not a check, each lineage's freshness over the run as the evaluator observed it (README, "Freshness").
  */
 final class SoakAccounting {
     /** What was counted, and what did not add up (empty when everything did). */
@@ -54,6 +59,7 @@ final class SoakAccounting {
         for (String lineage : lineages) checkpoints.put(lineage, a.lineage(kafka, lineage, curated, store));
         Set<String> blessed = a.evaluations(kafka, checkpoints);
         a.promotions(kafka, blessed);
+        a.freshness(kafka, lineages);
         return new Result(List.copyOf(a.lines), List.copyOf(a.failures));
     }
 
@@ -182,6 +188,28 @@ final class SoakAccounting {
                 "evaluator: %d reports on %d committed checkpoints (%d promote, %d reject)",
                 reports, checkpointsTotal, promote, reports - promote));
         return blessed;
+    }
+
+    /** Per lineage, the documents its champions served and the exact p50 and p95 of their freshness. */
+    private void freshness(Map<String, Object> kafka, List<String> lineages) {
+        List<CheckpointPublished> checkpoints = TopicRecords.all(kafka, Topics.CHECKPOINTS.name()).stream()
+                .map(Topics.CHECKPOINTS::value)
+                .toList();
+        List<EvaluationReport> reports = TopicRecords.all(kafka, Topics.EVALUATIONS.name()).stream()
+                .map(Topics.EVALUATIONS::value)
+                .toList();
+        Map<String, List<ServedFreshness.Served>> served = ServedFreshness.overLog(checkpoints, reports);
+        for (String lineage : lineages) {
+            FreshnessFigures f = FreshnessFigures.of(served.getOrDefault(lineage, List.of()));
+            lines.add(String.format(
+                    Locale.ROOT,
+                    "%s freshness (arrival on ipt.documents.raw to the first promoted champion that trained on it): "
+                            + "%d documents served, p50 %.0f s, p95 %.0f s",
+                    lineage,
+                    f.documents(),
+                    f.p50(),
+                    f.p95()));
+        }
     }
 
     private void promotions(Map<String, Object> kafka, Set<String> blessed) {

@@ -8,8 +8,8 @@ import java.util.List;
  * The demo's freshness line for one lineage: of the documents its champions served, how many, and the median and 95th
  * percentile of their freshness (nearest rank over documents, exact rather than read off histogram buckets).
  */
-record FreshnessFigures(long documents, double p50, double p95) {
-    static FreshnessFigures of(List<Served> served) {
+public record FreshnessFigures(long documents, double p50, double p95) {
+    public static FreshnessFigures of(List<Served> served) {
         List<Served> sorted = served.stream()
                 .filter(s -> s.documents() > 0)
                 .sorted(Comparator.comparingDouble(Served::seconds))

@@ -1,6 +1,7 @@
 package ipt.standalone;
 
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -18,8 +19,9 @@ final class GroupLag {
     private GroupLag() {}
 
     /**
-     * Partitions of {@code topics}, and of every topic the group committed offsets for (a Streams app's
-     * repartition topics), with records the group has not committed past; empty when it is caught up.
+     * Partitions of {@code topics}, of the group's repartition topics (a Streams app's, named after its application
+     * id) and of every topic it committed offsets for, with records the group has not committed past; empty when it
+     * is caught up.
      */
     static Map<TopicPartition, Long> behind(Admin admin, Map<String, Object> kafka, String group, List<String> topics)
             throws Exception {
@@ -27,7 +29,12 @@ final class GroupLag {
                 .partitionsToOffsetAndMetadata()
                 .get();
         Map<TopicPartition, OffsetSpec> request = new HashMap<>();
-        for (String topic : topics) {
+        List<String> all = new ArrayList<>(topics);
+        // A Streams app's repartition topics, also where the group has committed nothing yet: a record written there
+        // in the transaction that committed past its raw record is still to be processed.
+        for (String topic : admin.listTopics().names().get())
+            if (topic.startsWith(group + "-") && topic.endsWith("-repartition")) all.add(topic);
+        for (String topic : all) {
             admin.describeTopics(List.of(topic))
                     .allTopicNames()
                     .get()
