@@ -48,7 +48,7 @@ class GracefulStopIT {
     private static final int STOP_SECONDS = 10;
     private static final int STEPS_PER_ROUND = 300;
     private static final int TASKS = 10;
-    private static final int TASK_BYTES = 64 * 1024;
+    private static final int TASK_BYTES = 256 * 1024;
     private static final AvroSerde<Document> DOCUMENT = AvroSerde.of(Document.class);
 
     private final Path work = Path.of("target", "graceful-stop-it").toAbsolutePath();
@@ -166,9 +166,9 @@ class GracefulStopIT {
     }
 
     /**
-     * `ipt evaluate` as a child process, sent SIGTERM while it scores a checkpoint on ten held-out tasks of 64 KB:
-     * it abandons the decision before the next task, exits 0 within IPT_STOP_SECONDS having published nothing for
-     * it, and a restarted evaluator judges the checkpoint exactly once.
+     * `ipt evaluate` as a child process, sent SIGTERM as it starts judging a checkpoint on ten held-out tasks of
+     * 256 KB: it abandons the decision before the next task, exits 0 within IPT_STOP_SECONDS having published nothing
+     * for it, and a restarted evaluator judges the checkpoint exactly once.
      */
     @Test
     void anEvaluatorAskedToStopMidDecisionExitsZeroInTimeAndItsSuccessorJudgesTheCheckpointOnce() throws Exception {
@@ -184,7 +184,7 @@ class GracefulStopIT {
                     new KafkaProducer<>(kafka, new StringSerializer(), new ByteArraySerializer())) {
                 for (int domain = 0; domain < TASKS; domain++) {
                     for (SyntheticProse.Doc d :
-                            SyntheticProse.load().documents("held" + domain, TASK_BYTES / 300 + 8, 300, 20 + domain)) {
+                            SyntheticProse.load().documents("held" + domain, TASK_BYTES / 250, 300, 20 + domain)) {
                         Document doc = document(d, "d" + domain);
                         producer.send(new ProducerRecord<>(Topics.HELDOUT.name(), d.id(), DOCUMENT.encode(doc)));
                     }
@@ -214,10 +214,9 @@ class GracefulStopIT {
                     ChildJvm.service(Ipt.class.getName(), 1024, "evaluate").withEnv(env);
             Path firstLog = dir.resolve("evaluator-first.log");
             Process first = evaluator.start(firstLog);
-            TrainerCrashIT.awaitLog(firstLog, "judging on " + TASKS + " tasks", first);
-            // A decision here takes about 5 s, the first of them opening and verifying the checkpoint: 2 s in, the
-            // SIGTERM lands between tasks.
-            Thread.sleep(2000);
+            // A decision here takes several seconds (ten tasks of 256 KB; the first second opens and verifies the
+            // checkpoint): a SIGTERM sent as it starts lands before it ends, between two of its steps.
+            TrainerCrashIT.awaitLog(firstLog, "judging on \\d+ tasks", first);
             long asked = System.nanoTime();
             first.destroy(); // SIGTERM
             assertTrue(first.waitFor(STOP_SECONDS + 5, TimeUnit.SECONDS), "still running after SIGTERM");
