@@ -70,15 +70,9 @@ class GracefulStopIT {
             Process first = trainer(data, firstLog, broker);
             // Ten steps into round v2 (v1 took STEPS_PER_ROUND): well before its last step.
             awaitSteps(firstLog, first, STEPS_PER_ROUND + 10);
-            long asked = System.nanoTime();
-            first.destroy(); // SIGTERM
-            assertTrue(first.waitFor(STOP_SECONDS + 5, TimeUnit.SECONDS), "still running after SIGTERM");
-            double took = (System.nanoTime() - asked) / 1e9;
-            String log = Files.readString(firstLog);
-            assertEquals(0, first.exitValue(), "exit status after SIGTERM:\n" + log);
-            assertTrue(took < STOP_SECONDS, "stopped in " + took + " s, beyond IPT_STOP_SECONDS=" + STOP_SECONDS);
-            String abandoned = TrainerCrashIT.lastLine(firstLog, "round abandoned before step");
-            assertTrue(!abandoned.isEmpty(), "SIGTERM landed mid-round:\n" + log);
+            Stopped stopped = terminate(first, firstLog, "round abandoned before step");
+            double took = stopped.seconds();
+            String abandoned = stopped.abandoned();
             int committedBefore = TrainerCrashIT.committed(kafka, "graceful").size();
             System.out.printf(
                     "SIGTERM: exit 0 in %.2f s with v1..v%d committed; %s%n",
@@ -217,15 +211,9 @@ class GracefulStopIT {
             // A decision here takes several seconds (ten tasks of 256 KB; the first second opens and verifies the
             // checkpoint): a SIGTERM sent as it starts lands before it ends, between two of its steps.
             TrainerCrashIT.awaitLog(firstLog, "judging on \\d+ tasks", first);
-            long asked = System.nanoTime();
-            first.destroy(); // SIGTERM
-            assertTrue(first.waitFor(STOP_SECONDS + 5, TimeUnit.SECONDS), "still running after SIGTERM");
-            double took = (System.nanoTime() - asked) / 1e9;
-            String log = Files.readString(firstLog);
-            assertEquals(0, first.exitValue(), "exit status after SIGTERM:\n" + log);
-            assertTrue(took < STOP_SECONDS, "stopped in " + took + " s, beyond IPT_STOP_SECONDS=" + STOP_SECONDS);
-            String abandoned = TrainerCrashIT.lastLine(firstLog, "decision abandoned before task");
-            assertTrue(!abandoned.isEmpty(), "SIGTERM landed mid-decision:\n" + log);
+            Stopped stopped = terminate(first, firstLog, "decision abandoned before task");
+            double took = stopped.seconds();
+            String abandoned = stopped.abandoned();
             assertEquals(List.of(), reports(kafka), "nothing published for the abandoned decision");
             System.out.printf(
                     "SIGTERM: evaluator exit 0 in %.2f s; %s%n", took, abandoned.replaceAll(".*stopped: ", ""));
@@ -246,6 +234,26 @@ class GracefulStopIT {
                     .toList();
             assertEquals(List.copyOf(checkpoints.keySet()), judged, "every checkpoint judged exactly once");
         }
+    }
+
+    /** How long a service took to exit after SIGTERM, and its log line saying what work it abandoned. */
+    private record Stopped(double seconds, String abandoned) {}
+
+    /**
+     * Sends SIGTERM and checks that the service exits 0 within IPT_STOP_SECONDS having logged {@code abandonedLine}
+     * (the stop landed mid-work).
+     */
+    private static Stopped terminate(Process service, Path log, String abandonedLine) throws Exception {
+        long asked = System.nanoTime();
+        service.destroy(); // SIGTERM
+        assertTrue(service.waitFor(STOP_SECONDS + 5, TimeUnit.SECONDS), "still running after SIGTERM");
+        double took = (System.nanoTime() - asked) / 1e9;
+        String output = Files.readString(log);
+        assertEquals(0, service.exitValue(), "exit status after SIGTERM:\n" + output);
+        assertTrue(took < STOP_SECONDS, "stopped in " + took + " s, beyond IPT_STOP_SECONDS=" + STOP_SECONDS);
+        String abandoned = TrainerCrashIT.lastLine(log, abandonedLine);
+        assertTrue(!abandoned.isEmpty(), "SIGTERM landed mid-work (" + abandonedLine + "):\n" + output);
+        return new Stopped(took, abandoned);
     }
 
     private static List<EvaluationReport> reports(Map<String, Object> kafka) {
