@@ -47,6 +47,7 @@ final class SoakRun {
      * @param minutes how long the stream runs; faults are spread over 15–80% of it
      * @param faults how many (at least one of each kind)
      * @param retainLast the evaluator's IPT_RETAIN_LAST (a huge number turns retention off)
+     * @param retainChampions the evaluator's IPT_RETAIN_CHAMPIONS
      * @param dedupHorizon curation's IPT_DEDUP_HORIZON
      */
     record Options(
@@ -57,6 +58,7 @@ final class SoakRun {
             int stepsPerRound,
             int faults,
             int retainLast,
+            int retainChampions,
             String dedupHorizon,
             Duration s3Outage,
             Duration recoveryTimeout,
@@ -135,6 +137,7 @@ final class SoakRun {
         evaluator.put("IPT_DATA_DIR", work.resolve("evaluator").toString());
         evaluator.put("IPT_HELDOUT_TOKENS_PER_DOMAIN", "4096");
         evaluator.put("IPT_RETAIN_LAST", String.valueOf(options.retainLast()));
+        evaluator.put("IPT_RETAIN_CHAMPIONS", String.valueOf(options.retainChampions()));
         services.add(
                 "evaluator", ChildJvm.service(IPT, 768, "evaluate").withEnv(evaluator), logs.resolve("evaluator.log"));
         for (String lineage : lineages) {

@@ -32,6 +32,7 @@ class SoakIT {
                 20,
                 6,
                 5,
+                3,
                 "10m",
                 Duration.ofSeconds(10),
                 Duration.ofMinutes(3),

@@ -98,13 +98,13 @@ class IngestResumeIT {
                     command.environment().put("KAFKA_BOOTSTRAP_SERVERS", broker.bootstrapServers());
                     command.environment().put("IPT_INGEST_TOKEN", "resume-token");
                     Process ingest = command.start();
-                    // The first three runs are killed once they got a good stretch further (a random share of a file),
-                    // unless
-                    // they finish first; the next one runs to the end.
-                    long killAt =
-                            attempt < 3 ? ackedLines(journal) + random.nextInt(PER_FILE / 4, PER_FILE) : Long.MAX_VALUE;
+                    // Runs are killed a little further on (a random stretch of up to a tenth of a file: ingest to the
+                    // broker can acknowledge a whole file between two looks at the journal) until two kills landed
+                    // mid-run; the next run goes to the end.
+                    boolean kill = midRunKills < 2 && attempt < 8;
+                    long killAt = kill ? ackedLines(journal) + random.nextInt(1, PER_FILE / 10) : Long.MAX_VALUE;
                     awaitJournal(journal, killAt, ingest);
-                    if (ingest.isAlive() && attempt < 3) {
+                    if (ingest.isAlive() && kill) {
                         ingest.destroyForcibly();
                         ingest.waitFor();
                         kills++;
@@ -126,8 +126,7 @@ class IngestResumeIT {
                                 && finalOutput.contains("already acknowledged in an earlier run"),
                         runs.toString());
                 long resumed = Long.parseLong(finalOutput.replaceAll(".*, (\\d+) lines already acknowledged.*", "$1"));
-                // A kill can land after the last line was acknowledged (the process still closing): at least two must
-                // not.
+                // A kill can land after the last line was acknowledged (the process still closing): two must not.
                 assertTrue(
                         midRunKills >= 2 && resumed > 0,
                         "killed mid-run, and the final run resumed where they left off: " + runs);
