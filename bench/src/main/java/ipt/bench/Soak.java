@@ -11,10 +11,10 @@ import java.util.Locale;
 
 /**
  * The soak (README "Soak"): {@code bench/run Soak <minutes> [--work-dir D] [--rate DOCS_PER_S] [--retain-last N]
- * [--retain-champions N] [--dedup-horizon H] [--faults N] [--steps-per-round N]}. Runs the services as separate
- * processes under a steady stream and scheduled faults, writes samples.csv, soak.png and summary.txt into the work
- * directory, prints the summary, and exits 1 when the accounting fails, a fault was not recovered from, or a process
- * exited by itself.
+ * [--retain-champions N] [--retain-fetched N] [--dedup-horizon H] [--faults N] [--steps-per-round N]}. Runs the
+ * services as separate processes under a steady stream and scheduled faults, writes samples.csv, soak.png and
+ * summary.txt into the work directory, prints the summary, and exits 1 when the accounting fails, a fault was not
+ * recovered from, or a process exited by itself.
  */
 public final class Soak {
     private Soak() {}
@@ -27,6 +27,7 @@ public final class Soak {
         // The chart keeps 10 champions; a lineage takes about an hour here to spread 10 champions past its newest 5,
         // so with 10 the store would still be filling in the measuring window. 3 reaches its bound within minutes.
         int retainChampions = 3;
+        int retainFetched = 2;
         String horizon = "10m";
         int faults = Math.max(6, (int) Math.round(minutes / 5));
         int steps = 50;
@@ -36,6 +37,7 @@ public final class Soak {
                 case "--rate" -> rate = Double.parseDouble(args[i + 1]);
                 case "--retain-last" -> retainLast = Integer.parseInt(args[i + 1]);
                 case "--retain-champions" -> retainChampions = Integer.parseInt(args[i + 1]);
+                case "--retain-fetched" -> retainFetched = Integer.parseInt(args[i + 1]);
                 case "--dedup-horizon" -> horizon = args[i + 1];
                 case "--faults" -> faults = Integer.parseInt(args[i + 1]);
                 case "--steps-per-round" -> steps = Integer.parseInt(args[i + 1]);
@@ -51,6 +53,7 @@ public final class Soak {
                 faults,
                 retainLast,
                 retainChampions,
+                retainFetched,
                 horizon,
                 Duration.ofSeconds(20),
                 Duration.ofMinutes(5),
@@ -67,11 +70,12 @@ public final class Soak {
                 String.format(
                         Locale.ROOT,
                         "ipt soak: %.0f min, %.1f docs/s, IPT_RETAIN_LAST=%d, IPT_RETAIN_CHAMPIONS=%d, "
-                                + "IPT_DEDUP_HORIZON=%s",
+                                + "IPT_RETAIN_FETCHED=%d, IPT_DEDUP_HORIZON=%s",
                         minutes,
                         rate,
                         retainLast,
                         retainChampions,
+                        retainFetched,
                         horizon),
                 work.resolve("soak.png"));
         System.exit(result.ok() ? 0 : 1);

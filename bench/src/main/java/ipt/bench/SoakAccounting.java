@@ -30,7 +30,9 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
  *       record is trained on as new data exactly once; the checkpoints the store still holds list exactly those
  *       documents (documents.txt);
  *   <li>every committed checkpoint is judged exactly once on ipt.evaluations, and nothing else is judged;
- *   <li>every promotion names a checkpoint the gate decided to promote.
+ *   <li>every promotion names a checkpoint the gate decided to promote;
+ *   <li>retention kept each lineage's store within its bound (newest n + n most recent champions), and kept the newest
+ *       n and the champion.
  * </ul>
  *
  * <p>And, not a check, each lineage's freshness over the run as the evaluator observed it (README, "Freshness").
@@ -50,15 +52,23 @@ final class SoakAccounting {
 
     private SoakAccounting() {}
 
+    /** The evaluator's retention settings (IPT_RETAIN_LAST, IPT_RETAIN_CHAMPIONS). */
+    record Retention(int last, int champions) {}
+
     static Result check(
-            Map<String, Object> kafka, Set<String> acknowledged, List<String> lineages, CheckpointStore store)
+            Map<String, Object> kafka,
+            Set<String> acknowledged,
+            List<String> lineages,
+            CheckpointStore store,
+            Retention retention)
             throws Exception {
         SoakAccounting a = new SoakAccounting();
         List<Curated> curated = a.curation(kafka, acknowledged);
         Map<String, Map<Long, CheckpointPublished>> checkpoints = new HashMap<>();
         for (String lineage : lineages) checkpoints.put(lineage, a.lineage(kafka, lineage, curated, store));
         Set<String> blessed = a.evaluations(kafka, checkpoints);
-        a.promotions(kafka, blessed);
+        Map<String, Long> champions = a.promotions(kafka, blessed);
+        a.retention(lineages, checkpoints, champions, store, retention);
         a.freshness(kafka, lineages);
         return new Result(List.copyOf(a.lines), List.copyOf(a.failures));
     }
@@ -212,15 +222,43 @@ final class SoakAccounting {
         }
     }
 
-    private void promotions(Map<String, Object> kafka, Set<String> blessed) {
+    /** Checks every promotion was blessed; returns each lineage's champion (its last promotion). */
+    private Map<String, Long> promotions(Map<String, Object> kafka, Set<String> blessed) {
         int promotions = 0;
+        Map<String, Long> champions = new HashMap<>();
         for (ConsumerRecord<String, byte[]> r : TopicRecords.all(kafka, Topics.PROMOTIONS.name())) {
             if (r.value() == null) continue;
             Promotion p = Topics.PROMOTIONS.value(r);
             promotions++;
+            champions.put(p.getLineage(), p.getVersion());
             String key = p.getLineage() + " v" + p.getVersion();
             if (!blessed.contains(key)) fail("promotion of " + key + ", which the gate did not bless");
         }
         lines.add(String.format("promotions: %d, each of a checkpoint the gate promoted", promotions));
+        return champions;
+    }
+
+    /** Every checkpoint is judged by now, so each store holds at most its bound (nothing is pinned in the soak). */
+    private void retention(
+            List<String> lineages,
+            Map<String, Map<Long, CheckpointPublished>> checkpoints,
+            Map<String, Long> champions,
+            CheckpointStore store,
+            Retention retention)
+            throws Exception {
+        long bound = (long) retention.last() + retention.champions();
+        for (String lineage : lineages) {
+            Set<Long> held = store.held(lineage).keySet();
+            List<Long> versions = List.copyOf(checkpoints.get(lineage).keySet());
+            List<Long> newest = versions.subList(Math.max(0, versions.size() - retention.last()), versions.size());
+            Long champion = champions.get(lineage);
+            lines.add(String.format(
+                    "%s retention: %d checkpoints held (bound %d), the newest %d and the champion v%s among them",
+                    lineage, held.size(), bound, newest.size(), champion));
+            if (held.size() > bound) fail(lineage + ": " + held.size() + " checkpoints held, over the bound " + bound);
+            if (!held.containsAll(newest)) fail(lineage + ": retention deleted one of the newest: " + held);
+            if (champion != null && !held.contains(champion))
+                fail(lineage + ": retention deleted the champion v" + champion);
+        }
     }
 }

@@ -48,6 +48,7 @@ final class SoakRun {
      * @param faults how many (at least one of each kind)
      * @param retainLast the evaluator's IPT_RETAIN_LAST (a huge number turns retention off)
      * @param retainChampions the evaluator's IPT_RETAIN_CHAMPIONS
+     * @param retainFetched the evaluator's IPT_RETAIN_FETCHED
      * @param dedupHorizon curation's IPT_DEDUP_HORIZON
      */
     record Options(
@@ -59,6 +60,7 @@ final class SoakRun {
             int faults,
             int retainLast,
             int retainChampions,
+            int retainFetched,
             String dedupHorizon,
             Duration s3Outage,
             Duration recoveryTimeout,
@@ -138,6 +140,7 @@ final class SoakRun {
         evaluator.put("IPT_HELDOUT_TOKENS_PER_DOMAIN", "4096");
         evaluator.put("IPT_RETAIN_LAST", String.valueOf(options.retainLast()));
         evaluator.put("IPT_RETAIN_CHAMPIONS", String.valueOf(options.retainChampions()));
+        evaluator.put("IPT_RETAIN_FETCHED", String.valueOf(options.retainFetched()));
         services.add(
                 "evaluator", ChildJvm.service(IPT, 768, "evaluate").withEnv(evaluator), logs.resolve("evaluator.log"));
         for (String lineage : lineages) {
@@ -248,7 +251,12 @@ final class SoakRun {
                 unplannedExits.addAll(services.died());
                 CheckpointStore store = CheckpointStore.of(
                         "s3://" + BUCKET + "/soak?endpoint=" + endpoint, work.resolve("accounting-cache"), Map.of());
-                SoakAccounting.Result accounting = SoakAccounting.check(kafka, stream.acknowledged(), lineages, store);
+                SoakAccounting.Result accounting = SoakAccounting.check(
+                        kafka,
+                        stream.acknowledged(),
+                        lineages,
+                        store,
+                        new SoakAccounting.Retention(options.retainLast(), options.retainChampions()));
                 return new Result(
                         accounting,
                         recoveries,

@@ -33,6 +33,7 @@ class SoakIT {
                 6,
                 5,
                 3,
+                2,
                 "10m",
                 Duration.ofSeconds(10),
                 Duration.ofMinutes(3),
