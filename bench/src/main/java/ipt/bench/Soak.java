@@ -25,7 +25,8 @@ public final class Soak {
         double rate = 1.5;
         int retainLast = 5;
         // The chart keeps 10 champions; a lineage takes about an hour here to spread 10 champions past its newest 5,
-        // so with 10 the store would still be filling in the measuring window. 3 reaches its bound within minutes.
+        // so with 10 the store would still be filling in the measuring window. With 3 it is within reach; how full it
+        // is still follows the gate (README "Footprint"): --retain-last 20 makes the newest dominate.
         int retainChampions = 3;
         int retainFetched = 2;
         String horizon = "10m";
